@@ -153,9 +153,9 @@ impl Path {
         &self.root
     }
 
-    /// True for `$` alone (selects the whole root).
+    /// True for `$` alone (selects the whole input).
     pub fn is_root_only(&self) -> bool {
-        matches!(&self.query, Query::Definite(steps) if steps.is_empty())
+        self.root == PathRoot::Input && matches!(&self.query, Query::Definite(steps) if steps.is_empty())
     }
 
     /// True when the path yields a single value (no wildcard, slice, filter, deep scan).

@@ -519,7 +519,7 @@ fn normalize(events: Vec<Value>, case: &Case, names: &Names) -> Value {
         });
     }
     let iso = iso_datetime_regex();
-    replace_in_strings(&mut root, &|s| iso.replace_all(s, "date").into_owned());
+    replace_in_strings(&mut root, &|s| replace_dates(s, &iso));
     root
 }
 
@@ -598,7 +598,7 @@ fn mask_timestamp_keys(v: &mut Value) {
             Value::Object(m) => {
                 for (k, child) in m.iter_mut() {
                     if k.to_ascii_lowercase().contains("timestamp") {
-                        let keep = matches!(child, Value::String(s) if iso.find(s).is_some_and(|m| m.start() == 0));
+                        let keep = matches!(child, Value::String(s) if iso.find(s).is_some_and(|m| m.start() == 0 && valid_date(m.as_str())));
                         if !keep {
                             *child = Value::String("timestamp".into());
                         }
@@ -612,6 +612,22 @@ fn mask_timestamp_keys(v: &mut Value) {
         }
     }
     walk(v, &iso);
+}
+
+/// Replace every well-formed ISO-8601 date-time (valid month/day, leap years) by `date`.
+fn replace_dates(s: &str, iso: &Regex) -> String {
+    iso.replace_all(s, |c: &regex::Captures| {
+        let m = &c[0];
+        if valid_date(m) { "date".to_owned() } else { m.to_owned() }
+    })
+    .into_owned()
+}
+
+fn valid_date(m: &str) -> bool {
+    let (Ok(y), Ok(mo), Ok(d)) = (m[0..4].parse::<i32>(), m[5..7].parse::<u32>(), m[8..10].parse::<u32>()) else {
+        return false;
+    };
+    y >= 1000 && chrono::NaiveDate::from_ymd_opt(y, mo, d).is_some()
 }
 
 fn iso_datetime_regex() -> Regex {

@@ -77,6 +77,9 @@ pub(crate) struct Frame<'p> {
     /// The state currently running in this program (for `<Type>StateAborted` when the
     /// program is cancelled).
     pub current: Option<crate::history::StateType>,
+    /// The exact text to show as the next state's entered input (the execution input as
+    /// sent, for the first state).
+    pub entered_text: Option<crate::history::Payload>,
 }
 
 impl<'p> Frame<'p> {
@@ -91,6 +94,7 @@ impl<'p> Frame<'p> {
             vars: Vars::inner(&self.vars),
             map_item,
             current: None,
+            entered_text: None,
         }
     }
 }

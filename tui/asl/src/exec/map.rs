@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::Run;
 use super::frame::{EvCtx, Frame, Scope, StateCtx};
-use super::state::display_plain;
+use super::state::{AttemptError, display_plain};
 use crate::definition::{DataPath, MapMode, MapState, NumberSource, State};
 use crate::error::{Failure, names};
 use crate::history::{EventDetails, NullSink};
@@ -40,7 +40,7 @@ impl Run {
         effective: &Arc<Value>,
         frame: &mut Frame<'_>,
         sc: &StateCtx,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Value, AttemptError> {
         let max_concurrency = match &map.max_concurrency {
             None => 0,
             Some(source) => self.map_integer(source, effective, frame, sc, "MaxConcurrency")?,
@@ -61,10 +61,9 @@ impl Run {
             }
         };
         let Value::Array(items) = &*items_value else {
-            return Err(sc.runtime(format!(
-                "Map state input must be an array but was: {}",
-                items_value
-            )));
+            return Err(sc
+                .runtime(format!("Map state input must be an array but was: {}", items_value))
+                .into());
         };
         self.emit(
             &mut frame.ev,
@@ -84,13 +83,14 @@ impl Run {
             Some(source) => match self.number(source, effective, frame, sc)? {
                 Ok(n) if (0.0..=100.0).contains(&n) => n,
                 Ok(_) => {
-                    return Err(sc.runtime("ToleratedFailurePercentage must be between 0 and 100."));
+                    return Err(sc.runtime("ToleratedFailurePercentage must be between 0 and 100.").into());
                 }
                 Err((path, v)) => {
                     return Err(sc.runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {path}",
                         display_plain(&v)
-                    )));
+                    ))
+                    .into());
                 }
             },
         };
@@ -114,8 +114,11 @@ impl Run {
                         }
                     }
                 }
-                if let Some((_, f)) = first_failure {
-                    return Err(f);
+                if let Some((_, failure)) = first_failure {
+                    return Err(AttemptError {
+                        failure,
+                        from_children: true,
+                    });
                 }
                 self.emit(&mut frame.ev, EventDetails::MapStateSucceeded, false);
                 Ok(Value::Array(outputs))
@@ -164,7 +167,10 @@ impl Run {
                         },
                         true,
                     );
-                    return Err(f);
+                    return Err(AttemptError {
+                        failure: f,
+                        from_children: true,
+                    });
                 }
                 self.emit(&mut frame.ev, EventDetails::MapRunSucceeded, true);
                 self.emit(&mut frame.ev, EventDetails::MapStateSucceeded, false);
@@ -188,6 +194,14 @@ impl Run {
             Ok(n) => Err(sc.runtime(format!(
                 "The {field}Path field refers to value \"{n}\" which is not a valid integer"
             ))),
+            // A numeric string is accepted, as the service's JSON binding does.
+            Err((_, Value::String(s))) if s.trim().parse::<u64>().is_ok() => {
+                Ok(s.trim().parse::<usize>().unwrap_or(usize::MAX))
+            }
+            // A numeric string is accepted, as the service's JSON binding does.
+            Err((_, Value::String(s))) if s.trim().parse::<usize>().is_ok() => {
+                Ok(s.trim().parse::<usize>().unwrap_or(usize::MAX))
+            }
             Err((path, v)) => Err(sc.runtime(format!(
                 "The {field}Path field refers to value \"{}\" which is not a valid integer: {path}",
                 display_plain(&v)
@@ -273,6 +287,7 @@ impl Run {
                 vars: super::frame::Vars::inner(&frame.vars),
                 map_item: Some((index, item.clone())),
                 current: None,
+                entered_text: None,
             };
             self.emit(
                 &mut job.ev,

@@ -319,6 +319,7 @@ async fn run_execution(
         context_state_machine,
     };
     let mut start_ctx = EvCtx::default();
+    let input_payload_for_first = input_payload.clone();
     run.emit(
         &mut start_ctx,
         EventDetails::ExecutionStarted {
@@ -333,6 +334,7 @@ async fn run_execution(
         vars: Vars::default(),
         map_item: None,
         current: None,
+        entered_text: matches!(input_payload_for_first, Payload::Text(_)).then_some(input_payload_for_first),
     };
     let ending = {
         let program = run.program(&run.def.program, input, &mut frame);

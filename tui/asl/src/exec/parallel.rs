@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::Run;
 use super::frame::{EvCtx, Frame, StateCtx};
+use super::state::AttemptError;
 use crate::definition::ParallelState;
 use crate::error::Failure;
 use crate::history::EventDetails;
@@ -19,7 +20,7 @@ impl Run {
         effective: &Arc<Value>,
         frame: &mut Frame<'_>,
         sc: &StateCtx,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Value, AttemptError> {
         self.emit(&mut frame.ev, EventDetails::ParallelStateStarted, true);
         let input = match &parallel.parameters {
             Some(t) => Arc::new(self.render(t, effective, frame, sc)?),
@@ -73,8 +74,11 @@ impl Run {
                 None => {}
             }
         }
-        if let Some(f) = failure {
-            return Err(f);
+        if let Some(failure) = failure {
+            return Err(AttemptError {
+                failure,
+                from_children: true,
+            });
         }
         self.emit(&mut frame.ev, EventDetails::ParallelStateSucceeded, false);
         Ok(Value::Array(outputs))

@@ -42,6 +42,24 @@ pub(super) enum Work<'a> {
     Parallel(&'a ParallelState),
 }
 
+/// Why an attempt of a Task/Map/Parallel state failed.
+pub(super) struct AttemptError {
+    pub failure: Failure,
+    /// True when the failure came from the state's children (iterations, branches), which
+    /// the service reports with `MapStateFailed`/`ParallelStateFailed`; false for errors in
+    /// evaluating the state's own fields (those fail the state without that event).
+    pub from_children: bool,
+}
+
+impl From<Failure> for AttemptError {
+    fn from(failure: Failure) -> Self {
+        Self {
+            failure,
+            from_children: false,
+        }
+    }
+}
+
 /// Variables assigned by a state, applied once the state has finished evaluating.
 pub(super) type Assigned = Vec<(String, Value)>;
 
@@ -82,7 +100,10 @@ impl Run {
             EventDetails::StateEntered {
                 state_type,
                 name: state.name.clone(),
-                input: Payload::Json(input.clone()),
+                input: frame
+                    .entered_text
+                    .take()
+                    .unwrap_or_else(|| Payload::Json(input.clone())),
             },
             true,
         );
@@ -149,6 +170,15 @@ impl Run {
         };
         let (transition, output) = match flow {
             Flow::Default(value) => {
+                if json_size(&value) > super::task::MAX_PAYLOAD_BYTES {
+                    return Err(Failure::new(
+                        names::DATA_LIMIT_EXCEEDED,
+                        format!(
+                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                            state.name
+                        ),
+                    ));
+                }
                 let out = self.output_path(&state.output_path, value, frame, &sc)?;
                 (state.transition, out)
             }
@@ -503,11 +533,11 @@ impl Run {
         let mut attempts = vec![0u64; handling.retry.len()];
         loop {
             let outcome = match &work {
-                Work::Task(t) => self.task_attempt(t, state, effective, frame, sc).await,
+                Work::Task(t) => self.task_attempt(t, state, effective, frame, sc).await.map_err(AttemptError::from),
                 Work::Map(m) => self.map_attempt(m, state, effective, frame, sc).await,
                 Work::Parallel(p) => self.parallel_attempt(p, effective, frame, sc).await,
             };
-            let failure = match outcome {
+            let AttemptError { failure, from_children } = match outcome {
                 Ok(result) => {
                     self.assign(state.assign.as_ref(), &result, frame, sc, assigned)?;
                     let selected = match result_selector {
@@ -545,13 +575,13 @@ impl Run {
                 }
             }
             match work {
-                Work::Map(_) => {
+                Work::Map(_) if from_children => {
                     self.emit(&mut frame.ev, EventDetails::MapStateFailed, true);
                 }
-                Work::Parallel(_) => {
+                Work::Parallel(_) if from_children => {
                     self.emit(&mut frame.ev, EventDetails::ParallelStateFailed, true);
                 }
-                Work::Task(_) => {}
+                _ => {}
             }
             if let Some(c) = handling
                 .catch
@@ -581,6 +611,22 @@ impl Run {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_size_matches_serialisation() {
+        for v in [
+            json!({"a": [1, 2.5, null, true, false], "b\"c": "x\ny\u{1}z", "é": {}}),
+            json!([]),
+            json!("plain"),
+        ] {
+            assert_eq!(json_size(&v), v.to_string().len(), "{v}");
+        }
+    }
+}
+
 /// Does a failure match a retrier's/catcher's `ErrorEquals`?
 pub(super) fn error_matches(error_equals: &[String], failure: &Failure) -> bool {
     let name = failure.error_name();
@@ -603,6 +649,30 @@ fn state_type(kind: &StateKind) -> StateType {
         StateKind::Fail(_) => StateType::Fail,
         StateKind::Parallel(_) => StateType::Parallel,
         StateKind::Map(_) => StateType::Map,
+    }
+}
+
+/// The length of `v` serialised as compact JSON, without serialising it.
+pub(super) fn json_size(v: &Value) -> usize {
+    fn string_len(s: &str) -> usize {
+        2 + s
+            .chars()
+            .map(|c| match c {
+                '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
+                c if (c as u32) < 0x20 => 6,
+                c => c.len_utf8(),
+            })
+            .sum::<usize>()
+    }
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => if *b { 4 } else { 5 },
+        Value::Number(n) => n.to_string().len(),
+        Value::String(s) => string_len(s),
+        Value::Array(a) => 2 + a.iter().map(json_size).sum::<usize>() + a.len().saturating_sub(1),
+        Value::Object(m) => {
+            2 + m.iter().map(|(k, v)| string_len(k) + 1 + json_size(v)).sum::<usize>() + m.len().saturating_sub(1)
+        }
     }
 }
 

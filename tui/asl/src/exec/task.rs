@@ -173,7 +173,8 @@ impl Run {
         let payload = to_payload_bytes(parameters.get("Payload"));
         match self.invoke(&function, payload, timeout).await {
             Invocation::Ok(bytes) => {
-                let response = invoke_response(&bytes);
+                let tail_log = parameters.get("LogType").and_then(Value::as_str) == Some("Tail");
+                let response = invoke_response(&bytes, tail_log);
                 if response.to_string().len() > MAX_PAYLOAD_BYTES {
                     let f = Failure::new(
                         names::DATA_LIMIT_EXCEEDED,
@@ -373,7 +374,7 @@ fn decode_payload(bytes: &[u8]) -> Value {
 }
 
 /// The `lambda:invoke` result: the Invoke API response envelope.
-fn invoke_response(bytes: &[u8]) -> Value {
+fn invoke_response(bytes: &[u8], tail_log: bool) -> Value {
     let request_id = uuid::Uuid::new_v4().to_string();
     let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let trace = format!(
@@ -382,7 +383,14 @@ fn invoke_response(bytes: &[u8]) -> Value {
         &uuid::Uuid::new_v4().simple().to_string()[..24]
     );
     let length = bytes.len().to_string();
-    let headers: [(&str, &str); 8] = [
+    // `LogType: Tail` returns the last 4 KB of the invocation log, base64-encoded.
+    let log_result = tail_log.then(|| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: 1.00 ms\n"
+        ))
+    });
+    let mut headers: Vec<(&str, &str)> = vec![
         ("Connection", "keep-alive"),
         ("Content-Length", &length),
         ("Content-Type", "application/json"),
@@ -392,6 +400,9 @@ fn invoke_response(bytes: &[u8]) -> Value {
         ("x-amzn-RequestId", &request_id),
         ("X-Amzn-Trace-Id", &trace),
     ];
+    if let Some(log) = &log_result {
+        headers.push(("X-Amz-Log-Result", log));
+    }
     let all: Map<String, Value> = headers
         .iter()
         .map(|(k, v)| ((*k).to_owned(), json!([v])))
@@ -400,7 +411,7 @@ fn invoke_response(bytes: &[u8]) -> Value {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), json!(v)))
         .collect();
-    json!({
+    let mut response = json!({
         "ExecutedVersion": "$LATEST",
         "Payload": decode_payload(bytes),
         "SdkHttpMetadata": {
@@ -410,7 +421,11 @@ fn invoke_response(bytes: &[u8]) -> Value {
         },
         "SdkResponseMetadata": {"RequestId": request_id},
         "StatusCode": 200,
-    })
+    });
+    if let (Some(log), Value::Object(m)) = (log_result, &mut response) {
+        m.insert("LogResult".into(), Value::String(log));
+    }
+    response
 }
 
 #[cfg(test)]
@@ -431,7 +446,8 @@ mod tests {
         assert_eq!(decode_payload(b"{\"x\": 1}"), json!({"x": 1}));
         assert_eq!(decode_payload(b"\"HelloWorld!\""), json!("HelloWorld!"));
         assert_eq!(decode_payload(b"aaa"), json!("aaa"));
-        let envelope = invoke_response(b"{}");
+        let envelope = invoke_response(b"{}", true);
+        assert!(envelope["LogResult"].is_string());
         assert_eq!(envelope["StatusCode"], 200);
         assert_eq!(envelope["Payload"], json!({}));
         assert_eq!(

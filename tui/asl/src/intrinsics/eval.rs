@@ -70,7 +70,10 @@ pub fn evaluate(call: &Call, scope: &(impl PathResolver + ?Sized)) -> Result<Val
             if trimmed.is_empty() {
                 return Ok(Value::Null);
             }
-            serde_json::from_str(trimmed).map_err(|e| fail(format!("invalid JSON: {e}")))
+            let mut parsed: Value =
+                serde_json::from_str(trimmed).map_err(|e| fail(format!("invalid JSON: {e}")))?;
+            integral_negative_zero(&mut parsed);
+            Ok(parsed)
         }
         Function::JsonToString => Ok(Value::String(args[0].to_string())),
         Function::Array => Ok(Value::Array(args)),
@@ -230,6 +233,18 @@ pub fn evaluate(call: &Call, scope: &(impl PathResolver + ?Sized)) -> Result<Val
             ))
         }
         Function::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
+    }
+}
+
+/// `-0` parses as a float in serde_json but as the integer 0 in the service's JSON parser.
+fn integral_negative_zero(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.as_f64() == Some(0.0) && n.as_f64().is_some_and(f64::is_sign_negative) => {
+            *v = Value::from(0);
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_negative_zero),
+        Value::Object(m) => m.values_mut().for_each(integral_negative_zero),
+        _ => {}
     }
 }
 
