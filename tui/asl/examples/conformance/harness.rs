@@ -883,6 +883,11 @@ fn remove_path(root: &mut Value, path: &str) {
     let Some(key) = path.strip_prefix("$..") else {
         return;
     };
+    // The root here is the event list itself.
+    let key = key
+        .strip_prefix("events..")
+        .or_else(|| key.strip_prefix("events."))
+        .unwrap_or(key);
     if key.contains('.') || key.contains('[') {
         // `$..a.b`: remove b under any a.
         let parts: Vec<&str> = key.split('.').collect();

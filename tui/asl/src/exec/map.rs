@@ -85,6 +85,11 @@ impl Run {
                 Ok(_) => {
                     return Err(sc.runtime("ToleratedFailurePercentage must be between 0 and 100.").into());
                 }
+                Err((_, Value::String(s)))
+                    if s.trim().parse::<f64>().is_ok_and(|n| (0.0..=100.0).contains(&n)) =>
+                {
+                    s.trim().parse::<f64>().unwrap_or(0.0)
+                }
                 Err((path, v)) => {
                     return Err(sc.runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {path}",
