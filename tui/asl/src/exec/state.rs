@@ -95,6 +95,12 @@ impl Run {
         frame: &mut Frame<'_>,
     ) -> Result<(Transition, Arc<Value>), Failure> {
         let state_type = state_type(&state.kind);
+        if state_type == StateType::Task {
+            // Tasks are dispatched asynchronously by the service: concurrently running Map
+            // iterations all start before their tasks are entered (see the recorded
+            // histories), so give siblings a turn first.
+            tokio::task::yield_now().await;
+        }
         let entered_id = self.emit(
             &mut frame.ev,
             EventDetails::StateEntered {

@@ -33,9 +33,6 @@ impl Run {
         frame: &mut Frame<'_>,
         sc: &StateCtx,
     ) -> Result<Value, Failure> {
-        // Give concurrently running Map iterations/branches a turn before scheduling, so
-        // their histories interleave the way the service's do.
-        tokio::task::yield_now().await;
         let timeout = match &task.timeout {
             Some(source) => {
                 Some(self.positive_seconds(source, effective, frame, sc, "TimeoutSecondsPath")?)
