@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""moto server for the scones tests, with the gaps that stop Terraform patched.
+
+Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/local-aws-emulator.md):
+
+1. IAM: AWS managed policies are unknown unless MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+2. Step Functions: the provider calls ValidateStateMachineDefinition and
+   ListStateMachineVersions, which moto does not implement.
+3. Application Auto Scaling: ListTagsForResource is not implemented.
+4. SageMaker: DescribeModel returns an empty VpcConfig and always EnableNetworkIsolation =
+   false, so every plan after apply wants to replace the model.
+
+Also switches on what the workflow test needs: Step Functions executions really run
+(stepfunctions.execute_state_machine) and Lambda tasks run without Docker
+(lambda.use_docker = false), set before any resource exists.
+
+Binds 127.0.0.1 only. Usage: scones_moto.py --port PORT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def patch_moto() -> None:
+    """Apply the four patches; fails loudly if moto's internals moved."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+    from moto.core.config import default_user_config
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.models import Model
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    # (2) The definition is validated by the tests themselves (terraform test decodes it);
+    # moto's interpreter rejects an invalid one when an execution starts.
+    def validate_state_machine_definition(self):  # noqa: ANN001, ANN202
+        definition = self._get_param("definition")
+        try:
+            json.loads(definition or "")
+        except ValueError as err:
+            return ActionResult(
+                {
+                    "result": "FAIL",
+                    "diagnostics": [
+                        {
+                            "severity": "ERROR",
+                            "code": "INVALID_JSON_DESCRIPTION",
+                            "message": str(err),
+                        }
+                    ],
+                    "truncated": False,
+                }
+            )
+        return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+    def list_state_machine_versions(self):  # noqa: ANN001, ANN202
+        return ActionResult({"stateMachineVersions": []})
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+    # (3) Tags are not stored for scalable targets; report none.
+    def list_tags_for_resource(self):  # noqa: ANN001, ANN202
+        return json.dumps({"Tags": {}})
+
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource
+
+    # (4) Remember EnableNetworkIsolation; omit an empty VpcConfig, as AWS does.
+    original_create_model = SageMakerResponse.create_model
+
+    def create_model(self):  # noqa: ANN001, ANN202
+        result = original_create_model(self)
+        model = self.sagemaker_backend._models.get(self._get_param("ModelName"))
+        if model is not None:
+            model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return result
+
+    original_response_object = Model.response_object
+
+    def response_object(self):  # noqa: ANN001, ANN202
+        response = original_response_object.fget(self)
+        if not response.get("VpcConfig"):
+            response.pop("VpcConfig", None)
+        return response
+
+    SageMakerResponse.create_model = create_model
+    Model.response_object = property(response_object)
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    default_user_config.setdefault("lambda", {})["use_docker"] = False
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
+    args = parser.parse_args(argv)
+
+    # (1) Must be set before moto's IAM backend is imported.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+
+    patch_moto()
+
+    from moto.server import main as moto_main
+
+    moto_main(["--host", "127.0.0.1", "--port", str(args.port)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

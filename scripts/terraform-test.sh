@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Every Terraform check of scones, offline:
+#   1. terraform fmt -check -recursive, init -backend=false, validate
+#   2. terraform test (mock providers: no credentials, no network)
+#   3. checkov --skip-download: 0 failed checks, every skip justified inline
+#   4. apply -> plan (must show no changes) -> destroy against moto on 127.0.0.1 (a free port),
+#      started and stopped here; a smoke execution of the deployed state machine in between,
+#      and a check that destroy leaves nothing behind.
+# Installs what it needs into a project venv (.venv: moto[server], boto3, checkov) only when
+# missing. Uses ../shared/terraformrc (the offline provider mirror) only when that mirror
+# exists; elsewhere plain `terraform init` downloads the provider.
+#
+# Usage: scripts/terraform-test.sh [STEP...]   STEP: static test checkov emulator (default: all)
+# Env:   SCONES_VENV (default <repo>/.venv), SCONES_BIN (a built `scones` for the training step)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TF_DIR="$ROOT/terraform"
+VENV="${SCONES_VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+STEPS=("$@")
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(static test checkov emulator)
+
+# Where the mirror exists (this project's machines), use it; never require it. A
+# TF_CLI_CONFIG_FILE naming a file that does not exist counts as unset.
+SHARED_RC="$ROOT/../shared/terraformrc"
+if [ ! -f "${TF_CLI_CONFIG_FILE:-}" ] && [ -d /opt/tf-plugins ] && [ -f "$SHARED_RC" ]; then
+  export TF_CLI_CONFIG_FILE="$SHARED_RC"
+fi
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+# One provider download per machine when the registry is used (ignored with the mirror).
+export TF_PLUGIN_CACHE_DIR="${TF_PLUGIN_CACHE_DIR:-$ROOT/.tools/terraform-plugin-cache}"
+mkdir -p "$TF_PLUGIN_CACHE_DIR"
+
+declare -a SUMMARY=()
+FAILED=0
+TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/scones-tf.XXXXXX")
+MOTO_PID=""
+
+cleanup() {
+  if [ -n "$MOTO_PID" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
+    kill "$MOTO_PID" 2>/dev/null
+    wait "$MOTO_PID" 2>/dev/null
+  fi
+  rm -rf "$TMP_ROOT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# run_step NAME FUNCTION: runs it, records pass/fail and seconds for the summary.
+run_step() {
+  local name=$1 fn=$2 start end status
+  start=$(date +%s)
+  log "$name"
+  "$fn"
+  status=$?
+  end=$(date +%s)
+  if [ $status -eq 0 ]; then
+    SUMMARY+=("$(printf 'PASS  %-44s %4ss' "$name" $((end - start)))")
+  else
+    SUMMARY+=("$(printf 'FAIL  %-44s %4ss' "$name" $((end - start)))")
+    FAILED=1
+  fi
+  return $status
+}
+
+want() {
+  local s
+  for s in "${STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
+
+# ---- tools ---------------------------------------------------------------------------------
+
+ensure_venv() {
+  if ! command -v terraform >/dev/null; then
+    echo "terraform is not on PATH (1.9 or newer is needed)" >&2
+    return 1
+  fi
+  local need=()
+  want checkov && need+=(checkov)
+  want emulator && need+=(moto boto3 flask)
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ ! -x "$PY" ]; then
+    python3 -m venv "$VENV" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; return 1; }
+  fi
+  local missing=0 module
+  for module in "${need[@]}"; do
+    "$PY" -c "import $module" 2>/dev/null || missing=1
+  done
+  if [ $missing -eq 1 ]; then
+    echo "installing into $VENV: moto[server] boto3 checkov"
+    "$PY" -m pip install --quiet --disable-pip-version-check \
+      'moto[server]>=5.1,<6' 'boto3>=1.34,<2' 'checkov>=3.2,<4' || return 1
+  fi
+}
+
+# ---- 1. static ---------------------------------------------------------------------------
+
+step_static() {
+  (
+    cd "$TF_DIR" || exit 1
+    terraform fmt -check -recursive -diff || { echo "terraform fmt found unformatted files (run: terraform -chdir=terraform fmt -recursive)"; exit 1; }
+    python3 tests/readme_tables.py --check || exit 1
+    terraform init -backend=false -input=false >/dev/null || exit 1
+    terraform validate
+  )
+}
+
+# ---- 2. terraform test ---------------------------------------------------------------------
+
+step_test() {
+  (
+    cd "$TF_DIR" || exit 1
+    terraform init -backend=false -input=false >/dev/null || exit 1
+    terraform test
+  )
+}
+
+# ---- 3. checkov ----------------------------------------------------------------------------
+
+step_checkov() {
+  # The configuration only; the test fixtures and helper module create nothing.
+  "$VENV/bin/checkov" --directory "$TF_DIR" --framework terraform --skip-download \
+    --skip-path 'terraform/tests' --quiet --compact
+}
+
+# ---- 4. emulator ---------------------------------------------------------------------------
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_moto() {
+  local port=$1 i
+  "$PY" "$ROOT/scripts/moto/scones_moto.py" --port "$port" >"$TMP_ROOT/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for i in $(seq 1 100); do
+    if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then
+      echo "moto (pid $MOTO_PID) listening on 127.0.0.1:$port"
+      return 0
+    fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+      echo "moto exited:" >&2
+      cat "$TMP_ROOT/moto.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "moto did not answer on 127.0.0.1:$port within 20 s" >&2
+  return 1
+}
+
+# A throw-away copy of the root module plus the emulator override file (see
+# terraform/tests/emulator/README.md for why not a calling module).
+prepare_emulator_root() {
+  local work=$1 package_dir
+  mkdir -p "$work"
+  cp "$TF_DIR"/*.tf "$work"/
+  cp -r "$TF_DIR/modules" "$TF_DIR/workflow" "$work"/
+  cp "$TF_DIR/tests/emulator/emulator_override.tf" "$work"/
+
+  package_dir="$ROOT/target/lambda"
+  local fn
+  for fn in serialize-image-data classify-image filter-low-confidence; do
+    if [ ! -f "$package_dir/$fn/bootstrap.zip" ]; then
+      echo "target/lambda/$fn/bootstrap.zip is missing: deploying the placeholder zips from terraform/tests/fixtures/lambda"
+      package_dir="$TF_DIR/tests/fixtures/lambda"
+      break
+    fi
+  done
+
+  cat >"$work/emulator.auto.tfvars" <<EOF
+lambda_package_dir   = "$package_dir"
+bucket_force_destroy = true
+create_sns_topic     = true
+# Training runs through the scones CLI; without it the endpoint serves a named artifact.
+run_training_job = false
+model_data_url   = "s3://scones-emulator-models/models/pretrained/output/model.tar.gz"
+EOF
+}
+
+step_emulator() {
+  local port work status=0 plan_status
+  port=$(free_port) || return 1
+  start_moto "$port" || return 1
+  work="$TMP_ROOT/emulator-root"
+  prepare_emulator_root "$work" || return 1
+
+  (
+    cd "$work" || exit 1
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+
+    t0=$(date +%s)
+    terraform init -input=false >/dev/null || exit 1
+    if ! terraform apply -auto-approve -input=false -no-color >"$TMP_ROOT/apply.log" 2>&1; then
+      tail -40 "$TMP_ROOT/apply.log"
+      echo "apply failed (full log above; moto log: $TMP_ROOT/moto.log is removed on exit)"
+      tail -20 "$TMP_ROOT/moto.log"
+      terraform destroy -auto-approve -input=false >/dev/null 2>&1
+      exit 1
+    fi
+    t1=$(date +%s)
+    grep -E '^Apply complete' "$TMP_ROOT/apply.log"
+    echo "apply: $((t1 - t0)) s; slowest resources:"
+    grep -E 'Creation complete after' "$TMP_ROOT/apply.log" |
+      sed -E 's/^(.*): Creation complete after ([0-9ms]+).*/\2 \1/' | sort -t' ' -k1,1 -h -r | head -5 | sed 's/^/  /' 
+
+    state_machine=$(terraform output -raw state_machine_arn) || exit 1
+    bucket=$(terraform output -raw bucket_name) || exit 1
+    "$PY" "$ROOT/scripts/moto/smoke_workflow.py" --endpoint-url "$AWS_ENDPOINT_URL" \
+      --state-machine-arn "$state_machine" --bucket "$bucket" || status=1
+
+    terraform plan -detailed-exitcode -input=false -no-color >"$TMP_ROOT/plan.log" 2>&1
+    plan_status=$?
+    t2=$(date +%s)
+    case $plan_status in
+      0) echo "re-plan: no changes ($((t2 - t1)) s)" ;;
+      2) grep -E '^  # |will be|must be' "$TMP_ROOT/plan.log" | head -40
+         echo "re-plan after apply wants changes: the configuration does not converge"
+         status=1 ;;
+      *) tail -30 "$TMP_ROOT/plan.log"; echo "re-plan failed"; status=1 ;;
+    esac
+
+    if ! terraform destroy -auto-approve -input=false -no-color >"$TMP_ROOT/destroy.log" 2>&1; then
+      tail -30 "$TMP_ROOT/destroy.log"
+      echo "destroy failed"
+      exit 1
+    fi
+    t3=$(date +%s)
+    grep -E '^Destroy complete' "$TMP_ROOT/destroy.log"
+    echo "destroy: $((t3 - t2)) s"
+    "$PY" "$ROOT/scripts/moto/assert_empty.py" --endpoint-url "$AWS_ENDPOINT_URL" --name scones || status=1
+    exit $status
+  )
+  status=$?
+
+  kill "$MOTO_PID" 2>/dev/null
+  wait "$MOTO_PID" 2>/dev/null
+  MOTO_PID=""
+  return $status
+}
+
+# ---- main ----------------------------------------------------------------------------------
+
+TOTAL_START=$(date +%s)
+run_step "tools (terraform, venv: moto, boto3, checkov)" ensure_venv || {
+  printf '%s\n' "${SUMMARY[@]}"
+  exit 1
+}
+want static && run_step "fmt -check, README tables, init, validate" step_static
+want test && run_step "terraform test (mock providers)" step_test
+want checkov && run_step "checkov (offline)" step_checkov
+want emulator && run_step "apply -> plan (no changes) -> destroy on moto" step_emulator
+
+TOTAL=$(($(date +%s) - TOTAL_START))
+echo
+echo "==== terraform checks ($TOTAL s) ===="
+printf '%s\n' "${SUMMARY[@]}"
+passed=0 failed=0
+for line in "${SUMMARY[@]}"; do
+  case $line in PASS*) passed=$((passed + 1)) ;; FAIL*) failed=$((failed + 1)) ;; esac
+done
+echo "$passed passed, $failed failed"
+exit $FAILED

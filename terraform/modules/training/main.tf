@@ -1,0 +1,206 @@
+# The built-in image-classification algorithm's image for this region (computed by the
+# provider from its own table: no API call).
+data "aws_sagemaker_prebuilt_ecr_image" "image_classification" {
+  repository_name = "image-classification"
+  image_tag       = "1"
+}
+
+locals {
+  staged_dir        = var.staged_data_dir == null ? "" : trimsuffix(var.staged_data_dir, "/")
+  train_lst_path    = "${local.staged_dir}/train.lst"
+  test_lst_path     = "${local.staged_dir}/test.lst"
+  staged_data_ready = var.staged_data_dir != null && fileexists(local.train_lst_path) && fileexists(local.test_lst_path)
+
+  # try(): HCL type-checks both branches of a conditional, and a missing file must not fail
+  # configurations that do not train. The precondition below gives the real error.
+  train_lst_sha256 = try(filesha256(local.train_lst_path), "")
+  test_lst_sha256  = try(filesha256(local.test_lst_path), "")
+  train_lst_lines  = try(length(compact([for line in split("\n", file(local.train_lst_path)) : trimspace(line)])), 0)
+
+  default_hyperparameters = {
+    num_classes          = "2"
+    image_shape          = "3,32,32"
+    num_training_samples = tostring(local.train_lst_lines)
+    epochs               = "30"
+    learning_rate        = "0.001"
+    mini_batch_size      = "32"
+    use_pretrained_model = "1"
+    augmentation_type    = "crop_color_transform"
+  }
+  hyperparameters = merge(local.default_hyperparameters, var.hyperparameters)
+
+  # Content-addressed: the same hyperparameters and the same .lst files give the same job
+  # name, so re-applies reuse the finished job and its artifact; any change trains anew.
+  job_fingerprint = sha256(jsonencode({
+    hyperparameters = local.hyperparameters
+    train_lst       = local.train_lst_sha256
+    test_lst        = local.test_lst_sha256
+  }))
+  job_name = "${var.name}-ic-${substr(local.job_fingerprint, 0, 16)}"
+
+  image_uri      = data.aws_sagemaker_prebuilt_ecr_image.image_classification.registry_path
+  ecr_repository = "arn:${var.partition}:ecr:${var.region}:${data.aws_sagemaker_prebuilt_ecr_image.image_classification.registry_id}:repository/image-classification"
+  output_s3_uri  = "s3://${var.bucket_name}/${trimsuffix(var.model_prefix, "/")}"
+  model_data_url = "${local.output_s3_uri}/${local.job_name}/output/model.tar.gz"
+
+  # What `scones train --aws --job-spec` receives: everything CreateTrainingJob needs.
+  job_spec = {
+    job_name            = local.job_name
+    region              = var.region
+    role_arn            = aws_iam_role.this.arn
+    image_uri           = local.image_uri
+    instance_type       = var.instance_type
+    instance_count      = 1
+    volume_size_gb      = var.volume_size_gb
+    max_runtime_seconds = var.max_runtime_seconds
+    hyperparameters     = local.hyperparameters
+    output_s3_uri       = local.output_s3_uri
+    output_kms_key_arn  = var.kms_key_arn
+    channels = [
+      { name = "train", s3_uri = "s3://${var.bucket_name}/train/", content_type = "application/x-image" },
+      { name = "validation", s3_uri = "s3://${var.bucket_name}/test/", content_type = "application/x-image" },
+      { name = "train_lst", s3_uri = "s3://${var.bucket_name}/train.lst", content_type = "application/x-image" },
+      { name = "validation_lst", s3_uri = "s3://${var.bucket_name}/test.lst", content_type = "application/x-image" },
+    ]
+    tags = var.tags
+  }
+
+  training_log_group = "arn:${var.partition}:logs:${var.region}:${var.account_id}:log-group:/aws/sagemaker/TrainingJobs"
+
+  role_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "ReadTrainingData"
+        Effect = "Allow"
+        Action = ["s3:GetObject"]
+        Resource = [
+          "${var.bucket_arn}/train/*",
+          "${var.bucket_arn}/test/*",
+          "${var.bucket_arn}/train.lst",
+          "${var.bucket_arn}/test.lst",
+        ]
+      },
+      {
+        # File mode lists the channel prefixes before downloading them.
+        Sid      = "ListTrainingData"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [var.bucket_arn]
+        Condition = {
+          StringLike = { "s3:prefix" = ["train/*", "test/*", "train.lst", "test.lst"] }
+        }
+      },
+      {
+        Sid      = "WriteModelArtifacts"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject"]
+        Resource = ["${var.bucket_arn}/${var.model_prefix}*"]
+      },
+      {
+        Sid      = "UseBucketKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+      {
+        Sid      = "WriteTrainingLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+        Resource = [local.training_log_group, "${local.training_log_group}:*"]
+      },
+      {
+        # CloudWatch metrics have no resource-level permissions: AWS requires Resource "*".
+        # The namespace condition narrows it to SageMaker's training metrics.
+        Sid       = "PublishTrainingMetrics"
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = "*"
+        Condition = { StringEquals = { "cloudwatch:namespace" = "/aws/sagemaker/TrainingJobs" } }
+      },
+      {
+        # ecr:GetAuthorizationToken is account-wide: AWS requires Resource "*".
+        Sid      = "EcrAuthorization"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        Sid      = "PullAlgorithmImage"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+        Resource = [local.ecr_repository]
+      },
+    ]
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name        = "${var.name}-training"
+  description = "SageMaker training job execution role for ${var.name}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "sagemaker.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "training"
+  role   = aws_iam_role.this.id
+  policy = jsonencode(local.role_policy)
+}
+
+# Uploads the staged bucket layout; `scones stage --aws` skips objects whose size and MD5
+# already match, so re-running it is cheap.
+resource "terraform_data" "staged_data" {
+  count = var.run_training_job ? 1 : 0
+
+  triggers_replace = {
+    bucket    = var.bucket_name
+    train_lst = local.train_lst_sha256
+    test_lst  = local.test_lst_sha256
+  }
+
+  provisioner "local-exec" {
+    command = "\"$SCONES_BIN\" stage --aws --from \"$SCONES_STAGED_DIR\" --bucket \"$SCONES_BUCKET\""
+    environment = {
+      SCONES_BIN        = var.scones_command
+      SCONES_STAGED_DIR = local.staged_dir
+      SCONES_BUCKET     = var.bucket_name
+      AWS_REGION        = var.region
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.staged_data_ready
+      error_message = "run_training_job = true needs staged_data_dir: a directory with train.lst and test.lst written by `scones stage` (got ${jsonencode(var.staged_data_dir)}). Or set run_training_job = false and model_data_url."
+    }
+  }
+}
+
+# Starts the training job (idempotent by name) and waits until it is Completed; the CLI exits
+# non-zero for any other final status, which fails the apply.
+resource "terraform_data" "training_job" {
+  count = var.run_training_job ? 1 : 0
+
+  triggers_replace = local.job_name
+
+  provisioner "local-exec" {
+    command = "\"$SCONES_BIN\" train --aws --job-spec \"$SCONES_TRAINING_JOB_SPEC\""
+    environment = {
+      SCONES_BIN               = var.scones_command
+      SCONES_TRAINING_JOB_SPEC = jsonencode(local.job_spec)
+      AWS_REGION               = var.region
+    }
+  }
+
+  # The role's permissions must exist before SageMaker assumes it.
+  depends_on = [terraform_data.staged_data, aws_iam_role_policy.this]
+}

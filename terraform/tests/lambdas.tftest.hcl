@@ -1,0 +1,126 @@
+# The Lambda functions: runtime, tracing, environment, least-privilege roles.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  name          = "scones"
+  package_dir   = "./tests/fixtures/lambda"
+  partition     = "aws"
+  region        = "us-east-1"
+  account_id    = "123456789012"
+  bucket_arn    = "arn:aws:s3:::scones-123456789012-us-east-1"
+  kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  endpoint_name = "scones-endpoint"
+  endpoint_arn  = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/scones-endpoint"
+}
+
+run "functions" {
+  command = plan
+
+  module {
+    source = "./modules/lambdas"
+  }
+
+  assert {
+    condition = alltrue([for fn in aws_lambda_function.this : (
+      fn.runtime == "provided.al2023" && fn.handler == "bootstrap" && tolist(fn.architectures) == tolist(["x86_64"]) &&
+      fn.tracing_config[0].mode == "Active" && fn.kms_key_arn == var.kms_key_arn
+    )])
+    error_message = "Every function is provided.al2023 x86_64 with X-Ray tracing and a KMS-encrypted environment."
+  }
+
+  assert {
+    condition     = alltrue([for key, fn in aws_lambda_function.this : fn.filename == "./tests/fixtures/lambda/${key}/bootstrap.zip"])
+    error_message = "Each function is deployed from <package_dir>/<function>/bootstrap.zip."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["classify-image"].environment[0].variables == tomap({ ENDPOINT_NAME = "scones-endpoint" })
+    error_message = "classify-image gets ENDPOINT_NAME."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["filter-low-confidence"].environment[0].variables == tomap({ THRESHOLD = "0.93" })
+    error_message = "filter-low-confidence gets THRESHOLD (default 0.93)."
+  }
+
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.this : g.retention_in_days == 365 && g.kms_key_id == var.kms_key_arn])
+    error_message = "Log groups have a retention and the project key."
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(aws_iam_role_policy.this["serialize-image-data"].policy).Statement : s.Resource
+      if contains(s.Action, "s3:GetObject")
+      ]) == [
+      "arn:aws:s3:::scones-123456789012-us-east-1/train/*",
+      "arn:aws:s3:::scones-123456789012-us-east-1/test/*",
+    ]
+    error_message = "serialize-image-data may read the image prefixes only."
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(aws_iam_role_policy.this["classify-image"].policy).Statement : s.Resource
+      if contains(s.Action, "sagemaker:InvokeEndpoint")
+    ]) == [var.endpoint_arn]
+    error_message = "classify-image may invoke that endpoint only."
+  }
+
+  assert {
+    condition = alltrue([
+      for key, p in aws_iam_role_policy.this : key == "serialize-image-data" || !strcontains(p.policy, "s3:")
+      ]) && alltrue([
+      for key, p in aws_iam_role_policy.this : key == "classify-image" || !strcontains(p.policy, "sagemaker:")
+    ])
+    error_message = "Only serialize-image-data touches S3 and only classify-image touches SageMaker."
+  }
+}
+
+run "threshold_is_configurable" {
+  command = plan
+
+  module {
+    source = "./modules/lambdas"
+  }
+
+  variables {
+    confidence_threshold = 0.8
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["filter-low-confidence"].environment[0].variables.THRESHOLD == "0.8"
+    error_message = "THRESHOLD must follow confidence_threshold."
+  }
+}
+
+run "missing_zips_fail_at_plan" {
+  command = plan
+
+  module {
+    source = "./modules/lambdas"
+  }
+
+  variables {
+    package_dir = "./tests/fixtures/does-not-exist"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "image_prefixes_without_wildcards" {
+  command = plan
+
+  module {
+    source = "./modules/lambdas"
+  }
+
+  variables {
+    image_prefixes = ["*"]
+  }
+
+  expect_failures = [var.image_prefixes]
+}
