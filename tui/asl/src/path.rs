@@ -100,9 +100,7 @@ impl Path {
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (PathRoot::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
-            let name_len = rest
-                .find(|c: char| c == '.' || c == '[')
-                .unwrap_or(rest.len());
+            let name_len = rest.find(['.', '[']).unwrap_or(rest.len());
             if name_len == 0 {
                 (PathRoot::Input, rest)
             } else {
@@ -155,7 +153,8 @@ impl Path {
 
     /// True for `$` alone (selects the whole input).
     pub fn is_root_only(&self) -> bool {
-        self.root == PathRoot::Input && matches!(&self.query, Query::Definite(steps) if steps.is_empty())
+        self.root == PathRoot::Input
+            && matches!(&self.query, Query::Definite(steps) if steps.is_empty())
     }
 
     /// True when the path yields a single value (no wildcard, slice, filter, deep scan).

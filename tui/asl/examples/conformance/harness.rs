@@ -461,6 +461,8 @@ fn normalize(events: Vec<Value>, case: &Case, names: &Names) -> Value {
             s.replace(text.as_str(), &format!("<json-input:{}>", i + 1))
         });
     }
+    let map_run_arn =
+        Regex::new(r"(arn:[^:]+:states:[^:]+:[^:]+:mapRun:[^/]+/)([^:]+):([A-Za-z0-9-]+)").ok();
     for n in &normalizers {
         match (n["kind"].as_str(), n["subject"].as_str()) {
             (Some("regex"), subject) => {
@@ -485,11 +487,7 @@ fn normalize(events: Vec<Value>, case: &Case, names: &Names) -> Value {
                 });
             }
             (Some("map_run_arn"), _) => {
-                let re = Regex::new(
-                    r"(arn:[^:]+:states:[^:]+:[^:]+:mapRun:[^/]+/)([^:]+):([A-Za-z0-9-]+)",
-                )
-                .ok();
-                if let Some(re) = re {
+                if let Some(re) = &map_run_arn {
                     replace_in_strings(&mut root, &|s| {
                         re.replace_all(s, |c: &regex::Captures| {
                             let part0 = if is_uuid_prefix(&c[2]) {
@@ -527,13 +525,12 @@ fn parse_object_strings(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (_, child) in m.iter_mut() {
-                if let Value::String(s) = child {
-                    if s.starts_with('{') {
-                        if let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
-                            *child = parsed;
-                            continue;
-                        }
-                    }
+                if let Value::String(s) = child
+                    && s.starts_with('{')
+                    && let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(s)
+                {
+                    *child = parsed;
+                    continue;
                 }
                 parse_object_strings(child);
             }
@@ -618,13 +615,21 @@ fn mask_timestamp_keys(v: &mut Value) {
 fn replace_dates(s: &str, iso: &Regex) -> String {
     iso.replace_all(s, |c: &regex::Captures| {
         let m = &c[0];
-        if valid_date(m) { "date".to_owned() } else { m.to_owned() }
+        if valid_date(m) {
+            "date".to_owned()
+        } else {
+            m.to_owned()
+        }
     })
     .into_owned()
 }
 
 fn valid_date(m: &str) -> bool {
-    let (Ok(y), Ok(mo), Ok(d)) = (m[0..4].parse::<i32>(), m[5..7].parse::<u32>(), m[8..10].parse::<u32>()) else {
+    let (Ok(y), Ok(mo), Ok(d)) = (
+        m[0..4].parse::<i32>(),
+        m[5..7].parse::<u32>(),
+        m[8..10].parse::<u32>(),
+    ) else {
         return false;
     };
     y >= 1000 && chrono::NaiveDate::from_ymd_opt(y, mo, d).is_some()
@@ -649,12 +654,12 @@ fn collect_uuids(v: &Value, out: &mut Vec<String>) {
             keys.sort();
             for k in keys {
                 let child = &m[k.as_str()];
-                if k.to_ascii_lowercase().ends_with("id") {
-                    if let Value::String(s) = child {
-                        if is_uuid_prefix(s) && !out.contains(s) {
-                            out.push(s.clone());
-                        }
-                    }
+                if k.to_ascii_lowercase().ends_with("id")
+                    && let Value::String(s) = child
+                    && is_uuid_prefix(s)
+                    && !out.contains(s)
+                {
+                    out.push(s.clone());
                 }
                 collect_uuids(child, out);
             }
@@ -668,18 +673,15 @@ fn collect_json_inputs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, child) in m {
-                if k == "cause" {
-                    if let Value::String(s) = child {
-                        if let Some(start) = s.rfind("'{") {
-                            if let Some(end) = s[start..].rfind("}'") {
-                                let text = &s[start + 1..start + end + 1];
-                                if serde_json::from_str::<Value>(text).is_ok()
-                                    && !out.iter().any(|t| t == text)
-                                {
-                                    out.push(text.to_owned());
-                                }
-                            }
-                        }
+                if k == "cause"
+                    && let Value::String(s) = child
+                    && let Some(start) = s.rfind("'{")
+                    && let Some(end) = s[start..].rfind("}'")
+                {
+                    let text = &s[start + 1..start + end + 1];
+                    if serde_json::from_str::<Value>(text).is_ok() && !out.iter().any(|t| t == text)
+                    {
+                        out.push(text.to_owned());
                     }
                 }
                 collect_json_inputs(child, out);
@@ -785,13 +787,12 @@ fn parse_first_output_string(event: &mut Value) {
             keys.sort();
             for k in keys {
                 let Some(child) = m.get_mut(&k) else { continue };
-                if k == "output" {
-                    if let Value::String(s) = child {
-                        if let Ok(parsed) = serde_json::from_str::<Value>(s) {
-                            *child = parsed;
-                            return true;
-                        }
-                    }
+                if k == "output"
+                    && let Value::String(s) = child
+                    && let Ok(parsed) = serde_json::from_str::<Value>(s)
+                {
+                    *child = parsed;
+                    return true;
                 }
                 if walk(child) {
                     return true;
@@ -864,12 +865,11 @@ fn remove_unverified(mut ours: Value, mut expected: Value, case: &Case) -> (Valu
 fn remove_path(root: &mut Value, path: &str) {
     // `$..events[4].previousEventId`: positional.
     if let Some(rest) = path.strip_prefix("$..events[") {
-        if let Some((idx, key)) = rest.split_once("].") {
-            if let (Ok(i), Some(events)) = (idx.parse::<usize>(), root.as_array_mut()) {
-                if let Some(Value::Object(m)) = events.get_mut(i) {
-                    m.shift_remove(key);
-                }
-            }
+        if let Some((idx, key)) = rest.split_once("].")
+            && let (Ok(i), Some(events)) = (idx.parse::<usize>(), root.as_array_mut())
+            && let Some(Value::Object(m)) = events.get_mut(i)
+        {
+            m.shift_remove(key);
         }
         return;
     }
@@ -971,12 +971,12 @@ fn sort_masked_runs(events: &[Value]) -> Vec<Value> {
         if e["id"] == json!([0]) {
             run.push(e.clone());
         } else {
-            run.sort_by_key(|v| canonical(v));
+            run.sort_by_key(canonical);
             out.append(&mut run);
             out.push(e.clone());
         }
     }
-    run.sort_by_key(|v| canonical(v));
+    run.sort_by_key(canonical);
     out.append(&mut run);
     out
 }
@@ -1008,7 +1008,11 @@ fn summary(e: &Value) -> String {
     }
     let text = canonical(&e);
     if text.len() > 700 {
-        format!("{}…", &text[..text.floor_char_boundary(700)])
+        let mut cut = 700;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…", &text[..cut])
     } else {
         text
     }

@@ -8,7 +8,6 @@
 mod parse;
 mod validate;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -88,7 +87,6 @@ pub enum QueryLanguage {
 pub(crate) struct Program {
     pub start_at: usize,
     pub states: Vec<State>,
-    pub by_name: HashMap<Arc<str>, usize>,
 }
 
 /// Where control goes after a state.
@@ -152,22 +150,6 @@ pub(crate) enum StateKind {
     Map(MapState),
 }
 
-impl StateKind {
-    /// The prefix of the state's history event types (`Pass` → `PassStateEntered`).
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            StateKind::Pass(_) => "Pass",
-            StateKind::Task(_) => "Task",
-            StateKind::Choice(_) => "Choice",
-            StateKind::Wait(_) => "Wait",
-            StateKind::Succeed => "Succeed",
-            StateKind::Fail(_) => "Fail",
-            StateKind::Parallel(_) => "Parallel",
-            StateKind::Map(_) => "Map",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct PassState {
     pub parameters: Option<Template>,
@@ -179,7 +161,7 @@ pub(crate) struct PassState {
 #[derive(Debug, Clone)]
 pub(crate) enum TaskResource {
     /// `arn:aws:states:::lambda:invoke` (optimized integration).
-    LambdaInvoke { resource_arn: Arc<str> },
+    LambdaInvoke,
     /// `arn:aws:lambda:<region>:<account>:function:<name>` (legacy integration).
     LambdaFunction { arn: Arc<str> },
 }
@@ -287,4 +269,237 @@ pub(crate) struct MapState {
     pub result_selector: Option<Template>,
     pub result_path: ResultPathSpec,
     pub errors: ErrorHandling,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors_of(def: Value) -> ValidationErrors {
+        StateMachine::from_value(&def).expect_err("definition should be rejected")
+    }
+
+    fn has(errors: &ValidationErrors, pointer: &str, kind: ValidationErrorKind) -> bool {
+        errors
+            .errors
+            .iter()
+            .any(|e| e.pointer == pointer && e.kind == kind)
+    }
+
+    #[test]
+    fn a_valid_definition_parses() {
+        let sm = StateMachine::from_value(&json!({
+            "Comment": "ok", "StartAt": "A", "TimeoutSeconds": 10,
+            "States": {
+                "A": {"Type": "Pass", "Next": "B"},
+                "B": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "C"}], "Default": "D"},
+                "C": {"Type": "Succeed"},
+                "D": {"Type": "Fail", "Error": "E"}
+            }
+        }))
+        .unwrap();
+        assert_eq!(sm.start_at(), "A");
+        assert_eq!(sm.timeout_seconds(), Some(10));
+        assert_eq!(sm.state_names().collect::<Vec<_>>(), ["A", "B", "C", "D"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_pointer() {
+        let errors = errors_of(json!({
+            "StartAt": "A",
+            "States": {
+                "A": {"Type": "Pass", "Next": "Nope", "InputPath": "no-dollar"},
+                "B": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Seconds": 3, "End": true},
+                "C": {"Type": "Pass", "Parameters": {"x.$": "States.Bogus(1)"}, "ResultPath": "$.a[*]"},
+                "D": {"Type": "Wait"}
+            }
+        }));
+        assert!(
+            has(&errors, "/States/A/Next", ValidationErrorKind::UnknownNext),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/A/InputPath",
+                ValidationErrorKind::InvalidPath
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/B/Resource",
+                ValidationErrorKind::UnsupportedResource
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/B/Seconds",
+                ValidationErrorKind::UnknownField
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/C/Parameters/x.$",
+                ValidationErrorKind::InvalidIntrinsic
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/C/ResultPath",
+                ValidationErrorKind::InvalidReferencePath
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(&errors, "/States/C", ValidationErrorKind::MissingNext),
+            "{errors}"
+        );
+        assert!(
+            has(&errors, "/States/D", ValidationErrorKind::InvalidValue),
+            "{errors}"
+        );
+        assert!(
+            has(&errors, "/States/B", ValidationErrorKind::UnreachableState),
+            "{errors}"
+        );
+        // Display lists them all.
+        let text = errors.to_string();
+        assert!(
+            text.contains(&format!("({} problems)", errors.errors.len())),
+            "{text}"
+        );
+        for e in &errors.errors {
+            assert!(text.contains(&e.pointer), "{text}");
+        }
+    }
+
+    #[test]
+    fn graph_checks_find_unreachable_and_endless_machines() {
+        let errors = errors_of(json!({
+            "StartAt": "A",
+            "States": {"A": {"Type": "Pass", "Next": "A"}, "Lost": {"Type": "Succeed"}}
+        }));
+        assert!(
+            has(
+                &errors,
+                "/States/Lost",
+                ValidationErrorKind::UnreachableState
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(&errors, "", ValidationErrorKind::NoTerminalState),
+            "{errors}"
+        );
+        let errors = errors_of(json!({"StartAt": "X", "States": {"A": {"Type": "Succeed"}}}));
+        assert!(
+            has(&errors, "/StartAt", ValidationErrorKind::UnknownNext),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn nested_programs_are_validated_too() {
+        let errors = errors_of(json!({
+            "StartAt": "M",
+            "States": {
+                "M": {"Type": "Map", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "Next": "Gone"}}}, "End": true},
+                "P": {"Type": "Parallel", "Branches": [{"StartAt": "Q", "States": {"Q": {"Type": "Pass"}}}], "End": true}
+            }
+        }));
+        assert!(
+            has(
+                &errors,
+                "/States/M/ItemProcessor/States/I/Next",
+                ValidationErrorKind::UnknownNext
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/P/Branches/0/States/Q",
+                ValidationErrorKind::MissingNext
+            ),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn retry_and_catch_are_checked() {
+        let errors = errors_of(json!({
+            "StartAt": "T",
+            "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true,
+                      "Retry": [{"ErrorEquals": ["States.ALL", "X"], "BackoffRate": 0.5}],
+                      "Catch": [{"ErrorEquals": [], "Next": "T"}]}
+            }
+        }));
+        assert!(
+            has(
+                &errors,
+                "/States/T/Retry/0/ErrorEquals",
+                ValidationErrorKind::InvalidValue
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/T/Retry/0/BackoffRate",
+                ValidationErrorKind::InvalidValue
+            ),
+            "{errors}"
+        );
+        assert!(
+            has(
+                &errors,
+                "/States/T/Catch/0/ErrorEquals",
+                ValidationErrorKind::MissingField
+            ),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn lambda_invoke_needs_a_function_name_and_unknown_integrations_are_named() {
+        let errors = errors_of(json!({
+            "StartAt": "T",
+            "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"Payload.$": "$"}, "End": true}}
+        }));
+        assert!(
+            has(
+                &errors,
+                "/States/T/Parameters",
+                ValidationErrorKind::MissingField
+            ),
+            "{errors}"
+        );
+        let errors = errors_of(json!({
+            "StartAt": "T",
+            "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": true}}
+        }));
+        assert!(
+            errors
+                .to_string()
+                .contains("arn:aws:states:::dynamodb:putItem"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn invalid_json_is_a_single_typed_error() {
+        let errors = StateMachine::parse("{not json").unwrap_err();
+        assert_eq!(errors.errors.len(), 1);
+        assert_eq!(errors.errors[0].kind, ValidationErrorKind::InvalidJson);
+    }
 }

@@ -255,7 +255,6 @@ fn parse_program(
     Some(Program {
         start_at: start,
         states,
-        by_name,
     })
 }
 
@@ -692,9 +691,7 @@ impl Fields<'_, '_> {
                             "arn:aws:states:::lambda:invoke needs Parameters with FunctionName",
                         );
                     }
-                    Some(TaskResource::LambdaInvoke {
-                        resource_arn: Arc::from(r),
-                    })
+                    Some(TaskResource::LambdaInvoke)
                 } else if is_lambda_function_arn(r) {
                     Some(TaskResource::LambdaFunction { arn: Arc::from(r) })
                 } else {
@@ -730,14 +727,13 @@ impl Fields<'_, '_> {
         let heartbeat = self.number_source("HeartbeatSeconds", "HeartbeatSecondsPath", 1.0);
         if let (Some(NumberSource::Literal(t)), Some(NumberSource::Literal(h))) =
             (&timeout, &heartbeat)
+            && h >= t
         {
-            if h >= t {
-                self.err(
-                    "HeartbeatSeconds",
-                    ValidationErrorKind::InvalidValue,
-                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
-                );
-            }
+            self.err(
+                "HeartbeatSeconds",
+                ValidationErrorKind::InvalidValue,
+                "HeartbeatSeconds must be smaller than TimeoutSeconds",
+            );
         }
         let errors = self.error_handling();
         Some(TaskState {
@@ -972,14 +968,14 @@ impl Fields<'_, '_> {
             "ToleratedFailurePercentagePath",
             0.0,
         );
-        if let Some(NumberSource::Literal(p)) = &tolerated_failure_percentage {
-            if *p > 100.0 {
-                self.err(
-                    "ToleratedFailurePercentage",
-                    ValidationErrorKind::InvalidValue,
-                    "ToleratedFailurePercentage must be between 0 and 100",
-                );
-            }
+        if let Some(NumberSource::Literal(p)) = &tolerated_failure_percentage
+            && *p > 100.0
+        {
+            self.err(
+                "ToleratedFailurePercentage",
+                ValidationErrorKind::InvalidValue,
+                "ToleratedFailurePercentage must be between 0 and 100",
+            );
         }
         let label = self
             .obj

@@ -168,21 +168,6 @@ impl<'s> Scope<'s> {
         }
     }
 
-    /// The same scope with another `$` (e.g. the task result for ResultSelector).
-    pub fn with_input<'t>(&'t self, input: &'t Value) -> Scope<'t>
-    where
-        's: 't,
-    {
-        Scope {
-            input,
-            run: self.run,
-            vars: self.vars,
-            state: self.state,
-            map_item: self.map_item,
-            context: self.context.clone(),
-        }
-    }
-
     /// The context object `$$`.
     pub fn context(&self) -> &Value {
         self.context.get_or_init(|| {

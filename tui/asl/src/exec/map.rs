@@ -62,7 +62,10 @@ impl Run {
         };
         let Value::Array(items) = &*items_value else {
             return Err(sc
-                .runtime(format!("Map state input must be an array but was: {}", items_value))
+                .runtime(format!(
+                    "Map state input must be an array but was: {}",
+                    items_value
+                ))
                 .into());
         };
         self.emit(
@@ -83,10 +86,14 @@ impl Run {
             Some(source) => match self.number(source, effective, frame, sc)? {
                 Ok(n) if (0.0..=100.0).contains(&n) => n,
                 Ok(_) => {
-                    return Err(sc.runtime("ToleratedFailurePercentage must be between 0 and 100.").into());
+                    return Err(sc
+                        .runtime("ToleratedFailurePercentage must be between 0 and 100.")
+                        .into());
                 }
                 Err((_, Value::String(s)))
-                    if s.trim().parse::<f64>().is_ok_and(|n| (0.0..=100.0).contains(&n)) =>
+                    if s.trim()
+                        .parse::<f64>()
+                        .is_ok_and(|n| (0.0..=100.0).contains(&n)) =>
                 {
                     s.trim().parse::<f64>().unwrap_or(0.0)
                 }
@@ -329,10 +336,10 @@ impl Run {
                         },
                         false,
                     );
-                    if let Ok(mut outputs) = pool.outputs.lock() {
-                        if let Some(slot) = outputs.get_mut(index) {
-                            *slot = Some(output);
-                        }
+                    if let Ok(mut outputs) = pool.outputs.lock()
+                        && let Some(slot) = outputs.get_mut(index)
+                    {
+                        *slot = Some(output);
                     }
                     worker_ev.integrate(&job.ev);
                     if pool.next.load(Ordering::SeqCst) >= pool.items.len() {

@@ -140,10 +140,13 @@ pub struct Outcome {
     pub stop_date: DateTime<Utc>,
 }
 
+/// The error/cause a stop was requested with (`None` while running).
+type StopRequest = Option<(Option<String>, Option<String>)>;
+
 /// Stops a running execution the way `StopExecution` does (`ExecutionAborted`).
 #[derive(Debug, Clone)]
 pub struct StopHandle {
-    tx: Arc<tokio::sync::watch::Sender<Option<(Option<String>, Option<String>)>>>,
+    tx: Arc<tokio::sync::watch::Sender<StopRequest>>,
 }
 
 impl StopHandle {
@@ -282,7 +285,7 @@ async fn run_execution(
     sink: Arc<dyn EventSink>,
     lambdas: Arc<LambdaRegistry>,
     clock: Arc<dyn Clock>,
-    mut stop_rx: tokio::sync::watch::Receiver<Option<(Option<String>, Option<String>)>>,
+    mut stop_rx: tokio::sync::watch::Receiver<StopRequest>,
 ) -> Outcome {
     let start_date = clock.now();
     let (input, input_payload) = match &spec.input {
@@ -334,7 +337,8 @@ async fn run_execution(
         vars: Vars::default(),
         map_item: None,
         current: None,
-        entered_text: matches!(input_payload_for_first, Payload::Text(_)).then_some(input_payload_for_first),
+        entered_text: matches!(input_payload_for_first, Payload::Text(_))
+            .then_some(input_payload_for_first),
     };
     let ending = {
         let program = run.program(&run.def.program, input, &mut frame);

@@ -12,6 +12,9 @@ use crate::definition::ParallelState;
 use crate::error::Failure;
 use crate::history::EventDetails;
 
+/// A branch's event context and outcome (`None` when it was cancelled).
+type BranchResult = (EvCtx, Option<Result<Arc<Value>, Failure>>);
+
 impl Run {
     /// One attempt of a Parallel state's work; returns the array of branch outputs.
     pub(super) async fn parallel_attempt(
@@ -27,7 +30,7 @@ impl Run {
             None => effective.clone(),
         };
         let (cancel, _) = tokio::sync::watch::channel(false);
-        let results: Vec<(EvCtx, Option<Result<Arc<Value>, Failure>>)> = {
+        let results: Vec<BranchResult> = {
             let parent: &Frame<'_> = frame;
             futures::future::join_all(parallel.branches.iter().map(|branch| {
                 let input = input.clone();

@@ -539,11 +539,17 @@ impl Run {
         let mut attempts = vec![0u64; handling.retry.len()];
         loop {
             let outcome = match &work {
-                Work::Task(t) => self.task_attempt(t, state, effective, frame, sc).await.map_err(AttemptError::from),
+                Work::Task(t) => self
+                    .task_attempt(t, state, effective, frame, sc)
+                    .await
+                    .map_err(AttemptError::from),
                 Work::Map(m) => self.map_attempt(m, state, effective, frame, sc).await,
                 Work::Parallel(p) => self.parallel_attempt(p, effective, frame, sc).await,
             };
-            let AttemptError { failure, from_children } = match outcome {
+            let AttemptError {
+                failure,
+                from_children,
+            } = match outcome {
                 Ok(result) => {
                     self.assign(state.assign.as_ref(), &result, frame, sc, assigned)?;
                     let selected = match result_selector {
@@ -617,22 +623,6 @@ impl Run {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_size_matches_serialisation() {
-        for v in [
-            json!({"a": [1, 2.5, null, true, false], "b\"c": "x\ny\u{1}z", "é": {}}),
-            json!([]),
-            json!("plain"),
-        ] {
-            assert_eq!(json_size(&v), v.to_string().len(), "{v}");
-        }
-    }
-}
-
 /// Does a failure match a retrier's/catcher's `ErrorEquals`?
 pub(super) fn error_matches(error_equals: &[String], failure: &Failure) -> bool {
     let name = failure.error_name();
@@ -672,12 +662,22 @@ pub(super) fn json_size(v: &Value) -> usize {
     }
     match v {
         Value::Null => 4,
-        Value::Bool(b) => if *b { 4 } else { 5 },
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
         Value::Number(n) => n.to_string().len(),
         Value::String(s) => string_len(s),
         Value::Array(a) => 2 + a.iter().map(json_size).sum::<usize>() + a.len().saturating_sub(1),
         Value::Object(m) => {
-            2 + m.iter().map(|(k, v)| string_len(k) + 1 + json_size(v)).sum::<usize>() + m.len().saturating_sub(1)
+            2 + m
+                .iter()
+                .map(|(k, v)| string_len(k) + 1 + json_size(v))
+                .sum::<usize>()
+                + m.len().saturating_sub(1)
         }
     }
 }
@@ -687,5 +687,21 @@ pub(super) fn display_plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_size_matches_serialisation() {
+        for v in [
+            json!({"a": [1, 2.5, null, true, false], "b\"c": "x\ny\u{1}z", "é": {}}),
+            json!([]),
+            json!("plain"),
+        ] {
+            assert_eq!(json_size(&v), v.to_string().len(), "{v}");
+        }
     }
 }

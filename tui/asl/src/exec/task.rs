@@ -46,7 +46,7 @@ impl Run {
             None => None,
         };
         match &task.resource {
-            TaskResource::LambdaInvoke { .. } => {
+            TaskResource::LambdaInvoke => {
                 self.lambda_invoke(task, effective, frame, sc, timeout, heartbeat)
                     .await
             }

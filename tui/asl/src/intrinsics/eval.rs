@@ -1,7 +1,5 @@
 //! Evaluation of intrinsic calls against the data of one state.
 
-use std::borrow::Cow;
-
 use base64::Engine as _;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Number, Value};
@@ -239,7 +237,9 @@ pub fn evaluate(call: &Call, scope: &(impl PathResolver + ?Sized)) -> Result<Val
 /// `-0` parses as a float in serde_json but as the integer 0 in the service's JSON parser.
 fn integral_negative_zero(v: &mut Value) {
     match v {
-        Value::Number(n) if n.as_f64() == Some(0.0) && n.as_f64().is_some_and(f64::is_sign_negative) => {
+        Value::Number(n)
+            if n.as_f64() == Some(0.0) && n.as_f64().is_some_and(f64::is_sign_negative) =>
+        {
             *v = Value::from(0);
         }
         Value::Array(a) => a.iter_mut().for_each(integral_negative_zero),
@@ -333,7 +333,9 @@ fn number_text(n: &Number) -> String {
 mod tests {
     use super::*;
     use crate::intrinsics::parse_call;
+    use crate::path::Path;
     use serde_json::json;
+    use std::borrow::Cow;
 
     struct Input(Value);
     impl PathResolver for Input {

@@ -122,11 +122,11 @@ impl<'a> Parser<'a> {
         }
         let text = self.s[start..self.pos].trim();
         function.check_arity(args.len())?;
-        if function == Function::Format {
-            if let Some(Arg::Literal(Value::String(_))) = args.first() {
-                let raw = self.raw_literals.first().cloned().unwrap_or_default();
-                args[0] = Arg::Template(split_template(&raw));
-            }
+        if function == Function::Format
+            && let Some(Arg::Literal(Value::String(_))) = args.first()
+        {
+            let raw = self.raw_literals.first().cloned().unwrap_or_default();
+            args[0] = Arg::Template(split_template(&raw));
         }
         self.raw_literals = outer_literals;
         Ok(Call {
