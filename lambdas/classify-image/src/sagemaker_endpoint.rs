@@ -1,0 +1,38 @@
+//! [`Endpoint`] over SageMaker Runtime InvokeEndpoint.
+
+use aws_sdk_sagemakerruntime::error::DisplayErrorContext;
+use aws_sdk_sagemakerruntime::primitives::Blob;
+use scones_handlers::{Endpoint, InvokeError};
+
+pub struct SageMakerEndpoint {
+    client: aws_sdk_sagemakerruntime::Client,
+    name: String,
+}
+
+impl SageMakerEndpoint {
+    pub fn new(client: aws_sdk_sagemakerruntime::Client, name: String) -> Self {
+        SageMakerEndpoint { client, name }
+    }
+}
+
+impl Endpoint for SageMakerEndpoint {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Vec<u8>, InvokeError> {
+        let response = self
+            .client
+            .invoke_endpoint()
+            .endpoint_name(&self.name)
+            .content_type(content_type)
+            .accept("application/json")
+            .body(Blob::new(body))
+            .send()
+            .await
+            // The context chain carries SageMaker's own message (ModelError with the
+            // container's status and log stream), which is what an operator needs.
+            .map_err(|err| InvokeError(DisplayErrorContext(&err).to_string()))?;
+        Ok(response.body.map(Blob::into_inner).unwrap_or_default())
+    }
+}
