@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the README's test command, and what .ci/run calls.
+# Installs what it needs (Rust tools into .tools/, Python packages into .venv/) when missing.
+#
+# Each suite reports passed/failed counts; the last line is the total:
+#   N passed, M failed
+# Exit status is non-zero when anything failed.
+#
+# SCONES_TEST_SUITES="rust lambdas" limits the run to some suites (default: all).
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+ALL_SUITES="lint rust conformance lambdas terraform"
+SUITES="${SCONES_TEST_SUITES:-$ALL_SUITES}"
+LOG_DIR="$REPO_ROOT/target/test-logs"
+mkdir -p "$LOG_DIR"
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+SUMMARY=()
+
+record() { # suite passed failed seconds
+    TOTAL_PASSED=$((TOTAL_PASSED + $2))
+    TOTAL_FAILED=$((TOTAL_FAILED + $3))
+    SUMMARY+=("$(printf '%-12s %5d passed %5d failed %6ss' "$1" "$2" "$3" "$4")")
+}
+
+# check SUITE NAME COMMAND...: one pass/fail check whose output goes to a log file.
+check() {
+    local suite=$1 name=$2; shift 2
+    local log="$LOG_DIR/$suite-$name.log" start=$SECONDS
+    log "$suite: $name"
+    if "$@" >"$log" 2>&1; then
+        record "$suite:$name" 1 0 $((SECONDS - start))
+    else
+        echo "FAILED: $suite: $name (log: $log)"; tail -40 "$log"
+        record "$suite:$name" 0 1 $((SECONDS - start))
+    fi
+}
+
+# counted SUITE COMMAND...: a command whose output ends with a "N passed, M failed" line.
+counted() {
+    local suite=$1; shift
+    local log="$LOG_DIR/$suite.log" start=$SECONDS
+    log "$suite: $*"
+    "$@" 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    local line passed=0 failed=0
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    if [ -n "$line" ]; then
+        passed=${line%% passed*}
+        failed=${line#*, }; failed=${failed%% failed*}
+    fi
+    # A crash before the summary, or a non-zero exit with no failure counted, is a failure.
+    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+    record "$suite" "$passed" "$failed" $((SECONDS - start))
+}
+
+suite_lint() {
+    check lint rustfmt cargo fmt --all --check
+    check lint clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+suite_rust() {
+    local log="$LOG_DIR/rust.log" start=$SECONDS
+    log "rust: cargo test --workspace"
+    cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    local passed failed
+    passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+    failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build error
+    record rust "$passed" "$failed" $((SECONDS - start))
+}
+
+suite_conformance() {
+    # The pass counts are a report (the floor that may not regress is pinned by a cargo
+    # test); this check fails only if the harness itself cannot run.
+    check conformance harness scripts/conformance.sh
+    grep -E '^(jsonpath|jsonata):' "$LOG_DIR/conformance-harness.log" || true
+}
+
+suite_lambdas() {
+    check lambdas build-zips scripts/build-lambdas.sh
+}
+
+suite_terraform() {
+    counted terraform scripts/terraform-test.sh
+}
+
+for suite in $SUITES; do
+    case " $ALL_SUITES " in
+        *" $suite "*) "suite_$suite" ;;
+        *) die "unknown suite $suite (known: $ALL_SUITES)" ;;
+    esac
+done
+
+echo
+echo "== summary =="
+printf '%s\n' "${SUMMARY[@]}"
+echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+[ "$TOTAL_FAILED" -eq 0 ]
