@@ -104,7 +104,9 @@ impl<'p> Frame<'p> {
 pub(crate) struct StateCtx {
     pub name: Arc<str>,
     pub entered_id: u64,
-    pub entered_time: String,
+    /// Formatted only when `$$` is read (formatting every state would cost more than
+    /// the rest of a Pass transition).
+    pub entered_time: chrono::DateTime<chrono::Utc>,
     /// Present for Task, Map and Parallel states.
     pub retry_count: Option<u64>,
 }
@@ -178,7 +180,14 @@ impl<'s> Scope<'s> {
                 self.run.context_state_machine.clone(),
             );
             let mut state = Map::new();
-            state.insert("EnteredTime".into(), json!(self.state.entered_time));
+            state.insert(
+                "EnteredTime".into(),
+                json!(
+                    self.state
+                        .entered_time
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                ),
+            );
             state.insert("Name".into(), json!(&*self.state.name));
             if let Some(n) = self.state.retry_count {
                 state.insert("RetryCount".into(), json!(n));

@@ -18,7 +18,10 @@ use crate::scope::PathResolver;
 /// What one worker did.
 struct WorkerReport {
     ev: EvCtx,
-    failures: Vec<(usize, Failure)>,
+    /// Failed iterations, with the state they failed in.
+    failures: Vec<(usize, Failure, Option<crate::history::StateType>)>,
+    /// Iterations cancelled because another one failed, with the state they were in.
+    aborted: Vec<(usize, Option<crate::history::StateType>)>,
 }
 
 /// Shared between the workers of one Map run.
@@ -29,6 +32,79 @@ struct Pool<'a> {
     cancel: tokio::sync::watch::Sender<bool>,
     /// Inline maps stop at the first failure; distributed maps run every item.
     stop_on_failure: bool,
+}
+
+/// Return `Pending` once, waking immediately (a cooperative yield to sibling workers).
+async fn yield_once() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// Run up to `n` futures made by `make`, polling them in creation order and starting the
+/// next one only when every running one is waiting. Iterations that never wait therefore
+/// run one after another on the first worker (the order the service records for them),
+/// while iterations that wait (Lambda calls, Wait states) overlap up to `n` at a time, in
+/// round-robin order — without creating `n` futures up front.
+async fn join_lazily<F, Fut>(n: usize, mut make: F) -> Vec<Fut::Output>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future,
+{
+    use std::task::Poll;
+
+    let mut running: Vec<Option<std::pin::Pin<Box<Fut>>>> = Vec::new();
+    let mut done = Vec::with_capacity(n);
+    let mut any_finished = false;
+    futures::future::poll_fn(|cx| {
+        let mut poll_one =
+            |fut: &mut std::pin::Pin<Box<Fut>>, done: &mut Vec<Fut::Output>| match fut
+                .as_mut()
+                .poll(cx)
+            {
+                Poll::Ready(out) => {
+                    done.push(out);
+                    true
+                }
+                Poll::Pending => false,
+            };
+        // Each wake polls every running worker once, in creation order.
+        for slot in running.iter_mut() {
+            if let Some(fut) = slot {
+                if poll_one(fut, &mut done) {
+                    *slot = None;
+                    // A worker only returns once no work is left for it, so no new
+                    // worker is needed after this.
+                    any_finished = true;
+                }
+            }
+        }
+        // While every running worker waits, start (and poll) another one.
+        while running.len() < n && !any_finished && running.iter().all(Option::is_some) {
+            let mut fut = Box::pin(make());
+            if poll_one(&mut fut, &mut done) {
+                any_finished = true;
+                running.push(None);
+            } else {
+                running.push(Some(fut));
+            }
+        }
+        if running.iter().all(Option::is_none) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    done
 }
 
 impl Run {
@@ -118,15 +194,48 @@ impl Run {
                     .run_iterations(map, state, effective, items, workers, frame, sc, true)
                     .await;
                 let mut first_failure = None;
+                let mut aborted = Vec::new();
                 for r in reports {
                     frame.ev.integrate(&r.ev);
-                    for (i, f) in r.failures {
-                        if first_failure.as_ref().is_none_or(|(j, _)| i < *j) {
-                            first_failure = Some((i, f));
+                    aborted.extend(r.aborted);
+                    for (i, f, current) in r.failures {
+                        if first_failure.as_ref().is_none_or(|(j, _, _)| i < *j) {
+                            first_failure = Some((i, f, current));
                         }
                     }
                 }
-                if let Some((_, failure)) = first_failure {
+                if let Some((_, failure, failed_in)) = first_failure {
+                    // The iterations still running when one failed are aborted, as seen
+                    // from the Map: each in-flight state, then the iteration.
+                    aborted.sort_by_key(|(i, _)| *i);
+                    for (index, current) in aborted {
+                        if let Some(state_type) = current {
+                            self.emit(
+                                &mut frame.ev,
+                                EventDetails::StateAborted { state_type },
+                                false,
+                            );
+                        }
+                        self.emit(
+                            &mut frame.ev,
+                            EventDetails::MapIterationAborted {
+                                name: state.name.clone(),
+                                index,
+                            },
+                            false,
+                        );
+                    }
+                    // A Task that failed the iteration is also closed as aborted (recorded
+                    // last by AWS, after the sibling iterations).
+                    if failed_in == Some(crate::history::StateType::Task) {
+                        self.emit(
+                            &mut frame.ev,
+                            EventDetails::StateAborted {
+                                state_type: crate::history::StateType::Task,
+                            },
+                            false,
+                        );
+                    }
                     return Err(AttemptError {
                         failure,
                         from_children: true,
@@ -159,7 +268,7 @@ impl Run {
                 let failures: Vec<Failure> = reports
                     .into_iter()
                     .flat_map(|r| r.failures)
-                    .map(|(_, f)| f)
+                    .map(|(_, f, _)| f)
                     .collect();
                 let exceeded = !failures.is_empty()
                     && (failures.len() > tolerated_count
@@ -255,9 +364,9 @@ impl Run {
             cancel,
             stop_on_failure,
         };
-        let reports = futures::future::join_all(
-            (0..workers).map(|_| self.map_worker(&pool, map, state, effective, frame, sc)),
-        )
+        let reports = join_lazily(workers, || {
+            self.map_worker(&pool, map, state, effective, frame, sc)
+        })
         .await;
         let outputs = pool
             .outputs
@@ -284,6 +393,7 @@ impl Run {
     ) -> WorkerReport {
         let mut worker_ev = frame.ev.child();
         let mut failures = Vec::new();
+        let mut aborted = Vec::new();
         let mut cancelled = pool.cancel.subscribe();
         loop {
             if *cancelled.borrow() {
@@ -348,6 +458,17 @@ impl Run {
                     }
                 }
                 Some(Err(f)) => {
+                    if pool.stop_on_failure {
+                        // Let siblings that finish at the same instant record their own
+                        // outcome first; if one of them already failed the Map, this
+                        // iteration is aborted rather than failed (as recorded by AWS for
+                        // simultaneous task timeouts).
+                        yield_once().await;
+                        if *cancelled.borrow() {
+                            aborted.push((index, job.current));
+                            break;
+                        }
+                    }
                     self.emit(
                         &mut job.ev,
                         EventDetails::MapIterationFailed {
@@ -357,30 +478,16 @@ impl Run {
                         false,
                     );
                     worker_ev.integrate(&job.ev);
-                    failures.push((index, f));
+                    failures.push((index, f, job.current));
                     if pool.stop_on_failure {
                         let _ = pool.cancel.send(true);
                         break;
                     }
                 }
                 None => {
-                    // Another iteration failed: this one is aborted where it stands.
-                    if let Some(t) = job.current {
-                        self.emit(
-                            &mut job.ev,
-                            EventDetails::StateAborted { state_type: t },
-                            false,
-                        );
-                    }
-                    self.emit(
-                        &mut job.ev,
-                        EventDetails::MapIterationAborted {
-                            name: state.name.clone(),
-                            index,
-                        },
-                        false,
-                    );
-                    worker_ev.integrate(&job.ev);
+                    // Another iteration failed: this one is aborted where it stands. The
+                    // Map records the abort (after the failure), not the iteration.
+                    aborted.push((index, job.current));
                     break;
                 }
             }
@@ -388,6 +495,7 @@ impl Run {
         WorkerReport {
             ev: worker_ev,
             failures,
+            aborted,
         }
     }
 }

@@ -237,6 +237,16 @@ pub(crate) struct Run {
 impl Run {
     /// Record an event linked from `ctx`; advance `ctx` unless `advance` is false.
     pub fn emit(&self, ctx: &mut EvCtx, details: EventDetails, advance: bool) -> u64 {
+        self.emit_at(ctx, details, advance).0
+    }
+
+    /// [`Run::emit`], also returning the event's timestamp.
+    pub fn emit_at(
+        &self,
+        ctx: &mut EvCtx,
+        details: EventDetails,
+        advance: bool,
+    ) -> (u64, DateTime<Utc>) {
         let timestamp = self.clock.now();
         // The lock spans id assignment and the sink call so ids reach the sink in order.
         let mut next = match self.recorder.lock() {
@@ -257,14 +267,7 @@ impl Run {
         if advance {
             ctx.source = id;
         }
-        id
-    }
-
-    /// Current time as AWS prints it in the context object.
-    pub fn now_text(&self) -> String {
-        self.clock
-            .now()
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
+        (id, timestamp)
     }
 
     /// Sleep on the execution clock.

@@ -101,7 +101,7 @@ impl Run {
             // histories), so give siblings a turn first.
             tokio::task::yield_now().await;
         }
-        let entered_id = self.emit(
+        let (entered_id, entered_time) = self.emit_at(
             &mut frame.ev,
             EventDetails::StateEntered {
                 state_type,
@@ -117,7 +117,7 @@ impl Run {
         let mut sc = StateCtx {
             name: state.name.clone(),
             entered_id,
-            entered_time: self.now_text(),
+            entered_time,
             retry_count: matches!(
                 state.kind,
                 StateKind::Task(_) | StateKind::Map(_) | StateKind::Parallel(_)
@@ -131,7 +131,8 @@ impl Run {
                 self.pass(p, state, &input, &effective, frame, &sc, &mut assigned)?
             }
             StateKind::Task(t) => {
-                self.with_retry(
+                // Boxed so the future of a plain Pass/Choice transition stays small.
+                Box::pin(self.with_retry(
                     Work::Task(t),
                     state,
                     &input,
@@ -139,7 +140,7 @@ impl Run {
                     frame,
                     &mut sc,
                     &mut assigned,
-                )
+                ))
                 .await?
             }
             StateKind::Choice(c) => self.choice(c, state, effective, frame, &sc, &mut assigned)?,
@@ -150,7 +151,8 @@ impl Run {
             StateKind::Succeed => Flow::Default(effective),
             StateKind::Fail(f) => return Err(self.fail(f, &effective, frame, &sc)),
             StateKind::Parallel(p) => {
-                self.with_retry(
+                // Boxed so the future of a plain Pass/Choice transition stays small.
+                Box::pin(self.with_retry(
                     Work::Parallel(p),
                     state,
                     &input,
@@ -158,11 +160,12 @@ impl Run {
                     frame,
                     &mut sc,
                     &mut assigned,
-                )
+                ))
                 .await?
             }
             StateKind::Map(m) => {
-                self.with_retry(
+                // Boxed so the future of a plain Pass/Choice transition stays small.
+                Box::pin(self.with_retry(
                     Work::Map(m),
                     state,
                     &input,
@@ -170,7 +173,7 @@ impl Run {
                     frame,
                     &mut sc,
                     &mut assigned,
-                )
+                ))
                 .await?
             }
         };
