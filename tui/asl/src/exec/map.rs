@@ -79,12 +79,13 @@ where
         // Each wake polls every running worker once, in creation order.
         for slot in running.iter_mut() {
             if let Some(fut) = slot
-                && poll_one(fut, &mut done) {
-                    *slot = None;
-                    // A worker only returns once no work is left for it, so no new
-                    // worker is needed after this.
-                    any_finished = true;
-                }
+                && poll_one(fut, &mut done)
+            {
+                *slot = None;
+                // A worker only returns once no work is left for it, so no new
+                // worker is needed after this.
+                any_finished = true;
+            }
         }
         // While every running worker waits, start (and poll) another one.
         while running.len() < n && !any_finished && running.iter().all(Option::is_some) {
