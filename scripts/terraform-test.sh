@@ -11,12 +11,11 @@
 # exists; elsewhere plain `terraform init` downloads the provider.
 #
 # Usage: scripts/terraform-test.sh [STEP...]   STEP: static test checkov emulator (default: all)
-# Env:   SCONES_VENV (default <repo>/.venv), SCONES_BIN (a built `scones` for the training step)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TF_DIR="$ROOT/terraform"
-VENV="${SCONES_VENV:-$ROOT/.venv}"
+VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 STEPS=("$@")
 [ ${#STEPS[@]} -eq 0 ] && STEPS=(static test checkov emulator)
@@ -83,17 +82,10 @@ ensure_venv() {
   want checkov && need+=(checkov)
   want emulator && need+=(moto boto3 flask)
   [ ${#need[@]} -eq 0 ] && return 0
-  if [ ! -x "$PY" ]; then
-    python3 -m venv "$VENV" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; return 1; }
-  fi
-  local missing=0 module
-  for module in "${need[@]}"; do
-    "$PY" -c "import $module" 2>/dev/null || missing=1
-  done
-  if [ $missing -eq 1 ]; then
-    echo "installing into $VENV: moto[server] boto3 checkov"
-    "$PY" -m pip install --quiet --disable-pip-version-check \
-      'moto[server]>=5.1,<6' 'boto3>=1.34,<2' 'checkov>=3.2,<4' || return 1
+  if want checkov; then
+    "$ROOT/scripts/moto/ensure-venv.sh" --checkov || return 1
+  else
+    "$ROOT/scripts/moto/ensure-venv.sh" || return 1
   fi
 }
 

@@ -65,6 +65,8 @@ suite_lint() {
 suite_rust() {
     local log="$LOG_DIR/rust.log" start=$SECONDS
     log "rust: cargo test --workspace"
+    # scones-aws tests talk to the moto server wrapper over the wire.
+    scripts/moto/ensure-venv.sh || echo "moto venv setup failed: the scones-aws tests will fail"
     cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
     local status=${PIPESTATUS[0]}
     local passed failed

@@ -1,0 +1,131 @@
+//! `scones train --aws` over the wire against moto (whose training jobs complete at once):
+//! creates the job, waits for it, and is idempotent by job name.
+
+mod support;
+
+use std::time::Duration;
+
+use scones_aws::training::{TrainingJobSpec, WaitOptions};
+use scones_aws::{SpecError, StartOutcome, TrainingError, run_training_job, sagemaker_client};
+
+fn spec(job_name: &str) -> TrainingJobSpec {
+    TrainingJobSpec::from_json(&format!(
+        r#"{{
+          "job_name": "{job_name}",
+          "region": "us-east-1",
+          "role_arn": "arn:aws:iam::123456789012:role/scones-training",
+          "image_uri": "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1",
+          "instance_type": "ml.g4dn.xlarge",
+          "instance_count": 1,
+          "volume_size_gb": 30,
+          "max_runtime_seconds": 3600,
+          "hyperparameters": {{"num_classes": "2", "image_shape": "3,32,32", "num_training_samples": "1000"}},
+          "output_s3_uri": "s3://scones-123456789012-us-east-1/models",
+          "output_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/1111",
+          "channels": [
+            {{"name": "train", "s3_uri": "s3://scones-123456789012-us-east-1/train/", "content_type": "application/x-image"}},
+            {{"name": "validation", "s3_uri": "s3://scones-123456789012-us-east-1/test/", "content_type": "application/x-image"}},
+            {{"name": "train_lst", "s3_uri": "s3://scones-123456789012-us-east-1/train.lst", "content_type": "application/x-image"}},
+            {{"name": "validation_lst", "s3_uri": "s3://scones-123456789012-us-east-1/test.lst", "content_type": "application/x-image"}}
+          ],
+          "tags": {{"Project": "scones"}}
+        }}"#
+    ))
+    .unwrap()
+}
+
+fn fast() -> WaitOptions {
+    WaitOptions {
+        poll_interval: Duration::from_millis(20),
+        timeout: Some(Duration::from_secs(20)),
+    }
+}
+
+#[tokio::test]
+async fn trains_once_and_reuses_the_job_by_name() {
+    let moto = support::Moto::start();
+    let sagemaker = sagemaker_client(&moto.sdk_config().await);
+    let spec = spec("scones-ic-0123456789abcdef");
+
+    let mut starts = Vec::new();
+    let job = run_training_job(
+        &sagemaker,
+        &spec,
+        &fast(),
+        &mut |s| starts.push(s.clone()),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(starts, [StartOutcome::Created]);
+    assert_eq!(job.job_name, spec.job_name);
+    assert_eq!(job.model_data_url, spec.expected_model_data_url());
+
+    let described = sagemaker
+        .describe_training_job()
+        .training_job_name(&spec.job_name)
+        .send()
+        .await
+        .unwrap();
+    let channels: Vec<_> = described
+        .input_data_config()
+        .iter()
+        .map(|c| c.channel_name().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        channels,
+        ["train", "validation", "train_lst", "validation_lst"]
+    );
+    assert_eq!(
+        described
+            .hyper_parameters()
+            .unwrap()
+            .get("image_shape")
+            .map(String::as_str),
+        Some("3,32,32")
+    );
+    assert_eq!(
+        described
+            .algorithm_specification()
+            .and_then(|a| a.training_image()),
+        Some(spec.image_uri.as_str())
+    );
+
+    // Same name again: no second job, same artifact.
+    let mut starts = Vec::new();
+    let again = run_training_job(
+        &sagemaker,
+        &spec,
+        &fast(),
+        &mut |s| starts.push(s.clone()),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        starts,
+        [StartOutcome::AlreadyExists {
+            status: "Completed".into()
+        }]
+    );
+    assert_eq!(again, job);
+    let listed = sagemaker.list_training_jobs().send().await.unwrap();
+    assert_eq!(listed.training_job_summaries().len(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_spec_sends_nothing() {
+    let moto = support::Moto::start();
+    let sagemaker = sagemaker_client(&moto.sdk_config().await);
+    let mut bad = spec("scones-ic-0123456789abcdef");
+    bad.job_name = "scones_ic".into();
+    let err = run_training_job(&sagemaker, &bad, &fast(), &mut |_| {}, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TrainingError::Spec(SpecError::InvalidJobName { .. })),
+        "{err}"
+    );
+    let listed = sagemaker.list_training_jobs().send().await.unwrap();
+    assert!(listed.training_job_summaries().is_empty());
+}
