@@ -1,1 +1,37 @@
-fn main() {}
+//! `scones`: stage data, train, evaluate and run the bicycle/motorcycle workflow. Parsing and
+//! dispatch live in [`cli`]; each command is a module there.
+
+mod cli;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_tracing(args.global.verbose);
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, warnings and up by default; `-v` for info, `-vv` for debug;
+/// `RUST_LOG` overrides both.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,1 +1,23 @@
+//! `scones-local`: the whole scones workflow on one machine, no AWS account needed.
+//!
+//! - [`Home`]: the one directory holding all local state (`--home`, `SCONES_HOME`, or the XDG
+//!   data dir), created on first use.
+//! - [`LocalBucket`]: a directory laid out like the S3 bucket (`train/`, `test/`, `train.lst`,
+//!   `test.lst`, `models/`, `datacapture/`); it is the handlers' [`scones_handlers::ObjectStore`].
+//! - [`stage`]: fills the bucket from the CIFAR-100 archive, a labelled PNG folder, a download,
+//!   or (offline, loudly) a synthetic dataset.
+//! - [`training`]: trains the CPU model on the staged train split and keeps it under `models/`.
+//! - [`endpoint`]: the local endpoint (PNG -> `[p_bicycle, p_motorcycle]`) with SageMaker-style
+//!   metrics and data capture; it is the handlers' [`scones_handlers::Endpoint`].
+//! - [`store`]: the SQLite execution store shared by processes (executions, history, metrics).
+//! - [`runner`]: [`LocalStack`] runs the one workflow definition on the local engine with the
+//!   real handlers, persisting every execution as it happens.
 
+pub mod bucket;
+pub mod home;
+pub mod progress;
+pub mod stage;
+
+pub use bucket::{LOCAL_BUCKET_NAME, LocalBucket};
+pub use home::{HOME_ENV, Home, HomeError};
+pub use progress::{NoProgress, Progress};

@@ -1,0 +1,130 @@
+//! The one directory that holds all local state.
+//!
+//! ```text
+//! <home>/
+//!   bucket/          the local bucket (see `LocalBucket`)
+//!   scones.sqlite3   the execution store (+ its -wal/-shm files)
+//!   logs/            log files of background runs
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::bucket::LocalBucket;
+
+/// Environment variable that overrides the default home directory.
+pub const HOME_ENV: &str = "SCONES_HOME";
+
+/// File name of the execution store inside the home.
+pub const STORE_FILE: &str = "scones.sqlite3";
+
+/// Why the home directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    /// No `--home`, no `SCONES_HOME`, and the platform has no data directory.
+    #[error(
+        "no home directory for scones: pass --home DIR or set {HOME_ENV} (this platform has no XDG data directory)"
+    )]
+    NoDataDir,
+    /// A directory of the home could not be created.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The local state directory, created on first use.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// Picks the home: `explicit` (the `--home` flag) if given, else `$SCONES_HOME` if set and
+    /// non-empty, else `<XDG data dir>/scones` (e.g. `~/.local/share/scones`). Creates it.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Home, HomeError> {
+        if let Some(dir) = explicit {
+            return Home::at(dir);
+        }
+        if let Some(dir) = std::env::var_os(HOME_ENV).filter(|v| !v.is_empty()) {
+            return Home::at(Path::new(&dir));
+        }
+        let data = dirs::data_dir().ok_or(HomeError::NoDataDir)?;
+        Home::at(&data.join("scones"))
+    }
+
+    /// Uses `root` as the home, creating it and its sub-directories if needed.
+    pub fn at(root: &Path) -> Result<Home, HomeError> {
+        let home = Home {
+            root: root.to_path_buf(),
+        };
+        for dir in [home.root.clone(), home.bucket_dir(), home.logs_dir()] {
+            std::fs::create_dir_all(&dir).map_err(|source| HomeError::Create {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(home)
+    }
+
+    /// The home directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local bucket's directory.
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.root.join("bucket")
+    }
+
+    /// The local bucket.
+    pub fn bucket(&self) -> LocalBucket {
+        LocalBucket::new(self.bucket_dir())
+    }
+
+    /// The execution store's file.
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join(STORE_FILE)
+    }
+
+    /// Where log files go.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+}
+
+/// Where downloads are cached: `<XDG cache dir>/scones`, or `<home>/cache` on platforms
+/// without a cache directory.
+pub fn cache_dir(home: &Home) -> PathBuf {
+    dirs::cache_dir()
+        .map(|d| d.join("scones"))
+        .unwrap_or_else(|| home.root().join("cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_home_is_created_with_its_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("a/b/home");
+        let home = Home::resolve(Some(&root)).unwrap();
+        assert_eq!(home.root(), root);
+        assert!(root.join("bucket").is_dir());
+        assert!(root.join("logs").is_dir());
+        assert_eq!(home.store_path(), root.join(STORE_FILE));
+    }
+
+    #[test]
+    fn a_home_that_cannot_be_created_is_a_typed_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Home::at(&file.join("home")).unwrap_err();
+        assert!(matches!(err, HomeError::Create { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,72 @@
+//! `scones stage --local`: stage into the local bucket.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use scones_local::Home;
+use scones_local::home::cache_dir;
+use scones_local::stage::{self, Source, StageManifest, SyntheticSpec};
+
+use super::StageArgs;
+use crate::cli::GlobalArgs;
+use crate::ui::{BarProgress, synthetic_banner};
+
+pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(global.home.as_deref())?;
+    let bucket = home.bucket();
+    if args.if_missing
+        && let Some(existing) = stage::read_manifest(&bucket)?
+    {
+        println!(
+            "already staged in {}: {} ({} train, {} test images); skipping",
+            bucket.root().display(),
+            existing.source,
+            existing.train.total(),
+            existing.test.total()
+        );
+        if existing.synthetic {
+            synthetic_banner(existing.synthetic_reason.as_deref());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = BarProgress::new();
+    let manifest = if let Some(archive) = &args.cifar {
+        stage::stage(&bucket, &Source::Cifar(archive.clone()), &progress)
+    } else if let (Some(dir), Some(labels)) = (&args.images, &args.labels) {
+        let source = Source::Images {
+            dir: dir.clone(),
+            labels: labels.clone(),
+        };
+        stage::stage(&bucket, &source, &progress)
+    } else if args.synthetic {
+        let source = Source::Synthetic {
+            spec: SyntheticSpec::default(),
+            reason: "requested with --synthetic".into(),
+        };
+        stage::stage(&bucket, &source, &progress)
+    } else {
+        stage::stage_default(&bucket, &cache_dir(&home), &progress)
+    }
+    .context("staging failed; the bucket was left as it was")?;
+    report(&home, &manifest);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(home: &Home, manifest: &StageManifest) {
+    if manifest.synthetic {
+        synthetic_banner(manifest.synthetic_reason.as_deref());
+    }
+    println!(
+        "staged {} into {}",
+        manifest.source,
+        home.bucket_dir().display()
+    );
+    for (split, counts) in [("train", manifest.train), ("test", manifest.test)] {
+        println!(
+            "  {split:<5} {:>5} images ({} bicycle, {} motorcycle)",
+            counts.total(),
+            counts.bicycle,
+            counts.motorcycle
+        );
+    }
+}
