@@ -148,7 +148,7 @@ impl Condition {
             if is_operator {
                 found.push((k, v));
             } else if !(matches!(k.as_str(), "Variable" | "Comment")
-                || top_level && matches!(k.as_str(), "Next" | "Assign"))
+                || top_level && matches!(k.as_str(), "Next" | "Assign" | "Output"))
             {
                 errors.push(ValidationError::new(
                     &format!("{pointer}/{k}"),

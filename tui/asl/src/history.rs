@@ -270,6 +270,17 @@ pub enum EventDetails {
         /// Cause.
         cause: Option<String>,
     },
+    /// `EvaluationFailed` (a JSONata expression failed)
+    EvaluationFailed {
+        /// `States.QueryEvaluationError`.
+        error: String,
+        /// What failed.
+        cause: String,
+        /// The field, e.g. `Output/result`.
+        location: String,
+        /// The state name.
+        state: Arc<str>,
+    },
     /// `ParallelStateStarted`
     ParallelStateStarted,
     /// `ParallelStateSucceeded`
@@ -330,6 +341,7 @@ impl HistoryEvent {
             D::MapRunStarted { .. } => "MapRunStarted",
             D::MapRunSucceeded => "MapRunSucceeded",
             D::MapRunFailed { .. } => "MapRunFailed",
+            D::EvaluationFailed { .. } => "EvaluationFailed",
             D::ParallelStateStarted => "ParallelStateStarted",
             D::ParallelStateSucceeded => "ParallelStateSucceeded",
             D::ParallelStateFailed => "ParallelStateFailed",
@@ -534,6 +546,18 @@ impl HistoryEvent {
             D::MapRunStarted { map_run_arn } => {
                 d.insert("mapRunArn".into(), json!(map_run_arn));
                 Some("mapRunStartedEventDetails")
+            }
+            D::EvaluationFailed {
+                error,
+                cause,
+                location,
+                state,
+            } => {
+                d.insert("error".into(), json!(error));
+                d.insert("cause".into(), json!(cause));
+                d.insert("location".into(), json!(location));
+                d.insert("state".into(), json!(&**state));
+                Some("evaluationFailedEventDetails")
             }
             D::MapRunFailed { error, cause } => {
                 opt(&mut d, "error", error);

@@ -33,6 +33,7 @@ pub mod error;
 pub mod exec;
 pub mod history;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod lambda;
 pub mod path;
 pub mod payload;

@@ -16,6 +16,7 @@ pub use validate::{ValidationError, ValidationErrorKind, ValidationErrors};
 
 use crate::choice::Condition;
 use crate::intrinsics::Call;
+use crate::jsonata::JTemplate;
 use crate::path::{Path, ReferencePath};
 use crate::payload::Template;
 
@@ -136,6 +137,27 @@ pub(crate) struct State {
     pub input_path: DataPath,
     pub output_path: DataPath,
     pub assign: Option<Template>,
+    /// The JSONata fields, for a JSONata state (`None` for JSONPath states).
+    pub jsonata: Option<Box<JsonataState>>,
+}
+
+/// The fields of a JSONata state that hold JSONata templates/expressions.
+#[derive(Debug, Default)]
+pub(crate) struct JsonataState {
+    pub output: Option<JTemplate>,
+    pub assign: Option<JTemplate>,
+    pub arguments: Option<JTemplate>,
+    pub items: Option<JTemplate>,
+    pub item_selector: Option<JTemplate>,
+    pub max_concurrency: Option<JTemplate>,
+    pub tolerated_failure_count: Option<JTemplate>,
+    pub tolerated_failure_percentage: Option<JTemplate>,
+    pub timeout: Option<JTemplate>,
+    pub heartbeat: Option<JTemplate>,
+    pub seconds: Option<JTemplate>,
+    pub timestamp: Option<JTemplate>,
+    pub error: Option<JTemplate>,
+    pub cause: Option<JTemplate>,
 }
 
 #[derive(Debug)]
@@ -206,6 +228,8 @@ pub(crate) struct Catcher {
     pub next: usize,
     pub result_path: ResultPathSpec,
     pub assign: Option<Template>,
+    pub jsonata_assign: Option<JTemplate>,
+    pub jsonata_output: Option<JTemplate>,
 }
 
 #[derive(Debug)]
@@ -213,6 +237,9 @@ pub(crate) struct ChoiceRule {
     pub condition: Condition,
     pub next: usize,
     pub assign: Option<Template>,
+    pub jsonata_condition: Option<JTemplate>,
+    pub jsonata_assign: Option<JTemplate>,
+    pub jsonata_output: Option<JTemplate>,
 }
 
 #[derive(Debug)]
@@ -227,6 +254,8 @@ pub(crate) enum WaitSpec {
     Timestamp(String),
     SecondsPath(Path),
     TimestampPath(Path),
+    /// JSONata `Seconds`/`Timestamp` expression (see the state's `JsonataState`).
+    Jsonata,
 }
 
 #[derive(Debug)]

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::validate::check_reachability;
 use super::*;
+use crate::jsonata::JTemplate;
 use crate::payload::escape_pointer;
 
 type Errors = Vec<ValidationError>;
@@ -358,14 +359,33 @@ fn parse_state(
             return None;
         }
     };
-    if language == QueryLanguage::Jsonata {
-        cx.err(
-            &format!("{ptr}/QueryLanguage"),
-            ValidationErrorKind::UnsupportedFeature,
-            "JSONata states are not supported by the local engine yet",
-        );
-        return None;
-    }
+    let jsonata_allowed: &[&str] = match type_name {
+        "Pass" => JSONATA_PASS,
+        "Task" => JSONATA_TASK,
+        "Choice" => JSONATA_CHOICE,
+        "Wait" => JSONATA_WAIT,
+        "Succeed" => &["Output"],
+        "Fail" => &["Error", "Cause"],
+        "Parallel" => JSONATA_PARALLEL,
+        _ => JSONATA_MAP,
+    };
+    let allowed = if language == QueryLanguage::Jsonata {
+        jsonata_allowed
+    } else {
+        allowed
+    };
+    // In a JSONata state, fields holding `{% … %}` expressions are compiled as JSONata and
+    // removed from what the JSONPath-shaped parsers below see.
+    let mut jsonata = None;
+    let filtered;
+    let obj = if language == QueryLanguage::Jsonata {
+        let (j, rest) = JsonataState::compile(obj, ptr, cx.errors);
+        jsonata = Some(Box::new(j));
+        filtered = rest;
+        &filtered
+    } else {
+        obj
+    };
     for key in obj.keys() {
         if !COMMON.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
             cx.err(
@@ -375,7 +395,12 @@ fn parse_state(
             );
         }
     }
-    let mut f = Fields { obj, ptr, cx };
+    let mut f = Fields {
+        obj,
+        ptr,
+        cx,
+        language,
+    };
     let transition = match type_name {
         "Choice" => Transition::End,
         "Succeed" | "Fail" => {
@@ -390,7 +415,11 @@ fn parse_state(
     } else {
         f.data_path("OutputPath")
     };
-    let assign = f.template("Assign");
+    let assign = if language == QueryLanguage::Jsonata {
+        None
+    } else {
+        f.template("Assign")
+    };
     let kind = match type_name {
         "Pass" => StateKind::Pass(PassState {
             parameters: f.template("Parameters"),
@@ -415,13 +444,100 @@ fn parse_state(
         input_path,
         output_path,
         assign,
+        jsonata,
     })
+}
+
+const JSONATA_PASS: &[&str] = &["Next", "End", "Output", "Assign"];
+const JSONATA_TASK: &[&str] = &[
+    "Next",
+    "End",
+    "Resource",
+    "Arguments",
+    "Output",
+    "Assign",
+    "Retry",
+    "Catch",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "Credentials",
+];
+const JSONATA_CHOICE: &[&str] = &["Choices", "Default", "Output", "Assign"];
+const JSONATA_WAIT: &[&str] = &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"];
+const JSONATA_PARALLEL: &[&str] = &[
+    "Branches",
+    "Next",
+    "End",
+    "Arguments",
+    "Output",
+    "Assign",
+    "Retry",
+    "Catch",
+];
+const JSONATA_MAP: &[&str] = &[
+    "Iterator",
+    "ItemProcessor",
+    "Items",
+    "ItemSelector",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+    "Label",
+    "ItemReader",
+    "ResultWriter",
+    "ItemBatcher",
+    "Next",
+    "End",
+    "Output",
+    "Assign",
+    "Retry",
+    "Catch",
+];
+
+impl JsonataState {
+    /// Compile the JSONata fields of a state; returns them and the state object without
+    /// the fields that were expressions (so the shared parsers see only literals).
+    fn compile(
+        obj: &Map<String, Value>,
+        ptr: &str,
+        errors: &mut Errors,
+    ) -> (JsonataState, Map<String, Value>) {
+        let mut rest = obj.clone();
+        let mut take = |key: &str, always: bool| -> Option<JTemplate> {
+            let v = obj.get(key)?;
+            let is_expr = v.as_str().and_then(crate::jsonata::expression_of).is_some();
+            if always || is_expr {
+                rest.shift_remove(key);
+                Some(JTemplate::compile(v, &format!("{ptr}/{key}"), errors))
+            } else {
+                None
+            }
+        };
+        let j = JsonataState {
+            output: take("Output", true),
+            assign: take("Assign", true),
+            arguments: take("Arguments", true),
+            items: take("Items", true),
+            item_selector: take("ItemSelector", true),
+            max_concurrency: take("MaxConcurrency", false),
+            tolerated_failure_count: take("ToleratedFailureCount", false),
+            tolerated_failure_percentage: take("ToleratedFailurePercentage", false),
+            timeout: take("TimeoutSeconds", false),
+            heartbeat: take("HeartbeatSeconds", false),
+            seconds: take("Seconds", false),
+            timestamp: take("Timestamp", false),
+            error: take("Error", false),
+            cause: take("Cause", false),
+        };
+        (j, rest)
+    }
 }
 
 struct Fields<'a, 'c> {
     obj: &'a Map<String, Value>,
     ptr: &'a str,
     cx: &'a mut StateCx<'c>,
+    language: QueryLanguage,
 }
 
 impl Fields<'_, '_> {
@@ -639,7 +755,7 @@ impl Fields<'_, '_> {
         for k in obj.keys() {
             if !matches!(
                 k.as_str(),
-                "ErrorEquals" | "Next" | "ResultPath" | "Assign" | "Comment"
+                "ErrorEquals" | "Next" | "ResultPath" | "Assign" | "Comment" | "Output"
             ) {
                 self.cx.err(
                     &format!("{p}/{k}"),
@@ -661,14 +777,27 @@ impl Fields<'_, '_> {
             }
         };
         let result_path = result_path_of(obj, "ResultPath", p, self.cx.errors);
-        let assign = obj
-            .get("Assign")
-            .map(|v| Template::compile(v, &format!("{p}/Assign"), self.cx.errors));
+        let jsonata = self.language == QueryLanguage::Jsonata;
+        let assign = match obj.get("Assign") {
+            Some(v) if !jsonata => {
+                Some(Template::compile(v, &format!("{p}/Assign"), self.cx.errors))
+            }
+            _ => None,
+        };
+        let compile_j = |key: &str, errors: &mut Errors| {
+            obj.get(key)
+                .filter(|_| jsonata)
+                .map(|v| JTemplate::compile(v, &format!("{p}/{key}"), errors))
+        };
+        let jsonata_assign = compile_j("Assign", self.cx.errors);
+        let jsonata_output = compile_j("Output", self.cx.errors);
         Some(Catcher {
             error_equals: error_equals?,
             next: next?,
             result_path,
             assign,
+            jsonata_assign,
+            jsonata_output,
         })
     }
 
@@ -677,13 +806,14 @@ impl Fields<'_, '_> {
             Some(Value::String(r)) => {
                 let r = r.as_str();
                 if r == "arn:aws:states:::lambda:invoke" {
-                    let has_fn = self
-                        .obj
-                        .get("Parameters")
-                        .and_then(Value::as_object)
-                        .is_some_and(|p| {
-                            p.contains_key("FunctionName") || p.contains_key("FunctionName.$")
-                        });
+                    let has_fn = self.language == QueryLanguage::Jsonata
+                        || self
+                            .obj
+                            .get("Parameters")
+                            .and_then(Value::as_object)
+                            .is_some_and(|p| {
+                                p.contains_key("FunctionName") || p.contains_key("FunctionName.$")
+                            });
                     if !has_fn {
                         self.err(
                             "Parameters",
@@ -762,8 +892,38 @@ impl Fields<'_, '_> {
                         );
                         continue;
                     };
-                    let condition =
-                        crate::choice::Condition::compile(rule, &p, true, self.cx.errors);
+                    let jsonata_condition = if self.language == QueryLanguage::Jsonata {
+                        match rule.get("Condition") {
+                            Some(c) => Some(JTemplate::compile(
+                                c,
+                                &format!("{p}/Condition"),
+                                self.cx.errors,
+                            )),
+                            None => {
+                                self.cx.err(
+                                    &format!("{p}/Condition"),
+                                    ValidationErrorKind::MissingField,
+                                    "a JSONata Choice rule needs Condition",
+                                );
+                                continue;
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    let condition = if jsonata_condition.is_some() {
+                        Some(crate::choice::Condition::And(Vec::new()))
+                    } else {
+                        crate::choice::Condition::compile(rule, &p, true, self.cx.errors)
+                    };
+                    let jsonata_assign = rule
+                        .get("Assign")
+                        .filter(|_| self.language == QueryLanguage::Jsonata)
+                        .map(|v| JTemplate::compile(v, &format!("{p}/Assign"), self.cx.errors));
+                    let jsonata_output = rule
+                        .get("Output")
+                        .filter(|_| self.language == QueryLanguage::Jsonata)
+                        .map(|v| JTemplate::compile(v, &format!("{p}/Output"), self.cx.errors));
                     let next = match rule.get("Next") {
                         Some(n) => self.cx.target(n, &format!("{p}/Next")),
                         None => {
@@ -777,12 +937,16 @@ impl Fields<'_, '_> {
                     };
                     let assign = rule
                         .get("Assign")
+                        .filter(|_| self.language == QueryLanguage::JsonPath)
                         .map(|v| Template::compile(v, &format!("{p}/Assign"), self.cx.errors));
                     if let (Some(condition), Some(next)) = (condition, next) {
                         choices.push(ChoiceRule {
                             condition,
                             next,
                             assign,
+                            jsonata_condition,
+                            jsonata_assign,
+                            jsonata_output,
                         });
                     }
                 }
@@ -808,6 +972,12 @@ impl Fields<'_, '_> {
             .into_iter()
             .filter(|k| self.obj.contains_key(*k))
             .collect();
+        if present.is_empty() && self.language == QueryLanguage::Jsonata {
+            // The wait is a JSONata expression (validated with the state's JSONata fields).
+            return Some(WaitState {
+                wait: WaitSpec::Jsonata,
+            });
+        }
         if present.len() != 1 {
             let p = self.ptr.to_owned();
             self.cx.err(

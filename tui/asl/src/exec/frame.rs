@@ -59,6 +59,18 @@ impl<'p> Vars<'p> {
         }
     }
 
+    /// Every visible variable (inner scopes shadow outer ones).
+    pub fn visible(&self) -> HashMap<&str, &Value> {
+        let mut out = match self.parent {
+            Some(p) => p.visible(),
+            None => HashMap::new(),
+        };
+        for (k, v) in &self.local {
+            out.insert(k.as_str(), v);
+        }
+        out
+    }
+
     /// Look a variable up through the scope chain.
     pub fn get(&self, name: &str) -> Option<&Value> {
         match self.local.get(name) {
@@ -104,6 +116,9 @@ impl<'p> Frame<'p> {
 pub(crate) struct StateCtx {
     pub name: Arc<str>,
     pub entered_id: u64,
+    /// The `previousEventId` of the state's Entered event (where `EvaluationFailed`
+    /// links to).
+    pub entered_prev: u64,
     /// Formatted only when `$$` is read (formatting every state would cost more than
     /// the rest of a Pass transition).
     pub entered_time: chrono::DateTime<chrono::Utc>,

@@ -117,11 +117,71 @@ impl Run {
         frame: &mut Frame<'_>,
         sc: &StateCtx,
     ) -> Result<Value, AttemptError> {
-        let max_concurrency = match &map.max_concurrency {
-            None => 0,
-            Some(source) => self.map_integer(source, effective, frame, sc, "MaxConcurrency")?,
+        let j = state.jsonata.as_deref();
+        let extra = super::jsonata_io::Extra::default();
+        let jsonata_integer = |run: &Run,
+                               template: Option<&crate::jsonata::JTemplate>,
+                               field: &str,
+                               frame: &mut Frame<'_>|
+         -> Result<Option<usize>, Failure> {
+            let Some(t) = template else { return Ok(None) };
+            let v = run.jsonata(t, field, effective, extra, frame, sc)?;
+            match v.as_f64().filter(|n| *n >= 0.0 && n.fract() == 0.0) {
+                Some(n) => Ok(Some(n as usize)),
+                None => Err(run.query_error(
+                    format!("The {field} field must be a non-negative integer, but was: {v}"),
+                    field,
+                    frame,
+                    sc,
+                )),
+            }
         };
+        let jsonata_concurrency = jsonata_integer(
+            self,
+            j.and_then(|j| j.max_concurrency.as_ref()),
+            "MaxConcurrency",
+            frame,
+        )?;
+        let max_concurrency = match (jsonata_concurrency, &map.max_concurrency) {
+            (Some(n), _) => n,
+            (None, None) => 0,
+            (None, Some(source)) => {
+                self.map_integer(source, effective, frame, sc, "MaxConcurrency")?
+            }
+        };
+        let jsonata_items = match j.and_then(|j| j.items.as_ref()) {
+            Some(t) => {
+                let v = self.jsonata(t, "Items", effective, extra, frame, sc)?;
+                if !v.is_array() {
+                    return Err(self
+                        .query_error(
+                            format!(
+                                "The JSONata expression '{}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {v}",
+                                t.expr_text().unwrap_or_default(),
+                                super::jsonata_io::type_name(&v)
+                            ),
+                            "Items",
+                            frame,
+                            sc,
+                        )
+                        .into());
+                }
+                Some(Arc::new(v))
+            }
+            None => None,
+        };
+        if j.is_some() && jsonata_items.is_none() && !effective.is_array() {
+            return Err(self
+                .query_error(
+                    format!("Map state input must be an array but was: {effective}"),
+                    "Items",
+                    frame,
+                    sc,
+                )
+                .into());
+        }
         let items_value = match &map.items_path {
+            _ if jsonata_items.is_some() => jsonata_items.clone().unwrap_or_default(),
             DataPath::Root => effective.clone(),
             DataPath::Null => Arc::new(Value::Object(Default::default())),
             DataPath::Path(p) => {
@@ -151,7 +211,14 @@ impl Run {
             },
             true,
         );
+        let jsonata_tolerated = jsonata_integer(
+            self,
+            j.and_then(|j| j.tolerated_failure_count.as_ref()),
+            "ToleratedFailureCount",
+            frame,
+        )?;
         let tolerated_count = match &map.tolerated_failure_count {
+            _ if jsonata_tolerated.is_some() => jsonata_tolerated.unwrap_or(0),
             None => 0,
             Some(source) => {
                 self.map_integer(source, effective, frame, sc, "ToleratedFailureCount")?
@@ -419,7 +486,24 @@ impl Run {
                 },
                 true,
             );
+            let jsonata_selector = state
+                .jsonata
+                .as_deref()
+                .and_then(|j| j.item_selector.as_ref());
             let outcome = match &map.item_selector {
+                _ if jsonata_selector.is_some() => match jsonata_selector {
+                    Some(t) => self
+                        .jsonata(
+                            t,
+                            "ItemSelector",
+                            effective,
+                            super::jsonata_io::Extra::default(),
+                            &mut job,
+                            sc,
+                        )
+                        .map(Arc::new),
+                    None => Ok(item),
+                },
                 Some(t) => {
                     let scope = Scope::new(effective, self, &frame.vars, sc, job.map_item.as_ref());
                     t.render(&scope).map(Arc::new).map_err(|f| sc.locate(f))

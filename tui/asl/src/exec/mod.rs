@@ -7,6 +7,7 @@
 //! so callers may `tokio::spawn` many executions on a multi-thread runtime.
 
 mod frame;
+mod jsonata_io;
 mod map;
 mod parallel;
 mod state;

@@ -20,14 +20,24 @@ impl Run {
     pub(super) async fn parallel_attempt(
         &self,
         parallel: &ParallelState,
+        state: &crate::definition::State,
         effective: &Arc<Value>,
         frame: &mut Frame<'_>,
         sc: &StateCtx,
     ) -> Result<Value, AttemptError> {
         self.emit(&mut frame.ev, EventDetails::ParallelStateStarted, true);
-        let input = match &parallel.parameters {
-            Some(t) => Arc::new(self.render(t, effective, frame, sc)?),
-            None => effective.clone(),
+        let arguments = state.jsonata.as_deref().and_then(|j| j.arguments.as_ref());
+        let input = match (arguments, &parallel.parameters) {
+            (Some(t), _) => Arc::new(self.jsonata(
+                t,
+                "Arguments",
+                effective,
+                super::jsonata_io::Extra::default(),
+                frame,
+                sc,
+            )?),
+            (None, Some(t)) => Arc::new(self.render(t, effective, frame, sc)?),
+            (None, None) => effective.clone(),
         };
         let (cancel, _) = tokio::sync::watch::channel(false);
         let results: Vec<BranchResult> = {

@@ -101,6 +101,7 @@ impl Run {
             // histories), so give siblings a turn first.
             tokio::task::yield_now().await;
         }
+        let entered_prev = frame.ev.source;
         let (entered_id, entered_time) = self.emit_at(
             &mut frame.ev,
             EventDetails::StateEntered {
@@ -117,6 +118,7 @@ impl Run {
         let mut sc = StateCtx {
             name: state.name.clone(),
             entered_id,
+            entered_prev,
             entered_time,
             retry_count: matches!(
                 state.kind,
@@ -127,6 +129,7 @@ impl Run {
         let effective = self.input_path(&state.input_path, &input, frame, &sc)?;
         let mut assigned: Assigned = Vec::new();
         let flow = match &state.kind {
+            StateKind::Pass(_) if state.jsonata.is_some() => Flow::Default(input.clone()),
             StateKind::Pass(p) => {
                 self.pass(p, state, &input, &effective, frame, &sc, &mut assigned)?
             }
@@ -143,13 +146,16 @@ impl Run {
                 ))
                 .await?
             }
+            StateKind::Choice(c) if state.jsonata.is_some() => {
+                self.choice_jsonata(c, state, effective, frame, &sc, &mut assigned)?
+            }
             StateKind::Choice(c) => self.choice(c, state, effective, frame, &sc, &mut assigned)?,
             StateKind::Wait(w) => {
                 self.wait(w, state, effective, frame, &sc, &mut assigned)
                     .await?
             }
             StateKind::Succeed => Flow::Default(effective),
-            StateKind::Fail(f) => return Err(self.fail(f, &effective, frame, &sc)),
+            StateKind::Fail(f) => return Err(self.fail(f, state, &effective, frame, &sc)),
             StateKind::Parallel(p) => {
                 // Boxed so the future of a plain Pass/Choice transition stays small.
                 Box::pin(self.with_retry(
@@ -176,6 +182,33 @@ impl Run {
                 ))
                 .await?
             }
+        };
+        let flow = match (&state.jsonata, flow) {
+            (Some(j), Flow::Default(value)) => {
+                // JSONata: Assign and Output see `$states.result` for Task/Map/Parallel.
+                let result = matches!(
+                    state.kind,
+                    StateKind::Task(_) | StateKind::Map(_) | StateKind::Parallel(_)
+                )
+                .then_some(&*value);
+                let extra = super::jsonata_io::Extra {
+                    result,
+                    error_output: None,
+                };
+                if let Some(t) = &j.assign {
+                    assign_object(
+                        self.jsonata(t, "Assign", &input, extra, frame, &sc)?,
+                        &mut assigned,
+                    );
+                }
+                match &j.output {
+                    Some(t) => Flow::Default(Arc::new(
+                        self.jsonata(t, "Output", &input, extra, frame, &sc)?,
+                    )),
+                    None => Flow::Default(value),
+                }
+            }
+            (_, flow) => flow,
         };
         let (transition, output) = match flow {
             Flow::Default(value) => {
@@ -408,18 +441,129 @@ impl Run {
         })
     }
 
+    fn choice_jsonata(
+        &self,
+        choice: &ChoiceState,
+        state: &State,
+        effective: Arc<Value>,
+        frame: &mut Frame<'_>,
+        sc: &StateCtx,
+        assigned: &mut Assigned,
+    ) -> Result<Flow, Failure> {
+        let extra = super::jsonata_io::Extra::default();
+        let mut chosen = None;
+        for (i, rule) in choice.choices.iter().enumerate() {
+            let Some(cond) = &rule.jsonata_condition else {
+                continue;
+            };
+            let field = format!("Choices/{i}/Condition");
+            match self.jsonata(cond, &field, &effective, extra, frame, sc)? {
+                Value::Bool(true) => {
+                    chosen = Some(rule);
+                    break;
+                }
+                Value::Bool(false) => {}
+                other => {
+                    return Err(self.query_error(
+                        format!(
+                            "The JSONata expression specified for the field '{field}' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {other}",
+                            super::jsonata_io::type_name(&other)
+                        ),
+                        &field,
+                        frame,
+                        sc,
+                    ));
+                }
+            }
+        }
+        let (next, rule_assign, rule_output) = match chosen {
+            Some(rule) => (
+                rule.next,
+                rule.jsonata_assign.as_ref(),
+                rule.jsonata_output.as_ref(),
+            ),
+            None => match choice.default {
+                Some(d) => (d, None, None),
+                None => {
+                    return Err(Failure::new(
+                        names::NO_CHOICE_MATCHED,
+                        format!("No Matches! (state '{}')", state.name),
+                    ));
+                }
+            },
+        };
+        let j = state.jsonata.as_deref();
+        if let Some(t) = j.and_then(|j| j.assign.as_ref()) {
+            assign_object(
+                self.jsonata(t, "Assign", &effective, extra, frame, sc)?,
+                assigned,
+            );
+        }
+        if let Some(t) = rule_assign {
+            assign_object(
+                self.jsonata(t, "Assign", &effective, extra, frame, sc)?,
+                assigned,
+            );
+        }
+        let output = match rule_output.or(j.and_then(|j| j.output.as_ref())) {
+            Some(t) => Arc::new(self.jsonata(t, "Output", &effective, extra, frame, sc)?),
+            None => effective,
+        };
+        Ok(Flow::Goto {
+            next,
+            value: output,
+            skip_output_path: true,
+        })
+    }
+
     async fn wait(
         &self,
         wait: &WaitState,
         state: &State,
         effective: Arc<Value>,
-        frame: &Frame<'_>,
+        frame: &mut Frame<'_>,
         sc: &StateCtx,
         assigned: &mut Assigned,
     ) -> Result<Flow, Failure> {
         // AWS rejects delays of 2^31 seconds (~68 years) or more.
         const MAX_WAIT_SECONDS: i64 = i32::MAX as i64;
         let seconds: i64 = match &wait.wait {
+            WaitSpec::Jsonata => {
+                let j = state.jsonata.as_deref();
+                let extra = super::jsonata_io::Extra::default();
+                if let Some(t) = j.and_then(|j| j.seconds.as_ref()) {
+                    let v = self.jsonata(t, "Seconds", &effective, extra, frame, sc)?;
+                    match v.as_i64().filter(|n| *n >= 0) {
+                        Some(n) => n,
+                        None => {
+                            return Err(self.query_error(
+                                format!("The Seconds field must be a non-negative integer, but was: {v}"),
+                                "Seconds",
+                                frame,
+                                sc,
+                            ));
+                        }
+                    }
+                } else if let Some(t) = j.and_then(|j| j.timestamp.as_ref()) {
+                    let v = self.jsonata(t, "Timestamp", &effective, extra, frame, sc)?;
+                    match v.as_str().and_then(crate::timestamp::parse) {
+                        Some(at) => (at - self.clock.now()).num_seconds().max(0),
+                        None => {
+                            return Err(self.query_error(
+                                format!(
+                                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                                    display_plain(&v)
+                                ),
+                                "Timestamp",
+                                frame,
+                                sc,
+                            ));
+                        }
+                    }
+                } else {
+                    0
+                }
+            }
             WaitSpec::Seconds(s) => i64::try_from(*s).unwrap_or(i64::MAX),
             WaitSpec::Timestamp(t) => match crate::timestamp::parse(t) {
                 Some(at) => (at - self.clock.now()).num_seconds().max(0),
@@ -479,10 +623,41 @@ impl Run {
     fn fail(
         &self,
         fail: &FailState,
+        state: &State,
         effective: &Value,
-        frame: &Frame<'_>,
+        frame: &mut Frame<'_>,
         sc: &StateCtx,
     ) -> Failure {
+        if let Some(j) = &state.jsonata {
+            let mut field = |t: &Option<crate::jsonata::JTemplate>,
+                             literal: &Option<StringSource>,
+                             name: &str| {
+                match (t, literal) {
+                    (Some(t), _) => self
+                        .jsonata(
+                            t,
+                            name,
+                            effective,
+                            super::jsonata_io::Extra::default(),
+                            frame,
+                            sc,
+                        )
+                        .map(|v| Some(display_plain(&v))),
+                    (None, Some(StringSource::Literal(s))) => Ok(Some(s.clone())),
+                    _ => Ok(None),
+                }
+            };
+            let error = match field(&j.error, &fail.error, "Error") {
+                Ok(e) => e,
+                Err(f) => return f,
+            };
+            let cause = match field(&j.cause, &fail.cause, "Cause") {
+                Ok(c) => c,
+                Err(f) => return f,
+            };
+            return Failure { error, cause };
+        }
+        let frame: &Frame<'_> = frame;
         let resolve = |source: &Option<StringSource>,
                        field: &str|
          -> Result<Option<String>, Failure> {
@@ -547,12 +722,16 @@ impl Run {
                     .await
                     .map_err(AttemptError::from),
                 Work::Map(m) => self.map_attempt(m, state, effective, frame, sc).await,
-                Work::Parallel(p) => self.parallel_attempt(p, effective, frame, sc).await,
+                Work::Parallel(p) => self.parallel_attempt(p, state, effective, frame, sc).await,
             };
             let AttemptError {
                 failure,
                 from_children,
             } = match outcome {
+                Ok(result) if state.jsonata.is_some() => {
+                    // JSONata: Assign/Output are applied by the caller with $states.result.
+                    return Ok(Flow::Default(Arc::new(result)));
+                }
                 Ok(result) => {
                     self.assign(state.assign.as_ref(), &result, frame, sc, assigned)?;
                     let selected = match result_selector {
@@ -613,6 +792,27 @@ impl Run {
                     Value::String(failure.cause.clone().unwrap_or_default()),
                 );
                 let error_output = Value::Object(error_output);
+                if state.jsonata.is_some() {
+                    let extra = super::jsonata_io::Extra {
+                        result: None,
+                        error_output: Some(&error_output),
+                    };
+                    if let Some(t) = &c.jsonata_assign {
+                        assign_object(
+                            self.jsonata(t, "Assign", raw_input, extra, frame, sc)?,
+                            assigned,
+                        );
+                    }
+                    let value = match &c.jsonata_output {
+                        Some(t) => self.jsonata(t, "Output", raw_input, extra, frame, sc)?,
+                        None => error_output,
+                    };
+                    return Ok(Flow::Goto {
+                        next: c.next,
+                        value: Arc::new(value),
+                        skip_output_path: true,
+                    });
+                }
                 self.assign(c.assign.as_ref(), &error_output, frame, sc, assigned)?;
                 let value = self.result_path(&c.result_path, raw_input, error_output, sc)?;
                 return Ok(Flow::Goto {
@@ -682,6 +882,13 @@ pub(super) fn json_size(v: &Value) -> usize {
                 .sum::<usize>()
                 + m.len().saturating_sub(1)
         }
+    }
+}
+
+/// Add the members of an evaluated Assign object to `assigned`.
+fn assign_object(value: Value, assigned: &mut Assigned) {
+    if let Value::Object(vars) = value {
+        assigned.extend(vars);
     }
 }
 

@@ -28,11 +28,42 @@ impl Run {
     pub(super) async fn task_attempt(
         &self,
         task: &TaskState,
-        _state: &State,
+        state: &State,
         effective: &Arc<Value>,
         frame: &mut Frame<'_>,
         sc: &StateCtx,
     ) -> Result<Value, Failure> {
+        // JSONata states: Arguments replace Parameters; timeouts may be expressions.
+        let mut arguments = None;
+        let mut jsonata_timeout = None;
+        let mut jsonata_heartbeat = None;
+        if let Some(j) = &state.jsonata {
+            let extra = super::jsonata_io::Extra::default();
+            if let Some(t) = &j.arguments {
+                arguments = Some(self.jsonata(t, "Arguments", effective, extra, frame, sc)?);
+            }
+            for (template, slot, field) in [
+                (&j.timeout, &mut jsonata_timeout, "TimeoutSeconds"),
+                (&j.heartbeat, &mut jsonata_heartbeat, "HeartbeatSeconds"),
+            ] {
+                if let Some(t) = template {
+                    let v = self.jsonata(t, field, effective, extra, frame, sc)?;
+                    match v.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0) {
+                        Some(n) => *slot = Some(n as u64),
+                        None => {
+                            return Err(self.query_error(
+                                format!(
+                                    "The {field} field must be a positive integer, but was: {v}"
+                                ),
+                                field,
+                                frame,
+                                sc,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
         let timeout = match &task.timeout {
             Some(source) => {
                 Some(self.positive_seconds(source, effective, frame, sc, "TimeoutSecondsPath")?)
@@ -45,13 +76,15 @@ impl Run {
             }
             None => None,
         };
+        let timeout = jsonata_timeout.or(timeout);
+        let heartbeat = jsonata_heartbeat.or(heartbeat);
         match &task.resource {
             TaskResource::LambdaInvoke => {
-                self.lambda_invoke(task, effective, frame, sc, timeout, heartbeat)
+                self.lambda_invoke(task, arguments, effective, frame, sc, timeout, heartbeat)
                     .await
             }
             TaskResource::LambdaFunction { arn } => {
-                self.lambda_function(task, arn, effective, frame, sc, timeout)
+                self.lambda_function(task, arguments, arn, effective, frame, sc, timeout)
                     .await
             }
         }
@@ -116,18 +149,21 @@ impl Run {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn lambda_invoke(
         &self,
         task: &TaskState,
+        arguments: Option<Value>,
         effective: &Arc<Value>,
         frame: &mut Frame<'_>,
         sc: &StateCtx,
         timeout: Option<u64>,
         heartbeat: Option<u64>,
     ) -> Result<Value, Failure> {
-        let parameters = match &task.parameters {
-            Some(t) => self.render(t, effective, frame, sc)?,
-            None => (**effective).clone(),
+        let parameters = match (arguments, &task.parameters) {
+            (Some(a), _) => a,
+            (None, Some(t)) => self.render(t, effective, frame, sc)?,
+            (None, None) => (**effective).clone(),
         };
         let resource = "invoke".to_owned();
         let resource_type = "lambda".to_owned();
@@ -251,18 +287,21 @@ impl Run {
         );
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn lambda_function(
         &self,
         task: &TaskState,
+        arguments: Option<Value>,
         arn: &str,
         effective: &Arc<Value>,
         frame: &mut Frame<'_>,
         sc: &StateCtx,
         timeout: Option<u64>,
     ) -> Result<Value, Failure> {
-        let payload = match &task.parameters {
-            Some(t) => Arc::new(self.render(t, effective, frame, sc)?),
-            None => effective.clone(),
+        let payload = match (arguments, &task.parameters) {
+            (Some(a), _) => Arc::new(a),
+            (None, Some(t)) => Arc::new(self.render(t, effective, frame, sc)?),
+            (None, None) => effective.clone(),
         };
         self.emit(
             &mut frame.ev,
