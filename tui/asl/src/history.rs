@@ -276,8 +276,8 @@ pub enum EventDetails {
         error: String,
         /// What failed.
         cause: String,
-        /// The field, e.g. `Output/result`.
-        location: String,
+        /// The field, e.g. `Output/result` (absent for some checks).
+        location: Option<String>,
         /// The state name.
         state: Arc<str>,
     },
@@ -555,7 +555,9 @@ impl HistoryEvent {
             } => {
                 d.insert("error".into(), json!(error));
                 d.insert("cause".into(), json!(cause));
-                d.insert("location".into(), json!(location));
+                if let Some(location) = location {
+                    d.insert("location".into(), json!(location));
+                }
                 d.insert("state".into(), json!(&**state));
                 Some("evaluationFailedEventDetails")
             }

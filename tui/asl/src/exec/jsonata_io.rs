@@ -46,7 +46,11 @@ impl Run {
             bindings.insert("states", &states);
             template.eval(&bindings, field)
         };
-        result.map_err(|e| self.evaluation_failed(e, frame, sc))
+        result.map_err(|e| {
+            // An expression failure is linked to the event the state was entered from.
+            frame.ev.source = sc.entered_prev;
+            self.evaluation_failed(e, frame, sc)
+        })
     }
 
     /// Record `EvaluationFailed` for a JSONata failure and return the located failure.
@@ -57,14 +61,12 @@ impl Run {
         sc: &StateCtx,
     ) -> Failure {
         let cause = sc.located(&e.cause);
-        // The service links this event to the event the state was entered from.
-        frame.ev.source = sc.entered_prev;
         self.emit(
             &mut frame.ev,
             EventDetails::EvaluationFailed {
                 error: names::QUERY_EVALUATION_ERROR.into(),
                 cause: cause.clone(),
-                location: e.location,
+                location: (!e.location.is_empty()).then_some(e.location),
                 state: sc.name.clone(),
             },
             true,
@@ -72,7 +74,8 @@ impl Run {
         Failure::new(names::QUERY_EVALUATION_ERROR, cause)
     }
 
-    /// A JSONata-side error that is not an expression failure (e.g. a wrong type).
+    /// A JSONata-side error that is not an expression failure (a value of the wrong type or
+    /// format); `location` may be empty when the service names none.
     pub(super) fn query_error(
         &self,
         cause: String,

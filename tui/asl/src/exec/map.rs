@@ -149,12 +149,18 @@ impl Run {
                 self.map_integer(source, effective, frame, sc, "MaxConcurrency")?
             }
         };
+        // Items failures are reported as failures of the Map (with MapStateFailed).
+        let map_failed = |failure: Failure| AttemptError {
+            failure,
+            from_children: true,
+        };
         let jsonata_items = match j.and_then(|j| j.items.as_ref()) {
             Some(t) => {
-                let v = self.jsonata(t, "Items", effective, extra, frame, sc)?;
+                let v = self
+                    .jsonata(t, "Items", effective, extra, frame, sc)
+                    .map_err(map_failed)?;
                 if !v.is_array() {
-                    return Err(self
-                        .query_error(
+                    return Err(map_failed(self.query_error(
                             format!(
                                 "The JSONata expression '{}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {v}",
                                 t.expr_text().unwrap_or_default(),
@@ -163,22 +169,19 @@ impl Run {
                             "Items",
                             frame,
                             sc,
-                        )
-                        .into());
+                        )));
                 }
                 Some(Arc::new(v))
             }
             None => None,
         };
         if j.is_some() && jsonata_items.is_none() && !effective.is_array() {
-            return Err(self
-                .query_error(
-                    format!("Map state input must be an array but was: {effective}"),
-                    "Items",
-                    frame,
-                    sc,
-                )
-                .into());
+            return Err(map_failed(self.query_error(
+                format!("Map state input must be an array but was: {effective}"),
+                "",
+                frame,
+                sc,
+            )));
         }
         let items_value = match &map.items_path {
             _ if jsonata_items.is_some() => jsonata_items.clone().unwrap_or_default(),
