@@ -296,6 +296,11 @@ mod aws {
             out.push(serde_json::Value::from(i));
             i += step;
         }
+        // A one-element JSONata sequence is its element (the service returns `1`, not
+        // `[1]`, for `$range(1, 9, 9)`).
+        if out.len() == 1 {
+            return Ok(from_json(ctx.arena, &out[0]));
+        }
         Ok(from_json(ctx.arena, &serde_json::Value::Array(out)))
     }
 

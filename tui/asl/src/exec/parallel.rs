@@ -57,6 +57,17 @@ impl Run {
                     };
                     match &outcome {
                         Some(Err(_)) => {
+                            // A Task that failed the branch is closed as aborted when the
+                            // Parallel fails (as recorded by AWS).
+                            if child.current == Some(crate::history::StateType::Task) {
+                                self.emit(
+                                    &mut child.ev,
+                                    EventDetails::StateAborted {
+                                        state_type: crate::history::StateType::Task,
+                                    },
+                                    false,
+                                );
+                            }
                             let _ = cancel.send(true);
                         }
                         None => {
