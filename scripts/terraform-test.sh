@@ -164,14 +164,62 @@ prepare_emulator_root() {
     fi
   done
 
-  cat >"$work/emulator.auto.tfvars" <<EOF
+  local bin
+  if bin=$(scones_cli_with_aws); then
+    # The training path end to end: `scones stage --aws` uploads a small staged layout to
+    # moto's S3 and `scones train --aws` runs the job (moto completes it at once); the
+    # endpoint then serves the artifact Terraform derived from the job name.
+    local staged="$TMP_ROOT/staged"
+    make_staged_layout "$staged" || return 1
+    echo "training through $bin (stage --aws, train --aws)"
+    cat >"$work/emulator.auto.tfvars" <<EOF
 lambda_package_dir   = "$package_dir"
 bucket_force_destroy = true
 create_sns_topic     = true
-# Training runs through the scones CLI; without it the endpoint serves a named artifact.
+run_training_job     = true
+scones_command       = "$bin"
+staged_data_dir      = "$staged"
+EOF
+  else
+    echo "no scones binary with 'stage --aws' and 'train --aws --job-spec' (SCONES_BIN or target/*/scones): training step not exercised"
+    cat >"$work/emulator.auto.tfvars" <<EOF
+lambda_package_dir   = "$package_dir"
+bucket_force_destroy = true
+create_sns_topic     = true
+# Without the CLI the endpoint serves a named artifact instead of a trained one.
 run_training_job = false
 model_data_url   = "s3://scones-emulator-models/models/pretrained/output/model.tar.gz"
 EOF
+  fi
+}
+
+# The scones binary, if one exists that has the AWS stage and train commands.
+scones_cli_with_aws() {
+  local candidate
+  for candidate in "${SCONES_BIN:-}" "$ROOT/target/release/scones" "$ROOT/target/debug/scones"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    if "$candidate" train --help 2>/dev/null | grep -q -- '--job-spec' &&
+      "$candidate" stage --help 2>/dev/null | grep -q -- '--aws'; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# A staged bucket layout shaped like `scones stage` output: the fixture .lst files and a
+# small file for every image they list (moto never decodes them).
+make_staged_layout() {
+  local dir=$1 lst rel
+  mkdir -p "$dir"
+  for lst in train.lst test.lst; do
+    cp "$TF_DIR/tests/fixtures/staged/$lst" "$dir/$lst" || return 1
+    while IFS=$'\t' read -r _ _ rel; do
+      [ -n "$rel" ] || continue
+      mkdir -p "$dir/$(dirname "$rel")"
+      printf 'placeholder image %s\n' "$rel" >"$dir/$rel"
+    done <"$dir/$lst"
+  done
 }
 
 step_emulator() {

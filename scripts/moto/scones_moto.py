@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""moto server for the scones tests, with the gaps that stop Terraform patched.
+"""moto server for the scones tests, with the gaps that stop Terraform (and the CLI) patched.
 
 Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/local-aws-emulator.md):
 
@@ -9,6 +9,11 @@ Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/loca
 3. Application Auto Scaling: ListTagsForResource is not implemented.
 4. SageMaker: DescribeModel returns an empty VpcConfig and always EnableNetworkIsolation =
    false, so every plan after apply wants to replace the model.
+5. S3: moto evaluates bucket policies without their conditions, so the stack's TLS-only
+   statement (Deny when aws:SecureTransport is false) denies every object request. Clients
+   reach AWS over TLS; the emulator is plain HTTP on loopback, so requests are taken as
+   secure transport: that one kind of statement is left out of the evaluation. Every other
+   statement is evaluated as moto does.
 
 Also switches on what the workflow test needs: Step Functions executions really run
 (stepfunctions.execute_state_machine) and Lambda tasks run without Docker
@@ -26,10 +31,11 @@ import sys
 
 
 def patch_moto() -> None:
-    """Apply the four patches; fails loudly if moto's internals moved."""
+    """Apply the patches; fails loudly if moto's internals moved."""
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
     from moto.core.config import default_user_config
     from moto.core.responses import ActionResult
+    from moto.s3.models import FakeBucket
     from moto.sagemaker.models import Model
     from moto.sagemaker.responses import SageMakerResponse
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -89,8 +95,37 @@ def patch_moto() -> None:
     SageMakerResponse.create_model = create_model
     Model.response_object = property(response_object)
 
+    # (5) Requests count as arriving over TLS.
+    def get_permission(self, action, resource):  # noqa: ANN001, ANN202
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        policy["Statement"] = [s for s in statements if not _denies_insecure_transport(s)]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     default_user_config.setdefault("lambda", {})["use_docker"] = False
+
+
+def _denies_insecure_transport(statement: dict) -> bool:
+    """A Deny whose only condition is aws:SecureTransport = false."""
+    condition = statement.get("Condition") or {}
+    secure = condition.get("Bool", {}).get("aws:SecureTransport")
+    if isinstance(secure, list) and len(secure) == 1:
+        secure = secure[0]
+    return (
+        statement.get("Effect") == "Deny"
+        and list(condition) == ["Bool"]
+        and list(condition["Bool"]) == ["aws:SecureTransport"]
+        and str(secure).lower() == "false"
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -174,6 +174,71 @@ async fn stages_the_layout_and_skips_unchanged_objects() {
     assert_eq!(&body[..], b"\x89PNG ONE");
 }
 
+/// The bucket as terraform/modules/storage makes it: versioned, SSE-KMS by default, and a
+/// policy that denies requests without TLS (the moto wrapper treats its plain-HTTP requests
+/// as TLS, as clients of AWS are).
+#[tokio::test]
+async fn stages_into_a_bucket_shaped_like_terraforms() {
+    let moto = support::Moto::start();
+    let config = moto.sdk_config().await;
+    let s3 = s3_client(&config, &moto.target());
+    let bucket = "scones-123456789012-us-east-1";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                                .build()
+                                .unwrap(),
+                        )
+                        .bucket_key_enabled(true)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tls_only = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"DenyInsecureTransport","Effect":"Deny",
+        "Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"],
+        "Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}]}}"#
+    );
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(tls_only)
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    layout(dir.path());
+    let report = stage_to_s3(&s3, dir.path(), bucket, &StageOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.uploaded, KEYS);
+    let again = stage_to_s3(&s3, dir.path(), bucket, &StageOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.uploaded.len(), again.skipped), (0, 5));
+}
+
 #[tokio::test]
 async fn a_missing_bucket_is_a_typed_error() {
     let moto = support::Moto::start();
