@@ -148,6 +148,12 @@ pub fn evaluate(
         cause: format!("The JSONata expression '{expr}' specified for the field '{field}' {what}"),
         location: field.to_owned(),
     };
+    // Plain references (`$states.input`, `$var.field`) are resolved directly: jsonata-rs
+    // stores objects in hash maps, which would lose the key order AWS keeps (visible once
+    // a value is embedded in a JSON string), and this is also much faster.
+    if let Some(v) = plain_reference(expr, bindings) {
+        return Ok(v.clone());
+    }
     let arena = Bump::new();
     let jsonata = JsonAta::new(expr, &arena).map_err(|e| {
         fail(format!(
@@ -175,6 +181,27 @@ pub fn evaluate(
     Ok(value)
 }
 
+/// `$name(.field)*` resolved through objects only; `None` when the expression is anything
+/// else or the path leaves objects (JSONata's array mapping then applies).
+fn plain_reference<'b>(expr: &str, bindings: &HashMap<&str, &'b Value>) -> Option<&'b Value> {
+    let rest = expr.strip_prefix('$')?;
+    let mut parts = rest.split('.');
+    let is_name = |s: &str| {
+        let mut c = s.chars();
+        matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
+            && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    };
+    let first = parts.next().filter(|p| is_name(p))?;
+    let mut current: &Value = bindings.get(first)?;
+    for part in parts {
+        if !is_name(part) {
+            return None;
+        }
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
 /// `T1006 @ 0: message` → `T1006: message` (AWS shows the code and message only).
 fn error_text(e: &jsonata_rs::Error) -> String {
     let text = e.to_string();
@@ -191,10 +218,11 @@ fn error_text(e: &jsonata_rs::Error) -> String {
 fn integral_floats(v: &mut Value) {
     match v {
         Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64() {
-                if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                    *v = Value::from(f as i64);
-                }
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *v = Value::from(f as i64);
             }
         }
         Value::Array(a) => a.iter_mut().for_each(integral_floats),

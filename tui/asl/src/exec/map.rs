@@ -227,7 +227,28 @@ impl Run {
                 self.map_integer(source, effective, frame, sc, "ToleratedFailureCount")?
             }
         };
+        let jsonata_percentage = match j.and_then(|j| j.tolerated_failure_percentage.as_ref()) {
+            Some(t) => {
+                let v =
+                    self.jsonata(t, "ToleratedFailurePercentage", effective, extra, frame, sc)?;
+                match v.as_f64().filter(|n| (0.0..=100.0).contains(n)) {
+                    Some(n) => Some(n),
+                    None => {
+                        return Err(self
+                            .query_error(
+                                format!("The ToleratedFailurePercentage field must be a number between 0 and 100, but was: {v}"),
+                                "ToleratedFailurePercentage",
+                                frame,
+                                sc,
+                            )
+                            .into());
+                    }
+                }
+            }
+            None => None,
+        };
         let tolerated_percentage = match &map.tolerated_failure_percentage {
+            _ if jsonata_percentage.is_some() => jsonata_percentage.unwrap_or(0.0),
             None => 0.0,
             Some(source) => match self.number(source, effective, frame, sc)? {
                 Ok(n) if (0.0..=100.0).contains(&n) => n,
