@@ -554,3 +554,94 @@ fn many_executions_run_concurrently_on_a_multi_thread_runtime() {
         }
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn jsonata_states_use_arguments_output_assign_and_conditions() {
+    let mut registry = LambdaRegistry::new();
+    registry.register(
+        "double",
+        Arc::new(|r: InvokeRequest| -> Reply {
+            let v: Value = serde_json::from_slice(&r.payload).unwrap_or_default();
+            let n = v["n"].as_i64().unwrap_or(0);
+            Box::pin(async move { Ok(json!({"n": n * 2}).to_string().into_bytes()) })
+        }),
+    );
+    let (o, events) = run(
+        json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Arguments": {"FunctionName": "double", "Payload": {"n": "{% $states.input.n + 1 %}"}},
+                  "Assign": {"doubled": "{% $states.result.Payload.n %}"},
+                  "Output": "{% $states.result.Payload %}", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $doubled > 10 %}", "Next": "Big", "Output": {"size": "big", "n": "{% $doubled %}"}}
+            ], "Default": "Small"},
+            "Big": {"Type": "Succeed"},
+            "Small": {"Type": "Fail", "Error": "TooSmall", "Cause": "{% 'got ' & $string($doubled) %}"}
+        }}),
+        json!({"n": 5}),
+        registry.clone(),
+    )
+    .await;
+    assert_eq!(o.status, ExecutionStatus::Succeeded, "{o:?}");
+    assert_eq!(o.output, Some(json!({"size": "big", "n": 12})));
+    let exited = events.iter().find(|e| e.event_type() == "TaskStateExited").expect("exit").to_aws_json();
+    assert_eq!(exited["stateExitedEventDetails"]["assignedVariables"], json!({"doubled": "12"}));
+
+    let (o, _) = run(
+        json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Arguments": {"FunctionName": "double", "Payload": {"n": "{% $states.input.n %}"}},
+                  "Assign": {"doubled": "{% $states.result.Payload.n %}"}, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Condition": "{% $doubled > 10 %}", "Next": "Big"}], "Default": "Small"},
+            "Big": {"Type": "Succeed"},
+            "Small": {"Type": "Fail", "Error": "TooSmall", "Cause": "{% 'got ' & $string($doubled) %}"}
+        }}),
+        json!({"n": 2}),
+        registry,
+    )
+    .await;
+    assert_eq!(o.error.as_deref(), Some("TooSmall"));
+    assert_eq!(o.cause.as_deref(), Some("got 4"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_jsonata_expression_records_evaluation_failed() {
+    let (o, events) = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "QueryLanguage": "JSONata",
+            "Output": {"result": "{% $doesNotExist %}"}, "End": true}}}),
+        json!({}),
+        LambdaRegistry::new(),
+    )
+    .await;
+    assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(
+        o.cause.as_deref(),
+        Some("An error occurred while executing the state 'P' (entered at the event id #2). The JSONata expression '$doesNotExist' specified for the field 'Output/result' returned nothing (undefined).")
+    );
+    let failed = events.iter().find(|e| e.event_type() == "EvaluationFailed").expect("EvaluationFailed").to_aws_json();
+    assert_eq!(failed["evaluationFailedEventDetails"]["location"], "Output/result");
+    assert_eq!(failed["evaluationFailedEventDetails"]["state"], "P");
+    assert_eq!(types(&events), ["ExecutionStarted", "PassStateEntered", "EvaluationFailed", "ExecutionFailed"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jsonata_map_items_and_catch_error_output() {
+    let (o, _) = run(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+            "M": {"Type": "Map", "Items": "{% $states.input.xs %}",
+                  "ItemSelector": {"v": "{% $states.context.Map.Item.Value * 10 %}"},
+                  "ItemProcessor": {"StartAt": "F", "States": {
+                      "F": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.v > 20 %}", "Next": "Boom"}], "Default": "Ok"},
+                      "Boom": {"Type": "Fail", "Error": "Big", "Cause": "too big"},
+                      "Ok": {"Type": "Pass", "End": true}}},
+                  "Catch": [{"ErrorEquals": ["Big"], "Output": {"caught": "{% $states.errorOutput.Error %}", "in": "{% $states.input %}"}, "Next": "Done"}],
+                  "End": true},
+            "Done": {"Type": "Pass", "End": true}
+        }}),
+        json!({"xs": [1, 2, 3]}),
+        LambdaRegistry::new(),
+    )
+    .await;
+    assert_eq!(o.status, ExecutionStatus::Succeeded, "{o:?}");
+    assert_eq!(o.output, Some(json!({"caught": "Big", "in": {"xs": [1, 2, 3]}})));
+}
