@@ -584,8 +584,15 @@ async fn jsonata_states_use_arguments_output_assign_and_conditions() {
     .await;
     assert_eq!(o.status, ExecutionStatus::Succeeded, "{o:?}");
     assert_eq!(o.output, Some(json!({"size": "big", "n": 12})));
-    let exited = events.iter().find(|e| e.event_type() == "TaskStateExited").expect("exit").to_aws_json();
-    assert_eq!(exited["stateExitedEventDetails"]["assignedVariables"], json!({"doubled": "12"}));
+    let exited = events
+        .iter()
+        .find(|e| e.event_type() == "TaskStateExited")
+        .expect("exit")
+        .to_aws_json();
+    assert_eq!(
+        exited["stateExitedEventDetails"]["assignedVariables"],
+        json!({"doubled": "12"})
+    );
 
     let (o, _) = run(
         json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
@@ -616,12 +623,29 @@ async fn a_failing_jsonata_expression_records_evaluation_failed() {
     assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"));
     assert_eq!(
         o.cause.as_deref(),
-        Some("An error occurred while executing the state 'P' (entered at the event id #2). The JSONata expression '$doesNotExist' specified for the field 'Output/result' returned nothing (undefined).")
+        Some(
+            "An error occurred while executing the state 'P' (entered at the event id #2). The JSONata expression '$doesNotExist' specified for the field 'Output/result' returned nothing (undefined)."
+        )
     );
-    let failed = events.iter().find(|e| e.event_type() == "EvaluationFailed").expect("EvaluationFailed").to_aws_json();
-    assert_eq!(failed["evaluationFailedEventDetails"]["location"], "Output/result");
+    let failed = events
+        .iter()
+        .find(|e| e.event_type() == "EvaluationFailed")
+        .expect("EvaluationFailed")
+        .to_aws_json();
+    assert_eq!(
+        failed["evaluationFailedEventDetails"]["location"],
+        "Output/result"
+    );
     assert_eq!(failed["evaluationFailedEventDetails"]["state"], "P");
-    assert_eq!(types(&events), ["ExecutionStarted", "PassStateEntered", "EvaluationFailed", "ExecutionFailed"]);
+    assert_eq!(
+        types(&events),
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "EvaluationFailed",
+            "ExecutionFailed"
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -643,5 +667,8 @@ async fn jsonata_map_items_and_catch_error_output() {
     )
     .await;
     assert_eq!(o.status, ExecutionStatus::Succeeded, "{o:?}");
-    assert_eq!(o.output, Some(json!({"caught": "Big", "in": {"xs": [1, 2, 3]}})));
+    assert_eq!(
+        o.output,
+        Some(json!({"caught": "Big", "in": {"xs": [1, 2, 3]}}))
+    );
 }

@@ -26,7 +26,7 @@ struct WorkerReport {
 
 /// Shared between the workers of one Map run.
 struct Pool<'a> {
-    items: &'a [Value],
+    items: &'a [Arc<Value>],
     next: AtomicUsize,
     outputs: Mutex<Vec<Option<Arc<Value>>>>,
     cancel: tokio::sync::watch::Sender<bool>,
@@ -199,14 +199,24 @@ impl Run {
                 )
             }
         };
-        let Value::Array(items) = &*items_value else {
+        if !items_value.is_array() {
             return Err(sc
                 .runtime(format!(
                     "Map state input must be an array but was: {}",
                     items_value
                 ))
                 .into());
+        }
+        // Each item becomes a shared value once (moved out when the array is not shared).
+        let items: Vec<Arc<Value>> = match Arc::try_unwrap(items_value) {
+            Ok(Value::Array(owned)) => owned.into_iter().map(Arc::new).collect(),
+            Ok(_) => Vec::new(),
+            Err(shared) => shared
+                .as_array()
+                .map(|a| a.iter().cloned().map(Arc::new).collect())
+                .unwrap_or_default(),
         };
+        let items = items.as_slice();
         self.emit(
             &mut frame.ev,
             EventDetails::MapStateStarted {
@@ -441,7 +451,7 @@ impl Run {
         map: &MapState,
         state: &State,
         effective: &Arc<Value>,
-        items: &[Value],
+        items: &[Arc<Value>],
         workers: usize,
         frame: &Frame<'_>,
         sc: &StateCtx,
@@ -494,7 +504,7 @@ impl Run {
             let Some(item) = pool.items.get(index) else {
                 break;
             };
-            let item = Arc::new(item.clone());
+            let item = item.clone();
             let mut job = Frame {
                 ev: worker_ev.child(),
                 vars: super::frame::Vars::inner(&frame.vars),
