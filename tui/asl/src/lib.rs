@@ -26,6 +26,9 @@
 //! # });
 //! ```
 
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
 pub mod choice;
 pub mod clock;
 pub mod definition;

@@ -490,8 +490,10 @@ impl ReferencePath {
                     if !slot.is_object() {
                         *slot = Value::Object(serde_json::Map::new());
                     }
-                    let Value::Object(map) = slot else {
-                        unreachable!("just made an object")
+                    let Some(map) = slot.as_object_mut() else {
+                        return Err(PathMiss::MissingProperty {
+                            normalized: normalize(&self.steps[..=i]),
+                        });
                     };
                     if last {
                         map.insert(name.to_string(), result);
