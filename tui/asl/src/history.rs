@@ -615,6 +615,28 @@ impl EventSink for VecSink {
     }
 }
 
+/// A sink that forwards every event to a tokio channel, for a consumer (a store, a
+/// dashboard) running elsewhere. Events sent after the receiver is gone are dropped.
+#[derive(Debug, Clone)]
+pub struct ChannelSink {
+    tx: tokio::sync::mpsc::UnboundedSender<HistoryEvent>,
+}
+
+impl ChannelSink {
+    /// A sink and the receiving end of its channel.
+    pub fn new() -> (Self, tokio::sync::mpsc::UnboundedReceiver<HistoryEvent>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+}
+
+impl EventSink for ChannelSink {
+    fn record(&self, event: &HistoryEvent) {
+        // A closed receiver means nobody wants the history any more; the execution goes on.
+        let _ = self.tx.send(event.clone());
+    }
+}
+
 /// A sink that drops everything (for callers that only want the outcome).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NullSink;

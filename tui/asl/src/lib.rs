@@ -48,8 +48,11 @@ pub use clock::{Clock, SystemClock, VirtualClock};
 pub use definition::{StateMachine, ValidationError, ValidationErrorKind, ValidationErrors};
 pub use error::Failure;
 pub use exec::{
-    Engine, Execution, ExecutionInput, ExecutionSpec, ExecutionStatus, Outcome, StopHandle,
+    Engine, Execution, ExecutionInput, ExecutionSpec, ExecutionStatus, InvalidExecutionInput,
+    Outcome, StopHandle,
 };
-pub use history::{EventDetails, EventSink, HistoryEvent, NullSink, Payload, StateType, VecSink};
+pub use history::{
+    ChannelSink, EventDetails, EventSink, HistoryEvent, NullSink, Payload, StateType, VecSink,
+};
 pub use lambda::{InvokeError, InvokeRequest, LambdaInvoker, LambdaRegistry};
 pub use template::{TemplateError, render_template};

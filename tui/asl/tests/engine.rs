@@ -672,3 +672,46 @@ async fn jsonata_map_items_and_catch_error_output() {
         Some(json!({"caught": "Big", "in": {"xs": [1, 2, 3]}}))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_sink_streams_events_while_running_and_input_text_is_checked() {
+    assert!(scones_asl::ExecutionInput::from_text("{not json").is_err());
+    let input = scones_asl::ExecutionInput::from_text("[1, 2]").expect("valid JSON text");
+    let engine = Engine::new(
+        LambdaRegistry::new(),
+        Arc::new(VirtualClock::starting_at(epoch())),
+    );
+    let (sink, mut rx) = scones_asl::ChannelSink::new();
+    let spec = ExecutionSpec::with_account(
+        "sm",
+        "e",
+        "us-east-1",
+        "000000000000",
+        "arn:aws:iam::000000000000:role/r",
+        input,
+    );
+    let exec = engine.start(
+        &machine(
+            json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 10, "End": true}}}),
+        ),
+        spec,
+        Arc::new(sink),
+    );
+    let handle = tokio::spawn(exec.run());
+    let first = rx.recv().await.expect("ExecutionStarted");
+    // The exact input text is kept.
+    assert_eq!(
+        first.to_aws_json()["executionStartedEventDetails"]["input"],
+        "[1, 2]"
+    );
+    assert_eq!(
+        rx.recv().await.expect("entered").event_type(),
+        "WaitStateEntered"
+    );
+    let o = handle.await.expect("join");
+    assert_eq!(o.output, Some(json!([1, 2])));
+    let rest: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|e| e.event_type())
+        .collect();
+    assert_eq!(rest, ["WaitStateExited", "ExecutionSucceeded"]);
+}

@@ -55,8 +55,28 @@ pub struct ExecutionSpec {
 pub enum ExecutionInput {
     /// A JSON value.
     Json(Value),
-    /// The exact input text (must be JSON).
+    /// The exact input text. Must be JSON: build it with [`ExecutionInput::from_text`],
+    /// which checks that (text that is not JSON would run as a JSON string).
     Text(String),
+}
+
+/// StartExecution input that is not JSON (AWS: `InvalidExecutionInput`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("InvalidExecutionInput: the execution input is not valid JSON: {reason}")]
+pub struct InvalidExecutionInput {
+    /// The JSON parser's message.
+    pub reason: String,
+}
+
+impl ExecutionInput {
+    /// Input text as sent to StartExecution, checked to be JSON.
+    pub fn from_text(text: impl Into<String>) -> Result<Self, InvalidExecutionInput> {
+        let text = text.into();
+        serde_json::from_str::<Value>(&text).map_err(|e| InvalidExecutionInput {
+            reason: e.to_string(),
+        })?;
+        Ok(ExecutionInput::Text(text))
+    }
 }
 
 impl ExecutionSpec {
