@@ -6,12 +6,17 @@
 //! timing while still overlapping Lambda calls and waits. The future is `Send + 'static`,
 //! so callers may `tokio::spawn` many executions on a multi-thread runtime.
 
+mod choice;
+mod fail;
 mod frame;
 mod jsonata_io;
 mod map;
 mod parallel;
+mod pass;
+mod retry;
 mod state;
 mod task;
+mod wait;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
