@@ -1,20 +1,18 @@
 //! Retry and Catch around the work of Task, Map and Parallel states.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use rand::Rng;
+use serde_json::Map;
 use serde_json::Value;
 
 use super::Run;
 use super::frame::{Frame, StateCtx};
 use super::state::{Assigned, Flow, assign_object};
+use super::state::{AttemptError, Work};
 use crate::definition::{Jitter, State};
 use crate::error::{Failure, names};
-use std::time::Duration;
-
-use rand::Rng;
-use serde_json::Map;
-
-use super::state::{AttemptError, Work};
 use crate::history::EventDetails;
 
 impl Run {

@@ -2,6 +2,7 @@
 //! on the execution clock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -11,7 +12,6 @@ use super::state::{Assigned, Flow, display_plain};
 use crate::definition::{State, WaitSpec, WaitState};
 use crate::error::Failure;
 use crate::scope::PathResolver;
-use std::time::Duration;
 
 impl Run {
     pub(super) async fn wait(
