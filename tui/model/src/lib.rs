@@ -1,1 +1,46 @@
+//! `scones-model`: the small CNN that classifies 32x32 RGB images as bicycle (0) or
+//! motorcycle (1), trained and run on the CPU in pure Rust (burn 0.22, `flex` backend).
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use scones_model::{TrainConfig, TrainedModel, evaluate, load_split, train};
+//!
+//! # fn main() -> Result<(), scones_model::ModelError> {
+//! let root = Path::new("../shared/data/cifar100-bikes");
+//! let labels = root.join("labels.csv");
+//! let images = load_split(root, &labels, "train")?;
+//! let model = train(&TrainConfig::default(), &images, |e| {
+//!     println!("epoch {}/{} val acc {:.3}", e.epoch, e.epochs, e.val_accuracy)
+//! })?;
+//! model.save(Path::new("models/latest"))?;
+//!
+//! let model = TrainedModel::load(Path::new("models/latest"))?;
+//! let png = std::fs::read(root.join("test/bicycle_s_000513.png")).unwrap_or_default();
+//! let [p_bicycle, p_motorcycle] = model.classifier().predict_png(&png)?;
+//! let test = load_split(root, &labels, "test")?;
+//! println!("{}", evaluate(model.classifier(), &test)?);
+//! # let _ = (p_bicycle, p_motorcycle);
+//! # Ok(())
+//! # }
+//! ```
 
+mod augment;
+mod classifier;
+mod data;
+mod error;
+mod evaluate;
+pub mod fingerprint;
+mod metadata;
+pub mod network;
+mod persist;
+mod tensors;
+mod train;
+
+pub use augment::Augmentation;
+pub use classifier::{Classifier, TrainedModel};
+pub use data::{CHANNELS, Class, IMAGE_BYTES, IMAGE_SIDE, LabeledImage, RgbImage, load_split};
+pub use error::ModelError;
+pub use evaluate::{ClassMetrics, Evaluation, evaluate};
+pub use metadata::{ARCHITECTURE, FORMAT_VERSION, FRAMEWORK, FRAMEWORK_VERSION, ModelMetadata};
+pub use persist::{METADATA_FILE, WEIGHTS_FILE};
+pub use train::{EpochReport, TrainConfig, train};

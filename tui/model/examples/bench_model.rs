@@ -1,0 +1,152 @@
+//! The model benchmark behind `scripts/bench-model.sh`: trains the shipped default
+//! configuration on the shared train split, reports training time and validation accuracy,
+//! evaluates on the test split (the only place test/ is used) and times single-PNG inference.
+//!
+//! Usage: `bench_model [--config CONFIG.json] [--skip-test] [--save DIR] [--iterations N]`
+//!
+//! `--config` overrides the default configuration (for hyper-parameter search, which must be
+//! judged on the validation accuracy alone: pass `--skip-test` while searching).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use scones_model::{TrainConfig, TrainedModel, evaluate, load_split, train};
+
+fn shared_data_dir() -> PathBuf {
+    std::env::var_os("SCONES_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar100-bikes")
+        })
+}
+
+/// CPU time of this process in nanoseconds, summed over its threads (Linux
+/// `/proc/self/task/*/schedstat`); `None` elsewhere. Unlike wall time it does not grow when
+/// other builds share the cores, so it is the number to compare between noisy runs.
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut config = TrainConfig::default();
+    let mut skip_test = false;
+    let mut save: Option<PathBuf> = None;
+    let mut iterations = 2000usize;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => {
+                let path = args.next().ok_or("--config needs a file")?;
+                config = serde_json::from_slice(&std::fs::read(path)?)?;
+            }
+            "--skip-test" => skip_test = true,
+            "--save" => save = Some(args.next().ok_or("--save needs a directory")?.into()),
+            "--iterations" => iterations = args.next().ok_or("--iterations needs N")?.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+
+    let root = shared_data_dir();
+    let labels = root.join("labels.csv");
+    let train_images = load_split(&root, &labels, "train")?;
+    println!("config: {}", serde_json::to_string(&config)?);
+    println!(
+        "train split: {} images from {}",
+        train_images.len(),
+        root.display()
+    );
+
+    let started = Instant::now();
+    let cpu_before = process_cpu_ns();
+    let model = train(&config, &train_images, |e| {
+        println!(
+            "epoch {:>3}/{} lr {:.4} train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.1}s",
+            e.epoch,
+            e.epochs,
+            e.learning_rate,
+            e.train_loss,
+            e.train_accuracy,
+            e.val_loss,
+            e.val_accuracy,
+            e.elapsed.as_secs_f64()
+        )
+    })?;
+    let training_seconds = started.elapsed().as_secs_f64();
+    println!("training time: {training_seconds:.1} s");
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu_ns()) {
+        println!(
+            "training CPU time (all threads): {:.1} s",
+            (after.saturating_sub(before)) as f64 / 1e9
+        );
+    }
+    println!(
+        "validation accuracy: {:.3}",
+        model.metadata().validation_accuracy
+    );
+
+    let model = match save {
+        Some(dir) => {
+            model.save(&dir)?;
+            TrainedModel::load(&dir)?
+        }
+        None => model,
+    };
+
+    // One PNG, decoded and classified from bytes each time, as the local endpoint does.
+    let png_path = std::fs::read_dir(root.join("test"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .min()
+        .ok_or("no PNG in test/")?;
+    let png = std::fs::read(&png_path)?;
+    let classifier = model.classifier();
+    for _ in 0..50 {
+        classifier.predict_png(&png)?;
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    let cpu_before = process_cpu_ns();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let probs = classifier.predict_png(&png)?;
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(probs);
+    }
+    let cpu_per_call = match (cpu_before, process_cpu_ns()) {
+        (Some(before), Some(after)) => {
+            format!(
+                "{:.3} ms",
+                (after.saturating_sub(before)) as f64 / 1e6 / iterations as f64
+            )
+        }
+        _ => "n/a".to_string(),
+    };
+    samples.sort_by(f64::total_cmp);
+    println!(
+        "inference (decode + forward, one 32x32 PNG, {iterations} runs): p50 {:.3} ms  p99 {:.3} ms  (CPU per call {cpu_per_call})",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99)
+    );
+
+    if skip_test {
+        println!("test split skipped (--skip-test)");
+    } else {
+        let test_images = load_split(&root, &labels, "test")?;
+        println!("test split: {} images", test_images.len());
+        println!("{}", evaluate(classifier, &test_images)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Scoring a classifier on a labelled image set: accuracy, per-class precision and recall,
+//! and the confusion matrix.
+
+use std::fmt;
+
+use crate::ModelError;
+use crate::classifier::{Classifier, predicted_index};
+use crate::data::{Class, LabeledImage, RgbImage};
+
+/// Metrics of one class.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ClassMetrics {
+    /// The class.
+    pub class: Class,
+    /// Of the images predicted as this class, the fraction that are (0 when none predicted).
+    pub precision: f64,
+    /// Of the images of this class, the fraction predicted as it (0 when none present).
+    pub recall: f64,
+    /// Images of this class in the set.
+    pub support: usize,
+}
+
+/// The result of [`evaluate`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    /// Images scored.
+    pub total: usize,
+    /// Fraction predicted correctly (0 for an empty set).
+    pub accuracy: f64,
+    /// Precision/recall per class, in label order.
+    pub per_class: [ClassMetrics; 2],
+    /// `confusion[actual][predicted]` counts, in label order.
+    pub confusion: [[usize; 2]; 2],
+}
+
+impl Evaluation {
+    /// Builds the metrics from `(actual, predicted)` label indices (each 0 or 1).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (Class, Class)>) -> Evaluation {
+        let mut confusion = [[0usize; 2]; 2];
+        for (actual, predicted) in pairs {
+            confusion[actual.index()][predicted.index()] += 1;
+        }
+        let total: usize = confusion.iter().flatten().sum();
+        let correct = confusion[0][0] + confusion[1][1];
+        let ratio = |num: usize, den: usize| {
+            if den == 0 {
+                0.0
+            } else {
+                num as f64 / den as f64
+            }
+        };
+        let metrics = |class: Class| {
+            let k = class.index();
+            let predicted_as_k = confusion[0][k] + confusion[1][k];
+            let actual_k = confusion[k][0] + confusion[k][1];
+            ClassMetrics {
+                class,
+                precision: ratio(confusion[k][k], predicted_as_k),
+                recall: ratio(confusion[k][k], actual_k),
+                support: actual_k,
+            }
+        };
+        Evaluation {
+            total,
+            accuracy: ratio(correct, total),
+            per_class: [metrics(Class::Bicycle), metrics(Class::Motorcycle)],
+            confusion,
+        }
+    }
+}
+
+/// Predicts every image and compares with its label.
+pub fn evaluate(
+    classifier: &Classifier,
+    images: &[LabeledImage],
+) -> Result<Evaluation, ModelError> {
+    let decoded: Vec<RgbImage> = images.iter().map(|i| i.image.clone()).collect();
+    let predictions = classifier.predict_batch(&decoded)?;
+    Ok(Evaluation::from_pairs(images.iter().zip(&predictions).map(
+        |(example, probs)| {
+            let predicted = if predicted_index(probs) == 0 {
+                Class::Bicycle
+            } else {
+                Class::Motorcycle
+            };
+            (example.label, predicted)
+        },
+    )))
+}
+
+impl fmt::Display for Evaluation {
+    /// A human-readable report; the last line is always `accuracy: 0.xxx`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "images: {}", self.total)?;
+        writeln!(
+            f,
+            "{:<12} {:>9} {:>9} {:>9}",
+            "class", "precision", "recall", "support"
+        )?;
+        for m in &self.per_class {
+            writeln!(
+                f,
+                "{:<12} {:>9.3} {:>9.3} {:>9}",
+                m.class.name(),
+                m.precision,
+                m.recall,
+                m.support
+            )?;
+        }
+        writeln!(f, "confusion matrix (rows actual, columns predicted):")?;
+        writeln!(f, "{:<12} {:>10} {:>10}", "", "bicycle", "motorcycle")?;
+        for class in Class::ALL {
+            let row = self.confusion[class.index()];
+            writeln!(f, "{:<12} {:>10} {:>10}", class.name(), row[0], row[1])?;
+        }
+        write!(f, "accuracy: {:.3}", self.accuracy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Class::{Bicycle as B, Motorcycle as M};
+
+    #[test]
+    fn metrics_from_a_known_confusion_matrix() {
+        // 3 bicycles (2 right), 2 motorcycles (1 right).
+        let eval = Evaluation::from_pairs([(B, B), (B, B), (B, M), (M, M), (M, B)]);
+        assert_eq!(eval.total, 5);
+        assert_eq!(eval.confusion, [[2, 1], [1, 1]]);
+        assert!((eval.accuracy - 0.6).abs() < 1e-12);
+        assert!((eval.per_class[0].precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((eval.per_class[0].recall - 2.0 / 3.0).abs() < 1e-12);
+        assert!((eval.per_class[1].precision - 0.5).abs() < 1e-12);
+        assert!((eval.per_class[1].recall - 0.5).abs() < 1e-12);
+        assert_eq!(eval.per_class[1].support, 2);
+    }
+
+    #[test]
+    fn empty_set_has_zero_metrics_and_no_nan() {
+        let eval = Evaluation::from_pairs([]);
+        assert_eq!(eval.accuracy, 0.0);
+        assert_eq!(eval.per_class[0].precision, 0.0);
+        assert!(eval.to_string().ends_with("accuracy: 0.000"));
+    }
+
+    #[test]
+    fn report_ends_with_accuracy_line() {
+        let eval = Evaluation::from_pairs([(B, B), (M, B), (M, M)]);
+        let text = eval.to_string();
+        assert!(text.ends_with("accuracy: 0.667"), "{text}");
+        assert!(text.contains("confusion matrix"));
+        assert!(text.contains("motorcycle"));
+    }
+}
