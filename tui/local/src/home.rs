@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::bucket::LocalBucket;
+use crate::store::{Store, StoreError};
 
 /// Environment variable that overrides the default home directory.
 pub const HOME_ENV: &str = "SCONES_HOME";
@@ -88,6 +89,11 @@ impl Home {
     /// The execution store's file.
     pub fn store_path(&self) -> PathBuf {
         self.root.join(STORE_FILE)
+    }
+
+    /// Opens (creating if needed) the execution store.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::open(&self.store_path())
     }
 
     /// Where log files go.

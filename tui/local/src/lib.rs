@@ -14,10 +14,19 @@
 //!   real handlers, persisting every execution as it happens.
 
 pub mod bucket;
+pub mod endpoint;
 pub mod home;
 pub mod progress;
+pub mod runner;
 pub mod stage;
+pub mod store;
+pub mod training;
+pub mod workflow;
 
 pub use bucket::{LOCAL_BUCKET_NAME, LocalBucket};
 pub use home::{HOME_ENV, Home, HomeError};
 pub use progress::{NoProgress, Progress};
+pub use runner::{
+    ExecutionResult, LocalStack, RunSummary, StackError, StackOptions, StartedExecution,
+};
+pub use store::{Store, StoreError, StoreWriter};

@@ -70,6 +70,10 @@ pub(crate) fn read_archive(
                 .map_err(|reason| corrupt(format!("member {member:?}: {reason}")))?,
         );
     }
+    // Read the gzip stream to its end: its CRC and length trailer are what reveal a truncated
+    // or damaged download when the tar members themselves happened to parse.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
+        .map_err(|e| corrupt(format!("damaged or truncated gzip stream: {e}")))?;
     progress.end();
     for split in [Split::Train, Split::Test] {
         if !seen.contains(&split) {

@@ -255,8 +255,18 @@ pub fn stage_default(
     cache_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<StageManifest, StageError> {
+    stage_with_fallback(bucket, &DownloadSource::official(), cache_dir, progress)
+}
+
+/// [`stage_default`] with another download source.
+pub fn stage_with_fallback(
+    bucket: &LocalBucket,
+    source: &DownloadSource,
+    cache_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<StageManifest, StageError> {
     let download = Source::Download {
-        source: DownloadSource::official(),
+        source: source.clone(),
         cache_dir: cache_dir.to_path_buf(),
     };
     match stage(bucket, &download, progress) {

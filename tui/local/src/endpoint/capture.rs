@@ -1,0 +1,327 @@
+//! Data capture in SageMaker's format: one JSON object per line, under
+//! `datacapture/<endpoint>/AllTraffic/YYYY/MM/DD/HH/<MM-SS-mmm>-<uuid>.jsonl`:
+//!
+//! ```json
+//! {"captureData": {
+//!    "endpointInput":  {"observedContentType": "image/png", "mode": "INPUT",
+//!                       "data": "<base64>", "encoding": "BASE64"},
+//!    "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT",
+//!                       "data": "<base64>", "encoding": "BASE64"}},
+//!  "eventMetadata": {"eventId": "<uuid>", "inferenceTime": "2024-05-01T12:00:00Z"},
+//!  "eventVersion": "0"}
+//! ```
+//!
+//! Lines are buffered (SageMaker also delivers capture in batches) and flushed at least once
+//! a second, on hour change and on [`DataCapture::flush`]. A crash can cut the last line of a
+//! file short; [`read_captures`] skips lines that do not parse.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::LocalBucket;
+
+/// SageMaker's variant name for a single-variant endpoint.
+pub const VARIANT: &str = "AllTraffic";
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// One captured payload (input or output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapturedPayload {
+    /// Content type of the payload.
+    pub observed_content_type: String,
+    /// `INPUT` or `OUTPUT`.
+    pub mode: String,
+    /// The payload, base64.
+    pub data: String,
+    /// `BASE64`.
+    pub encoding: String,
+}
+
+/// `captureData`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureData {
+    /// The request.
+    pub endpoint_input: CapturedPayload,
+    /// The response.
+    pub endpoint_output: CapturedPayload,
+}
+
+/// `eventMetadata`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMetadata {
+    /// Unique id of the inference.
+    pub event_id: String,
+    /// When it happened (RFC 3339, seconds, UTC).
+    pub inference_time: String,
+}
+
+/// One line of a capture file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureRecord {
+    /// Input and output.
+    pub capture_data: CaptureData,
+    /// Id and time.
+    pub event_metadata: EventMetadata,
+    /// Always `"0"`.
+    pub event_version: String,
+}
+
+struct OpenFile {
+    hour: (i32, u32, u32, u32),
+    writer: BufWriter<File>,
+    last_flush: Instant,
+}
+
+/// Appends capture records for one endpoint.
+pub struct DataCapture {
+    dir: PathBuf,
+    file: Mutex<Option<OpenFile>>,
+}
+
+impl std::fmt::Debug for DataCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataCapture")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl DataCapture {
+    /// Capture for `endpoint` in the bucket's `datacapture/<endpoint>/AllTraffic/`.
+    pub fn new(bucket: &LocalBucket, endpoint: &str) -> DataCapture {
+        DataCapture {
+            dir: capture_dir(bucket, endpoint),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// The variant directory the hour folders go in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends one inference.
+    pub fn record(
+        &self,
+        input: &[u8],
+        input_content_type: &str,
+        output: &[u8],
+        output_content_type: &str,
+        at: DateTime<Utc>,
+    ) -> std::io::Result<()> {
+        let record = CaptureRecord {
+            capture_data: CaptureData {
+                endpoint_input: CapturedPayload {
+                    observed_content_type: input_content_type.to_owned(),
+                    mode: "INPUT".into(),
+                    data: BASE64.encode(input),
+                    encoding: "BASE64".into(),
+                },
+                endpoint_output: CapturedPayload {
+                    observed_content_type: output_content_type.to_owned(),
+                    mode: "OUTPUT".into(),
+                    data: BASE64.encode(output),
+                    encoding: "BASE64".into(),
+                },
+            },
+            event_metadata: EventMetadata {
+                event_id: uuid::Uuid::new_v4().to_string(),
+                inference_time: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+            event_version: "0".into(),
+        };
+        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let hour = (at.year(), at.month(), at.day(), at.hour());
+        let mut guard = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("data capture lock poisoned"))?;
+        if guard.as_ref().is_none_or(|f| f.hour != hour) {
+            if let Some(mut old) = guard.take() {
+                old.writer.flush()?;
+            }
+            *guard = Some(self.open(at, hour)?);
+        }
+        let Some(file) = guard.as_mut() else {
+            return Err(std::io::Error::other("data capture file not open"));
+        };
+        file.writer.write_all(&line)?;
+        if file.last_flush.elapsed() >= FLUSH_EVERY {
+            file.writer.flush()?;
+            file.last_flush = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn open(&self, at: DateTime<Utc>, hour: (i32, u32, u32, u32)) -> std::io::Result<OpenFile> {
+        let dir = self.dir.join(format!(
+            "{:04}/{:02}/{:02}/{:02}",
+            hour.0, hour.1, hour.2, hour.3
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let name = format!(
+            "{:02}-{:02}-{:03}-{}.jsonl",
+            at.minute(),
+            at.second(),
+            at.timestamp_subsec_millis(),
+            uuid::Uuid::new_v4()
+        );
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))?;
+        Ok(OpenFile {
+            hour,
+            writer: BufWriter::with_capacity(256 * 1024, file),
+            last_flush: Instant::now(),
+        })
+    }
+
+    /// Writes buffered lines to the file.
+    pub fn flush(&self) -> std::io::Result<()> {
+        let mut guard = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("data capture lock poisoned"))?;
+        if let Some(file) = guard.as_mut() {
+            file.writer.flush()?;
+            file.last_flush = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DataCapture {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// The capture directory of an endpoint's variant.
+pub fn capture_dir(bucket: &LocalBucket, endpoint: &str) -> PathBuf {
+    bucket.datacapture_dir().join(endpoint).join(VARIANT)
+}
+
+/// One captured inference, decoded for charts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapturedInference {
+    /// `eventMetadata.eventId`.
+    pub event_id: String,
+    /// `eventMetadata.inferenceTime`.
+    pub time: DateTime<Utc>,
+    /// The decoded output `[p_bicycle, p_motorcycle]`, when it is one.
+    pub scores: Option<[f64; 2]>,
+}
+
+/// The inferences captured for `endpoint` at or after `since` (whole hours are scanned, so
+/// records from earlier in `since`'s hour are filtered out here), oldest first. Unparseable
+/// lines (a line cut short by a crash) are skipped.
+pub fn read_captures(
+    bucket: &LocalBucket,
+    endpoint: &str,
+    since: DateTime<Utc>,
+) -> std::io::Result<Vec<CapturedInference>> {
+    let root = capture_dir(bucket, endpoint);
+    let mut files = Vec::new();
+    collect_hour_files(&root, since, &mut files)?;
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let file = File::open(&path)?;
+        for line in BufReader::new(file).lines() {
+            let Ok(line) = line else { continue };
+            let Ok(record) = serde_json::from_str::<CaptureRecord>(&line) else {
+                continue;
+            };
+            let Ok(time) = DateTime::parse_from_rfc3339(&record.event_metadata.inference_time)
+            else {
+                continue;
+            };
+            let time = time.with_timezone(&Utc);
+            if time < since.with_nanosecond(0).unwrap_or(since) {
+                continue;
+            }
+            let scores = BASE64
+                .decode(record.capture_data.endpoint_output.data.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<[f64; 2]>(&b).ok());
+            out.push(CapturedInference {
+                event_id: record.event_metadata.event_id,
+                time,
+                scores,
+            });
+        }
+    }
+    out.sort_by_key(|c| c.time);
+    Ok(out)
+}
+
+/// Files in hour folders whose hour ends after `since`.
+fn collect_hour_files(
+    root: &Path,
+    since: DateTime<Utc>,
+    out: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    let since_hour = Utc
+        .with_ymd_and_hms(since.year(), since.month(), since.day(), since.hour(), 0, 0)
+        .single()
+        .unwrap_or(since);
+    for year in numbered_dirs(root)? {
+        for month in numbered_dirs(&year.1)? {
+            for day in numbered_dirs(&month.1)? {
+                for hour in numbered_dirs(&day.1)? {
+                    let Some(start) = Utc
+                        .with_ymd_and_hms(year.0 as i32, month.0, day.0, hour.0, 0, 0)
+                        .single()
+                    else {
+                        continue;
+                    };
+                    if start < since_hour {
+                        continue;
+                    }
+                    for entry in std::fs::read_dir(&hour.1)?.flatten() {
+                        let path = entry.path();
+                        if path.extension().is_some_and(|e| e == "jsonl") {
+                            out.push(path);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sub-directories named by a number, with that number.
+fn numbered_dirs(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out: Vec<(u32, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+                .map(|n| (n, e.path()))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}

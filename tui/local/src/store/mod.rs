@@ -1,0 +1,168 @@
+//! The execution store: one SQLite file (WAL) shared by every process of the local stack.
+//!
+//! It holds executions (one row each, updated as they run), their history events (the
+//! `GetExecutionHistory` JSON of each event), and endpoint metrics (per-second statistic
+//! sets like CloudWatch's: sample count, sum, min, max).
+//!
+//! Writers go through a [`StoreWriter`]: a background thread that batches everything queued
+//! into one transaction, so thousands of executions per second cost tens of commits, not
+//! hundreds of thousands. Readers (the CLI, the dashboard, tests) open their own [`Store`]
+//! and query it; WAL lets them read while a writer commits.
+//!
+//! Crash safety: every write is a transaction; WAL with `synchronous=NORMAL` keeps committed
+//! transactions across a process crash (kill -9), and a transaction cut short rolls back.
+//! A finished execution is reported finished only after its final row is committed
+//! ([`StoreWriter::finish`] resolves then). Executions left RUNNING by a dead process are
+//! closed as ABORTED by [`Store::reap_orphans`].
+
+mod query;
+mod schema;
+mod types;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use query::{ExecutionChanges, ExecutionFilter};
+pub use types::{
+    ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,
+};
+pub use writer::{ExecutionStart, ExecutionStop, StoreWriter, WriterStats};
+
+/// How long a connection waits for another process's transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("execution store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer scones with a schema this build does not know.
+    #[error(
+        "execution store {path} has schema version {found}; this build knows up to {supported}"
+    )]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// What this build understands.
+        supported: i64,
+    },
+    /// A stored value could not be read back (for example a corrupt JSON event).
+    #[error("execution store {path}: {reason}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The background writer stopped (its thread ended or failed).
+    #[error("execution store writer for {path} stopped: {reason}")]
+    WriterStopped {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Stable name of the variant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreError::Sqlite { .. } => "Sqlite",
+            StoreError::SchemaTooNew { .. } => "SchemaTooNew",
+            StoreError::Corrupt { .. } => "Corrupt",
+            StoreError::WriterStopped { .. } => "WriterStopped",
+        }
+    }
+}
+
+/// A read connection to the store (queries live in `query.rs`), and the factory of writers.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating the file and schema on first use.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = open_connection(path)?;
+        schema::migrate(&conn, path)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a background writer on its own connection.
+    pub fn writer(&self) -> Result<StoreWriter, StoreError> {
+        StoreWriter::start(&self.path)
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(vec!["ok"])` for a sound file, else the problems found.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(|e| sqlite(&self.path, e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| sqlite(&self.path, e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sqlite(&self.path, e))
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A connection with the settings every user of the store needs.
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent() {
+        // A missing directory would surface as SQLite's "unable to open database file".
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sqlite(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sqlite(path, e))?;
+    // WAL: readers never block the writer and vice versa; NORMAL: a commit survives a
+    // process crash (only an OS crash / power loss can drop the last commits).
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| sqlite(path, e))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| sqlite(path, e))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| sqlite(path, e))?;
+    Ok(conn)
+}
+
+pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}

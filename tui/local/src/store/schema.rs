@@ -1,0 +1,107 @@
+//! The schema and its versioning. Every change is a new numbered step; a file written by a
+//! newer build is refused rather than misread.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{StoreError, sqlite};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('change_seq', 0);
+
+-- One row per execution, updated as it runs. `change_seq` is bumped whenever the row or its
+-- history changes, so "what changed since cursor X" is one index range scan.
+CREATE TABLE executions (
+    id                INTEGER PRIMARY KEY,
+    arn               TEXT NOT NULL UNIQUE,
+    name              TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
+    status            TEXT NOT NULL
+        CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')),
+    s3_key            TEXT,
+    input             TEXT NOT NULL,
+    output            TEXT,
+    error             TEXT,
+    cause             TEXT,
+    p_bicycle         REAL,
+    p_motorcycle      REAL,
+    start_ms          INTEGER NOT NULL,
+    stop_ms           INTEGER,
+    runner            TEXT NOT NULL,
+    change_seq        INTEGER NOT NULL
+);
+CREATE INDEX executions_by_change ON executions (change_seq);
+CREATE INDEX executions_by_start ON executions (start_ms);
+CREATE INDEX executions_by_status ON executions (status);
+CREATE INDEX executions_by_error ON executions (error, start_ms) WHERE error IS NOT NULL;
+CREATE INDEX executions_running ON executions (runner) WHERE status = 'RUNNING';
+
+-- The GetExecutionHistory JSON of each event, in event id order.
+CREATE TABLE history_events (
+    execution_id INTEGER NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    event_id     INTEGER NOT NULL,
+    type         TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    event        TEXT NOT NULL
+);
+CREATE UNIQUE INDEX history_events_by_execution ON history_events (execution_id, event_id);
+
+-- Endpoint metrics as per-second statistic sets (CloudWatch's model): any period is a sum.
+CREATE TABLE metrics (
+    endpoint     TEXT NOT NULL,
+    metric       TEXT NOT NULL,
+    second       INTEGER NOT NULL,
+    sample_count INTEGER NOT NULL,
+    sum          REAL NOT NULL,
+    minimum      REAL NOT NULL,
+    maximum      REAL NOT NULL,
+    PRIMARY KEY (endpoint, metric, second)
+) WITHOUT ROWID;
+
+-- Processes that write executions, with a heartbeat, so executions of a dead process can be
+-- told apart from running ones.
+CREATE TABLE runners (
+    id           TEXT PRIMARY KEY,
+    pid          INTEGER NOT NULL,
+    started_ms   INTEGER NOT NULL,
+    heartbeat_ms INTEGER NOT NULL
+);
+"#;
+
+/// Brings the file up to [`SCHEMA_VERSION`]. Safe when several processes open a new file at
+/// once: the check and the creation happen in one write transaction.
+pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| sqlite(path, e))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(|e| sqlite(path, e))?;
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| sqlite(path, e))?;
+    if version == 0 {
+        tx.execute_batch(V1).map_err(|e| sqlite(path, e))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| sqlite(path, e))?;
+    }
+    tx.commit().map_err(|e| sqlite(path, e))
+}

@@ -1,0 +1,586 @@
+//! The background writer: one thread, one connection, one transaction per batch of
+//! whatever was queued while the previous batch committed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use scones_asl::HistoryEvent;
+use tokio::sync::oneshot;
+
+use super::types::ExecutionStatus;
+use super::{StoreError, open_connection, schema, sqlite};
+
+/// How often an idle writer proves its process is alive.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Most operations written in one transaction (bounds transaction time and memory).
+const MAX_BATCH: usize = 20_000;
+/// Attempts at a batch before its operations are dropped and reported failed.
+const ATTEMPTS: usize = 3;
+
+/// A new execution, recorded as RUNNING.
+#[derive(Debug, Clone)]
+pub struct ExecutionStart {
+    /// Execution ARN (unique).
+    pub arn: String,
+    /// Execution name.
+    pub name: String,
+    /// State machine ARN.
+    pub state_machine_arn: String,
+    /// `s3_key` of the input, if any.
+    pub s3_key: Option<String>,
+    /// Input JSON text.
+    pub input: String,
+    /// Start time.
+    pub start: DateTime<Utc>,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone)]
+pub struct ExecutionStop {
+    /// Final status (not RUNNING).
+    pub status: ExecutionStatus,
+    /// Output JSON text (SUCCEEDED).
+    pub output: Option<String>,
+    /// Error name.
+    pub error: Option<String>,
+    /// Cause.
+    pub cause: Option<String>,
+    /// Stop time.
+    pub stop: DateTime<Utc>,
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+enum Op {
+    Start(ExecutionStart),
+    Event {
+        arn: Arc<str>,
+        event_id: i64,
+        kind: String,
+        timestamp_ms: i64,
+        json: String,
+    },
+    Scores {
+        arn: Arc<str>,
+        scores: [f64; 2],
+    },
+    Finish {
+        arn: Arc<str>,
+        stop: ExecutionStop,
+        ack: Option<Ack>,
+    },
+    Metric {
+        endpoint: Arc<str>,
+        metric: &'static str,
+        second: i64,
+        value: f64,
+    },
+    Flush(Ack),
+}
+
+/// Counters of a writer, for benchmarks and health displays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Operations written.
+    pub operations: u64,
+    /// Operations dropped after failed attempts.
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    operations: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// Queues writes for the background thread. Cheap to call from async code (a channel send;
+/// event JSON is serialised on the caller's thread so the work spreads over the runtime).
+/// Dropping it writes what is queued and stops the thread.
+pub struct StoreWriter {
+    path: PathBuf,
+    runner_id: String,
+    tx: Option<mpsc::Sender<Op>>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for StoreWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreWriter")
+            .field("path", &self.path)
+            .field("runner_id", &self.runner_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreWriter {
+    pub(crate) fn start(path: &Path) -> Result<StoreWriter, StoreError> {
+        let conn = open_connection(path)?;
+        schema::migrate(&conn, path)?;
+        let runner_id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now().timestamp_millis();
+        conn.execute(
+            "INSERT INTO runners (id, pid, started_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?3)",
+            params![runner_id, std::process::id(), now],
+        )
+        .map_err(|e| sqlite(path, e))?;
+        let (tx, rx) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let last_error = Arc::new(Mutex::new(None));
+        let thread = {
+            let thread_path = path.to_path_buf();
+            let runner_id = runner_id.clone();
+            let counters = counters.clone();
+            let last_error = last_error.clone();
+            std::thread::Builder::new()
+                .name("scones-store-writer".into())
+                .spawn(move || {
+                    WriterThread {
+                        conn,
+                        path: thread_path,
+                        runner_id,
+                        ids: HashMap::new(),
+                        counters,
+                        last_error,
+                        last_heartbeat: Instant::now(),
+                    }
+                    .run(rx)
+                })
+                .map_err(|e| StoreError::WriterStopped {
+                    path: path.to_path_buf(),
+                    reason: format!("cannot start the writer thread: {e}"),
+                })?
+        };
+        Ok(StoreWriter {
+            path: path.to_path_buf(),
+            runner_id,
+            tx: Some(tx),
+            thread: Some(thread),
+            counters,
+            last_error,
+        })
+    }
+
+    /// This writer's runner id (stored with every execution it starts).
+    pub fn runner_id(&self) -> &str {
+        &self.runner_id
+    }
+
+    fn send(&self, op: Op) {
+        // A send fails only when the thread has ended; the next `flush`/`finish` reports it.
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(op);
+        }
+    }
+
+    /// Records a new RUNNING execution.
+    pub fn start_execution(&self, start: ExecutionStart) {
+        self.send(Op::Start(start));
+    }
+
+    /// Records a history event of the execution `arn` (as its GetExecutionHistory JSON).
+    pub fn event(&self, arn: &Arc<str>, event: &HistoryEvent) {
+        self.send(Op::Event {
+            arn: arn.clone(),
+            event_id: i64::try_from(event.id).unwrap_or(i64::MAX),
+            kind: event.event_type(),
+            timestamp_ms: event.timestamp.timestamp_millis(),
+            json: event.to_aws_json().to_string(),
+        });
+    }
+
+    /// Records the classifier's scores of a running execution.
+    pub fn scores(&self, arn: &Arc<str>, scores: [f64; 2]) {
+        self.send(Op::Scores {
+            arn: arn.clone(),
+            scores,
+        });
+    }
+
+    /// Records the end of an execution; resolves once it is committed (durable).
+    pub fn finish(
+        &self,
+        arn: &Arc<str>,
+        stop: ExecutionStop,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
+        let (ack, done) = oneshot::channel();
+        self.send(Op::Finish {
+            arn: arn.clone(),
+            stop,
+            ack: Some(ack),
+        });
+        self.ack_future(done)
+    }
+
+    /// Adds one data point to a metric of an endpoint.
+    pub fn metric(&self, endpoint: &Arc<str>, metric: &'static str, at: DateTime<Utc>, value: f64) {
+        self.send(Op::Metric {
+            endpoint: endpoint.clone(),
+            metric,
+            second: at.timestamp(),
+            value,
+        });
+    }
+
+    /// Resolves once everything queued before it is committed.
+    pub fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
+        let (ack, done) = oneshot::channel();
+        self.send(Op::Flush(ack));
+        self.ack_future(done)
+    }
+
+    /// [`StoreWriter::flush`] for code outside an async runtime.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Op::Flush(ack));
+        let path = self.path.clone();
+        match done.blocking_recv() {
+            Ok(result) => result.map_err(|reason| StoreError::WriterStopped { path, reason }),
+            Err(_) => Err(self.stopped_error()),
+        }
+    }
+
+    fn ack_future(
+        &self,
+        done: oneshot::Receiver<Result<(), String>>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
+        let path = self.path.clone();
+        let stopped = self.stopped_error();
+        async move {
+            match done.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(reason)) => Err(StoreError::WriterStopped { path, reason }),
+                Err(_) => Err(stopped),
+            }
+        }
+    }
+
+    fn stopped_error(&self) -> StoreError {
+        let reason = self
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or_else(|| "the writer thread has ended".into());
+        StoreError::WriterStopped {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            operations: self.counters.operations.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Writes what is queued, stops the thread and reports the last error, if any.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shutdown();
+        match self.last_error.lock().ok().and_then(|e| e.clone()) {
+            Some(reason) => Err(StoreError::WriterStopped {
+                path: self.path.clone(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for StoreWriter {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct WriterThread {
+    conn: Connection,
+    path: PathBuf,
+    runner_id: String,
+    /// Row ids of the executions this writer started and has not finished.
+    ids: HashMap<Arc<str>, i64>,
+    counters: Arc<Counters>,
+    last_error: Arc<Mutex<Option<String>>>,
+    last_heartbeat: Instant,
+}
+
+impl WriterThread {
+    fn run(mut self, rx: mpsc::Receiver<Op>) {
+        loop {
+            let first = match rx.recv_timeout(HEARTBEAT) {
+                Ok(op) => op,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.write(Vec::new());
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.write(batch);
+        }
+        // Clean exit: this process no longer runs anything; executions it left RUNNING are
+        // orphans from now on.
+        let _ = self
+            .conn
+            .execute("DELETE FROM runners WHERE id = ?1", [&self.runner_id]);
+    }
+
+    fn write(&mut self, batch: Vec<Op>) {
+        let mut ops = Vec::with_capacity(batch.len());
+        let mut acks: Vec<Ack> = Vec::new();
+        for op in batch {
+            match op {
+                Op::Flush(ack) => acks.push(ack),
+                Op::Finish { arn, stop, ack } => {
+                    acks.extend(ack);
+                    ops.push(Op::Finish {
+                        arn,
+                        stop,
+                        ack: None,
+                    });
+                }
+                other => ops.push(other),
+            }
+        }
+        let batch = ops;
+        if batch.is_empty() && self.last_heartbeat.elapsed() < HEARTBEAT {
+            for ack in acks {
+                let _ = ack.send(Ok(()));
+            }
+            return;
+        }
+        let mut result = Err(String::new());
+        for attempt in 1..=ATTEMPTS {
+            result = self.write_once(&batch);
+            match &result {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, path = %self.path.display(), "execution store write failed");
+                    std::thread::sleep(Duration::from_millis(50 * attempt as u64));
+                }
+            }
+        }
+        match &result {
+            Ok(()) => {
+                self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .operations
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.last_heartbeat = Instant::now();
+            }
+            Err(e) => {
+                self.counters
+                    .dropped
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(e.clone());
+                }
+            }
+        }
+        for ack in acks {
+            let _ = ack.send(result.clone());
+        }
+    }
+
+    fn write_once(&mut self, batch: &[Op]) -> Result<(), String> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        let (new_ids, finished) =
+            write_ops(&tx, batch, &self.ids, &self.runner_id).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        // Only now that the rows exist for good do the in-memory ids change.
+        self.ids.extend(new_ids);
+        for arn in finished {
+            self.ids.remove(&arn);
+        }
+        Ok(())
+    }
+}
+
+type Written = (Vec<(Arc<str>, i64)>, Vec<Arc<str>>);
+
+/// Per (endpoint, metric, second): sample count, sum, minimum, maximum.
+type MetricSets<'a> = HashMap<(&'a str, &'a str, i64), (u64, f64, f64, f64)>;
+
+fn write_ops(
+    tx: &Transaction<'_>,
+    batch: &[Op],
+    known: &HashMap<Arc<str>, i64>,
+    runner_id: &str,
+) -> rusqlite::Result<Written> {
+    let now_ms = Utc::now().timestamp_millis();
+    tx.execute(
+        "UPDATE runners SET heartbeat_ms = ?2 WHERE id = ?1",
+        params![runner_id, now_ms],
+    )?;
+    if batch.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let seq: i64 = tx.query_row(
+        "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut new_ids: HashMap<Arc<str>, i64> = HashMap::new();
+    let mut finished = Vec::new();
+    let mut touched: HashSet<i64> = HashSet::new();
+    let mut stamped: HashSet<i64> = HashSet::new();
+    let mut metrics: MetricSets<'_> = HashMap::new();
+
+    let mut insert_execution = tx.prepare_cached(
+        "INSERT INTO executions (arn, name, state_machine_arn, status, s3_key, input, start_ms, runner, change_seq)
+         VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut insert_event = tx.prepare_cached(
+        "INSERT OR IGNORE INTO history_events (execution_id, event_id, type, timestamp_ms, event)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut set_scores =
+        tx.prepare_cached("UPDATE executions SET p_bicycle = ?2, p_motorcycle = ?3 WHERE id = ?1")?;
+    let mut finish = tx.prepare_cached(
+        "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, stop_ms = ?6, change_seq = ?7
+         WHERE id = ?1",
+    )?;
+    let mut find = tx.prepare_cached("SELECT id FROM executions WHERE arn = ?1")?;
+    let mut id_of =
+        |arn: &Arc<str>, new_ids: &HashMap<Arc<str>, i64>| -> rusqlite::Result<Option<i64>> {
+            if let Some(id) = new_ids.get(arn).or_else(|| known.get(arn)) {
+                return Ok(Some(*id));
+            }
+            find.query_row([&**arn], |r| r.get(0)).optional()
+        };
+
+    for op in batch {
+        match op {
+            Op::Start(s) => {
+                let inserted = insert_execution.execute(params![
+                    s.arn,
+                    s.name,
+                    s.state_machine_arn,
+                    s.s3_key,
+                    s.input,
+                    s.start.timestamp_millis(),
+                    runner_id,
+                    seq
+                ]);
+                match inserted {
+                    Ok(_) => {
+                        let id = tx.last_insert_rowid();
+                        new_ids.insert(Arc::from(s.arn.as_str()), id);
+                        stamped.insert(id);
+                    }
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        tracing::warn!(arn = %s.arn, "an execution with this ARN exists; not recorded again");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Op::Event {
+                arn,
+                event_id,
+                kind,
+                timestamp_ms,
+                json,
+            } => {
+                if let Some(id) = id_of(arn, &new_ids)? {
+                    insert_event.execute(params![id, event_id, kind, timestamp_ms, json])?;
+                    touched.insert(id);
+                }
+            }
+            Op::Scores { arn, scores } => {
+                if let Some(id) = id_of(arn, &new_ids)? {
+                    set_scores.execute(params![id, scores[0], scores[1]])?;
+                    touched.insert(id);
+                }
+            }
+            Op::Finish { arn, stop, .. } => {
+                if let Some(id) = id_of(arn, &new_ids)? {
+                    finish.execute(params![
+                        id,
+                        stop.status.as_str(),
+                        stop.output,
+                        stop.error,
+                        stop.cause,
+                        stop.stop.timestamp_millis(),
+                        seq
+                    ])?;
+                    stamped.insert(id);
+                    finished.push(arn.clone());
+                }
+            }
+            Op::Metric {
+                endpoint,
+                metric,
+                second,
+                value,
+            } => {
+                let e = metrics.entry((&**endpoint, *metric, *second)).or_insert((
+                    0,
+                    0.0,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                ));
+                e.0 += 1;
+                e.1 += value;
+                e.2 = e.2.min(*value);
+                e.3 = e.3.max(*value);
+            }
+            Op::Flush(_) => {}
+        }
+    }
+
+    let mut stamp = tx.prepare_cached("UPDATE executions SET change_seq = ?2 WHERE id = ?1")?;
+    for id in touched.difference(&stamped) {
+        stamp.execute(params![id, seq])?;
+    }
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO metrics (endpoint, metric, second, sample_count, sum, minimum, maximum)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (endpoint, metric, second) DO UPDATE SET
+             sample_count = sample_count + excluded.sample_count,
+             sum = sum + excluded.sum,
+             minimum = min(minimum, excluded.minimum),
+             maximum = max(maximum, excluded.maximum)",
+    )?;
+    for ((endpoint, metric, second), (count, sum, min, max)) in metrics {
+        upsert.execute(params![
+            endpoint,
+            metric,
+            second,
+            count as i64,
+            sum,
+            min,
+            max
+        ])?;
+    }
+    Ok((new_ids.into_iter().collect(), finished))
+}

@@ -1,0 +1,360 @@
+//! The execution store: what the dashboard queries see, two processes writing at once, and a
+//! writer killed with SIGKILL mid-run.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use common::FixedPredictor;
+use scones_local::stage::{self, Source, SyntheticSpec};
+use scones_local::store::{
+    ChangeCursor, ExecutionFilter, ExecutionStart, ExecutionStatus, ExecutionStop, Store,
+};
+use scones_local::{Home, LocalStack, NoProgress, StackOptions};
+use serde_json::Value;
+
+/// Set to the home path when this test binary runs as a child writer.
+const CHILD_HOME: &str = "SCONES_TEST_CHILD_HOME";
+/// Executions the child runs (0: until killed).
+const CHILD_COUNT: &str = "SCONES_TEST_CHILD_COUNT";
+
+fn staged_home(root: &Path) -> Home {
+    let home = Home::at(root).unwrap();
+    let source = Source::Synthetic {
+        spec: SyntheticSpec {
+            train_per_class: 2,
+            test_per_class: 5,
+            seed: 3,
+        },
+        reason: "store test".into(),
+    };
+    stage::stage(&home.bucket(), &source, &NoProgress).unwrap();
+    home
+}
+
+/// Not a test of its own: when started by the tests below with `CHILD_HOME` set, runs real
+/// executions against that home and prints `finished <arn>` once each is committed.
+#[test]
+fn child_writer() {
+    let Ok(root) = std::env::var(CHILD_HOME) else {
+        return;
+    };
+    let count: usize = std::env::var(CHILD_COUNT)
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let home = Home::at(Path::new(&root)).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stack = LocalStack::with_predictor(
+            &home,
+            &StackOptions::default(),
+            Arc::new(FixedPredictor([0.97, 0.03])),
+        )
+        .unwrap();
+        let mut done = 0usize;
+        while count == 0 || done < count {
+            let keys = stack.random_test_keys(8).unwrap();
+            stack
+                .run_many(keys, 8, |r| {
+                    assert!(r.persist_error.is_none(), "{r:?}");
+                    println!("finished {}", r.arn);
+                })
+                .await;
+            done += 8;
+        }
+        stack.flush().await.unwrap();
+    });
+}
+
+fn spawn_child(home: &Path, count: usize) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_HOME, home)
+        .env(CHILD_COUNT, count.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn finished_arns(output: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(output)
+        .lines()
+        // libtest may print "test child_writer ... " in front of the first line.
+        .filter_map(|l| {
+            l.split("finished arn:")
+                .nth(1)
+                .map(|rest| format!("arn:{rest}"))
+        })
+        .collect()
+}
+
+fn event_types(history: &[Value]) -> Vec<String> {
+    history
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// A SUCCEEDED execution of the scones workflow has all 17 events, ids 1..=17 in order.
+fn assert_complete_success(store: &Store, arn: &str) {
+    let detail = store
+        .execution(arn)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{arn} missing"));
+    assert_eq!(detail.summary.status, ExecutionStatus::Succeeded, "{arn}");
+    // JSON round trips may move the last digit of an f64.
+    let [b, m] = detail
+        .summary
+        .scores
+        .unwrap_or_else(|| panic!("{arn} has no scores"));
+    assert!(
+        (b - 0.97).abs() < 1e-6 && (m - 0.03).abs() < 1e-6,
+        "{b} {m}"
+    );
+    let history = store.history(arn).unwrap();
+    let types = event_types(&history);
+    assert_eq!(types.len(), 17, "{arn}: {types:?}");
+    assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"));
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
+    let ids: Vec<u64> = history.iter().filter_map(|e| e["id"].as_u64()).collect();
+    assert_eq!(ids, (1..=17).collect::<Vec<u64>>());
+}
+
+#[test]
+fn two_processes_write_at_once_and_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let a = spawn_child(home.root(), 200);
+    let b = spawn_child(home.root(), 200);
+    let a = a.wait_with_output().unwrap();
+    let b = b.wait_with_output().unwrap();
+    assert!(a.status.success() && b.status.success(), "{a:?} {b:?}");
+    let arns: Vec<String> = finished_arns(&a.stdout)
+        .into_iter()
+        .chain(finished_arns(&b.stdout))
+        .collect();
+    assert_eq!(arns.len(), 400);
+
+    let store = home.open_store().unwrap();
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    let counts = store.status_counts().unwrap();
+    assert_eq!((counts.total(), counts.succeeded), (400, 400));
+    for arn in &arns {
+        assert_complete_success(&store, arn);
+    }
+}
+
+#[test]
+fn a_writer_killed_mid_run_leaves_a_sound_store_and_every_finished_execution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let mut child = spawn_child(home.root(), 0);
+    let stdout = child.stdout.take().unwrap();
+    let mut finished = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for line in BufReader::new(stdout).lines() {
+        if let Some(arn) = line
+            .unwrap()
+            .split("finished arn:")
+            .nth(1)
+            .map(|rest| format!("arn:{rest}"))
+        {
+            finished.push(arn);
+        }
+        if finished.len() >= 300 || Instant::now() > deadline {
+            break;
+        }
+    }
+    // SIGKILL while it keeps writing.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        finished.len() >= 300,
+        "the child finished only {}",
+        finished.len()
+    );
+
+    let store = home.open_store().unwrap();
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    for arn in &finished {
+        assert_complete_success(&store, arn);
+    }
+    // Executions it had in flight are RUNNING with a partial history until reaped.
+    let running = store
+        .latest_executions(
+            &ExecutionFilter {
+                status: Some(ExecutionStatus::Running),
+                ..ExecutionFilter::default()
+            },
+            1000,
+        )
+        .unwrap();
+    let reaped = store.reap_orphans(Duration::ZERO).unwrap();
+    assert_eq!(reaped.len(), running.len());
+    for arn in &reaped {
+        let detail = store.execution(arn).unwrap().unwrap();
+        assert_eq!(detail.summary.status, ExecutionStatus::Aborted);
+        assert_eq!(detail.summary.error.as_deref(), Some("RunnerExited"));
+        let history = store.history(arn).unwrap();
+        let last = history.last().unwrap();
+        assert_eq!(last["type"], "ExecutionAborted");
+        assert_eq!(last["id"].as_u64(), Some(history.len() as u64));
+    }
+    assert_eq!(store.status_counts().unwrap().running, 0);
+}
+
+fn ms(t: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_millis_opt(t).unwrap()
+}
+
+#[tokio::test]
+async fn queries_are_incremental_filtered_and_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("s.sqlite3")).unwrap();
+    let writer = store.writer().unwrap();
+    let arn = |i: usize| format!("arn:aws:states:us-east-1:0:execution:scones:e{i}");
+    let arns: Vec<Arc<str>> = (0..10).map(|i| Arc::from(arn(i).as_str())).collect();
+    for (i, a) in arns.iter().enumerate() {
+        writer.start_execution(ExecutionStart {
+            arn: a.to_string(),
+            name: format!("e{i}"),
+            state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+            s3_key: Some(format!("test/img_{i}.png")),
+            input: "{}".into(),
+            start: ms(1_700_000_000_000 + i as i64),
+        });
+    }
+    writer.flush().await.unwrap();
+
+    // Everything is new; paging by 4 visits each execution exactly once.
+    let mut cursor = ChangeCursor::default();
+    let mut seen = Vec::new();
+    loop {
+        let page = store.changes_since(cursor, 4).unwrap();
+        seen.extend(page.executions.iter().map(|e| e.name.clone()));
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(seen, (0..10).map(|i| format!("e{i}")).collect::<Vec<_>>());
+    assert!(
+        store
+            .changes_since(cursor, 100)
+            .unwrap()
+            .executions
+            .is_empty()
+    );
+
+    // Two finish (one LowConfidence with scores), one gets scores only: exactly those three
+    // show up as changed.
+    writer.scores(&arns[3], [0.6, 0.4]);
+    for (i, error) in [(3usize, Some("LowConfidence")), (7, None)] {
+        writer
+            .finish(
+                &arns[i],
+                ExecutionStop {
+                    status: if error.is_some() {
+                        ExecutionStatus::Failed
+                    } else {
+                        ExecutionStatus::Succeeded
+                    },
+                    output: error.is_none().then(|| "{}".to_owned()),
+                    error: error.map(str::to_owned),
+                    cause: error.map(|_| "confidence 0.6 is below the threshold 0.93".to_owned()),
+                    stop: ms(1_700_000_001_000),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    writer.scores(&arns[5], [0.99, 0.01]);
+    writer.flush().await.unwrap();
+    let changed = store.changes_since(cursor, 100).unwrap();
+    let mut names: Vec<&str> = changed.executions.iter().map(|e| e.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["e3", "e5", "e7"]);
+
+    let low = store.failures("LowConfidence", 10).unwrap();
+    assert_eq!(low.len(), 1);
+    assert_eq!(low[0].scores, Some([0.6, 0.4]));
+    assert_eq!(
+        low[0].duration(Utc::now()),
+        chrono::Duration::milliseconds(997)
+    );
+
+    let newest = store
+        .latest_executions(&ExecutionFilter::default(), 3)
+        .unwrap();
+    let names: Vec<&str> = newest.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["e9", "e8", "e7"]);
+    let next = store
+        .latest_executions(
+            &ExecutionFilter {
+                before_id: newest.last().map(|e| e.id),
+                ..ExecutionFilter::default()
+            },
+            2,
+        )
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        ["e6", "e5"]
+    );
+    let by_key = store
+        .latest_executions(
+            &ExecutionFilter {
+                key_contains: Some("img_4".into()),
+                ..ExecutionFilter::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(by_key.len(), 1);
+    let counts = store.status_counts().unwrap();
+    assert_eq!((counts.running, counts.succeeded, counts.failed), (8, 1, 1));
+    assert_eq!(
+        store.execution("e7").unwrap().unwrap().output.as_deref(),
+        Some("{}")
+    );
+
+    // Metrics: per-second statistic sets, aggregated into any period.
+    let endpoint: Arc<str> = Arc::from("ep");
+    let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+    for (offset, value) in [(0, 100.0), (0, 300.0), (1, 50.0), (65, 10.0)] {
+        writer.metric(
+            &endpoint,
+            "ModelLatency",
+            t0 + chrono::Duration::seconds(offset),
+            value,
+        );
+    }
+    writer.flush().await.unwrap();
+    let series = store
+        .metric_series(
+            "ep",
+            "ModelLatency",
+            t0,
+            t0 + chrono::Duration::minutes(5),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].start, t0);
+    assert_eq!((series[0].sample_count, series[0].sum), (3, 450.0));
+    assert_eq!((series[0].minimum, series[0].maximum), (50.0, 300.0));
+    assert_eq!(series[0].average(), 150.0);
+    assert_eq!(series[1].start, t0 + chrono::Duration::seconds(60));
+    assert_eq!(series[1].sample_count, 1);
+    writer.close().unwrap();
+}

@@ -1,0 +1,86 @@
+//! Training a tiny model for a couple of epochs on generated data, keeping it in the
+//! bucket, and serving it from the endpoint.
+
+use std::sync::Arc;
+
+use scones_local::endpoint::LocalEndpoint;
+use scones_local::stage::{self, Source, Split, SyntheticSpec};
+use scones_local::training::{self, TrainingError};
+use scones_local::{LocalBucket, NoProgress};
+use scones_model::TrainConfig;
+
+#[test]
+fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = LocalBucket::new(tmp.path().join("bucket"));
+    assert!(matches!(
+        training::load_latest(&bucket),
+        Err(TrainingError::NoModel { .. })
+    ));
+    let err = training::train_staged(&bucket, &TrainConfig::default(), |_| {}).unwrap_err();
+    assert_eq!(err.name(), "NotStaged");
+
+    let source = Source::Synthetic {
+        spec: SyntheticSpec {
+            train_per_class: 40,
+            test_per_class: 10,
+            seed: 11,
+        },
+        reason: "training test".into(),
+    };
+    stage::stage(&bucket, &source, &NoProgress).unwrap();
+    let config = TrainConfig {
+        epochs: 2,
+        width: 4,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let mut epochs = Vec::new();
+    let (model, dir) =
+        training::train_staged(&bucket, &config, |e| epochs.push(e.clone())).unwrap();
+    assert_eq!(epochs.len(), 2);
+    assert_eq!(epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2]);
+    assert!(
+        epochs
+            .iter()
+            .all(|e| e.train_loss.is_finite() && (0.0..=1.0).contains(&e.val_accuracy))
+    );
+
+    assert!(dir.starts_with(bucket.models_dir()));
+    assert_eq!(
+        training::latest_model_dir(&bucket).unwrap(),
+        Some(dir.clone())
+    );
+    let meta = model.metadata();
+    assert_eq!(meta.train_images + meta.validation_images, 80);
+    assert_eq!(meta.epochs, 2);
+
+    // The staged test split is never part of training: it loads separately and scores.
+    let test = training::load_staged(&bucket, Split::Test).unwrap();
+    assert_eq!(test.len(), 20);
+    let loaded = training::load_latest(&bucket).unwrap();
+    let evaluation = scones_model::evaluate(loaded.classifier(), &test).unwrap();
+    assert_eq!(evaluation.total, 20);
+    assert!(
+        evaluation
+            .to_string()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("accuracy: ")
+    );
+
+    // The endpoint serves the trained classifier: two probabilities summing to one.
+    let endpoint = LocalEndpoint::new("ep", Arc::new(loaded.into_classifier()));
+    let png = std::fs::read(bucket.root().join("test").join(&test[0].name)).unwrap();
+    let body = endpoint.invoke_now(&png, "image/png").unwrap();
+    let scores = scones_handlers::Scores::from_endpoint_body(&body).unwrap();
+    assert!((scores.p_bicycle + scores.p_motorcycle - 1.0).abs() < 1e-3);
+
+    // A second model replaces the pointer; a broken pointer is a typed error.
+    std::fs::write(bucket.models_dir().join("LATEST"), "../elsewhere\n").unwrap();
+    assert_eq!(
+        training::latest_model_dir(&bucket).unwrap_err().name(),
+        "Io"
+    );
+}
