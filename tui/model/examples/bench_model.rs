@@ -105,23 +105,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => model,
     };
 
-    // One PNG, decoded and classified from bytes each time, as the local endpoint does.
+    // Latency with the saved setting (the endpoint's default) and with the other one, so the
+    // accuracy/latency trade-off of flip averaging is visible.
+    let shipped = model.classifier().clone();
+    let other = shipped
+        .clone()
+        .with_test_time_flip(!shipped.test_time_flip());
+    let png = first_test_png(&root)?;
+    for classifier in [&other, &shipped] {
+        time_inference(classifier, &png, iterations)?;
+    }
+
+    if skip_test {
+        println!("test split skipped (--skip-test)");
+    } else {
+        let test_images = load_split(&root, &labels, "test")?;
+        println!("test split: {} images", test_images.len());
+        let other_eval = evaluate(&other, &test_images)?;
+        println!(
+            "test accuracy with test_time_flip={}: {:.3}",
+            other.test_time_flip(),
+            other_eval.accuracy
+        );
+        println!(
+            "shipped model (test_time_flip={}):",
+            shipped.test_time_flip()
+        );
+        println!("{}", evaluate(&shipped, &test_images)?);
+    }
+    Ok(())
+}
+
+/// The first PNG of test/ by name: only its bytes are used, to time decoding + inference.
+fn first_test_png(root: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let png_path = std::fs::read_dir(root.join("test"))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "png"))
         .min()
         .ok_or("no PNG in test/")?;
-    let png = std::fs::read(&png_path)?;
-    let classifier = model.classifier();
+    Ok(std::fs::read(&png_path)?)
+}
+
+/// Prints p50/p99 wall latency and CPU per call of `predict_png` on one PNG.
+fn time_inference(
+    classifier: &scones_model::Classifier,
+    png: &[u8],
+    iterations: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // One PNG, decoded and classified from bytes each time, as the local endpoint does.
     for _ in 0..50 {
-        classifier.predict_png(&png)?;
+        classifier.predict_png(png)?;
     }
     let mut samples = Vec::with_capacity(iterations);
     let cpu_before = process_cpu_ns();
     for _ in 0..iterations {
         let t = Instant::now();
-        let probs = classifier.predict_png(&png)?;
+        let probs = classifier.predict_png(png)?;
         samples.push(t.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(probs);
     }
@@ -136,17 +176,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     samples.sort_by(f64::total_cmp);
     println!(
-        "inference (decode + forward, one 32x32 PNG, {iterations} runs): p50 {:.3} ms  p99 {:.3} ms  (CPU per call {cpu_per_call})",
+        "inference test_time_flip={} (decode + forward, one 32x32 PNG, {iterations} runs): p50 {:.3} ms  p99 {:.3} ms  (CPU per call {cpu_per_call})",
+        classifier.test_time_flip(),
         percentile(&samples, 0.5),
         percentile(&samples, 0.99)
     );
-
-    if skip_test {
-        println!("test split skipped (--skip-test)");
-    } else {
-        let test_images = load_split(&root, &labels, "test")?;
-        println!("test split: {} images", test_images.len());
-        println!("{}", evaluate(classifier, &test_images)?);
-    }
     Ok(())
 }

@@ -49,7 +49,8 @@ pub struct ModelMetadata {
     pub seed: u64,
     /// Epochs run.
     pub epochs: usize,
-    /// Wall time of training in seconds.
+    /// Wall time of training in seconds, rounded to milliseconds (few digits survive a JSON
+    /// round trip exactly; serde_json's default float parsing is not exact for 17-digit ones).
     pub training_seconds: f64,
     /// The full training configuration.
     pub config: TrainConfig,
@@ -88,7 +89,7 @@ impl ModelMetadata {
             validation_images,
             seed: config.seed,
             epochs: last_epoch.epochs,
-            training_seconds: last_epoch.elapsed.as_secs_f64(),
+            training_seconds: last_epoch.elapsed.as_millis() as f64 / 1000.0,
             config: config.clone(),
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             // Filled in by `save`.

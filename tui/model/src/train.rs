@@ -23,7 +23,12 @@ use crate::tensors::{images_tensor, labels_tensor, push_normalized, scalar};
 use crate::{ModelError, fingerprint};
 
 /// Everything that decides how a model is trained. [`TrainConfig::default`] is the shipped
-/// configuration, chosen on the validation split (never on `test/`).
+/// configuration, chosen on the validation split (never on `test/`): width 8 rather than 16
+/// to fit the 120 s training budget on 2 cores (w16 for 30 epochs validated no better,
+/// 0.887, at ~3x the cost), cutout 8 (validation 0.907 vs 0.887 without), peak learning rate
+/// 0.1 (0.2 validated 0.880). Flip averaging is off by default for latency: it doubles the
+/// cost of a prediction (measured 1.35 -> 3.9 ms CPU per PNG) and the inference goal is 1 ms;
+/// [`Classifier::with_test_time_flip`] turns it on per caller.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     /// Seeds the holdout split, weight initialisation, shuffling and augmentation:
@@ -59,17 +64,21 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 42,
-            epochs: 30,
+            epochs: 40,
             batch_size: 64,
-            width: 16,
+            width: 8,
             validation_fraction: 0.15,
             peak_learning_rate: 0.1,
             warmup_fraction: 0.25,
             momentum: 0.9,
             weight_decay: 5e-4,
             label_smoothing: 0.1,
-            augmentation: Augmentation::default(),
-            test_time_flip: true,
+            augmentation: Augmentation {
+                crop_padding: 4,
+                horizontal_flip: true,
+                cutout: 8,
+            },
+            test_time_flip: false,
         }
     }
 }
@@ -155,7 +164,7 @@ fn holdout_split(
     fraction: f64,
     seed: u64,
 ) -> Result<(Vec<usize>, Vec<usize>), ModelError> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f_5b11);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x005e_ed0f_5b11);
     let (mut train, mut validation) = (Vec::new(), Vec::new());
     for class in Class::ALL {
         let mut members: Vec<usize> = (0..images.len())

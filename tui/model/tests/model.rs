@@ -315,7 +315,8 @@ fn rewrite_metadata(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 
 #[test]
 fn mismatched_models_are_typed_errors() {
-    let cases: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 4] = [
         ("format version", |m| m["format_version"] = 999.into()),
         ("classes", |m| {
             m["classes"] = serde_json::json!(["motorcycle", "bicycle"])
