@@ -58,6 +58,11 @@ output "training_job_name" {
   value       = module.training.job_name
 }
 
+output "training_job_spec" {
+  description = "The training job as JSON for `scones train --aws --job-spec \"$(terraform output -json training_job_spec)\"` (what the apply runs when run_training_job is on)."
+  value       = module.training.job_spec
+}
+
 output "model_data_url" {
   description = "Model artifact the endpoint serves, or null."
   value       = local.model_data_url

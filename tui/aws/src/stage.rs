@@ -153,23 +153,30 @@ pub fn decide_from_metadata(local: &LocalObject, metadata_md5: Option<&str>) -> 
     }
 }
 
-/// Reads the layout under `source_dir`: the two .lst files and every file under `train/`
-/// and `test/` (recursively; names starting with `.` are left out), sorted by key.
-pub fn scan_layout(source_dir: &Path) -> Result<Vec<LocalObject>, StageError> {
-    let missing = |what: &str| StageError::MissingLayout {
+/// Checks that `source_dir` has the layout's .lst files and image directories, without
+/// reading them (a quick check before any AWS call).
+pub fn check_layout(source_dir: &Path) -> Result<(), StageError> {
+    let missing = |what: String| StageError::MissingLayout {
         source_dir: source_dir.to_path_buf(),
-        missing: what.to_owned(),
+        missing: what,
     };
     for name in LIST_FILES {
         if !source_dir.join(name).is_file() {
-            return Err(missing(name));
+            return Err(missing(name.to_owned()));
         }
     }
     for name in IMAGE_DIRS {
         if !source_dir.join(name).is_dir() {
-            return Err(missing(&format!("{name}/")));
+            return Err(missing(format!("{name}/")));
         }
     }
+    Ok(())
+}
+
+/// Reads the layout under `source_dir`: the two .lst files and every file under `train/`
+/// and `test/` (recursively; names starting with `.` are left out), sorted by key.
+pub fn scan_layout(source_dir: &Path) -> Result<Vec<LocalObject>, StageError> {
+    check_layout(source_dir)?;
 
     let mut objects = Vec::new();
     for name in LIST_FILES {

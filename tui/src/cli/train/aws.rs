@@ -1,0 +1,82 @@
+//! `scones train --aws`: create the SageMaker training job unless one of that name exists,
+//! wait for it with progress, and fail unless it ends `Completed`.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use indicatif::ProgressBar;
+use scones_aws::training::WaitOptions;
+use scones_aws::{AwsTarget, StartOutcome, TrainingJobSpec};
+
+use super::TrainArgs;
+use crate::cli::GlobalArgs;
+
+pub fn run(_global: &GlobalArgs, args: &TrainArgs, target: AwsTarget) -> anyhow::Result<ExitCode> {
+    let Some(spec_arg) = args.job_spec.as_deref() else {
+        bail!("--aws needs --job-spec JSON (Terraform's training job_spec output)");
+    };
+    let text = if spec_arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the job spec from stdin")?;
+        text
+    } else {
+        spec_arg.to_owned()
+    };
+    let spec = TrainingJobSpec::from_json(&text)?;
+    let options = WaitOptions {
+        poll_interval: Duration::from_secs(args.poll_seconds.max(1)),
+        timeout: None,
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let bar = ProgressBar::new_spinner().with_message(format!("{}: starting", spec.job_name));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let job = runtime.block_on(async {
+        let config = scones_aws::sdk_config(&target).await;
+        let sagemaker = scones_aws::sagemaker_client(&config);
+        scones_aws::run_training_job(
+            &sagemaker,
+            &spec,
+            &options,
+            &mut |start| {
+                let line = match start {
+                    StartOutcome::Created => format!("created training job {}", spec.job_name),
+                    StartOutcome::AlreadyExists { status } => {
+                        format!("training job {} already exists ({status})", spec.job_name)
+                    }
+                };
+                // println, not bar.println: the line must show when stdout is not a terminal.
+                bar.suspend(|| println!("{line}"));
+            },
+            &mut |progress| {
+                let message = progress.message.as_deref().unwrap_or("");
+                bar.set_message(format!(
+                    "{}: {} / {} [{}s] {message}",
+                    spec.job_name,
+                    progress.status,
+                    progress.secondary_status,
+                    progress.elapsed.as_secs()
+                ));
+            },
+        )
+        .await
+    });
+    bar.finish_and_clear();
+    let job = job?;
+    println!("training job {} Completed", job.job_name);
+    println!("model: {}", job.model_data_url);
+    if job.model_data_url != spec.expected_model_data_url() {
+        eprintln!(
+            "warning: the artifact is not where Terraform expects it ({})",
+            spec.expected_model_data_url()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
