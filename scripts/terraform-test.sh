@@ -207,18 +207,18 @@ scones_cli_with_aws() {
   return 1
 }
 
-# A staged bucket layout shaped like `scones stage` output: the fixture .lst files and a
-# small file for every image they list (moto never decodes them).
+# A staged bucket layout shaped like `scones stage` output: the fixture .lst files (paths
+# relative to the split directory, as SageMaker channels expect) and a small file for every
+# image they list (moto never decodes them).
 make_staged_layout() {
-  local dir=$1 lst rel
-  mkdir -p "$dir"
-  for lst in train.lst test.lst; do
-    cp "$TF_DIR/tests/fixtures/staged/$lst" "$dir/$lst" || return 1
+  local dir=$1 split rel
+  for split in train test; do
+    mkdir -p "$dir/$split"
+    cp "$TF_DIR/tests/fixtures/staged/$split.lst" "$dir/$split.lst" || return 1
     while IFS=$'\t' read -r _ _ rel; do
       [ -n "$rel" ] || continue
-      mkdir -p "$dir/$(dirname "$rel")"
-      printf 'placeholder image %s\n' "$rel" >"$dir/$rel"
-    done <"$dir/$lst"
+      printf 'placeholder image %s\n' "$rel" >"$dir/$split/$rel"
+    done <"$dir/$split.lst"
   done
 }
 
@@ -246,6 +246,8 @@ step_emulator() {
     fi
     t1=$(date +%s)
     grep -E '^Apply complete' "$TMP_ROOT/apply.log"
+    # What `scones stage --aws` / `scones train --aws` said, when training ran.
+    grep -F '(local-exec):' "$TMP_ROOT/apply.log" | grep -v 'Executing:' | sed 's/^/  /'
     echo "apply: $((t1 - t0)) s; slowest resources:"
     grep -E 'Creation complete after' "$TMP_ROOT/apply.log" |
       sed -E 's/^(.*): Creation complete after ([0-9ms]+).*/\2 \1/' | sort -t' ' -k1,1 -h -r | head -5 | sed 's/^/  /' 
