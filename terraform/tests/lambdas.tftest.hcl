@@ -63,6 +63,18 @@ run "functions" {
   }
 
   assert {
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.this["serialize-image-data"].policy).Statement : {
+        resource = s.Resource, prefixes = s.Condition.StringLike["s3:prefix"]
+      } if contains(s.Action, "s3:ListBucket")
+      ] == [{
+        resource = ["arn:aws:s3:::scones-123456789012-us-east-1"]
+        prefixes = ["train/*", "test/*"]
+    }]
+    error_message = "serialize-image-data may list the image prefixes only (so a missing key is NoSuchKey, not AccessDenied)."
+  }
+
+  assert {
     condition = flatten([
       for s in jsondecode(aws_iam_role_policy.this["classify-image"].policy).Statement : s.Resource
       if contains(s.Action, "sagemaker:InvokeEndpoint")

@@ -61,6 +61,16 @@ locals {
         Action   = ["s3:GetObject"]
         Resource = [for prefix in var.image_prefixes : "${var.bucket_arn}/${prefix}*"]
       },
+      {
+        # Without ListBucket, S3 answers a missing key with 403 AccessDenied instead of 404
+        # NoSuchKey, and the user would see ObjectUnreadable for a typo in s3_key. Limited to
+        # listing the image prefixes, so no other key names are revealed.
+        Sid       = "ListImagePrefixes"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = [for prefix in var.image_prefixes : "${prefix}*"] } }
+      },
     ]
     "classify-image" = [
       {
