@@ -4,7 +4,10 @@
 //! arguments and picks the backend; the backend's code sits beside it (`local.rs`; an
 //! `aws.rs` joins it when the AWS backend exists). `--local` is the default backend.
 
+mod eval;
+mod run;
 mod stage;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,11 +50,21 @@ pub enum Command {
     /// Build the bucket's train/ and test/ splits and .lst files from CIFAR-100 (archive,
     /// labelled PNG folder, or download).
     Stage(stage::StageArgs),
+    /// Evaluate the current model on a labelled image set; ends with `accuracy: 0.xxx`.
+    Eval(eval::EvalArgs),
+    /// Start executions of the workflow; one line per execution, then a summary.
+    Run(run::RunArgs),
+    /// Train the model: locally on the staged train split (CPU), saved under models/;
+    /// `--aws`: run the SageMaker training job Terraform specifies.
+    Train(train::TrainArgs),
 }
 
 /// Runs the parsed command; the exit code says whether it succeeded.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Stage(args) => stage::run(&cli.global, args),
+        Command::Train(args) => train::run(&cli.global, args),
+        Command::Eval(args) => eval::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
     }
 }

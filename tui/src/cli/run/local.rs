@@ -1,0 +1,72 @@
+//! `scones run --local`: executions on the local engine, persisted in the local store.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use scones_local::runner::ExecutionResult;
+use scones_local::{Home, LocalStack, StackOptions, stage};
+
+use super::RunArgs;
+use crate::cli::GlobalArgs;
+use crate::ui::synthetic_banner;
+
+pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(global.home.as_deref())?;
+    if let Some(manifest) = stage::read_manifest(&home.bucket())?
+        && manifest.synthetic
+    {
+        synthetic_banner(manifest.synthetic_reason.as_deref());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let options = StackOptions {
+            threshold: args.threshold,
+            data_capture: !args.no_capture,
+            ..StackOptions::default()
+        };
+        let stack = LocalStack::open(&home, &options)?;
+        let keys = match args.random {
+            Some(n) => stack.random_test_keys(n)?,
+            None => args.key.clone(),
+        };
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let quiet = args.quiet;
+        let summary = stack
+            .run_many(keys, args.concurrency as usize, |r| {
+                if !quiet {
+                    let _ = writeln!(out, "{}", line(r));
+                }
+            })
+            .await;
+        stack.flush().await?;
+        let _ = writeln!(out, "{summary}");
+        let _ = out.flush();
+        anyhow::ensure!(
+            summary.not_persisted == 0,
+            "{} executions could not be persisted in {}",
+            summary.not_persisted,
+            home.store_path().display()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `key  STATUS  error  [p_bicycle, p_motorcycle]  ms  name`
+fn line(r: &ExecutionResult) -> String {
+    let scores = r
+        .scores
+        .map(|[b, m]| format!("[{b:.4}, {m:.4}]"))
+        .unwrap_or_else(|| "-".into());
+    format!(
+        "{}\t{}\t{}\t{}\t{:.1} ms\t{}",
+        r.s3_key,
+        r.status,
+        r.error.as_deref().unwrap_or("-"),
+        scores,
+        r.duration.as_secs_f64() * 1e3,
+        r.name
+    )
+}

@@ -1,0 +1,67 @@
+//! `scones train --local`: train on the local bucket's train split, save under models/.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use scones_local::{Home, stage, training};
+use scones_model::TrainConfig;
+
+use super::TrainArgs;
+use crate::cli::GlobalArgs;
+use crate::ui::synthetic_banner;
+
+pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(global.home.as_deref())?;
+    let bucket = home.bucket();
+    if args.if_missing
+        && let Some(dir) = training::latest_model_dir(&bucket)?
+        && dir.is_dir()
+    {
+        println!("a model exists already ({}); skipping", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(manifest) = stage::read_manifest(&bucket)?
+        && manifest.synthetic
+    {
+        synthetic_banner(manifest.synthetic_reason.as_deref());
+    }
+    let mut config = TrainConfig::default();
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(width) = args.width {
+        config.width = width;
+    }
+    let bar = ProgressBar::new(config.epochs as u64).with_style(
+        ProgressStyle::with_template("training [{bar:30}] epoch {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let (model, dir) = training::train_staged(&bucket, &config, |epoch| {
+        let line = format!(
+            "loss {:.3} acc {:.3} | val loss {:.3} acc {:.3}",
+            epoch.train_loss, epoch.train_accuracy, epoch.val_loss, epoch.val_accuracy
+        );
+        bar.set_position(epoch.epoch as u64);
+        bar.set_message(line.clone());
+        // Bars are hidden when stderr is not a terminal; keep a plain trace in logs.
+        tracing::info!(epoch = epoch.epoch, epochs = epoch.epochs, "{line}");
+    })
+    .context("training failed")?;
+    bar.finish_and_clear();
+    let meta = model.metadata();
+    println!(
+        "trained {} in {:.1} s",
+        meta.architecture, meta.training_seconds
+    );
+    println!(
+        "  validation accuracy {:.3} on {} held-out images ({} trained on)",
+        meta.validation_accuracy, meta.validation_images, meta.train_images
+    );
+    println!("  saved to {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}

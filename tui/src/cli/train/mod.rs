@@ -1,0 +1,43 @@
+//! `scones train`: train the classifier (locally on the staged train split, or the
+//! SageMaker training job with `--aws`).
+
+mod aws;
+mod local;
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{BackendArgs, GlobalArgs};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Passes over the training data (default: the model's tuned setting).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed for the holdout split, initialisation, shuffling and augmentation.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Width (channels of the first layer) of the network (default: the model's setting).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Do nothing when a trained model exists already.
+    #[arg(long)]
+    pub if_missing: bool,
+    /// With --aws: the training job spec JSON (Terraform's `training_job_spec` output), or
+    /// `-` to read it from stdin.
+    #[arg(long, value_name = "JSON", requires = "aws")]
+    pub job_spec: Option<String>,
+    /// With --aws: seconds between job status polls.
+    #[arg(long, default_value_t = 30, requires = "aws")]
+    pub poll_seconds: u64,
+}
+
+pub fn run(global: &GlobalArgs, args: TrainArgs) -> anyhow::Result<ExitCode> {
+    match args.backend.aws_target() {
+        Some(target) => aws::run(global, &args, target),
+        None => local::run(global, &args),
+    }
+}

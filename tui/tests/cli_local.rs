@@ -1,0 +1,274 @@
+//! The `scones` binary end to end on the local stack, with a temporary `--home`: stage from a
+//! labelled PNG folder, train a tiny model, evaluate, and run executions that SUCCEED, fail
+//! with LowConfidence and fail with ObjectNotFound, each with its full history in the store.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use scones_local::stage::{self, Source, SyntheticSpec, read_lst};
+use scones_local::store::{ExecutionStatus, Store};
+use scones_local::{Home, LocalBucket, NoProgress};
+use serde_json::Value;
+
+fn scones(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("scones").unwrap();
+    cmd.arg("--home").arg(home).env_remove("SCONES_HOME");
+    cmd
+}
+
+/// A small labelled PNG folder in the layout of shared/data/cifar100-bikes.
+fn labelled_folder(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let source = LocalBucket::new(root.join("source"));
+    let spec = SyntheticSpec {
+        train_per_class: 40,
+        test_per_class: 8,
+        seed: 5,
+    };
+    stage::stage(
+        &source,
+        &Source::Synthetic {
+            spec,
+            reason: "cli test".into(),
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let mut csv = String::from("split,filename,label,class_name,cifar100_fine_label\n");
+    for split in ["train", "test"] {
+        for e in read_lst(&source.root().join(format!("{split}.lst"))).unwrap() {
+            csv.push_str(&format!("{split},{},{},x,0\n", e.path, e.label));
+        }
+    }
+    let labels = root.join("labels.csv");
+    std::fs::write(&labels, csv).unwrap();
+    (source.root().to_path_buf(), labels)
+}
+
+/// (key, status, error, name) of each execution line of `scones run`.
+fn lines(stdout: &str) -> Vec<(String, String, String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 6).then(|| (f[0].into(), f[1].into(), f[2].into(), f[5].into()))
+        })
+        .collect()
+}
+
+fn best(store: &Store, name: &str) -> f64 {
+    let e = store.execution(name).unwrap().unwrap();
+    let [b, m] = e.summary.scores.unwrap();
+    b.max(m)
+}
+
+fn types(history: &[Value]) -> Vec<&str> {
+    history
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn stage_train_eval_and_run_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let (images, labels) = labelled_folder(tmp.path());
+
+    let out = scones(&home)
+        .args(["stage", "--local", "--images"])
+        .arg(&images)
+        .arg("--labels")
+        .arg(&labels)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("train    80 images (40 bicycle, 40 motorcycle)"),
+        "{out}"
+    );
+    // Idempotent on request.
+    scones(&home)
+        .args(["stage", "--if-missing"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("skipping"));
+
+    // Running before training names the missing step.
+    scones(&home)
+        .args(["run", "--random", "1"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("scones train --local"));
+
+    scones(&home)
+        .args(["train", "--epochs", "2", "--width", "4"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("validation accuracy"));
+
+    let eval = scones(&home)
+        .args(["eval"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let eval = String::from_utf8(eval).unwrap();
+    let last = eval.lines().last().unwrap();
+    assert!(
+        last.starts_with("accuracy: 0.") || last == "accuracy: 1.000",
+        "{eval}"
+    );
+    assert!(eval.contains("confusion matrix"), "{eval}");
+    let eval = scones(&home)
+        .args(["eval", "--images"])
+        .arg(&images)
+        .arg("--labels")
+        .arg(&labels)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(eval).unwrap().contains("images: 16"));
+
+    // Threshold 0.5: every classified image passes.
+    let run = scones(&home)
+        .args([
+            "run",
+            "--random",
+            "12",
+            "--threshold",
+            "0.5",
+            "--concurrency",
+            "4",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let run = String::from_utf8(run).unwrap();
+    let first = lines(&run);
+    assert_eq!(first.len(), 12, "{run}");
+    assert!(first.iter().all(|l| l.1 == "SUCCEEDED"), "{run}");
+    assert!(
+        run.lines()
+            .last()
+            .unwrap()
+            .starts_with("12 executions: 12 succeeded"),
+        "{run}"
+    );
+
+    // A threshold between the most and the least confident answers splits them.
+    let store = Home::at(&home).unwrap().open_store().unwrap();
+    let mut scored: Vec<(f64, String)> = first
+        .iter()
+        .map(|l| (best(&store, &l.3), l.0.clone()))
+        .collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (low, high) = (
+        scored.first().unwrap().clone(),
+        scored.last().unwrap().clone(),
+    );
+    assert!(
+        high.0 - low.0 > 1e-4,
+        "all answers equally confident: {scored:?}"
+    );
+    let threshold = format!("{:.6}", (high.0 + low.0) / 2.0);
+    let run = scones(&home)
+        .args([
+            "run",
+            "--threshold",
+            &threshold,
+            "--key",
+            &high.1,
+            "--key",
+            &low.1,
+        ])
+        .args(["--key", "test/no-such-image.png"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let run = String::from_utf8(run).unwrap();
+    let results = lines(&run);
+    let find = |key: &str| results.iter().find(|l| l.0 == key).unwrap().clone();
+    let summary = run.lines().last().unwrap();
+    assert!(
+        summary.starts_with("3 executions: 1 succeeded, 2 failed"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("LowConfidence 1") && summary.contains("ObjectNotFound 1"),
+        "{summary}"
+    );
+
+    let ok = find(&high.1);
+    assert_eq!((ok.1.as_str(), ok.2.as_str()), ("SUCCEEDED", "-"));
+    let history = store
+        .history(&store.execution(&ok.3).unwrap().unwrap().summary.arn)
+        .unwrap();
+    assert_eq!(types(&history).len(), 17);
+    assert_eq!(types(&history).last(), Some(&"ExecutionSucceeded"));
+
+    let low_run = find(&low.1);
+    assert_eq!(
+        (low_run.1.as_str(), low_run.2.as_str()),
+        ("FAILED", "LowConfidence")
+    );
+    let detail = store.execution(&low_run.3).unwrap().unwrap();
+    assert_eq!(detail.summary.status, ExecutionStatus::Failed);
+    assert!(detail.summary.scores.is_some());
+    let history = store.history(&detail.summary.arn).unwrap();
+    let t = types(&history);
+    assert_eq!(t.len(), 16, "{t:?}");
+    assert_eq!(t[t.len() - 2..], ["TaskFailed", "ExecutionFailed"]);
+    let failed = &history[history.len() - 1]["executionFailedEventDetails"];
+    assert_eq!(failed["error"], "LowConfidence");
+    assert!(
+        failed["cause"].as_str().unwrap().contains(&threshold[..4]),
+        "{failed}"
+    );
+
+    let missing = find("test/no-such-image.png");
+    assert_eq!(
+        (missing.1.as_str(), missing.2.as_str()),
+        ("FAILED", "ObjectNotFound")
+    );
+
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert_eq!(store.status_counts().unwrap().total(), 15);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    scones(&home)
+        .args(["stage", "--cifar"])
+        .arg(tmp.path().join("missing.tar.gz"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("missing.tar.gz"));
+    let corrupt = tmp.path().join("corrupt.tar.gz");
+    std::fs::write(&corrupt, b"not an archive").unwrap();
+    scones(&home)
+        .args(["stage", "--cifar"])
+        .arg(&corrupt)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("corrupt.tar.gz is corrupt"));
+    assert!(!home.join("bucket/staged.json").exists());
+    scones(&home)
+        .args(["run", "--key", "x", "--threshold", "1.5"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "THRESHOLD must be a number in (0, 1]",
+        ));
+}
