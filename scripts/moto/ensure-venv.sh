@@ -8,6 +8,9 @@ source "$(dirname "$0")/../lib.sh"
 pip_ensure moto 'moto[server]>=5.1,<6' 'boto3>=1.34,<2'
 # moto[server]'s Flask: an older venv may have moto without the server extra.
 pip_ensure flask 'moto[server]>=5.1,<6'
+# The wrapper serves CloudWatch's rpcv2Cbor protocol (what aws-sdk-cloudwatch speaks) by
+# translating it to the query protocol moto implements.
+pip_ensure cbor2 'cbor2>=5.6,<7'
 if [ "${1:-}" = "--checkov" ]; then
     pip_ensure checkov 'checkov>=3.2,<4'
 fi

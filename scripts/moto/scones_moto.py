@@ -15,6 +15,10 @@ Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/loca
    secure transport: that one kind of statement is left out of the evaluation. Every other
    statement is evaluated as moto does.
 
+Requests pass through wire.py's middleware first: CloudWatch's rpcv2Cbor protocol (what the
+Rust aws-sdk-cloudwatch speaks) translated to the query protocol moto serves, fault injection
+(POST /scones-api/faults) and a per-operation call log (GET /scones-api/calls).
+
 Also switches on what the workflow test needs: Step Functions executions really run
 (stepfunctions.execute_state_machine) and Lambda tasks run without Docker
 (lambda.use_docker = false), set before any resource exists.
@@ -138,11 +142,31 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
 
     patch_moto()
-
-    from moto.server import main as moto_main
-
-    moto_main(["--host", "127.0.0.1", "--port", str(args.port)])
+    serve(args.port)
     return 0
+
+
+def serve(port: int) -> None:
+    """moto's server app (as `moto_server` runs it) behind the scones middleware
+    (wire.py: CloudWatch rpcv2Cbor, fault injection, call log), on 127.0.0.1 only."""
+    import signal
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from wire import SconesMiddleware
+
+    os.environ.setdefault("MOTO_PORT", str(port))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        "127.0.0.1",
+        port,
+        SconesMiddleware(app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
 
 
 if __name__ == "__main__":

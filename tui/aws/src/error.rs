@@ -1,0 +1,294 @@
+//! One error type for every AWS call this crate makes, classified so callers can react:
+//! back off on [`AwsError::Throttled`], say "not found" on [`AwsError::NotFound`], and show
+//! the service's own message for the rest.
+//!
+//! The SDK's standard retry strategy has already retried throttling and 5xx answers with
+//! exponential backoff and jitter (see [`crate::clients::RetryPolicy`]) by the time an
+//! error reaches this type, so a `Throttled` here means "still throttled after retrying".
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Error codes AWS services use for "slow down" (Step Functions, CloudWatch and Logs say
+/// `ThrottlingException`, S3 `SlowDown`, older APIs `Throttling`/`RequestLimitExceeded`).
+pub const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+];
+
+/// Error codes that mean "the thing you named does not exist".
+pub const NOT_FOUND_CODES: &[&str] = &[
+    "ExecutionDoesNotExist",
+    "StateMachineDoesNotExist",
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "NoSuchKey",
+    "NoSuchBucket",
+    "NotFound",
+];
+
+/// Why an AWS call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    /// Still throttled after the SDK's retries: slow down and try later.
+    #[error("{operation} was throttled by AWS ({code}): {message}")]
+    Throttled {
+        /// The API call, e.g. `ListExecutions`.
+        operation: &'static str,
+        /// The service's error code.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The named resource (execution, state machine, log group, object, endpoint) does not
+    /// exist.
+    #[error("{operation}: not found ({code}): {message}")]
+    NotFound {
+        /// The API call.
+        operation: &'static str,
+        /// The service's error code.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The service refused the request (permissions, validation, wrong state...).
+    #[error("{operation} was refused ({code}): {message}")]
+    Service {
+        /// The API call.
+        operation: &'static str,
+        /// The service's error code (`Unknown` when it sent none).
+        code: String,
+        /// The service's message.
+        message: String,
+        /// HTTP status of the answer.
+        status: u16,
+    },
+    /// AWS could not be reached: no network, DNS, TLS, timeout, or no credentials.
+    #[error("{operation} could not reach AWS: {message}")]
+    Transport {
+        /// The API call.
+        operation: &'static str,
+        /// What failed, with the SDK's context.
+        message: String,
+    },
+    /// The answer could not be read (or the request could not be built).
+    #[error("{operation}: unusable request or response: {message}")]
+    Protocol {
+        /// The API call.
+        operation: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl AwsError {
+    /// Stable name of the variant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AwsError::Throttled { .. } => "Throttled",
+            AwsError::NotFound { .. } => "NotFound",
+            AwsError::Service { .. } => "Service",
+            AwsError::Transport { .. } => "Transport",
+            AwsError::Protocol { .. } => "Protocol",
+        }
+    }
+
+    /// The API call that failed.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            AwsError::Throttled { operation, .. }
+            | AwsError::NotFound { operation, .. }
+            | AwsError::Service { operation, .. }
+            | AwsError::Transport { operation, .. }
+            | AwsError::Protocol { operation, .. } => operation,
+        }
+    }
+
+    /// The service's error code, when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Throttled { code, .. }
+            | AwsError::NotFound { code, .. }
+            | AwsError::Service { code, .. } => Some(code),
+            AwsError::Transport { .. } | AwsError::Protocol { .. } => None,
+        }
+    }
+
+    /// True for "slow down".
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, AwsError::Throttled { .. })
+    }
+
+    /// True for "does not exist".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, AwsError::NotFound { .. })
+    }
+
+    /// An answer this crate could not make sense of.
+    pub fn protocol(operation: &'static str, message: impl Into<String>) -> AwsError {
+        AwsError::Protocol {
+            operation,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an SDK error of any service.
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        let context = DisplayErrorContext(&err).to_string();
+        match &err {
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status_code();
+                let code = service.err().code().unwrap_or("Unknown").to_owned();
+                let message = service
+                    .err()
+                    .message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| context.clone());
+                classify_service(operation, code, message, status)
+            }
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError::Transport {
+                operation,
+                message: context,
+            },
+            SdkError::ResponseError(response) => {
+                let status = response.raw().status_code();
+                // Some emulators and proxies answer throttling with a bare 429/503.
+                if status == 429 || status == 503 {
+                    AwsError::Throttled {
+                        operation,
+                        code: format!("HTTP {status}"),
+                        message: context,
+                    }
+                } else {
+                    AwsError::Protocol {
+                        operation,
+                        message: context,
+                    }
+                }
+            }
+            _ => AwsError::Protocol {
+                operation,
+                message: context,
+            },
+        }
+    }
+}
+
+/// Sorts a service error into a variant by its code and HTTP status.
+pub fn classify_service(
+    operation: &'static str,
+    code: String,
+    message: String,
+    status: u16,
+) -> AwsError {
+    if THROTTLING_CODES.contains(&code.as_str()) || status == 429 {
+        AwsError::Throttled {
+            operation,
+            code,
+            message,
+        }
+    } else if NOT_FOUND_CODES.contains(&code.as_str()) || is_sagemaker_not_found(&code, &message) {
+        AwsError::NotFound {
+            operation,
+            code,
+            message,
+        }
+    } else {
+        AwsError::Service {
+            operation,
+            code,
+            message,
+            status,
+        }
+    }
+}
+
+/// SageMaker answers DescribeEndpoint for a missing endpoint with a ValidationException
+/// whose message says "Could not find endpoint".
+fn is_sagemaker_not_found(code: &str, message: &str) -> bool {
+    code == "ValidationException" && message.contains("Could not find")
+}
+
+/// The HTTP status of a raw response, whatever its type.
+pub trait HttpStatus {
+    /// The status code.
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes_and_429_are_throttling() {
+        for code in [
+            "ThrottlingException",
+            "SlowDown",
+            "TooManyRequestsException",
+        ] {
+            let e = classify_service("ListExecutions", code.into(), "slow".into(), 400);
+            assert!(e.is_throttling(), "{code}");
+            assert_eq!(e.name(), "Throttled");
+        }
+        let e = classify_service("GetObject", "Whatever".into(), "x".into(), 429);
+        assert!(e.is_throttling());
+    }
+
+    #[test]
+    fn missing_things_are_not_found() {
+        let e = classify_service(
+            "DescribeExecution",
+            "ExecutionDoesNotExist".into(),
+            "Execution Does Not Exist".into(),
+            400,
+        );
+        assert!(e.is_not_found());
+        let e = classify_service(
+            "DescribeEndpoint",
+            "ValidationException".into(),
+            "Could not find endpoint \"x\".".into(),
+            400,
+        );
+        assert!(e.is_not_found());
+    }
+
+    #[test]
+    fn other_refusals_keep_code_status_and_message() {
+        let e = classify_service(
+            "StartExecution",
+            "AccessDeniedException".into(),
+            "not allowed".into(),
+            400,
+        );
+        assert_eq!(
+            e,
+            AwsError::Service {
+                operation: "StartExecution",
+                code: "AccessDeniedException".into(),
+                message: "not allowed".into(),
+                status: 400
+            }
+        );
+        assert_eq!(e.code(), Some("AccessDeniedException"));
+        assert!(e.to_string().contains("StartExecution was refused"));
+    }
+}

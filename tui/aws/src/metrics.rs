@@ -1,0 +1,181 @@
+//! SageMaker endpoint metrics from CloudWatch (`AWS/SageMaker`): invocations, model latency
+//! (average and maximum) and 4XX/5XX errors over a window, all in one `GetMetricData` call.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use chrono::{DateTime, Utc};
+
+use crate::error::AwsError;
+use crate::executions::to_chrono;
+
+/// Namespace of SageMaker endpoint metrics.
+pub const NAMESPACE: &str = "AWS/SageMaker";
+
+/// Variant name of a single-variant endpoint (the Terraform endpoint module's).
+pub const DEFAULT_VARIANT: &str = "AllTraffic";
+
+/// The series of one window, one value per period, aligned on `start`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointSeries {
+    /// Start of the first period.
+    pub start: Option<DateTime<Utc>>,
+    /// Length of a period (what CloudWatch was asked for).
+    pub period: Duration,
+    /// `Invocations` (Sum) per period.
+    pub invocations: Vec<f64>,
+    /// `ModelLatency` (Average) per period, milliseconds; `None` without data.
+    pub latency_avg_ms: Vec<Option<f64>>,
+    /// `ModelLatency` (Maximum) per period, milliseconds.
+    pub latency_max_ms: Vec<Option<f64>>,
+    /// `Invocation4XXErrors` (Sum) per period.
+    pub errors_4xx: Vec<f64>,
+    /// `Invocation5XXErrors` (Sum) per period.
+    pub errors_5xx: Vec<f64>,
+}
+
+/// A period CloudWatch accepts: 1, 5, 10, 30 or 60 s below a minute, whole minutes above.
+pub fn valid_period(period: Duration) -> Duration {
+    let secs = period.as_secs().max(1);
+    let secs = match secs {
+        0..=1 => 1,
+        2..=5 => 5,
+        6..=10 => 10,
+        11..=30 => 30,
+        31..=60 => 60,
+        s => s.div_ceil(60) * 60,
+    };
+    Duration::from_secs(secs)
+}
+
+/// The query ids, in the order of the fields of [`EndpointSeries`].
+const QUERIES: [(&str, &str, &str); 5] = [
+    ("invocations", "Invocations", "Sum"),
+    ("latency_avg", "ModelLatency", "Average"),
+    ("latency_max", "ModelLatency", "Maximum"),
+    ("errors_4xx", "Invocation4XXErrors", "Sum"),
+    ("errors_5xx", "Invocation5XXErrors", "Sum"),
+];
+
+/// Reads the endpoint's metrics over `[start, end)` in periods of `period` (rounded up to
+/// one CloudWatch accepts). The window is aligned down to a whole period so buckets line up
+/// with CloudWatch's.
+pub async fn endpoint_series(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    endpoint: &str,
+    variant: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    period: Duration,
+) -> Result<EndpointSeries, AwsError> {
+    let period = valid_period(period);
+    let period_s = period.as_secs() as i64;
+    let aligned = start.timestamp().div_euclid(period_s) * period_s;
+    let start = DateTime::from_timestamp(aligned, 0).unwrap_or(start);
+    let buckets = ((end - start).num_seconds().max(0) as u64).div_ceil(period_s as u64) as usize;
+    let buckets = buckets.max(1);
+
+    let dimensions = [
+        Dimension::builder()
+            .name("EndpointName")
+            .value(endpoint)
+            .build(),
+        Dimension::builder()
+            .name("VariantName")
+            .value(variant)
+            .build(),
+    ];
+    let queries: Vec<MetricDataQuery> = QUERIES
+        .iter()
+        .map(|(id, metric, stat)| {
+            MetricDataQuery::builder()
+                .id(*id)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(NAMESPACE)
+                                .metric_name(*metric)
+                                .set_dimensions(Some(dimensions.to_vec()))
+                                .build(),
+                        )
+                        .period(period_s as i32)
+                        .stat(*stat)
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        })
+        .collect();
+
+    let mut values: HashMap<String, Vec<Option<f64>>> = QUERIES
+        .iter()
+        .map(|(id, _, _)| ((*id).to_owned(), vec![None; buckets]))
+        .collect();
+    let mut token: Option<String> = None;
+    loop {
+        let out = cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.clone()))
+            .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetMetricData", e))?;
+        for result in out.metric_data_results() {
+            let Some(series) = result.id().and_then(|id| values.get_mut(id)) else {
+                continue;
+            };
+            for (t, v) in result.timestamps().iter().zip(result.values()) {
+                let offset = (to_chrono(t) - start).num_seconds();
+                if offset < 0 {
+                    continue;
+                }
+                let i = (offset / period_s) as usize;
+                if let Some(slot) = series.get_mut(i) {
+                    // Several datapoints in one bucket (a coarser period than asked for
+                    // cannot happen; duplicates across pages can): keep the last.
+                    *slot = Some(*v);
+                }
+            }
+        }
+        match out.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+
+    let mut take = |id: &str| values.remove(id).unwrap_or_default();
+    let zero = |v: Vec<Option<f64>>| v.into_iter().map(|x| x.unwrap_or(0.0)).collect();
+    // ModelLatency is in microseconds.
+    let ms = |v: Vec<Option<f64>>| v.into_iter().map(|x| x.map(|us| us / 1000.0)).collect();
+    Ok(EndpointSeries {
+        start: Some(start),
+        period,
+        invocations: zero(take("invocations")),
+        latency_avg_ms: ms(take("latency_avg")),
+        latency_max_ms: ms(take("latency_max")),
+        errors_4xx: zero(take("errors_4xx")),
+        errors_5xx: zero(take("errors_5xx")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_rounded_up_to_what_cloudwatch_accepts() {
+        let s = |n| valid_period(Duration::from_secs(n)).as_secs();
+        assert_eq!(s(0), 1);
+        assert_eq!(s(3), 5);
+        assert_eq!(s(7), 10);
+        assert_eq!(s(20), 30);
+        assert_eq!(s(45), 60);
+        assert_eq!(s(61), 120);
+        assert_eq!(s(300), 300);
+        assert_eq!(valid_period(Duration::from_millis(500)).as_secs(), 1);
+    }
+}
