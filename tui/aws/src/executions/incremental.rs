@@ -411,7 +411,7 @@ impl IncrementalLister {
         let take = running_checks.len().min(budget);
         budget -= take;
         let (check_now, check_later) = running_checks.split_at(take);
-        let checked = self.describe_many(check_now.iter().cloned()).await;
+        let checked = self.describe_many(check_now.to_vec()).await;
         for (arn, result) in checked {
             match result {
                 Ok(d) => {
@@ -440,7 +440,7 @@ impl IncrementalLister {
         budget -= take;
         let rest = wanted.split_off(take);
         let results = self
-            .describe_many(wanted.iter().map(|e| e.arn.clone()))
+            .describe_many(wanted.iter().map(|e| e.arn.clone()).collect())
             .await;
         let by_arn: HashMap<String, ExecutionListing> =
             wanted.into_iter().map(|e| (e.arn.clone(), e)).collect();
@@ -477,7 +477,7 @@ impl IncrementalLister {
             state.queued.drain(..n).collect()
         };
         let results = self
-            .describe_many(queued.iter().map(|e| e.arn.clone()))
+            .describe_many(queued.iter().map(|e| e.arn.clone()).collect())
             .await;
         let by_arn: HashMap<String, ExecutionListing> =
             queued.into_iter().map(|e| (e.arn.clone(), e)).collect();
@@ -535,7 +535,7 @@ impl IncrementalLister {
 
     async fn describe_many(
         &self,
-        arns: impl Iterator<Item = String>,
+        arns: Vec<String>,
     ) -> Vec<(String, Result<ExecutionDescription, AwsError>)> {
         futures::stream::iter(arns)
             .map(|arn| async move {
