@@ -25,22 +25,30 @@
 //! ```
 
 mod augment;
+mod averaging;
 mod classifier;
+mod config;
+mod cross_validation;
 mod data;
 mod error;
 mod evaluate;
 pub mod fingerprint;
 mod metadata;
+mod mixing;
 pub mod network;
 mod persist;
+pub mod split;
 mod tensors;
 mod train;
 
 pub use augment::Augmentation;
 pub use classifier::{Classifier, TrainedModel};
+pub use config::TrainConfig;
+pub use cross_validation::{CrossValidation, FoldReport, cross_validate, cross_validate_fold};
 pub use data::{CHANNELS, Class, IMAGE_BYTES, IMAGE_SIDE, LabeledImage, RgbImage, load_split};
 pub use error::ModelError;
 pub use evaluate::{ClassMetrics, Evaluation, evaluate};
 pub use metadata::{ARCHITECTURE, FORMAT_VERSION, FRAMEWORK, FRAMEWORK_VERSION, ModelMetadata};
+pub use mixing::BatchMixing;
 pub use persist::{METADATA_FILE, WEIGHTS_FILE};
-pub use train::{EpochReport, TrainConfig, train};
+pub use train::{EpochReport, train};

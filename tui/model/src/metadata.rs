@@ -1,7 +1,8 @@
 //! `metadata.json`: what a saved model is, how it was trained and how well it validated.
 
+use crate::config::TrainConfig;
 use crate::data::{CHANNELS, Class, IMAGE_SIDE};
-use crate::train::{EpochReport, TrainConfig};
+use crate::train::EpochReport;
 
 /// Version of the saved-model layout; bumped when `load` could no longer read older files.
 pub const FORMAT_VERSION: u32 = 1;
@@ -31,9 +32,12 @@ pub struct ModelMetadata {
     pub width: usize,
     /// Whether predictions average the image and its mirror image.
     pub test_time_flip: bool,
-    /// Accuracy on the held-out validation part after the last epoch.
+    /// Accuracy on the held-out validation part after the last epoch; NaN (`null` in the
+    /// file) after a final fit, which holds nothing out.
+    #[serde(deserialize_with = "nan_from_null")]
     pub validation_accuracy: f32,
-    /// Mean validation cross-entropy after the last epoch.
+    /// Mean validation cross-entropy after the last epoch; NaN (`null`) after a final fit.
+    #[serde(deserialize_with = "nan_from_null")]
     pub validation_loss: f32,
     /// Training accuracy (augmented images) in the last epoch.
     pub train_accuracy: f32,
@@ -60,6 +64,12 @@ pub struct ModelMetadata {
     pub weights_file: String,
     /// SHA-256 of the weights file, checked on load to catch corruption.
     pub weights_sha256: String,
+}
+
+/// Reads a number that serde_json wrote as `null` because it was NaN (JSON has no NaN).
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
+    let value: Option<f32> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or(f32::NAN))
 }
 
 impl ModelMetadata {

@@ -1,140 +1,28 @@
-//! Training: holdout split, augmented mini-batches, SGD with Nesterov momentum under a
-//! one-cycle learning-rate schedule, label-smoothed cross-entropy, per-epoch validation.
+//! Training: augmented (optionally mixed) mini-batches, SGD with Nesterov momentum under a
+//! one-cycle learning-rate schedule, label-smoothed soft-target cross-entropy, an optional
+//! moving average of the weights, and validation after every epoch.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::augment::Augmentation;
-use crate::classifier::{Classifier, TrainedModel};
-use crate::data::{Class, IMAGE_BYTES, LabeledImage};
+use crate::averaging::WeightAverage;
+use crate::classifier::{Classifier, Score, TrainedModel};
+use crate::config::TrainConfig;
+use crate::data::{IMAGE_BYTES, LabeledImage};
 use crate::metadata::ModelMetadata;
-use crate::network::Network;
+use crate::network::{NUM_CLASSES, Network};
+use crate::split::{Split, holdout};
 use crate::tensors::{images_tensor, labels_tensor, push_normalized, scalar};
 use crate::{ModelError, fingerprint};
-
-/// Everything that decides how a model is trained. [`TrainConfig::default`] is the shipped
-/// configuration, chosen on the validation split (never on `test/`): width 8 rather than 16
-/// to fit the 120 s training budget on 2 cores (w16 for 30 epochs validated no better,
-/// 0.887, at ~3x the cost), cutout 8 (validation 0.907 vs 0.887 without), peak learning rate
-/// 0.1 (0.2 validated 0.880). Flip averaging is off by default for latency: it doubles the
-/// cost of a prediction (measured 1.35 -> 3.9 ms CPU per PNG) and the inference goal is 1 ms;
-/// [`Classifier::with_test_time_flip`] turns it on per caller.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    /// Seeds the holdout split, weight initialisation, shuffling and augmentation:
-    /// same data + same seed -> same model and metrics.
-    pub seed: u64,
-    /// Passes over the training part.
-    pub epochs: usize,
-    /// Images per optimiser step.
-    pub batch_size: usize,
-    /// Channels of the first conv layer; later layers use 2x, 4x, 8x this.
-    pub width: usize,
-    /// Fraction of the given images held out (stratified by class) for validation.
-    pub validation_fraction: f64,
-    /// The highest learning rate of the one-cycle schedule.
-    pub peak_learning_rate: f64,
-    /// Fraction of all steps spent warming up linearly to the peak; the rest anneals with a
-    /// cosine to zero.
-    pub warmup_fraction: f64,
-    /// Nesterov momentum of SGD.
-    pub momentum: f64,
-    /// L2 weight decay.
-    pub weight_decay: f64,
-    /// Label smoothing of the cross-entropy (0 disables).
-    pub label_smoothing: f32,
-    /// Training-time augmentation.
-    pub augmentation: Augmentation,
-    /// Average the prediction of the image and its mirror image at inference (validation
-    /// included). Stored with the model.
-    pub test_time_flip: bool,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            seed: 42,
-            epochs: 40,
-            batch_size: 64,
-            width: 8,
-            validation_fraction: 0.15,
-            peak_learning_rate: 0.1,
-            warmup_fraction: 0.25,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            label_smoothing: 0.1,
-            augmentation: Augmentation {
-                crop_padding: 4,
-                horizontal_flip: true,
-                cutout: 8,
-            },
-            test_time_flip: false,
-        }
-    }
-}
-
-impl TrainConfig {
-    fn validate(&self) -> Result<(), ModelError> {
-        let invalid = |reason: &str| {
-            Err(ModelError::InvalidConfig {
-                reason: reason.to_string(),
-            })
-        };
-        if self.epochs == 0 {
-            return invalid("epochs must be at least 1");
-        }
-        if self.batch_size < 2 {
-            // Batch norm needs at least two samples to estimate a variance.
-            return invalid("batch_size must be at least 2");
-        }
-        if self.width == 0 || self.width > 256 {
-            return invalid("width must be within 1..=256");
-        }
-        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
-            return invalid("validation_fraction must be strictly between 0 and 1");
-        }
-        if !(self.peak_learning_rate.is_finite() && self.peak_learning_rate > 0.0) {
-            return invalid("peak_learning_rate must be a positive number");
-        }
-        if !(0.0..1.0).contains(&self.warmup_fraction) {
-            return invalid("warmup_fraction must be within 0..1");
-        }
-        if !(0.0..1.0).contains(&self.momentum) {
-            return invalid("momentum must be within 0..1");
-        }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return invalid("weight_decay must be a non-negative number");
-        }
-        if !(0.0..1.0).contains(&self.label_smoothing) {
-            return invalid("label_smoothing must be within 0..1");
-        }
-        Ok(())
-    }
-
-    /// The one-cycle learning rate at `step` of `total` steps: linear warm-up from 0 to the
-    /// peak, then a cosine down to 0. One-cycle lets a short run use a high peak rate safely.
-    pub fn learning_rate(&self, step: usize, total: usize) -> f64 {
-        let total = total.max(1) as f64;
-        let t = (step as f64 + 1.0) / total;
-        let warmup = self.warmup_fraction;
-        if t <= warmup {
-            self.peak_learning_rate * t / warmup
-        } else {
-            let progress = ((t - warmup) / (1.0 - warmup)).clamp(0.0, 1.0);
-            self.peak_learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-        }
-    }
-}
 
 /// Progress of one finished epoch, for progress bars and logs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -157,38 +45,6 @@ pub struct EpochReport {
     pub elapsed: Duration,
 }
 
-/// Splits `count` examples into (train, validation) indices, stratified by class so that both
-/// parts keep the class balance, deterministically from `seed`.
-fn holdout_split(
-    images: &[LabeledImage],
-    fraction: f64,
-    seed: u64,
-) -> Result<(Vec<usize>, Vec<usize>), ModelError> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x005e_ed0f_5b11);
-    let (mut train, mut validation) = (Vec::new(), Vec::new());
-    for class in Class::ALL {
-        let mut members: Vec<usize> = (0..images.len())
-            .filter(|&i| images.get(i).is_some_and(|im| im.label == class))
-            .collect();
-        if members.len() < 2 {
-            return Err(ModelError::NotEnoughData {
-                reason: format!(
-                    "class {class} has {} image(s); training and validation need at least 2 of each class",
-                    members.len()
-                ),
-            });
-        }
-        members.shuffle(&mut rng);
-        let held = ((members.len() as f64) * fraction).round() as usize;
-        let held = held.clamp(1, members.len() - 1);
-        validation.extend_from_slice(&members[..held]);
-        train.extend_from_slice(&members[held..]);
-    }
-    validation.sort_unstable();
-    train.sort_unstable();
-    Ok((train, validation))
-}
-
 /// Trains a model on `images`; a stratified `validation_fraction` of them is held out and
 /// scored after every epoch. `on_epoch` is called once per epoch (draw a progress bar).
 ///
@@ -200,12 +56,35 @@ fn holdout_split(
 pub fn train(
     config: &TrainConfig,
     images: &[LabeledImage],
-    mut on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport),
 ) -> Result<TrainedModel, ModelError> {
     config.validate()?;
-    let started = Instant::now();
-    let (train_idx, val_idx) = holdout_split(images, config.validation_fraction, config.seed)?;
+    let split = holdout(images, config.validation_fraction, config.seed)?;
+    let (network, final_report) = fit(config, images, &split, on_epoch)?;
+    let metadata = ModelMetadata::new(
+        config,
+        fingerprint::of_images(images),
+        images.len(),
+        split.train.len(),
+        split.validation.len(),
+        &final_report,
+    );
+    Ok(TrainedModel::new(
+        Classifier::from_network(network, config.test_time_flip),
+        metadata,
+    ))
+}
 
+/// Trains on `images[split.train]`, validating on `images[split.validation]` after each epoch.
+/// Returns the final network (the weight average when enabled) and the last epoch's report.
+pub(crate) fn fit(
+    config: &TrainConfig,
+    images: &[LabeledImage],
+    split: &Split,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<(Network, EpochReport), ModelError> {
+    config.validate()?;
+    let started = Instant::now();
     let train_device = Device::flex().autodiff();
     let mut model = seeded_network(config.width, config.seed, &train_device);
     let mut optimizer = SgdConfig::new()
@@ -216,15 +95,13 @@ pub fn train(
         }))
         .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
         .init();
-    let loss_fn = CrossEntropyLossConfig::new()
-        .with_smoothing((config.label_smoothing > 0.0).then_some(config.label_smoothing))
-        .init(&train_device);
+    let mut average = (config.ema_decay > 0.0).then(|| WeightAverage::new(config.ema_decay));
 
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let steps_per_epoch = train_idx.len().div_ceil(config.batch_size);
+    let steps_per_epoch = split.train.len().div_ceil(config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
     let mut step = 0usize;
-    let mut order = train_idx.clone();
+    let mut order = split.train.clone();
     let mut augmented = [0u8; IMAGE_BYTES];
     let mut last_report = None;
 
@@ -237,30 +114,50 @@ pub fn train(
             let mut planar = Vec::with_capacity(batch.len() * IMAGE_BYTES);
             let mut labels = Vec::with_capacity(batch.len());
             for &i in batch {
-                let example = &images[i];
+                let example = images.get(i).ok_or_else(|| ModelError::Backend {
+                    reason: format!("training index {i} out of range"),
+                })?;
                 config
                     .augmentation
                     .apply(&example.image, &mut rng, &mut augmented);
                 push_normalized(&augmented, &mut planar);
                 labels.push(example.label.index());
             }
+            let soft = config
+                .mixing
+                .apply(&mut planar, &labels, config.label_smoothing, &mut rng);
             let inputs = images_tensor(planar, batch.len(), &train_device);
-            let targets = labels_tensor(&labels, &train_device);
+            let targets = soft_targets(soft, batch.len(), &train_device);
             let logits = model.forward(inputs);
             let predicted = logits.clone().argmax(1).reshape([batch.len()]);
-            correct += count_equal(predicted, targets.clone())?;
-            let loss = loss_fn.forward(logits, targets);
+            correct += count_equal(predicted, labels_tensor(&labels, &train_device))?;
+            let loss = soft_cross_entropy(logits, targets);
             loss_sum += f64::from(scalar(loss.clone().detach())?) * batch.len() as f64;
             seen += batch.len();
 
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             learning_rate = config.learning_rate(step, total_steps);
             model = optimizer.step(learning_rate, model, grads);
+            if let Some(average) = average.as_mut() {
+                average.update(model.valid());
+            }
             step += 1;
         }
 
-        let classifier = Classifier::from_network(model.valid(), config.test_time_flip);
-        let val = classifier.score(images, &val_idx)?;
+        let current = || match average.as_ref().and_then(WeightAverage::network) {
+            Some(averaged) => averaged.clone(),
+            None => model.valid(),
+        };
+        let val = if split.validation.is_empty() {
+            // A final fit: nothing to validate on.
+            Score {
+                loss: f32::NAN,
+                accuracy: f32::NAN,
+            }
+        } else {
+            Classifier::from_network(current(), config.test_time_flip)
+                .score(images, &split.validation)?
+        };
         let report = EpochReport {
             epoch,
             epochs: config.epochs,
@@ -278,18 +175,23 @@ pub fn train(
     let final_report = last_report.ok_or_else(|| ModelError::InvalidConfig {
         reason: "no epoch ran".to_string(),
     })?;
-    let metadata = ModelMetadata::new(
-        config,
-        fingerprint::of_images(images),
-        images.len(),
-        train_idx.len(),
-        val_idx.len(),
-        &final_report,
-    );
-    Ok(TrainedModel::new(
-        Classifier::from_network(model.valid(), config.test_time_flip),
-        metadata,
-    ))
+    let network = match average.and_then(WeightAverage::into_network) {
+        Some(averaged) => averaged,
+        None => model.valid(),
+    };
+    Ok((network, final_report))
+}
+
+/// A `[batch, 2]` tensor of per-row target distributions.
+fn soft_targets(values: Vec<f32>, batch: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [batch, NUM_CLASSES]), device)
+}
+
+/// Mean cross-entropy between soft targets and the softmax of `logits`. With smoothed one-hot
+/// targets this is exactly label-smoothed cross-entropy; it also takes mixup/CutMix blends.
+fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let log_probs = activation::log_softmax(logits, 1);
+    (log_probs * targets).sum_dim(1).mean().neg()
 }
 
 /// Serialises "seed the backend RNG, then draw the initial weights": the flex backend's RNG is
@@ -321,10 +223,7 @@ impl ModuleVisitor for Materialize {
 }
 
 /// How many positions of two `[batch]` integer tensors are equal.
-fn count_equal(
-    a: burn::tensor::Tensor<1, burn::tensor::Int>,
-    b: burn::tensor::Tensor<1, burn::tensor::Int>,
-) -> Result<usize, ModelError> {
+fn count_equal(a: Tensor<1, Int>, b: Tensor<1, Int>) -> Result<usize, ModelError> {
     let equal = a.equal(b).int().sum();
     let values = equal
         .into_data()
@@ -334,67 +233,4 @@ fn count_equal(
             reason: format!("{e:?}"),
         })?;
     Ok(values.first().copied().unwrap_or(0).max(0) as usize)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_cycle_rises_then_falls_to_zero() {
-        let config = TrainConfig {
-            peak_learning_rate: 1.0,
-            warmup_fraction: 0.25,
-            ..TrainConfig::default()
-        };
-        let total = 100;
-        let lrs: Vec<f64> = (0..total).map(|s| config.learning_rate(s, total)).collect();
-        let peak_at = lrs
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f64::MIN),
-                |best, (i, &v)| if v > best.1 { (i, v) } else { best },
-            )
-            .0;
-        assert_eq!(peak_at, 24);
-        assert!((lrs[24] - 1.0).abs() < 1e-9);
-        assert!(lrs[..24].windows(2).all(|w| w[0] < w[1]));
-        assert!(lrs[24..].windows(2).all(|w| w[0] >= w[1]));
-        assert!(lrs[99].abs() < 1e-9);
-    }
-
-    #[test]
-    fn invalid_configs_are_rejected_by_name() {
-        for bad in [
-            TrainConfig {
-                epochs: 0,
-                ..TrainConfig::default()
-            },
-            TrainConfig {
-                batch_size: 1,
-                ..TrainConfig::default()
-            },
-            TrainConfig {
-                validation_fraction: 0.0,
-                ..TrainConfig::default()
-            },
-            TrainConfig {
-                validation_fraction: 1.0,
-                ..TrainConfig::default()
-            },
-            TrainConfig {
-                peak_learning_rate: f64::NAN,
-                ..TrainConfig::default()
-            },
-            TrainConfig {
-                label_smoothing: 1.0,
-                ..TrainConfig::default()
-            },
-        ] {
-            let err = bad.validate().expect_err("config must be rejected");
-            assert_eq!(err.name(), "InvalidConfig", "{bad:?}");
-        }
-        assert!(TrainConfig::default().validate().is_ok());
-    }
 }

@@ -6,8 +6,9 @@ use std::path::Path;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use scones_model::{
-    Class, IMAGE_BYTES, LabeledImage, METADATA_FILE, ModelError, RgbImage, TrainConfig,
-    TrainedModel, WEIGHTS_FILE, evaluate, load_split, train,
+    BatchMixing, Class, IMAGE_BYTES, LabeledImage, METADATA_FILE, ModelError, RgbImage,
+    TrainConfig, TrainedModel, WEIGHTS_FILE, cross_validate, cross_validate_fold, evaluate,
+    load_split, train,
 };
 
 /// Two trivially separable classes: bicycles are reddish, motorcycles bluish, both noisy.
@@ -421,5 +422,122 @@ fn load_split_reads_labels_from_the_csv_not_file_names() {
     match load_split(root.path(), &csv, "train") {
         Err(ModelError::ImageDecode { reason }) => assert!(reason.contains("junk.png"), "{reason}"),
         other => panic!("expected ImageDecode, got {other:?}"),
+    }
+}
+
+/// The shipped kind of run, shrunk: weight averaging and batch mixing switched on. CutMix
+/// needs more steps than plain training to separate even this easy data (3 epochs stay at
+/// chance), hence 6 epochs.
+fn regularised_config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs: 6,
+        ema_decay: 0.5,
+        mixing: BatchMixing::Cutmix {
+            alpha: 1.0,
+            probability: 0.5,
+        },
+        ..tiny_config(seed)
+    }
+}
+
+#[test]
+fn weight_averaging_and_mixing_learn_and_are_deterministic() {
+    let images = synthetic(32, 1);
+    let unseen = synthetic(20, 99);
+    let run = |seed| {
+        let mut reports = Vec::new();
+        let model = train(&regularised_config(seed), &images, |r| {
+            reports.push(r.clone())
+        })
+        .expect("train");
+        let eval = evaluate(model.classifier(), &unseen).expect("evaluate");
+        let last = reports.last().cloned().expect("at least one epoch");
+        (eval.accuracy, last.train_loss, last.val_accuracy, model)
+    };
+    let (accuracy, loss, val, model) = run(3);
+    assert!(accuracy >= 0.9, "accuracy {accuracy} on separable data");
+    let (accuracy2, loss2, val2, model2) = run(3);
+    assert_eq!((accuracy, loss, val), (accuracy2, loss2, val2));
+    let probe: Vec<RgbImage> = unseen.iter().map(|i| i.image.clone()).collect();
+    assert_eq!(
+        model.classifier().predict_batch(&probe).expect("predict"),
+        model2.classifier().predict_batch(&probe).expect("predict"),
+    );
+    // The averaged weights are what gets saved and loaded.
+    let dir = tempfile::tempdir().expect("tempdir");
+    model.save(dir.path()).expect("save");
+    let loaded = TrainedModel::load(dir.path()).expect("load");
+    assert_eq!(
+        model.classifier().predict_batch(&probe).expect("predict"),
+        loaded.classifier().predict_batch(&probe).expect("predict"),
+    );
+    assert_eq!(loaded.metadata().config.ema_decay, 0.5);
+}
+
+#[test]
+fn final_fit_trains_on_every_image_and_saves_nan_validation_as_null() {
+    let images = synthetic(32, 1);
+    let config = TrainConfig {
+        validation_fraction: 0.0,
+        ..tiny_config(4)
+    };
+    let mut reports = Vec::new();
+    let model = train(&config, &images, |r| reports.push(r.clone())).expect("train");
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.val_accuracy.is_nan() && r.val_loss.is_nan() && r.train_loss.is_finite())
+    );
+    let meta = model.metadata();
+    assert_eq!((meta.train_images, meta.validation_images), (64, 0));
+    assert!(meta.validation_accuracy.is_nan());
+    let eval = evaluate(model.classifier(), &synthetic(20, 99)).expect("evaluate");
+    assert!(eval.accuracy >= 0.9, "{eval}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    model.save(dir.path()).expect("save");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(METADATA_FILE)).expect("read"))
+            .expect("metadata is JSON");
+    assert_eq!(json["validation_accuracy"], serde_json::Value::Null);
+    assert_eq!(json["validation_loss"], serde_json::Value::Null);
+    let loaded = TrainedModel::load(dir.path()).expect("a final-fit model loads");
+    assert!(loaded.metadata().validation_accuracy.is_nan());
+    assert_eq!(loaded.metadata().train_images, 64);
+}
+
+#[test]
+fn cross_validation_scores_every_image_once_on_the_same_folds() {
+    let images = synthetic(20, 1);
+    let config = TrainConfig {
+        epochs: 2,
+        ..tiny_config(2)
+    };
+    let mut epochs_seen = vec![0usize; 4];
+    let cv = cross_validate(&config, &images, 4, 7, |fold, report| {
+        epochs_seen[fold] += 1;
+        assert_eq!(report.epochs, 2);
+    })
+    .expect("cross-validate");
+    assert_eq!(epochs_seen, vec![2, 2, 2, 2]);
+    assert_eq!(cv.folds.len(), 4);
+    assert_eq!(
+        cv.folds.iter().map(|f| f.validation_images).sum::<usize>(),
+        40
+    );
+    assert!(cv.folds.iter().all(|f| f.train_images == 30));
+    assert!(cv.accuracy() >= 0.9, "{cv:?}");
+    assert!(cv.fold_std().is_finite());
+
+    // One fold on its own is exactly that fold of the full run.
+    let third = cross_validate_fold(&config, &images, 4, 7, 2, |_| {}).expect("fold 2");
+    assert_eq!(third.validation_accuracy, cv.folds[2].validation_accuracy);
+    assert_eq!(third.validation_loss, cv.folds[2].validation_loss);
+
+    for (folds, fold) in [(1, 0), (4, 4)] {
+        let err = cross_validate_fold(&config, &images, folds, 7, fold, |_| {})
+            .expect_err("no such fold");
+        assert_eq!(err.name(), "InvalidConfig");
     }
 }
