@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scones_local::endpoint::{DataCapture, LocalEndpoint, Predictor};
+use scones_local::endpoint::{DataCapture, LocalEndpoint};
 use scones_local::{Home, training};
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {

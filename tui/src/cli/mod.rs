@@ -4,6 +4,9 @@
 //! arguments and picks the backend; the backend's code sits beside it (`local.rs`; an
 //! `aws.rs` joins it when the AWS backend exists). `--local` is the default backend.
 
+mod aws_stack;
+mod dashboard;
+mod dashboard_aws;
 mod eval;
 mod run;
 mod stage;
@@ -21,8 +24,9 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// No command: open the dashboard (`scones dashboard` with its defaults).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes.
@@ -37,16 +41,40 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-/// Which backend a command runs against. Local is the default (and, for now, the only one).
-#[derive(Debug, Clone, Copy, Args)]
+/// Which backend a command runs against. Local is the default.
+#[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
     /// Run against the local stack on this machine (the default).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "aws")]
     pub local: bool,
+    /// Run against AWS: credentials and region from the standard chain (AWS_PROFILE, SSO,
+    /// environment), or --profile / --region. AWS_ENDPOINT_URL points it at an emulator.
+    #[arg(long)]
+    pub aws: bool,
+    /// AWS profile to use (with --aws).
+    #[arg(long, requires = "aws", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region to use (with --aws).
+    #[arg(long, requires = "aws", value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+impl BackendArgs {
+    /// The AWS target when --aws was given.
+    pub fn aws_target(&self) -> Option<scones_aws::AwsTarget> {
+        self.aws.then(|| scones_aws::AwsTarget {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: None,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The terminal dashboard (also what `scones` alone opens): watch and drive the
+    /// workflow; sets up the local stack on first run.
+    Dashboard(dashboard::DashboardArgs),
     /// Build the bucket's train/ and test/ splits and .lst files from CIFAR-100 (archive,
     /// labelled PNG folder, or download).
     Stage(stage::StageArgs),
@@ -61,7 +89,11 @@ pub enum Command {
 
 /// Runs the parsed command; the exit code says whether it succeeded.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return dashboard::run(&cli.global, dashboard::DashboardArgs::defaults()?);
+    };
+    match command {
+        Command::Dashboard(args) => dashboard::run(&cli.global, args),
         Command::Stage(args) => stage::run(&cli.global, args),
         Command::Train(args) => train::run(&cli.global, args),
         Command::Eval(args) => eval::run(&cli.global, args),

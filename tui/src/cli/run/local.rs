@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use scones_local::runner::ExecutionResult;
 use scones_local::{Home, LocalStack, StackOptions, stage};
 
 use super::RunArgs;
+use super::print::line;
 use crate::cli::GlobalArgs;
 use crate::ui::synthetic_banner;
 
@@ -52,21 +52,4 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// `key  STATUS  error  [p_bicycle, p_motorcycle]  ms  name`
-fn line(r: &ExecutionResult) -> String {
-    let scores = r
-        .scores
-        .map(|[b, m]| format!("[{b:.4}, {m:.4}]"))
-        .unwrap_or_else(|| "-".into());
-    format!(
-        "{}\t{}\t{}\t{}\t{:.1} ms\t{}",
-        r.s3_key,
-        r.status,
-        r.error.as_deref().unwrap_or("-"),
-        scores,
-        r.duration.as_secs_f64() * 1e3,
-        r.name
-    )
 }

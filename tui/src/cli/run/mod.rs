@@ -1,11 +1,14 @@
 //! `scones run`: start executions of the workflow.
 
+mod aws;
 mod local;
+mod print;
 
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::aws_stack::AwsStackArgs;
 use super::{BackendArgs, GlobalArgs};
 
 #[derive(Debug, Args)]
@@ -13,6 +16,8 @@ use super::{BackendArgs, GlobalArgs};
 pub struct RunArgs {
     #[command(flatten)]
     pub backend: BackendArgs,
+    #[command(flatten)]
+    pub stack: AwsStackArgs,
     /// Classify this object of the bucket (e.g. test/bicycle_s_000513.png); repeatable.
     #[arg(long, value_name = "KEY")]
     pub key: Vec<String>,
@@ -34,9 +39,9 @@ pub struct RunArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        !args.backend.aws,
-        "`scones run --aws` is not available yet; `scones run` runs locally"
-    );
-    local::run(global, &args)
+    if args.backend.aws {
+        aws::run(global, &args)
+    } else {
+        local::run(global, &args)
+    }
 }

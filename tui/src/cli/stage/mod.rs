@@ -1,5 +1,6 @@
 //! `scones stage`: build the bucket layout (train/, test/, train.lst, test.lst).
 
+mod aws;
 mod local;
 
 use std::path::PathBuf;
@@ -33,8 +34,20 @@ pub struct StageArgs {
     /// Do nothing when data is already staged.
     #[arg(long)]
     pub if_missing: bool,
+    /// With --aws: the staged layout to upload (default: the local bucket in the home).
+    #[arg(long, value_name = "DIR", requires = "aws")]
+    pub from: Option<PathBuf>,
+    /// With --aws: the S3 bucket to upload to (`terraform output -raw bucket_name`).
+    #[arg(long, value_name = "NAME", requires = "aws")]
+    pub bucket: Option<String>,
+    /// With --aws: compare with the bucket and report, upload nothing.
+    #[arg(long, requires = "aws")]
+    pub dry_run: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: StageArgs) -> anyhow::Result<ExitCode> {
-    local::run(global, &args)
+    match args.backend.aws_target() {
+        Some(target) => aws::run(global, &args, target),
+        None => local::run(global, &args),
+    }
 }

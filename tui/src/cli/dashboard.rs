@@ -1,0 +1,133 @@
+//! `scones dashboard` (and `scones` with no command): the terminal dashboard.
+//!
+//! On the local stack, a home without staged data or a model is set up first (staged with
+//! `scones stage`'s defaults, then trained, both with progress), so the one command works on
+//! a fresh clone. The dashboard itself lives in the library (`scones::dashboard`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser};
+use scones::dashboard::backend::local::{LocalBackend, LocalOptions};
+use scones::dashboard::{self, RunOptions, config};
+use scones_handlers::Threshold;
+use scones_local::Home;
+
+use super::aws_stack::AwsStackArgs;
+use super::stage::StageArgs;
+use super::train::TrainArgs;
+use super::{BackendArgs, GlobalArgs};
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    #[command(flatten)]
+    pub stack: AwsStackArgs,
+    /// Turn off the keys that change anything (t, T, s, r); never writes to the home.
+    #[arg(long)]
+    pub readonly: bool,
+    /// Config file (default: $XDG_CONFIG_HOME/scones/dashboard.toml, if it exists).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// FilterLowConfidence threshold for executions started from the dashboard.
+    #[arg(long, default_value = "0.93")]
+    pub threshold: Threshold,
+    /// Do not stage data or train a model when the home has none.
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+impl DashboardArgs {
+    /// The arguments of a bare `scones`: every default.
+    pub fn defaults() -> anyhow::Result<DashboardArgs> {
+        #[derive(Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: DashboardArgs,
+        }
+        Ok(Bare::try_parse_from(["scones"])?.args)
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode> {
+    // A bad config file is reported before the terminal is taken over.
+    let config = config::load(args.config.as_deref())?;
+    if args.backend.aws {
+        return super::dashboard_aws::run(
+            global,
+            &args.backend,
+            &args.stack,
+            args.readonly,
+            config,
+        );
+    }
+    let home = Home::resolve(global.home.as_deref())?;
+    if !args.no_setup && !args.readonly {
+        first_run_setup(global)?;
+    }
+    let backend = LocalBackend::open(
+        &home,
+        LocalOptions {
+            threshold: args.threshold,
+            readonly: args.readonly,
+        },
+    )
+    .with_context(|| format!("opening the execution store in {}", home.root().display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let options = RunOptions {
+        config,
+        readonly: args.readonly,
+        log_file: Some(home.logs_dir().join("dashboard.log")),
+    };
+    let backend = Arc::new(backend);
+    runtime.block_on(async {
+        let result = dashboard::run(Arc::clone(&backend), options).await;
+        // Executions started from the dashboard run in this process: let them finish
+        // (the terminal is already restored) rather than leave them to be closed as
+        // orphans by the next process.
+        backend.finish(std::time::Duration::from_secs(10)).await;
+        result
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stages data and trains a model when the home has none (`--if-missing` of `scones stage`
+/// and `scones train`, with their progress bars).
+fn first_run_setup(global: &GlobalArgs) -> anyhow::Result<()> {
+    let local = || BackendArgs {
+        local: true,
+        aws: false,
+        profile: None,
+        region: None,
+    };
+    let stage = StageArgs {
+        backend: local(),
+        cifar: None,
+        images: None,
+        labels: None,
+        synthetic: false,
+        if_missing: true,
+        from: None,
+        bucket: None,
+        dry_run: false,
+    };
+    let code = super::stage::run(global, stage).context("first run: staging data")?;
+    anyhow::ensure!(code == ExitCode::SUCCESS, "first run: staging data failed");
+    let train = TrainArgs {
+        backend: local(),
+        epochs: None,
+        seed: None,
+        width: None,
+        if_missing: true,
+        job_spec: None,
+        poll_seconds: 30,
+    };
+    let code = super::train::run(global, train).context("first run: training the model")?;
+    anyhow::ensure!(code == ExitCode::SUCCESS, "first run: training failed");
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! `scones dashboard --aws`: the dashboard over the deployed stack
+//! ([`scones::dashboard::backend::aws::AwsBackend`]).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use scones::dashboard::backend::aws::{AwsBackend, AwsOptions};
+use scones::dashboard::{self, RunOptions};
+use scones_local::Home;
+
+use super::aws_stack::{self, AwsStackArgs};
+use super::{BackendArgs, GlobalArgs};
+
+/// Finds the stack, connects, and runs the dashboard until the user quits.
+pub fn run(
+    global: &GlobalArgs,
+    backend: &BackendArgs,
+    stack: &AwsStackArgs,
+    readonly: bool,
+    config: dashboard::config::Config,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Log output goes to the local home's logs while the dashboard owns the terminal.
+    let log_file = Home::resolve(global.home.as_deref())
+        .ok()
+        .map(|home| home.logs_dir().join("dashboard-aws.log"));
+    runtime.block_on(async {
+        // Discovery and credential errors are reported before the terminal is taken over.
+        let aws = AwsBackend::connect(
+            &aws_stack::target(backend),
+            &stack.discovery(),
+            AwsOptions {
+                readonly,
+                ..AwsOptions::default()
+            },
+        )
+        .await?;
+        tracing::info!(source = %aws.source(), state_machine = %aws.resources().state_machine_arn, "dashboard on AWS");
+        let options = RunOptions {
+            config,
+            readonly,
+            log_file,
+        };
+        dashboard::run(Arc::new(aws), options).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,145 @@
+//! What can happen to the dashboard: the messages [`crate::dashboard::app::App::update`]
+//! consumes, and the commands it hands back for the run loop to carry out.
+//!
+//! Input events become actions in [`crate::dashboard::keymap`]; backend answers arrive as
+//! [`Action::Completed`]. `update` never does I/O: it returns [`Command`]s instead, so the
+//! whole dashboard can be driven and checked without a terminal.
+
+use chrono::{DateTime, Utc};
+
+use crate::dashboard::worker::{Completion, Request, RequestId};
+
+/// The dashboard's views, one per tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// The executions list (and, when open, one execution's detail).
+    Executions,
+    /// Endpoint metrics.
+    Metrics,
+    /// LowConfidence failures.
+    LowConfidence,
+    /// Data-capture confidence over time.
+    Capture,
+    /// Logs of the selected execution.
+    Logs,
+}
+
+impl View {
+    /// Tab order.
+    pub const ALL: [View; 5] = [
+        View::Executions,
+        View::Metrics,
+        View::LowConfidence,
+        View::Capture,
+        View::Logs,
+    ];
+
+    /// Tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Executions => "Executions",
+            View::Metrics => "Metrics",
+            View::LowConfidence => "Low confidence",
+            View::Capture => "Capture",
+            View::Logs => "Logs",
+        }
+    }
+
+    /// Position in the tab bar.
+    pub fn index(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+/// A user intent or an outside event, after key mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Time passed: run the refresh schedule, expire toasts, advance the spinner.
+    Tick(DateTime<Utc>),
+    /// The terminal was resized.
+    Resize(u16, u16),
+    /// Leave the dashboard.
+    Quit,
+    /// Move the selection by this many rows (negative: up).
+    Move(i32),
+    /// Select the first row.
+    First,
+    /// Select the last row.
+    Last,
+    /// Move one page up.
+    PageUp,
+    /// Move one page down.
+    PageDown,
+    /// Open the selection (execution detail).
+    Open,
+    /// Close the innermost thing open (help, filter, detail).
+    Back,
+    /// Next tab.
+    NextView,
+    /// Previous tab.
+    PrevView,
+    /// Go to a tab.
+    GoView(View),
+    /// Next pane inside a view (detail: states -> payload -> events).
+    NextFocus,
+    /// Next payload tab (Input -> Output -> Error).
+    NextTab,
+    /// Previous payload tab.
+    PrevTab,
+    /// Start editing the filter.
+    FilterStart,
+    /// A character typed into the filter.
+    FilterInput(char),
+    /// Backspace in the filter.
+    FilterBackspace,
+    /// Keep the filter and stop editing.
+    FilterAccept,
+    /// Drop the filter edit.
+    FilterCancel,
+    /// Next sort order of the executions list.
+    CycleSort,
+    /// Show or hide the key help.
+    ToggleHelp,
+    /// Start one test execution on a random test image.
+    StartTest,
+    /// Start a burst of test executions.
+    StartBurst,
+    /// Stop the selected execution.
+    Stop,
+    /// Redrive the selected execution.
+    Redrive,
+    /// Copy the JSON in view to the clipboard.
+    Copy,
+    /// Show where the selected execution's full record lives.
+    OpenRecord,
+    /// Wider metrics window.
+    WindowWider,
+    /// Narrower metrics window.
+    WindowNarrower,
+    /// Left click at (column, row).
+    Click(u16, u16),
+    /// Mouse wheel at (column, row): negative up, positive down.
+    Scroll(u16, u16, i32),
+    /// A backend call finished.
+    Completed(Completion),
+}
+
+impl Action {
+    /// Actions that change the deployment (refused with `--readonly`).
+    pub fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Action::StartTest | Action::StartBurst | Action::Stop | Action::Redrive
+        )
+    }
+}
+
+/// Side effects `update` asks the run loop to perform.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run a backend call in the background; its answer comes back as
+    /// [`Action::Completed`] with the same id.
+    Fetch(RequestId, Request),
+    /// Put text on the terminal's clipboard (OSC 52).
+    Copy(String),
+}

@@ -1,0 +1,788 @@
+//! The AWS backend: the deployed stack through the AWS SDK (Step Functions, CloudWatch,
+//! CloudWatch Logs, S3, SageMaker), found from `terraform output -json` or flags.
+//!
+//! Every call is made to cost as few AWS requests as possible at steady state, because the
+//! dashboard refreshes continuously and Step Functions' `ListExecutions` quota is small:
+//!
+//! - executions: [`IncrementalLister`] (one `ListExecutions` per refresh when nothing
+//!   changed; each execution described once when it appears and once if it fails);
+//! - histories of finished executions: fetched once and cached here;
+//! - metrics: the five series in one `GetMetricData`;
+//! - data capture: one `ListObjectsV2` from the window's first hour; each capture file
+//!   read once (cached by key and ETag);
+//! - low confidence: one `FilterLogEvents` on the filter Lambda's log group;
+//! - test keys (for `t`/`T`): listed once every [`TEST_KEYS_TTL`].
+//!
+//! Throttling and 5xx answers are retried by the SDK with exponential backoff and jitter
+//! ([`RetryPolicy`]); what is still throttled after that comes back as
+//! [`BackendError::Throttled`] and the dashboard's schedule backs off further. Every request
+//! is counted ([`AwsBackend::calls`]) for the calls-per-refresh figure.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use chrono::Utc;
+use futures::StreamExt;
+use rand::seq::IndexedRandom;
+use scones_aws::calls::{CallCounter, CallCounts};
+use scones_aws::capture::{self, CapturedInference};
+use scones_aws::error::AwsError;
+use scones_aws::executions::incremental::{IncrementalLister, ListerOptions, ListingError};
+use scones_aws::executions::{Workflow, execution_name};
+use scones_aws::logs::{self, LogEvent};
+use scones_aws::metrics::{self, DEFAULT_VARIANT};
+use scones_aws::{
+    AwsClients, AwsTarget, Discovery, DiscoveryError, ResourceSource, Resources, RetryPolicy,
+    bucket, console, endpoint,
+};
+use serde_json::{Value, json};
+
+use crate::dashboard::backend::{
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
+    EndpointInfo, EndpointMetrics, ExecStatus, ExecutionDelta, ExecutionId, ExecutionSummary,
+    HistoryEvent, LogLevel, LogLine, LowConfidenceFailure, RecordLink, TimeRange,
+};
+
+/// Error name given to executions stopped from the dashboard.
+pub const STOPPED_ERROR: &str = "Dashboard.Stopped";
+
+/// How long the listed test keys are reused before listing again.
+pub const TEST_KEYS_TTL: Duration = Duration::from_secs(600);
+
+/// Low-confidence decisions read per window at most.
+pub const LOW_CONFIDENCE_LIMIT: usize = 1000;
+
+/// Log lines read per log group for one execution at most.
+pub const LOGS_PER_GROUP: usize = 200;
+
+/// Default threshold when the outputs do not say.
+pub const DEFAULT_THRESHOLD: f64 = 0.93;
+
+/// How the AWS backend behaves.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// Incremental listing settings.
+    pub lister: ListerOptions,
+    /// SDK retries (throttling, 5xx).
+    pub retry: RetryPolicy,
+    /// Refuse start/stop/redrive.
+    pub readonly: bool,
+    /// Endpoint variant whose metrics and capture are shown.
+    pub variant: String,
+    /// Finished histories kept at most.
+    pub history_cache: usize,
+    /// Start executions of a burst this many at a time.
+    pub start_concurrency: usize,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            lister: ListerOptions::default(),
+            retry: RetryPolicy::default(),
+            readonly: false,
+            variant: DEFAULT_VARIANT.to_owned(),
+            history_cache: 512,
+            start_concurrency: 8,
+        }
+    }
+}
+
+/// Why the AWS backend cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsBackendError {
+    /// The deployed stack was not found.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// No region from the flags, the outputs or the standard chain.
+    #[error("no AWS region: pass --region, set AWS_REGION, or configure one for the profile")]
+    NoRegion,
+}
+
+impl AwsBackendError {
+    /// Stable name of the variant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AwsBackendError::Discovery(e) => e.name(),
+            AwsBackendError::NoRegion => "NoRegion",
+        }
+    }
+}
+
+/// Parsed captures of one S3 object, keyed by its key, valid while the ETag is the same.
+type CaptureCache = HashMap<String, (Option<String>, Arc<Vec<CapturedInference>>)>;
+
+/// The deployed stack on AWS as a dashboard backend.
+pub struct AwsBackend {
+    clients: AwsClients,
+    resources: Resources,
+    source: ResourceSource,
+    profile: Option<String>,
+    region: String,
+    workflow: Workflow,
+    lister: IncrementalLister,
+    options: AwsOptions,
+    histories: Mutex<HashMap<String, Arc<Vec<HistoryEvent>>>>,
+    test_keys: tokio::sync::Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+    captures: Mutex<CaptureCache>,
+}
+
+impl AwsBackend {
+    /// Finds the stack (see [`Discovery`]) and connects with the standard credential chain
+    /// (`target.profile`, `AWS_PROFILE`, SSO, environment; `AWS_ENDPOINT_URL` for an
+    /// emulator). The region is `target.region`, else the stack's, else the chain's.
+    pub async fn connect(
+        target: &AwsTarget,
+        discovery: &Discovery,
+        options: AwsOptions,
+    ) -> Result<AwsBackend, AwsBackendError> {
+        let (resources, source) = discovery.discover().await?;
+        let mut target = target.clone();
+        if target.region.is_none() {
+            target.region = resources
+                .region
+                .clone()
+                .or_else(|| resources.arn_region().map(str::to_owned));
+        }
+        let config = scones_aws::sdk_config(&target).await;
+        if config.region().is_none() {
+            return Err(AwsBackendError::NoRegion);
+        }
+        Ok(AwsBackend::new(
+            &config, &target, resources, source, options,
+        ))
+    }
+
+    /// A backend over already loaded configuration (tests give fixed credentials).
+    pub fn new(
+        config: &SdkConfig,
+        target: &AwsTarget,
+        resources: Resources,
+        source: ResourceSource,
+        options: AwsOptions,
+    ) -> AwsBackend {
+        let clients = AwsClients::new(config, target, options.retry);
+        let workflow = Workflow::new(clients.sfn.clone(), resources.state_machine_arn.clone());
+        let lister = IncrementalLister::new(workflow.clone(), options.lister);
+        let region = clients
+            .region
+            .clone()
+            .or_else(|| resources.region.clone())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        AwsBackend {
+            profile: target.profile.clone(),
+            region,
+            clients,
+            resources,
+            source,
+            workflow,
+            lister,
+            options,
+            histories: Mutex::new(HashMap::new()),
+            test_keys: tokio::sync::Mutex::new(None),
+            captures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Requests sent so far, per operation (retries included).
+    pub fn calls(&self) -> CallCounts {
+        self.clients.counter.snapshot()
+    }
+
+    /// The counter behind [`calls`](Self::calls).
+    pub fn call_counter(&self) -> &CallCounter {
+        &self.clients.counter
+    }
+
+    /// The resources in use.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    /// Where the resources came from.
+    pub fn source(&self) -> &ResourceSource {
+        &self.source
+    }
+
+    fn refuse_if_readonly(&self, operation: &'static str) -> BackendResult<()> {
+        if self.options.readonly {
+            return Err(BackendError::NotReady {
+                operation,
+                reason: "the dashboard is read-only".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
+        let mut slot = self.test_keys.lock().await;
+        if let Some((at, keys)) = slot.as_ref()
+            && at.elapsed() < TEST_KEYS_TTL
+        {
+            return Ok(Arc::clone(keys));
+        }
+        let keys = bucket::test_keys(&self.clients.s3, &self.resources.bucket)
+            .await
+            .map_err(backend_error)?;
+        if keys.is_empty() {
+            return Err(BackendError::NotReady {
+                operation: "StartExecution",
+                reason: format!(
+                    "s3://{}/test/ has no images and there is no test.lst: upload them with \
+                     `scones stage --aws --bucket {}`",
+                    self.resources.bucket, self.resources.bucket
+                ),
+            });
+        }
+        let keys = Arc::new(keys);
+        *slot = Some((Instant::now(), Arc::clone(&keys)));
+        Ok(keys)
+    }
+
+    fn live_endpoint(&self, operation: &'static str) -> BackendResult<&str> {
+        self.resources
+            .live_endpoint()
+            .ok_or_else(|| BackendError::NotReady {
+                operation,
+                reason: "the stack has no endpoint (Terraform created none: no training job \
+                         and no model_data_url)"
+                    .to_owned(),
+            })
+    }
+
+    async fn capture_points(&self, objects: Vec<capture::CaptureObject>) -> Vec<CapturedInference> {
+        let mut fresh: Vec<capture::CaptureObject> = Vec::new();
+        let mut points: Vec<CapturedInference> = Vec::new();
+        {
+            let mut cache = lock(&self.captures);
+            // Forget files that left the window.
+            let listed: std::collections::HashSet<&str> =
+                objects.iter().map(|o| o.key.as_str()).collect();
+            cache.retain(|k, _| listed.contains(k.as_str()));
+            for o in objects {
+                match cache.get(&o.key) {
+                    Some((etag, parsed)) if *etag == o.etag => {
+                        points.extend(parsed.iter().cloned());
+                    }
+                    _ => fresh.push(o),
+                }
+            }
+        }
+        let s3 = &self.clients.s3;
+        let bucket = &self.resources.bucket;
+        let read: Vec<(capture::CaptureObject, Result<Vec<u8>, AwsError>)> =
+            futures::stream::iter(fresh)
+                .map(|o| async move {
+                    let bytes = capture::get_object(s3, bucket, &o.key).await;
+                    (o, bytes)
+                })
+                .buffer_unordered(4)
+                .collect()
+                .await;
+        let mut cache = lock(&self.captures);
+        for (o, bytes) in read {
+            match bytes {
+                Ok(bytes) => {
+                    let (parsed, skipped) = capture::parse_jsonl(&bytes);
+                    if skipped > 0 {
+                        tracing::debug!(key = %o.key, skipped, "unreadable capture lines");
+                    }
+                    points.extend(parsed.iter().cloned());
+                    cache.insert(o.key, (o.etag, Arc::new(parsed)));
+                }
+                // Not cached: tried again next refresh.
+                Err(e) => tracing::warn!(key = %o.key, error = %e, "capture object unreadable"),
+            }
+        }
+        points
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Caches only: still usable after a panic elsewhere.
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// An AWS error as the dashboard's error.
+fn backend_error(e: AwsError) -> BackendError {
+    match e {
+        AwsError::Throttled {
+            operation, message, ..
+        } => BackendError::Throttled { operation, message },
+        other => BackendError::Failed {
+            operation: other.operation(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// An AWS error about one execution (NotFound names it).
+fn execution_error(id: &ExecutionId, e: AwsError) -> BackendError {
+    if e.is_not_found() {
+        BackendError::NotFound(id.to_string())
+    } else {
+        backend_error(e)
+    }
+}
+
+fn listing_error(e: ListingError) -> BackendError {
+    match e {
+        ListingError::Aws(e) => backend_error(e),
+        ListingError::Cursor(c) => BackendError::Failed {
+            operation: "ListExecutions",
+            message: c.to_string(),
+        },
+    }
+}
+
+/// True when the last event ends the execution (the history can be cached).
+fn history_final(events: &[HistoryEvent]) -> bool {
+    events.last().is_some_and(|e| {
+        matches!(
+            e.kind.as_str(),
+            "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut"
+        )
+    })
+}
+
+/// A log line of the state machine's log group (`{"type": .., "details": {..}}`) or of a
+/// Lambda (`{"level": .., "message": .., ...fields}`), made short for the logs panel.
+fn log_message(message: &str) -> String {
+    let Some(start) = message.find('{') else {
+        return message.to_owned();
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&message[start..]) else {
+        return message.to_owned();
+    };
+    if let Some(kind) = v.get("type").and_then(Value::as_str) {
+        let details = v.get("details").cloned().unwrap_or(Value::Null);
+        let about = ["name", "error", "resource"]
+            .iter()
+            .find_map(|k| details.get(*k).and_then(Value::as_str))
+            .unwrap_or("");
+        return format!("{kind} {about}").trim_end().to_owned();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(m) = v.get("message").and_then(Value::as_str) {
+        parts.push(m.to_owned());
+    }
+    if let Some(o) = v.as_object() {
+        for (k, val) in o {
+            if matches!(k.as_str(), "message" | "timestamp" | "level" | "target") {
+                continue;
+            }
+            let text = match val {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            parts.push(format!("{k}={text}"));
+        }
+    }
+    if parts.is_empty() {
+        message.to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn log_line(source: &str, e: &LogEvent) -> LogLine {
+    LogLine {
+        time: e.time,
+        source: source.to_owned(),
+        level: if logs::is_error_line(&e.message) {
+            LogLevel::Error
+        } else {
+            LogLevel::Info
+        },
+        message: log_message(&e.message),
+    }
+}
+
+/// A filter pattern matching a literal term (quoted, as CloudWatch needs for ARNs and keys
+/// with punctuation).
+fn literal_pattern(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', ""))
+}
+
+impl Backend for AwsBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: BackendKind::Aws {
+                profile: self.profile.clone(),
+                region: self.region.clone(),
+            },
+            state_machine: self.resources.state_machine_name().to_owned(),
+            threshold: self.resources.threshold.unwrap_or(DEFAULT_THRESHOLD),
+            supports_redrive: true,
+        }
+    }
+
+    async fn executions_since(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> BackendResult<ExecutionDelta> {
+        let delta = self
+            .lister
+            .changes(cursor.as_ref().map(|c| c.0.as_str()), limit)
+            .await
+            .map_err(listing_error)?;
+        let changed = delta
+            .rows
+            .into_iter()
+            .map(|row| ExecutionSummary {
+                id: ExecutionId::new(row.listing.arn),
+                name: row.listing.name,
+                s3_key: row.s3_key,
+                status: ExecStatus::parse(&row.listing.status).unwrap_or(ExecStatus::Running),
+                start: row.listing.start,
+                stop: row.listing.stop,
+                error: row.error,
+                cause: row.cause,
+            })
+            .collect();
+        Ok(ExecutionDelta {
+            changed,
+            cursor: Cursor(delta.cursor),
+            more: delta.more,
+        })
+    }
+
+    async fn history(&self, id: ExecutionId) -> BackendResult<Vec<HistoryEvent>> {
+        if let Some(events) = lock(&self.histories).get(id.as_str()) {
+            return Ok(events.as_ref().clone());
+        }
+        let raw = self
+            .workflow
+            .history(id.as_str())
+            .await
+            .map_err(|e| execution_error(&id, e))?;
+        let events = raw
+            .iter()
+            .enumerate()
+            .map(|(i, v)| HistoryEvent::from_aws_json(i, v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BackendError::Failed {
+                operation: "GetExecutionHistory",
+                message: e.to_string(),
+            })?;
+        if history_final(&events) {
+            let mut cache = lock(&self.histories);
+            if cache.len() >= self.options.history_cache.max(1) {
+                // Simple bound: drop an arbitrary entry (histories are re-fetchable).
+                if let Some(k) = cache.keys().next().cloned() {
+                    cache.remove(&k);
+                }
+            }
+            cache.insert(id.as_str().to_owned(), Arc::new(events.clone()));
+        }
+        Ok(events)
+    }
+
+    async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
+        self.refuse_if_readonly("StartExecution")?;
+        let keys = self.test_keys().await?;
+        let picks: Vec<String> = {
+            let mut rng = rand::rng();
+            (0..count.max(1))
+                .filter_map(|_| keys.choose(&mut rng).cloned())
+                .collect()
+        };
+        let bucket = self.resources.bucket.clone();
+        let results: Vec<Result<String, AwsError>> = futures::stream::iter(picks)
+            .map(|key| {
+                let input = json!({"s3_bucket": bucket, "s3_key": key});
+                async move {
+                    let name = execution_name("scones-dashboard");
+                    self.workflow.start(&name, &input).await.map(|(arn, _)| arn)
+                }
+            })
+            .buffer_unordered(self.options.start_concurrency.max(1))
+            .collect()
+            .await;
+        let mut started = Vec::new();
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(arn) => started.push(ExecutionId::new(arn)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "StartExecution failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (started.is_empty(), first_error) {
+            (true, Some(e)) => Err(backend_error(e)),
+            _ => Ok(started),
+        }
+    }
+
+    async fn stop(&self, id: ExecutionId) -> BackendResult<()> {
+        self.refuse_if_readonly("StopExecution")?;
+        self.workflow
+            .stop(
+                id.as_str(),
+                STOPPED_ERROR,
+                "stopped from the scones dashboard",
+            )
+            .await
+            .map_err(|e| execution_error(&id, e))
+    }
+
+    async fn redrive(&self, id: ExecutionId) -> BackendResult<()> {
+        self.refuse_if_readonly("RedriveExecution")?;
+        self.workflow
+            .redrive(id.as_str())
+            .await
+            .map_err(|e| execution_error(&id, e))?;
+        // It runs again: its history is no longer final and its status must be re-read.
+        lock(&self.histories).remove(id.as_str());
+        self.lister.watch(id.as_str());
+        Ok(())
+    }
+
+    async fn endpoint(&self) -> BackendResult<EndpointInfo> {
+        let Some(name) = self.resources.live_endpoint() else {
+            return Ok(EndpointInfo {
+                name: self
+                    .resources
+                    .endpoint_name
+                    .clone()
+                    .unwrap_or_else(|| "-".to_owned()),
+                status: "NotDeployed".to_owned(),
+                detail: Some("no model: Terraform created no endpoint".to_owned()),
+            });
+        };
+        match endpoint::describe(&self.clients.sagemaker, name).await {
+            Ok(status) => Ok(EndpointInfo {
+                detail: status.detail(),
+                name: status.name,
+                status: status.status,
+            }),
+            Err(e) if e.is_not_found() => Ok(EndpointInfo {
+                name: name.to_owned(),
+                status: "NotFound".to_owned(),
+                detail: Some(e.to_string()),
+            }),
+            Err(e) => Err(backend_error(e)),
+        }
+    }
+
+    async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
+        let name = self.live_endpoint("GetMetricData")?;
+        let series = metrics::endpoint_series(
+            &self.clients.cloudwatch,
+            name,
+            &self.options.variant,
+            range.start,
+            range.end,
+            period,
+        )
+        .await
+        .map_err(backend_error)?;
+        let errors = series
+            .errors_4xx
+            .iter()
+            .zip(&series.errors_5xx)
+            .map(|(a, b)| a + b)
+            .collect();
+        Ok(EndpointMetrics {
+            start: series.start,
+            period: series.period,
+            invocations: series.invocations,
+            latency_ms: series.latency_avg_ms,
+            latency_max_ms: series.latency_max_ms,
+            errors,
+        })
+    }
+
+    async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<Vec<CapturePoint>> {
+        let name = self.live_endpoint("ListObjectsV2")?;
+        let prefix = capture::variant_prefix(
+            &self.resources.data_capture_prefix,
+            name,
+            &self.options.variant,
+        );
+        let objects = capture::list_objects(
+            &self.clients.s3,
+            &self.resources.bucket,
+            &prefix,
+            capture::listing_start(range.start),
+        )
+        .await
+        .map_err(backend_error)?;
+        let mut points: Vec<CapturePoint> = self
+            .capture_points(objects)
+            .await
+            .into_iter()
+            .filter(|c| range.contains(c.time))
+            .filter_map(|c| {
+                let [p_bicycle, p_motorcycle] = c.scores?;
+                Some(CapturePoint {
+                    time: c.time,
+                    event_id: c.event_id,
+                    p_bicycle,
+                    p_motorcycle,
+                })
+            })
+            .collect();
+        points.sort_by(|a, b| a.time.cmp(&b.time).then(a.event_id.cmp(&b.event_id)));
+        points.dedup_by(|a, b| a.event_id == b.event_id);
+        if points.len() > limit {
+            points.drain(..points.len() - limit);
+        }
+        Ok(points)
+    }
+
+    async fn low_confidence(&self, range: TimeRange) -> BackendResult<Vec<LowConfidenceFailure>> {
+        let Some(group) = self.resources.filter_log_group() else {
+            return Err(BackendError::NotReady {
+                operation: "FilterLogEvents",
+                reason: "the outputs name no log group for filter-low-confidence".to_owned(),
+            });
+        };
+        let decisions = logs::low_confidence_decisions(
+            &self.clients.logs,
+            group,
+            range.start,
+            range.end,
+            LOW_CONFIDENCE_LIMIT,
+        )
+        .await
+        .map_err(backend_error)?;
+        Ok(decisions
+            .into_iter()
+            .map(|d| LowConfidenceFailure {
+                execution: None,
+                s3_key: d.s3_key,
+                p_bicycle: d.p_bicycle,
+                p_motorcycle: d.p_motorcycle,
+                threshold: d.threshold,
+                time: d.time,
+            })
+            .collect())
+    }
+
+    async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
+        let start = execution.start - chrono::Duration::seconds(2);
+        let end = execution.stop.unwrap_or_else(Utc::now) + chrono::Duration::seconds(5);
+        // (label, group, pattern)
+        let mut queries: Vec<(String, String, Option<String>)> = Vec::new();
+        if let Some(group) = self.resources.workflow_log_group() {
+            queries.push((
+                "states".to_owned(),
+                group.to_owned(),
+                Some(literal_pattern(execution.id.as_str())),
+            ));
+        }
+        let key = execution
+            .s3_key
+            .clone()
+            .or_else(|| self.lister.cached_s3_key(execution.id.as_str()));
+        for (role, group) in &self.resources.log_groups {
+            if role == scones_aws::resources::WORKFLOW_LOG_GROUP {
+                continue;
+            }
+            queries.push((
+                role.clone(),
+                group.clone(),
+                key.as_deref().map(literal_pattern),
+            ));
+        }
+        if queries.is_empty() {
+            return Err(BackendError::NotReady {
+                operation: "FilterLogEvents",
+                reason: "the outputs name no log groups".to_owned(),
+            });
+        }
+        let logs_client = &self.clients.logs;
+        let results: Vec<(String, Result<Vec<LogEvent>, AwsError>)> =
+            futures::stream::iter(queries)
+                .map(|(label, group, pattern)| async move {
+                    let r = logs::filter_events(
+                        logs_client,
+                        &group,
+                        pattern.as_deref(),
+                        start,
+                        end,
+                        LOGS_PER_GROUP,
+                    )
+                    .await;
+                    (label, r)
+                })
+                .buffer_unordered(4)
+                .collect()
+                .await;
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        let total = results.len();
+        for (label, r) in results {
+            match r {
+                Ok(events) => lines.extend(events.iter().map(|e| log_line(&label, e))),
+                // A group that does not exist yet (a function never invoked) has no lines.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.len() == total
+            && let Some(e) = errors.into_iter().next()
+        {
+            return Err(backend_error(e));
+        }
+        lines.sort_by_key(|l| l.time);
+        Ok(lines)
+    }
+
+    fn record_link(&self, id: &ExecutionId) -> RecordLink {
+        let region = console::arn_region(id.as_str()).unwrap_or(&self.region);
+        RecordLink::Url(console::execution_url(region, id.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_messages_are_shortened() {
+        let sfn = r#"{"id":"3","type":"TaskStateEntered","details":{"name":"ClassifyImage","input":"{}"},"execution_arn":"arn"}"#;
+        assert_eq!(log_message(sfn), "TaskStateEntered ClassifyImage");
+        let lambda = r#"{"timestamp":"t","level":"INFO","decision":"pass","p_bicycle":0.97}"#;
+        assert_eq!(log_message(lambda), "decision=pass p_bicycle=0.97");
+        assert_eq!(log_message("START RequestId: x"), "START RequestId: x");
+    }
+
+    #[test]
+    fn literal_patterns_are_quoted() {
+        assert_eq!(
+            literal_pattern("arn:aws:states:us-east-1:1:execution:m:n"),
+            "\"arn:aws:states:us-east-1:1:execution:m:n\""
+        );
+        assert_eq!(literal_pattern("a\"b"), "\"ab\"");
+    }
+
+    #[test]
+    fn errors_map_to_the_dashboards() {
+        let e = backend_error(AwsError::Throttled {
+            operation: "ListExecutions",
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+        });
+        assert!(e.is_throttling());
+        let id = ExecutionId::new("arn:x");
+        let e = execution_error(
+            &id,
+            AwsError::NotFound {
+                operation: "DescribeExecution",
+                code: "ExecutionDoesNotExist".into(),
+                message: "gone".into(),
+            },
+        );
+        assert_eq!(e, BackendError::NotFound("arn:x".into()));
+    }
+}

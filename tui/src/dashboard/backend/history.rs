@@ -1,0 +1,405 @@
+//! `GetExecutionHistory` events, and the per-state view the detail panel shows.
+//!
+//! Both backends hand over events in the service's JSON shape (the local store keeps exactly
+//! that JSON; the AWS SDK's `HistoryEvent` serialises to it), so one parser serves both.
+//! [`state_runs`] folds the events into one [`StateRun`] per state visit, following
+//! `previousEventId` like the console does, so Parallel and Map branches attribute their
+//! task events to the right state.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+/// One history event: the common fields plus the `<x>EventDetails` object as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEvent {
+    /// `id` (1-based).
+    pub id: i64,
+    /// `previousEventId` (0 for the first).
+    pub previous_id: i64,
+    /// `timestamp`.
+    pub timestamp: DateTime<Utc>,
+    /// `type`, e.g. `TaskStateEntered`.
+    pub kind: String,
+    /// The `<x>EventDetails` object (`Value::Null` when the event has none).
+    pub details: Value,
+}
+
+/// Why an event could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HistoryError {
+    /// A required field is missing or has the wrong type.
+    #[error("history event {index}: field `{field}` is missing or not a {expected}")]
+    Field {
+        /// Position of the event in the list.
+        index: usize,
+        /// The field.
+        field: &'static str,
+        /// The expected JSON type.
+        expected: &'static str,
+    },
+    /// The timestamp is neither RFC 3339 text nor epoch seconds.
+    #[error("history event {index}: unreadable timestamp {value}")]
+    Timestamp {
+        /// Position of the event in the list.
+        index: usize,
+        /// The value found.
+        value: String,
+    },
+}
+
+impl HistoryEvent {
+    /// Reads one event in `GetExecutionHistory` JSON. `index` is only used in errors.
+    pub fn from_aws_json(index: usize, event: &Value) -> Result<HistoryEvent, HistoryError> {
+        let field = |name: &'static str, expected: &'static str| HistoryError::Field {
+            index,
+            field: name,
+            expected,
+        };
+        let id = event
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| field("id", "integer"))?;
+        let previous_id = event
+            .get("previousEventId")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field("type", "string"))?
+            .to_owned();
+        let timestamp = match event.get("timestamp") {
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| HistoryError::Timestamp {
+                    index,
+                    value: s.clone(),
+                })?,
+            // The AWS CLI prints epoch seconds with a fraction.
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .and_then(|secs| DateTime::from_timestamp_millis((secs * 1000.0).round() as i64))
+                .ok_or_else(|| HistoryError::Timestamp {
+                    index,
+                    value: n.to_string(),
+                })?,
+            _ => return Err(field("timestamp", "string")),
+        };
+        let details = event
+            .as_object()
+            .and_then(|o| {
+                o.iter()
+                    .find(|(k, v)| k.ends_with("EventDetails") && v.is_object())
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or(Value::Null);
+        Ok(HistoryEvent {
+            id,
+            previous_id,
+            timestamp,
+            kind,
+            details,
+        })
+    }
+
+    /// Reads a whole `{"events": [...]}` document or a bare array of events.
+    pub fn parse_all(doc: &Value) -> Result<Vec<HistoryEvent>, HistoryError> {
+        let list = doc
+            .get("events")
+            .unwrap_or(doc)
+            .as_array()
+            .ok_or(HistoryError::Field {
+                index: 0,
+                field: "events",
+                expected: "array",
+            })?;
+        list.iter()
+            .enumerate()
+            .map(|(i, e)| HistoryEvent::from_aws_json(i, e))
+            .collect()
+    }
+
+    /// A string field of the details.
+    pub fn detail_str(&self, key: &str) -> Option<&str> {
+        self.details.get(key).and_then(Value::as_str)
+    }
+
+    /// One line describing the event, for the events table and the logs panel.
+    pub fn summary(&self) -> String {
+        let d = |k: &str| self.detail_str(k);
+        if let Some(name) = d("name") {
+            return name.to_owned();
+        }
+        match (d("error"), d("cause")) {
+            (Some(e), Some(c)) => return format!("{e}: {}", cause_message(c)),
+            (Some(e), None) => return e.to_owned(),
+            _ => {}
+        }
+        if let Some(r) = d("resource") {
+            return match d("resourceType") {
+                Some(t) => format!("{t}:{r}"),
+                None => r.to_owned(),
+            };
+        }
+        String::new()
+    }
+}
+
+/// The human part of a `cause`: Lambda errors arrive as a JSON error document whose
+/// `errorMessage` is what a person wants to read.
+pub fn cause_message(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| cause.to_owned())
+}
+
+/// How a state visit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StateStatus {
+    /// Entered, not exited yet.
+    Running,
+    /// Exited normally.
+    Succeeded,
+    /// Failed (the execution failed in it, or its error was caught).
+    Failed,
+    /// Aborted by StopExecution or a timeout.
+    Aborted,
+}
+
+impl StateStatus {
+    /// Upper-case name for tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateStatus::Running => "RUNNING",
+            StateStatus::Succeeded => "SUCCEEDED",
+            StateStatus::Failed => "FAILED",
+            StateStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// One visit of one state, folded from its events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateRun {
+    /// State name.
+    pub name: String,
+    /// State type from the event name (`Task`, `Pass`, `Map`...).
+    pub state_type: String,
+    /// How it ended.
+    pub status: StateStatus,
+    /// Entered at.
+    pub entered: DateTime<Utc>,
+    /// Exited (or failed/aborted) at.
+    pub exited: Option<DateTime<Utc>>,
+    /// State input (JSON text as recorded).
+    pub input: Option<String>,
+    /// State output (JSON text as recorded).
+    pub output: Option<String>,
+    /// Last error name seen in the state.
+    pub error: Option<String>,
+    /// Last cause seen in the state.
+    pub cause: Option<String>,
+    /// Task attempts scheduled (1 without retries).
+    pub attempts: u32,
+    /// Id of the `StateEntered` event.
+    pub entered_event: i64,
+}
+
+impl StateRun {
+    /// Retries made (attempts after the first).
+    pub fn retries(&self) -> u32 {
+        self.attempts.saturating_sub(1)
+    }
+
+    /// Time spent in the state (until `now` while running).
+    pub fn duration(&self, now: DateTime<Utc>) -> std::time::Duration {
+        (self.exited.unwrap_or(now) - self.entered)
+            .to_std()
+            .unwrap_or_default()
+    }
+}
+
+/// Folds events into state visits, in the order they were entered.
+pub fn state_runs(events: &[HistoryEvent]) -> Vec<StateRun> {
+    let mut runs: Vec<StateRun> = Vec::new();
+    // event id -> index of the state visit it belongs to
+    let mut owner: HashMap<i64, usize> = HashMap::new();
+    for ev in events {
+        let kind = ev.kind.as_str();
+        if let Some(state_type) = kind.strip_suffix("StateEntered") {
+            owner.insert(ev.id, runs.len());
+            runs.push(StateRun {
+                name: ev.detail_str("name").unwrap_or("?").to_owned(),
+                state_type: state_type.to_owned(),
+                status: StateStatus::Running,
+                entered: ev.timestamp,
+                exited: None,
+                input: ev.detail_str("input").map(str::to_owned),
+                output: None,
+                error: None,
+                cause: None,
+                attempts: 0,
+                entered_event: ev.id,
+            });
+            continue;
+        }
+        let run_index = owner.get(&ev.previous_id).copied();
+        if let Some(i) = run_index {
+            owner.insert(ev.id, i);
+        }
+        if kind.starts_with("Execution") {
+            finish_open_runs(&mut runs, ev);
+            continue;
+        }
+        let Some(run) = run_index.and_then(|i| runs.get_mut(i)) else {
+            continue;
+        };
+        if kind.ends_with("StateExited") {
+            run.status = StateStatus::Succeeded;
+            run.exited = Some(ev.timestamp);
+            run.output = ev.detail_str("output").map(str::to_owned);
+        } else if kind.ends_with("StateAborted") {
+            run.status = StateStatus::Aborted;
+            run.exited = Some(ev.timestamp);
+        } else if kind == "TaskScheduled" || kind == "LambdaFunctionScheduled" {
+            run.attempts += 1;
+        } else if ev.detail_str("error").is_some() || kind.ends_with("Failed") {
+            run.error = ev.detail_str("error").map(str::to_owned);
+            run.cause = ev.detail_str("cause").map(str::to_owned);
+        }
+    }
+    runs
+}
+
+/// An `Execution*` end event closes every visit still open: a visit that saw an error
+/// failed, the rest were cut short.
+fn finish_open_runs(runs: &mut [StateRun], ev: &HistoryEvent) {
+    let status = match ev.kind.as_str() {
+        "ExecutionFailed" => StateStatus::Failed,
+        "ExecutionAborted" | "ExecutionTimedOut" => StateStatus::Aborted,
+        _ => return,
+    };
+    for run in runs.iter_mut().filter(|r| r.status == StateStatus::Running) {
+        run.exited = Some(ev.timestamp);
+        run.status = if run.error.is_some() || run.state_type == "Fail" {
+            StateStatus::Failed
+        } else {
+            status
+        };
+        if run.status == StateStatus::Failed && run.error.is_none() {
+            run.error = ev.detail_str("error").map(str::to_owned);
+            run.cause = ev.detail_str("cause").map(str::to_owned);
+        }
+    }
+}
+
+/// Index of the state to select first: the last failed visit, else the last one.
+pub fn failing_state(runs: &[StateRun]) -> Option<usize> {
+    runs.iter()
+        .rposition(|r| r.status == StateStatus::Failed)
+        .or_else(|| runs.len().checked_sub(1))
+}
+
+/// Pretty-prints a recorded JSON payload; text that is not JSON is shown as is.
+pub fn pretty_json(text: &str) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_owned()),
+        Err(_) => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(id: i64, prev: i64, kind: &str, key: &str, details: Value) -> Value {
+        let mut e = json!({"id": id, "previousEventId": prev, "type": kind,
+            "timestamp": format!("2025-01-01T00:00:{id:02}.000Z")});
+        if !key.is_empty() {
+            e[key] = details;
+        }
+        e
+    }
+
+    fn low_confidence_history() -> Vec<HistoryEvent> {
+        let cause = r#"{"errorMessage":"confidence 0.7100 is below the threshold 0.93: p_bicycle=0.7100, p_motorcycle=0.2900","errorType":"LowConfidence"}"#;
+        let doc = json!({"events": [
+            ev(1, 0, "ExecutionStarted", "executionStartedEventDetails", json!({"input": "{\"s3_key\":\"k\"}"})),
+            ev(2, 1, "TaskStateEntered", "stateEnteredEventDetails", json!({"name": "SerializeImageData", "input": "{}"})),
+            ev(3, 2, "TaskScheduled", "taskScheduledEventDetails", json!({"resource": "invoke", "resourceType": "lambda"})),
+            ev(4, 3, "TaskStarted", "taskStartedEventDetails", json!({"resource": "invoke", "resourceType": "lambda"})),
+            ev(5, 4, "TaskSucceeded", "taskSucceededEventDetails", json!({"output": "{}"})),
+            ev(6, 5, "TaskStateExited", "stateExitedEventDetails", json!({"name": "SerializeImageData", "output": "{\"a\":1}"})),
+            ev(7, 6, "TaskStateEntered", "stateEnteredEventDetails", json!({"name": "FilterLowConfidence", "input": "{}"})),
+            ev(8, 7, "TaskScheduled", "taskScheduledEventDetails", json!({"resource": "invoke", "resourceType": "lambda"})),
+            ev(9, 8, "TaskFailed", "taskFailedEventDetails", json!({"error": "Lambda.ServiceException", "cause": "x"})),
+            ev(10, 9, "TaskScheduled", "taskScheduledEventDetails", json!({"resource": "invoke", "resourceType": "lambda"})),
+            ev(11, 10, "TaskFailed", "taskFailedEventDetails", json!({"error": "LowConfidence", "cause": cause})),
+            ev(12, 11, "ExecutionFailed", "executionFailedEventDetails", json!({"error": "LowConfidence", "cause": cause})),
+        ]});
+        HistoryEvent::parse_all(&doc).unwrap()
+    }
+
+    #[test]
+    fn low_confidence_history_folds_into_states_with_the_failing_one_selected() {
+        let runs = state_runs(&low_confidence_history());
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].status, StateStatus::Succeeded);
+        assert_eq!(runs[0].output.as_deref(), Some("{\"a\":1}"));
+        assert_eq!(runs[0].retries(), 0);
+        let failed = &runs[1];
+        assert_eq!(failed.name, "FilterLowConfidence");
+        assert_eq!(failed.state_type, "Task");
+        assert_eq!(failed.status, StateStatus::Failed);
+        assert_eq!(failed.error.as_deref(), Some("LowConfidence"));
+        assert_eq!(failed.retries(), 1);
+        assert_eq!(failing_state(&runs), Some(1));
+        assert!(cause_message(failed.cause.as_deref().unwrap()).starts_with("confidence 0.7100"));
+    }
+
+    #[test]
+    fn a_running_execution_keeps_its_open_state_running() {
+        let events = low_confidence_history();
+        let runs = state_runs(&events[..8]);
+        assert_eq!(runs[1].status, StateStatus::Running);
+        assert_eq!(runs[1].exited, None);
+        assert_eq!(failing_state(&runs), Some(1));
+    }
+
+    #[test]
+    fn bad_events_are_typed_errors() {
+        let err = HistoryEvent::parse_all(&json!({"events": [{"type": "X"}]})).unwrap_err();
+        assert!(matches!(err, HistoryError::Field { field: "id", .. }));
+        let err =
+            HistoryEvent::parse_all(&json!([{"id": 1, "type": "X", "timestamp": "yesterday"}]))
+                .unwrap_err();
+        assert!(matches!(err, HistoryError::Timestamp { .. }));
+        assert!(HistoryEvent::parse_all(&json!("nope")).is_err());
+    }
+
+    #[test]
+    fn epoch_timestamps_are_read() {
+        let e = HistoryEvent::from_aws_json(
+            0,
+            &json!({"id": 1, "type": "PassStateEntered", "timestamp": 1735689600.5}),
+        )
+        .unwrap();
+        assert_eq!(e.timestamp.timestamp_millis(), 1_735_689_600_500);
+        assert_eq!(e.details, Value::Null);
+    }
+
+    #[test]
+    fn pretty_json_leaves_text_alone() {
+        assert_eq!(pretty_json("{\"a\":1}"), "{\n  \"a\": 1\n}");
+        assert_eq!(pretty_json("not json"), "not json");
+    }
+}

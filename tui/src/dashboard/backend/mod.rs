@@ -1,0 +1,473 @@
+//! What the dashboard needs from a deployment of the workflow, as one trait.
+//!
+//! [`Backend`] is implemented twice: [`local::LocalBackend`] reads the local stack (SQLite
+//! store, local bucket, local endpoint) and the AWS backend (Step Functions, CloudWatch,
+//! CloudWatch Logs, S3, SageMaker) joins it later. [`faulty::FaultyBackend`] wraps either
+//! one and injects failures and throttling for tests.
+//!
+//! Every method is a single round of work the dashboard starts from a background task
+//! (never from the draw path). The types here are the dashboard's own: each backend
+//! translates its service's shapes into them, so the panels never know where data came from.
+//! Execution histories are `GetExecutionHistory`-shaped on both backends and parsed by one
+//! parser ([`history`]).
+
+pub mod aws;
+pub mod faulty;
+pub mod history;
+pub mod local;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use history::{HistoryEvent, StateRun, StateStatus};
+
+/// An execution's identity: its ARN on AWS, its store id locally.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExecutionId(pub Arc<str>);
+
+impl Serialize for ExecutionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl ExecutionId {
+    /// Wraps an id.
+    pub fn new(id: impl Into<Arc<str>>) -> Self {
+        ExecutionId(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExecutionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Step Functions execution status (the service's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecStatus {
+    /// Still running.
+    Running,
+    /// Ended successfully.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Hit its TimeoutSeconds.
+    TimedOut,
+    /// Stopped by StopExecution (or left running by a process that died).
+    Aborted,
+    /// Failed and waiting to be redriven (AWS).
+    PendingRedrive,
+}
+
+impl ExecStatus {
+    /// The service's name for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecStatus::Running => "RUNNING",
+            ExecStatus::Succeeded => "SUCCEEDED",
+            ExecStatus::Failed => "FAILED",
+            ExecStatus::TimedOut => "TIMED_OUT",
+            ExecStatus::Aborted => "ABORTED",
+            ExecStatus::PendingRedrive => "PENDING_REDRIVE",
+        }
+    }
+
+    /// Parses the service's name.
+    pub fn parse(s: &str) -> Option<ExecStatus> {
+        Some(match s {
+            "RUNNING" => ExecStatus::Running,
+            "SUCCEEDED" => ExecStatus::Succeeded,
+            "FAILED" => ExecStatus::Failed,
+            "TIMED_OUT" => ExecStatus::TimedOut,
+            "ABORTED" => ExecStatus::Aborted,
+            "PENDING_REDRIVE" => ExecStatus::PendingRedrive,
+            _ => return None,
+        })
+    }
+
+    /// True once the execution can no longer change (its history is final and cacheable).
+    pub fn is_final(self) -> bool {
+        !matches!(self, ExecStatus::Running | ExecStatus::PendingRedrive)
+    }
+}
+
+impl fmt::Display for ExecStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of the executions list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionSummary {
+    /// Identity.
+    pub id: ExecutionId,
+    /// Execution name.
+    pub name: String,
+    /// The input's `s3_key`, when the input has one.
+    pub s3_key: Option<String>,
+    /// Current status.
+    pub status: ExecStatus,
+    /// When it started.
+    pub start: DateTime<Utc>,
+    /// When it ended, if it has.
+    pub stop: Option<DateTime<Utc>>,
+    /// Error name of a failed execution, when the backend knows it cheaply.
+    pub error: Option<String>,
+    /// Cause of a failed execution, when the backend knows it cheaply.
+    pub cause: Option<String>,
+}
+
+impl ExecutionSummary {
+    /// Run time so far (`now` for running executions).
+    pub fn duration(&self, now: DateTime<Utc>) -> Duration {
+        let end = self.stop.unwrap_or(now);
+        (end - self.start).to_std().unwrap_or_default()
+    }
+}
+
+/// Where an incremental listing left off. Opaque to the dashboard: each backend encodes its
+/// own position (a store change sequence locally; newest start time and the running
+/// executions on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cursor(pub String);
+
+/// The answer to [`Backend::executions_since`]: executions that are new or changed since the
+/// cursor, and the cursor to pass next time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionDelta {
+    /// New or changed executions (a row replaces the one with the same id).
+    pub changed: Vec<ExecutionSummary>,
+    /// Position to continue from.
+    pub cursor: Cursor,
+    /// More changes are waiting (the page was full): ask again at once.
+    pub more: bool,
+}
+
+/// A time window for metrics, capture and low-confidence queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+}
+
+impl TimeRange {
+    /// The `window` before `end`.
+    pub fn ending_at(end: DateTime<Utc>, window: Duration) -> Self {
+        let span = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
+        TimeRange {
+            start: end - span,
+            end,
+        }
+    }
+
+    /// True if `t` is inside.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
+/// Endpoint metrics over a window, one value per period (CloudWatch GetMetricData shape).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointMetrics {
+    /// Start of the first period.
+    pub start: Option<DateTime<Utc>>,
+    /// Length of one period.
+    pub period: Duration,
+    /// Invocations per period.
+    pub invocations: Vec<f64>,
+    /// Average model latency per period, milliseconds (`None`: no invocations).
+    pub latency_ms: Vec<Option<f64>>,
+    /// Maximum model latency per period, milliseconds.
+    pub latency_max_ms: Vec<Option<f64>>,
+    /// 4XX + 5XX errors per period.
+    pub errors: Vec<f64>,
+}
+
+/// One data-capture record reduced to what the confidence chart needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapturePoint {
+    /// `eventMetadata.inferenceTime`.
+    pub time: DateTime<Utc>,
+    /// `eventMetadata.eventId`.
+    pub event_id: String,
+    /// Probability of bicycle.
+    pub p_bicycle: f64,
+    /// Probability of motorcycle.
+    pub p_motorcycle: f64,
+}
+
+impl CapturePoint {
+    /// The model's confidence: the larger probability.
+    pub fn confidence(&self) -> f64 {
+        self.p_bicycle.max(self.p_motorcycle)
+    }
+}
+
+/// An execution that failed with `LowConfidence`, with the scores from its cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LowConfidenceFailure {
+    /// The execution, when known (log-based backends may only know the key).
+    pub execution: Option<ExecutionId>,
+    /// The image.
+    pub s3_key: Option<String>,
+    /// Probability of bicycle.
+    pub p_bicycle: f64,
+    /// Probability of motorcycle.
+    pub p_motorcycle: f64,
+    /// The threshold in force.
+    pub threshold: f64,
+    /// When it failed.
+    pub time: DateTime<Utc>,
+}
+
+/// One log line for the logs panel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Where it came from (a log group, a state name, `endpoint`...).
+    pub source: String,
+    /// Severity.
+    pub level: LogLevel,
+    /// The text.
+    pub message: String,
+}
+
+/// Severity of a [`LogLine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LogLevel {
+    /// Normal progress.
+    Info,
+    /// Something failed.
+    Error,
+}
+
+/// The endpoint as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointInfo {
+    /// Endpoint name.
+    pub name: String,
+    /// SageMaker-style status: `InService`, `Creating`, `Failed`, or `NotTrained` locally.
+    pub status: String,
+    /// A short explanation (e.g. the model's validation accuracy, a failure reason).
+    pub detail: Option<String>,
+}
+
+impl EndpointInfo {
+    /// True when the endpoint can take requests.
+    pub fn in_service(&self) -> bool {
+        self.status == "InService"
+    }
+}
+
+/// Which kind of deployment a backend talks to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendKind {
+    /// The local stack in `home`.
+    Local {
+        /// The local home directory.
+        home: PathBuf,
+    },
+    /// AWS.
+    Aws {
+        /// Named profile, if any.
+        profile: Option<String>,
+        /// Region.
+        region: String,
+    },
+}
+
+/// Static facts about a backend, known without a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendInfo {
+    /// Local or AWS.
+    pub kind: BackendKind,
+    /// State machine name (or ARN).
+    pub state_machine: String,
+    /// Confidence threshold of the filter step.
+    pub threshold: f64,
+    /// Whether [`Backend::redrive`] can work here.
+    pub supports_redrive: bool,
+}
+
+/// Where the full record of an execution can be opened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordLink {
+    /// A console URL.
+    Url(String),
+    /// A local file and how to find the execution in it.
+    Local {
+        /// The file (the SQLite store).
+        path: PathBuf,
+        /// How to look at the record (e.g. a sqlite3 command).
+        hint: String,
+    },
+}
+
+impl fmt::Display for RecordLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordLink::Url(u) => f.write_str(u),
+            RecordLink::Local { path, hint } => write!(f, "{} ({hint})", path.display()),
+        }
+    }
+}
+
+/// Why a backend call failed. Names are stable ([`BackendError::name`]); messages say what
+/// to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BackendError {
+    /// The service asked us to slow down (ThrottlingException, SQLITE_BUSY); retry later.
+    #[error("{operation} was throttled: {message}")]
+    Throttled {
+        /// The call.
+        operation: &'static str,
+        /// What the service said.
+        message: String,
+    },
+    /// The call is not possible on this backend (e.g. redrive locally).
+    #[error("{operation} is not available on the {backend} backend: {reason}")]
+    Unsupported {
+        /// The call.
+        operation: &'static str,
+        /// `local` or `AWS`.
+        backend: &'static str,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+    /// The backend is reachable but not ready for this (no model, no test data...).
+    #[error("{operation}: {reason}")]
+    NotReady {
+        /// The call.
+        operation: &'static str,
+        /// What is missing and how to fix it.
+        reason: String,
+    },
+    /// No such execution.
+    #[error("execution {0} not found")]
+    NotFound(String),
+    /// Anything else the backend reported.
+    #[error("{operation} failed: {message}")]
+    Failed {
+        /// The call.
+        operation: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// The background task running the call panicked or was lost.
+    #[error("{operation} crashed in the background: {message}")]
+    TaskCrashed {
+        /// The call.
+        operation: &'static str,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl BackendError {
+    /// Stable name of the variant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BackendError::Throttled { .. } => "Throttled",
+            BackendError::Unsupported { .. } => "Unsupported",
+            BackendError::NotReady { .. } => "NotReady",
+            BackendError::NotFound(_) => "NotFound",
+            BackendError::Failed { .. } => "Failed",
+            BackendError::TaskCrashed { .. } => "TaskCrashed",
+        }
+    }
+
+    /// True for errors that mean "slow down" rather than "broken".
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, BackendError::Throttled { .. })
+    }
+}
+
+/// Result of a backend call.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// A deployment of the scones workflow, as the dashboard sees it.
+///
+/// Methods return `Send` futures so the worker can run each call in its own tokio task.
+/// Implementations must be cheap to share (`Arc`) and must never block the async runtime
+/// (blocking work such as SQLite goes through `spawn_blocking`).
+pub trait Backend: Send + Sync + 'static {
+    /// Static facts: kind, state machine, threshold.
+    fn info(&self) -> BackendInfo;
+
+    /// Executions new or changed since `cursor` (all of them, newest first, when `None`),
+    /// at most `limit` per call.
+    fn executions_since(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = BackendResult<ExecutionDelta>> + Send;
+
+    /// The full history of one execution, oldest event first.
+    fn history(
+        &self,
+        id: ExecutionId,
+    ) -> impl Future<Output = BackendResult<Vec<HistoryEvent>>> + Send;
+
+    /// Starts `count` executions, each on a random image of the test split.
+    fn start_random(
+        &self,
+        count: usize,
+    ) -> impl Future<Output = BackendResult<Vec<ExecutionId>>> + Send;
+
+    /// Stops a running execution (StopExecution).
+    fn stop(&self, id: ExecutionId) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Redrives a failed execution (RedriveExecution).
+    fn redrive(&self, id: ExecutionId) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// The endpoint's status.
+    fn endpoint(&self) -> impl Future<Output = BackendResult<EndpointInfo>> + Send;
+
+    /// Endpoint metrics over `range`, in periods of `period`.
+    fn metrics(
+        &self,
+        range: TimeRange,
+        period: Duration,
+    ) -> impl Future<Output = BackendResult<EndpointMetrics>> + Send;
+
+    /// Data-capture records with inference time in `range`, oldest first, at most `limit`
+    /// (the newest ones when there are more).
+    fn capture(
+        &self,
+        range: TimeRange,
+        limit: usize,
+    ) -> impl Future<Output = BackendResult<Vec<CapturePoint>>> + Send;
+
+    /// `LowConfidence` failures in `range`, newest first.
+    fn low_confidence(
+        &self,
+        range: TimeRange,
+    ) -> impl Future<Output = BackendResult<Vec<LowConfidenceFailure>>> + Send;
+
+    /// Log lines about one execution within its time window, oldest first.
+    fn logs(
+        &self,
+        execution: ExecutionSummary,
+    ) -> impl Future<Output = BackendResult<Vec<LogLine>>> + Send;
+
+    /// Where the full record of an execution lives (console URL, or the local file).
+    fn record_link(&self, id: &ExecutionId) -> RecordLink;
+}

@@ -1,0 +1,543 @@
+//! The executions list: every execution the backend reported, filtered (`/`), sorted (`S`),
+//! with status colours, name, s3 key, start, duration and error.
+//!
+//! Rows are merged incrementally by id; the filtered and sorted view is an index vector
+//! rebuilt only when data, filter or sort change, and drawing touches only the visible
+//! slice, so 100k executions cost the same per frame as 100.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+
+use crate::dashboard::app::App;
+use crate::dashboard::backend::history::cause_message;
+use crate::dashboard::backend::{ExecStatus, ExecutionId, ExecutionSummary, TimeRange};
+use crate::dashboard::components::{fmt_duration, fmt_start, truncate};
+
+/// Orders of the list, cycled by the sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Newest first (default).
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+    /// Longest running first.
+    Slowest,
+    /// By status, failures first.
+    Status,
+    /// By s3 key.
+    Key,
+}
+
+impl SortKey {
+    /// The next order.
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::NewestFirst => SortKey::OldestFirst,
+            SortKey::OldestFirst => SortKey::Slowest,
+            SortKey::Slowest => SortKey::Status,
+            SortKey::Status => SortKey::Key,
+            SortKey::Key => SortKey::NewestFirst,
+        }
+    }
+
+    /// Label for the panel title.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::NewestFirst => "newest",
+            SortKey::OldestFirst => "oldest",
+            SortKey::Slowest => "slowest",
+            SortKey::Status => "status",
+            SortKey::Key => "key",
+        }
+    }
+}
+
+/// The list's data and navigation state.
+#[derive(Debug, Clone)]
+pub struct ExecutionsState {
+    rows: Vec<ExecutionSummary>,
+    index: HashMap<ExecutionId, usize>,
+    view: Vec<u32>,
+    /// Position of the selection in the view.
+    pub selected: usize,
+    /// First visible position.
+    pub offset: usize,
+    /// The filter in force (case-insensitive substring of name, key, status, error).
+    pub filter: String,
+    /// The order.
+    pub sort: SortKey,
+    /// Number of running executions (for the title).
+    running: usize,
+}
+
+impl Default for ExecutionsState {
+    fn default() -> Self {
+        ExecutionsState {
+            rows: Vec::new(),
+            index: HashMap::new(),
+            view: Vec::new(),
+            selected: 0,
+            offset: 0,
+            filter: String::new(),
+            sort: SortKey::NewestFirst,
+            running: 0,
+        }
+    }
+}
+
+impl ExecutionsState {
+    /// Adds new executions and replaces changed ones; keeps the selected execution selected.
+    /// Returns true if anything changed.
+    pub fn merge(&mut self, changed: Vec<ExecutionSummary>, now: DateTime<Utc>) -> bool {
+        if changed.is_empty() {
+            return false;
+        }
+        let keep = self.selected_id();
+        for summary in changed {
+            match self.index.get(&summary.id) {
+                Some(&i) => {
+                    if let Some(row) = self.rows.get_mut(i) {
+                        *row = summary;
+                    }
+                }
+                None => {
+                    self.index.insert(summary.id.clone(), self.rows.len());
+                    self.rows.push(summary);
+                }
+            }
+        }
+        self.rebuild(keep, now);
+        true
+    }
+
+    /// Sets the filter and rebuilds the view.
+    pub fn set_filter(&mut self, filter: String, now: DateTime<Utc>) {
+        let keep = self.selected_id();
+        self.filter = filter;
+        self.rebuild(keep, now);
+    }
+
+    /// Next sort order.
+    pub fn cycle_sort(&mut self, now: DateTime<Utc>) {
+        let keep = self.selected_id();
+        self.sort = self.sort.next();
+        self.rebuild(keep, now);
+    }
+
+    fn rebuild(&mut self, keep: Option<ExecutionId>, now: DateTime<Utc>) {
+        let needle = self.filter.to_lowercase();
+        let rows = &self.rows;
+        self.running = rows
+            .iter()
+            .filter(|r| r.status == ExecStatus::Running)
+            .count();
+        self.view = (0..rows.len() as u32)
+            .filter(|&i| needle.is_empty() || matches_filter(&rows[i as usize], &needle))
+            .collect();
+        let key = |i: &u32| &rows[*i as usize];
+        match self.sort {
+            SortKey::NewestFirst => self
+                .view
+                .sort_by(|a, b| key(b).start.cmp(&key(a).start).then(b.cmp(a))),
+            SortKey::OldestFirst => self
+                .view
+                .sort_by(|a, b| key(a).start.cmp(&key(b).start).then(a.cmp(b))),
+            SortKey::Slowest => self
+                .view
+                .sort_by_cached_key(|i| std::cmp::Reverse(key(i).duration(now))),
+            SortKey::Status => self.view.sort_by_key(|i| (status_rank(key(i).status), *i)),
+            SortKey::Key => self
+                .view
+                .sort_by(|a, b| key(a).s3_key.cmp(&key(b).s3_key).then(a.cmp(b))),
+        }
+        self.selected = keep
+            .and_then(|id| self.position_of(&id))
+            .unwrap_or(0)
+            .min(self.view.len().saturating_sub(1));
+    }
+
+    fn position_of(&self, id: &ExecutionId) -> Option<usize> {
+        let row = *self.index.get(id)? as u32;
+        self.view.iter().position(|&i| i == row)
+    }
+
+    /// Selects an execution by id if it is in the view.
+    pub fn select_id(&mut self, id: &ExecutionId) -> bool {
+        match self.position_of(id) {
+            Some(p) => {
+                self.selected = p;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The selected execution.
+    pub fn selected(&self) -> Option<&ExecutionSummary> {
+        self.at(self.selected)
+    }
+
+    /// The selected execution's id.
+    pub fn selected_id(&self) -> Option<ExecutionId> {
+        self.selected().map(|s| s.id.clone())
+    }
+
+    /// The execution at a view position.
+    pub fn at(&self, position: usize) -> Option<&ExecutionSummary> {
+        let i = *self.view.get(position)? as usize;
+        self.rows.get(i)
+    }
+
+    /// An execution by id.
+    pub fn get(&self, id: &ExecutionId) -> Option<&ExecutionSummary> {
+        self.rows.get(*self.index.get(id)?)
+    }
+
+    /// Executions in the view.
+    pub fn view_len(&self) -> usize {
+        self.view.len()
+    }
+
+    /// Executions known.
+    pub fn total(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Running executions known.
+    pub fn running(&self) -> usize {
+        self.running
+    }
+
+    /// Executions that ended inside `range`.
+    pub fn finished_in(&self, range: &TimeRange) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.stop.is_some_and(|t| range.contains(t)))
+            .count()
+    }
+
+    /// Moves the selection by `delta` rows, keeping it on screen for a list `height` rows
+    /// tall.
+    pub fn move_by(&mut self, delta: i64, height: usize) {
+        let last = self.view.len().saturating_sub(1) as i64;
+        self.selected = (self.selected as i64 + delta).clamp(0, last.max(0)) as usize;
+        self.offset = visible_offset(self.offset, self.selected, height, self.view.len());
+    }
+
+    /// Keeps the stored offset consistent with the selection for a list `height` rows tall.
+    pub fn keep_visible(&mut self, height: usize) {
+        self.offset = visible_offset(self.offset, self.selected, height, self.view.len());
+    }
+}
+
+fn status_rank(s: ExecStatus) -> u8 {
+    match s {
+        ExecStatus::Failed | ExecStatus::TimedOut => 0,
+        ExecStatus::Aborted | ExecStatus::PendingRedrive => 1,
+        ExecStatus::Running => 2,
+        ExecStatus::Succeeded => 3,
+    }
+}
+
+fn matches_filter(row: &ExecutionSummary, needle: &str) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    has(&row.name)
+        || row.s3_key.as_deref().is_some_and(has)
+        || has(row.status.as_str())
+        || row.error.as_deref().is_some_and(has)
+}
+
+/// The first visible row that keeps `selected` inside a window of `height` rows over `len`
+/// rows, moving `offset` as little as possible and never leaving rows unused at the bottom.
+pub fn visible_offset(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+    let height = height.max(1);
+    let offset = offset.min(len.saturating_sub(height));
+    if selected < offset {
+        selected
+    } else if selected >= offset + height {
+        selected + 1 - height
+    } else {
+        offset
+    }
+}
+
+/// Column widths of the list for a panel `width` columns wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    /// Execution name.
+    pub name: u16,
+    /// s3 key.
+    pub key: u16,
+    /// Start time (8: time only; 14: date and time).
+    pub start: u16,
+}
+
+/// The key gets most of the room (it says which image), then the name; the error takes
+/// the rest. At 80 columns a CIFAR test key (`test/motorcycle_s_001234.png`) and the
+/// longest error name (`MalformedInferences` cut to 14) fit.
+pub fn columns(width: u16) -> Columns {
+    let inner = width.saturating_sub(2);
+    let start = if inner >= 120 { 14 } else { 8 };
+    // status 9, duration 6, five spaces between six columns
+    let room = inner.saturating_sub(9 + 6 + 5 + start);
+    Columns {
+        key: (room * 56 / 100).clamp(12, 32),
+        name: (room * 18 / 100).clamp(6, 36),
+        start,
+    }
+}
+
+/// Rows of table body that fit in a bordered table `area` with one header row.
+pub fn body_height(area: Rect) -> usize {
+    area.height.saturating_sub(3) as usize
+}
+
+/// Draws the list.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+    let state = &app.executions;
+    let theme = &app.theme;
+    let height = body_height(area);
+    let offset = visible_offset(state.offset, state.selected, height, state.view_len());
+    let title = {
+        let mut spans = vec![Span::styled(" Executions ", theme.title)];
+        let count = if state.view_len() == state.total() {
+            format!("{} ", state.total())
+        } else {
+            format!("{}/{} ", state.view_len(), state.total())
+        };
+        spans.push(Span::styled(count, theme.text));
+        if state.running() > 0 {
+            spans.push(Span::styled(
+                format!("{} running ", state.running()),
+                theme.busy,
+            ));
+        }
+        spans.push(Span::styled(
+            format!("sort:{} ", state.sort.label()),
+            theme.dim,
+        ));
+        if !state.filter.is_empty() {
+            spans.push(Span::styled(
+                format!("filter:{} ", state.filter),
+                theme.warn,
+            ));
+        }
+        Line::from(spans)
+    };
+    let cols = columns(area.width);
+    let widths = [
+        Constraint::Length(9),
+        Constraint::Length(cols.name),
+        Constraint::Length(cols.key),
+        Constraint::Length(cols.start),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    let (name_w, key_w) = (usize::from(cols.name), usize::from(cols.key));
+    let error_w = usize::from(
+        area.width
+            .saturating_sub(2 + 9 + 6 + 5)
+            .saturating_sub(cols.name + cols.key + cols.start),
+    );
+    let wide = cols.start > 8;
+    let rows = (offset..(offset + height).min(state.view_len())).filter_map(|pos| {
+        let e = state.at(pos)?;
+        let style = if pos == state.selected {
+            theme.selected
+        } else {
+            theme.text
+        };
+        let error = match (&e.error, &e.cause) {
+            (Some(err), Some(cause)) if wide => format!("{err}: {}", cause_message(cause)),
+            (Some(err), _) => err.clone(),
+            _ => String::new(),
+        };
+        Some(
+            Row::new(vec![
+                Cell::from(Span::styled(e.status.as_str(), theme.status(e.status))),
+                Cell::from(truncate(&e.name, name_w)),
+                Cell::from(truncate(e.s3_key.as_deref().unwrap_or("-"), key_w)),
+                Cell::from(fmt_start(e.start, app.now, app.tz, wide)),
+                Cell::from(fmt_duration(e.duration(app.now))),
+                Cell::from(Span::styled(truncate(&error, error_w), theme.bad)),
+            ])
+            .style(style),
+        )
+    });
+    let header = Row::new(["STATUS", "NAME", "S3 KEY", "START", "DUR", "ERROR"]).style(theme.dim);
+    let empty = state.total() == 0;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(title);
+    if empty {
+        let hint = if app.readonly {
+            "No executions yet. This dashboard is read-only: start some from another terminal, e.g. `scones run --local --random 10`.".to_owned()
+        } else {
+            format!(
+                "No executions yet. Press {} to start a test execution, {} for a burst.",
+                app.config
+                    .keymap
+                    .hint(crate::dashboard::keymap::KeyAction::Test),
+                app.config
+                    .keymap
+                    .hint(crate::dashboard::keymap::KeyAction::Burst),
+            )
+        };
+        frame.render_widget(
+            ratatui::widgets::Paragraph::new(hint)
+                .style(theme.dim)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        return;
+    }
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block);
+    frame.render_widget(table, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn exec(i: u32, status: ExecStatus, key: &str) -> ExecutionSummary {
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::seconds(i64::from(i));
+        ExecutionSummary {
+            id: ExecutionId::new(format!("id-{i}")),
+            name: format!("exec-{i}"),
+            s3_key: Some(key.to_owned()),
+            status,
+            start,
+            stop: status
+                .is_final()
+                .then_some(start + chrono::Duration::milliseconds(100 + i64::from(i))),
+            error: (status == ExecStatus::Failed).then(|| "LowConfidence".to_owned()),
+            cause: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 1, 1, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn merge_replaces_by_id_and_sorts_newest_first() {
+        let mut s = ExecutionsState::default();
+        s.merge(
+            vec![
+                exec(1, ExecStatus::Running, "test/a.png"),
+                exec(2, ExecStatus::Succeeded, "test/b.png"),
+            ],
+            now(),
+        );
+        assert_eq!(s.total(), 2);
+        assert_eq!(s.running(), 1);
+        assert_eq!(s.at(0).unwrap().name, "exec-2");
+        s.merge(vec![exec(1, ExecStatus::Failed, "test/a.png")], now());
+        assert_eq!(s.total(), 2);
+        assert_eq!(s.running(), 0);
+        assert_eq!(
+            s.get(&ExecutionId::new("id-1")).unwrap().status,
+            ExecStatus::Failed
+        );
+    }
+
+    #[test]
+    fn selection_follows_the_execution_when_rows_arrive() {
+        let mut s = ExecutionsState::default();
+        s.merge(
+            (0..5)
+                .map(|i| exec(i, ExecStatus::Succeeded, "k"))
+                .collect(),
+            now(),
+        );
+        s.move_by(2, 10);
+        let picked = s.selected_id().unwrap();
+        s.merge(
+            (5..8)
+                .map(|i| exec(i, ExecStatus::Succeeded, "k"))
+                .collect(),
+            now(),
+        );
+        assert_eq!(s.selected_id().unwrap(), picked);
+        assert_eq!(s.selected, 5);
+    }
+
+    #[test]
+    fn filter_narrows_on_name_key_status_and_error() {
+        let mut s = ExecutionsState::default();
+        s.merge(
+            vec![
+                exec(1, ExecStatus::Succeeded, "test/bicycle_1.png"),
+                exec(2, ExecStatus::Failed, "test/motorcycle_2.png"),
+                exec(3, ExecStatus::Succeeded, "test/motorcycle_3.png"),
+            ],
+            now(),
+        );
+        s.set_filter("MOTOR".into(), now());
+        assert_eq!(s.view_len(), 2);
+        s.set_filter("lowconf".into(), now());
+        assert_eq!(s.view_len(), 1);
+        assert_eq!(s.selected().unwrap().name, "exec-2");
+        s.set_filter("nothing-matches".into(), now());
+        assert_eq!(s.view_len(), 0);
+        assert!(s.selected().is_none());
+        s.move_by(1, 10);
+        assert!(s.selected().is_none());
+    }
+
+    #[test]
+    fn sort_orders() {
+        let mut s = ExecutionsState::default();
+        s.merge(
+            vec![
+                exec(1, ExecStatus::Succeeded, "c"),
+                exec(2, ExecStatus::Failed, "a"),
+                exec(3, ExecStatus::Running, "b"),
+            ],
+            now(),
+        );
+        let names = |s: &ExecutionsState| {
+            (0..s.view_len())
+                .map(|p| s.at(p).unwrap().name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&s), ["exec-3", "exec-2", "exec-1"]);
+        s.cycle_sort(now());
+        assert_eq!(names(&s), ["exec-1", "exec-2", "exec-3"]);
+        s.cycle_sort(now()); // slowest: the running one runs until now
+        assert_eq!(names(&s)[0], "exec-3");
+        s.cycle_sort(now());
+        assert_eq!(names(&s)[0], "exec-2");
+        s.cycle_sort(now());
+        assert_eq!(names(&s), ["exec-2", "exec-3", "exec-1"]);
+        s.cycle_sort(now());
+        assert_eq!(s.sort, SortKey::NewestFirst);
+    }
+
+    #[test]
+    fn offset_moves_minimally() {
+        assert_eq!(visible_offset(0, 3, 5, 20), 0);
+        assert_eq!(visible_offset(0, 5, 5, 20), 1);
+        assert_eq!(visible_offset(4, 2, 5, 20), 2);
+        assert_eq!(visible_offset(4, 6, 0, 20), 6);
+        // never a half-empty window when rows could fill it
+        assert_eq!(visible_offset(10, 10, 17, 11), 0);
+        assert_eq!(visible_offset(10, 10, 5, 11), 6);
+    }
+}

@@ -1,0 +1,121 @@
+//! The header: which backend (LOCAL and its home, or AWS with profile and region), the state
+//! machine, the endpoint's status, the threshold, a spinner while calls are in flight, and
+//! how old the executions list is, marked STALE when refreshes stopped succeeding.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::dashboard::app::App;
+use crate::dashboard::backend::BackendKind;
+use crate::dashboard::components::truncate;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// Draws the two header lines.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let sep = || Span::styled(" │ ", theme.dim);
+    let mut first = vec![Span::styled(" scones ", theme.tab_active), Span::raw(" ")];
+    match &app.info.kind {
+        BackendKind::Local { home } => {
+            first.push(Span::styled("LOCAL ", theme.title));
+            let room = (area.width as usize).saturating_sub(60).max(12);
+            let home = home.display().to_string();
+            let shown = if home.chars().count() > room {
+                let tail: String = home
+                    .chars()
+                    .rev()
+                    .take(room - 1)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                format!("…{tail}")
+            } else {
+                home
+            };
+            first.push(Span::styled(shown, theme.dim));
+        }
+        BackendKind::Aws { profile, region } => {
+            first.push(Span::styled("AWS ", theme.title));
+            first.push(Span::styled(
+                format!("{} {}", profile.as_deref().unwrap_or("default"), region),
+                theme.text,
+            ));
+        }
+    }
+    first.push(sep());
+    first.push(Span::styled("sm ", theme.dim));
+    first.push(Span::styled(
+        truncate(&app.info.state_machine, 28),
+        theme.text,
+    ));
+    first.push(sep());
+    first.push(Span::styled("threshold ", theme.dim));
+    first.push(Span::styled(format!("{}", app.info.threshold), theme.text));
+    if app.readonly {
+        first.push(sep());
+        first.push(Span::styled("READ-ONLY", theme.warn));
+    }
+
+    let mut second = vec![Span::styled(" endpoint ", theme.dim)];
+    match &app.endpoint {
+        Some(e) => {
+            // The name is long and constant: only when there is room for it.
+            if area.width >= 80 {
+                second.push(Span::styled(truncate(&e.name, 24), theme.text));
+                second.push(Span::raw(" "));
+            }
+            let style = if e.in_service() { theme.ok } else { theme.bad };
+            second.push(Span::styled(format!("● {}", e.status), style));
+        }
+        None => second.push(Span::styled("…", theme.dim)),
+    }
+    second.push(sep());
+    let pending = app.pending();
+    if pending > 0 {
+        let frame_no = (app.ticks as usize) % SPINNER.len();
+        second.push(Span::styled(
+            format!("{} {pending} pending", SPINNER[frame_no]),
+            theme.busy,
+        ));
+    } else {
+        second.push(Span::styled("idle", theme.dim));
+    }
+    second.push(sep());
+    match app.refresh_age() {
+        Some(age) => {
+            second.push(Span::styled("refreshed ", theme.dim));
+            let text = if age < std::time::Duration::from_secs(1) {
+                "just now".to_owned()
+            } else {
+                format!("{} ago", fmt_age(age))
+            };
+            second.push(Span::styled(text, theme.text));
+        }
+        None => second.push(Span::styled("not refreshed yet", theme.dim)),
+    }
+    if app.is_stale() {
+        second.push(Span::raw(" "));
+        second.push(Span::styled(
+            " STALE ",
+            theme.bad.add_modifier(ratatui::style::Modifier::REVERSED),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}
+
+/// `3s`, `2m`, `1h`: refresh ages need no more precision.
+fn fmt_age(age: std::time::Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}

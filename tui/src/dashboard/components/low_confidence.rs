@@ -1,0 +1,148 @@
+//! Executions that failed with `LowConfidence`: key, both scores, the threshold and the
+//! time, and the rate over the metrics window (failures / executions that finished in it).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+use crate::dashboard::app::App;
+use crate::dashboard::backend::LowConfidenceFailure;
+use crate::dashboard::components::executions::visible_offset;
+use crate::dashboard::components::metrics::fmt_window;
+use crate::dashboard::components::{fmt_start, truncate};
+
+/// The failures in the window and the selection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LowConfidenceState {
+    /// Newest first.
+    pub items: Vec<LowConfidenceFailure>,
+    /// Executions that finished in the same window (the rate's denominator).
+    pub finished_in_window: usize,
+    /// Selected row.
+    pub selected: usize,
+    /// First visible row.
+    pub offset: usize,
+    /// An answer has arrived.
+    pub loaded: bool,
+}
+
+impl LowConfidenceState {
+    /// Replaces the list, keeping the selection in range.
+    pub fn set(&mut self, items: Vec<LowConfidenceFailure>, finished_in_window: usize) {
+        self.items = items;
+        self.finished_in_window = finished_in_window;
+        self.selected = self.selected.min(self.items.len().saturating_sub(1));
+        self.loaded = true;
+    }
+
+    /// Moves the selection.
+    pub fn move_by(&mut self, delta: i64, height: usize) {
+        let last = self.items.len().saturating_sub(1) as i64;
+        self.selected = (self.selected as i64 + delta).clamp(0, last.max(0)) as usize;
+        self.offset = visible_offset(self.offset, self.selected, height, self.items.len());
+    }
+
+    /// The selected failure.
+    pub fn selected(&self) -> Option<&LowConfidenceFailure> {
+        self.items.get(self.selected)
+    }
+
+    /// Failures as a share of finished executions (None when nothing finished).
+    pub fn rate(&self) -> Option<f64> {
+        (self.finished_in_window > 0)
+            .then(|| self.items.len() as f64 / self.finished_in_window as f64)
+    }
+}
+
+/// Draws the panel.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let s = &app.low_confidence;
+    let window = app.metrics.window();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Line::from(vec![
+            Span::styled(" Low-confidence failures ", theme.title),
+            Span::styled(
+                format!(
+                    "last {} · threshold {} ",
+                    fmt_window(window),
+                    app.info.threshold
+                ),
+                theme.dim,
+            ),
+        ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [rate_area, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let per_min = s.items.len() as f64 / (window.as_secs_f64() / 60.0);
+    let rate = match s.rate() {
+        Some(r) => format!(
+            "{:.1}% of {} finished executions",
+            r * 100.0,
+            s.finished_in_window
+        ),
+        None => "no finished executions in the window".to_owned(),
+    };
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!("{} failures", s.items.len()),
+                if s.items.is_empty() {
+                    theme.ok
+                } else {
+                    theme.bad
+                },
+            ),
+            Span::styled(format!(" · {rate} · {per_min:.2}/min"), theme.dim),
+        ])),
+        rate_area,
+    );
+    if !s.loaded {
+        frame.render_widget(Paragraph::new("loading…").style(theme.dim), table_area);
+        return;
+    }
+    let height = table_area.height.saturating_sub(1) as usize;
+    let offset = visible_offset(s.offset, s.selected, height, s.items.len());
+    let wide = table_area.width >= 100;
+    let time_w: u16 = if wide { 14 } else { 8 };
+    let key_w = (table_area.width as usize)
+        .saturating_sub(36 + usize::from(time_w) + 4)
+        .clamp(12, 60);
+    let rows = s
+        .items
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, f)| {
+            let style = if i == s.selected {
+                theme.selected
+            } else {
+                theme.text
+            };
+            Row::new(vec![
+                Cell::from(fmt_start(f.time, app.now, app.tz, wide)),
+                Cell::from(truncate(f.s3_key.as_deref().unwrap_or("-"), key_w)),
+                Cell::from(format!("{:.4}", f.p_bicycle)),
+                Cell::from(format!("{:.4}", f.p_motorcycle)),
+                Cell::from(format!("{}", f.threshold)),
+            ])
+            .style(style)
+        });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(time_w),
+            Constraint::Fill(1),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+        ],
+    )
+    .header(Row::new(["TIME", "S3 KEY", "P_BICYCLE", "P_MOTOR", "THRESHOLD"]).style(theme.dim));
+    frame.render_widget(table, table_area);
+}

@@ -1,0 +1,307 @@
+//! Endpoint metrics: invocations, model latency (average and maximum) and errors over a
+//! window the user widens and narrows with `+`/`-`, one value per period like CloudWatch.
+
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Sparkline};
+
+use crate::dashboard::app::App;
+use crate::dashboard::backend::EndpointMetrics;
+
+/// The windows `+`/`-` step through.
+pub const WINDOWS: [Duration; 6] = [
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(60 * 60),
+    Duration::from_secs(3 * 60 * 60),
+    Duration::from_secs(12 * 60 * 60),
+    Duration::from_secs(24 * 60 * 60),
+];
+
+/// Periods per window: enough resolution for a full-width sparkline at 80 columns.
+pub const PERIODS: u32 = 60;
+
+/// The metrics window and the last answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsState {
+    window: usize,
+    /// The last metrics received.
+    pub data: Option<EndpointMetrics>,
+}
+
+impl Default for MetricsState {
+    fn default() -> Self {
+        MetricsState {
+            window: 1,
+            data: None,
+        }
+    }
+}
+
+impl MetricsState {
+    /// The window in force.
+    pub fn window(&self) -> Duration {
+        WINDOWS.get(self.window).copied().unwrap_or(WINDOWS[1])
+    }
+
+    /// The period for the window.
+    pub fn period(&self) -> Duration {
+        self.window() / PERIODS
+    }
+
+    /// Widens (`+1`) or narrows (`-1`) the window; false if already at the end.
+    pub fn step(&mut self, step: i64) -> bool {
+        let next = (self.window as i64 + step).clamp(0, WINDOWS.len() as i64 - 1) as usize;
+        let changed = next != self.window;
+        self.window = next;
+        changed
+    }
+}
+
+/// `15m`, `1h`, `24h`.
+pub fn fmt_window(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s >= 60 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn totals(m: &EndpointMetrics) -> (f64, Option<f64>, Option<f64>, f64) {
+    let invocations: f64 = m.invocations.iter().sum();
+    let weighted: f64 = m
+        .latency_ms
+        .iter()
+        .zip(&m.invocations)
+        .filter_map(|(l, n)| l.map(|l| l * n))
+        .sum();
+    let avg = (invocations > 0.0).then(|| weighted / invocations);
+    let max = m.latency_max_ms.iter().flatten().copied().reduce(f64::max);
+    (invocations, avg, max, m.errors.iter().sum())
+}
+
+/// Draws the full metrics view.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let state = &app.metrics;
+    let title = Line::from(vec![
+        Span::styled(" Endpoint metrics ", theme.title),
+        Span::styled(
+            format!(
+                "last {} · {} periods · +/- window ",
+                fmt_window(state.window()),
+                fmt_window(state.period())
+            ),
+            theme.dim,
+        ),
+    ]);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(m) = &state.data else {
+        frame.render_widget(
+            Paragraph::new("waiting for metrics…").style(theme.dim),
+            inner,
+        );
+        return;
+    };
+    let (n, avg, max, errors) = totals(m);
+    let summary = Line::from(vec![
+        Span::styled("invocations ", theme.dim),
+        Span::styled(format!("{n:.0}"), theme.text),
+        Span::styled("  latency avg ", theme.dim),
+        Span::styled(
+            avg.map(|v| format!("{v:.2} ms")).unwrap_or("-".into()),
+            theme.text,
+        ),
+        Span::styled("  max ", theme.dim),
+        Span::styled(
+            max.map(|v| format!("{v:.2} ms")).unwrap_or("-".into()),
+            theme.text,
+        ),
+        Span::styled("  errors ", theme.dim),
+        Span::styled(
+            format!("{errors:.0}"),
+            if errors > 0.0 { theme.bad } else { theme.text },
+        ),
+    ]);
+    let [summary_area, inv_area, lat_area, err_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Percentage(30),
+        Constraint::Min(5),
+        Constraint::Percentage(20),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(summary), summary_area);
+    draw_sparkline(
+        frame,
+        inv_area,
+        app,
+        "invocations / period",
+        &m.invocations,
+        theme.series,
+    );
+    draw_latency(frame, lat_area, app, m);
+    draw_sparkline(
+        frame,
+        err_area,
+        app,
+        "errors (4XX+5XX)",
+        &m.errors,
+        theme.bad,
+    );
+}
+
+/// Invocations and latency sparklines for the wide executions view.
+pub fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Line::from(vec![
+            Span::styled(" Endpoint ", theme.title),
+            Span::styled(
+                format!("last {} ", fmt_window(app.metrics.window())),
+                theme.dim,
+            ),
+        ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(m) = &app.metrics.data else {
+        frame.render_widget(
+            Paragraph::new("waiting for metrics…").style(theme.dim),
+            inner,
+        );
+        return;
+    };
+    let latency: Vec<f64> = m.latency_ms.iter().map(|v| v.unwrap_or(0.0)).collect();
+    let [a, b] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    draw_sparkline(frame, a, app, "invocations", &m.invocations, theme.series);
+    draw_sparkline(frame, b, app, "latency ms", &latency, theme.series_alt);
+}
+
+fn draw_sparkline(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    label: &str,
+    values: &[f64],
+    style: ratatui::style::Style,
+) {
+    let last = values.last().copied().unwrap_or(0.0);
+    let peak = values.iter().copied().fold(0.0, f64::max);
+    // Sparklines take integers: scale so that fractional series (ms) keep their shape.
+    let scale = if peak > 0.0 && peak < 100.0 {
+        100.0 / peak
+    } else {
+        1.0
+    };
+    let data: Vec<u64> = values
+        .iter()
+        .map(|v| (v * scale).round().max(0.0) as u64)
+        .collect();
+    let title = Span::styled(
+        format!("{label}: last {last:.1}, peak {peak:.1}"),
+        app.theme.dim,
+    );
+    let spark = Sparkline::default()
+        .block(Block::default().title(title))
+        .data(&data)
+        .style(style);
+    frame.render_widget(spark, area);
+}
+
+fn draw_latency(frame: &mut Frame, area: Rect, app: &App, m: &EndpointMetrics) {
+    let theme = &app.theme;
+    let points = |series: &[Option<f64>]| -> Vec<(f64, f64)> {
+        series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+            .collect()
+    };
+    let avg = points(&m.latency_ms);
+    let max = points(&m.latency_max_ms);
+    let top = max
+        .iter()
+        .chain(&avg)
+        .map(|p| p.1)
+        .fold(0.0_f64, f64::max)
+        .max(0.1)
+        * 1.1;
+    let n = m.invocations.len().max(1) as f64;
+    let datasets = vec![
+        Dataset::default()
+            .name("avg ms")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.series)
+            .data(&avg),
+        Dataset::default()
+            .name("max ms")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.series_alt)
+            .data(&max),
+    ];
+    let window = fmt_window(app.metrics.window());
+    let chart = Chart::new(datasets)
+        .block(Block::default().title(Span::styled("model latency", theme.dim)))
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, n - 1.0])
+                .labels([format!("-{window}"), "now".to_owned()])
+                .style(theme.dim),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(["0".to_owned(), format!("{top:.1}")])
+                .style(theme.dim),
+        );
+    frame.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_steps_and_stops_at_the_ends() {
+        let mut s = MetricsState::default();
+        assert_eq!(fmt_window(s.window()), "15m");
+        assert_eq!(fmt_window(s.period()), "15s");
+        assert!(s.step(-1));
+        assert!(!s.step(-1));
+        assert_eq!(fmt_window(s.window()), "5m");
+        for _ in 0..10 {
+            s.step(1);
+        }
+        assert_eq!(fmt_window(s.window()), "24h");
+        assert_eq!(fmt_window(s.period()), "24m");
+    }
+
+    #[test]
+    fn totals_weight_latency_by_invocations() {
+        let m = EndpointMetrics {
+            invocations: vec![1.0, 3.0],
+            latency_ms: vec![Some(4.0), Some(0.0)],
+            latency_max_ms: vec![Some(5.0), Some(1.0)],
+            errors: vec![0.0, 2.0],
+            ..EndpointMetrics::default()
+        };
+        let (n, avg, max, errors) = totals(&m);
+        assert_eq!((n, avg, max, errors), (4.0, Some(1.0), Some(5.0), 2.0));
+    }
+}

@@ -1,0 +1,200 @@
+//! Entering and leaving the terminal's full-screen mode, so that it is always restored: on
+//! quit and on error (the session's `Drop`), and on a panic of the UI thread (the panic
+//! hook restores first, then prints the panic on the normal screen).
+//!
+//! A panic on another thread (a background backend task) must not restore the terminal
+//! under a dashboard that keeps running, nor print over its screen: the hook records the
+//! message instead; the worker turns it into an error toast, and the messages are printed
+//! after the terminal is restored. Log output (tracing) is routed to a file while the
+//! dashboard owns the screen, see [`stderr_unless_tui`].
+
+use std::fs::File;
+use std::io::{self, Stdout, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
+use std::thread::{self, ThreadId};
+
+use base64::Engine;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static MOUSE: AtomicBool = AtomicBool::new(false);
+static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
+static BACKGROUND_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
+static HOOK: Once = Once::new();
+
+/// The dashboard's hold on the terminal; dropping it restores the terminal.
+pub struct TerminalSession {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalSession {
+    /// Raw mode, alternate screen, hidden cursor, and mouse capture if `mouse`. Log lines
+    /// go to `log_file` (appended) until the session ends.
+    pub fn enter(mouse: bool, log_file: Option<&Path>) -> io::Result<TerminalSession> {
+        install_panic_hook();
+        if let Some(path) = log_file
+            && let Ok(file) = File::options().create(true).append(true).open(path)
+            && let Ok(mut slot) = LOG_FILE.lock()
+        {
+            *slot = Some(file);
+        }
+        if let Ok(mut ui) = UI_THREAD.lock() {
+            *ui = Some(thread::current().id());
+        }
+        MOUSE.store(mouse, Ordering::SeqCst);
+        ACTIVE.store(true, Ordering::SeqCst);
+        let setup = (|| {
+            enable_raw_mode()?;
+            let mut out = io::stdout();
+            execute!(out, EnterAlternateScreen, cursor::Hide)?;
+            if mouse {
+                execute!(out, EnableMouseCapture)?;
+            }
+            Terminal::new(CrosstermBackend::new(io::stdout()))
+        })();
+        match setup {
+            Ok(terminal) => Ok(TerminalSession { terminal }),
+            Err(e) => {
+                restore();
+                Err(e)
+            }
+        }
+    }
+
+    /// The ratatui terminal.
+    pub fn terminal(&mut self) -> &mut Terminal<CrosstermBackend<Stdout>> {
+        &mut self.terminal
+    }
+
+    /// Puts `text` on the clipboard of the terminal (and of tmux's outer terminal) with
+    /// OSC 52.
+    pub fn copy_to_clipboard(&mut self, text: &str) -> io::Result<()> {
+        let sequence = osc52(text, std::env::var_os("TMUX").is_some());
+        let out = self.terminal.backend_mut();
+        out.write_all(sequence.as_bytes())?;
+        out.flush()
+    }
+}
+
+impl Drop for TerminalSession {
+    fn drop(&mut self) {
+        restore();
+        for message in take_background_panics() {
+            eprintln!("scones dashboard: a background task panicked: {message}");
+        }
+    }
+}
+
+/// The OSC 52 "set clipboard" sequence for `text`, wrapped for tmux passthrough when
+/// `tmux` is set.
+pub fn osc52(text: &str, tmux: bool) -> String {
+    let payload = base64::engine::general_purpose::STANDARD.encode(text);
+    if tmux {
+        format!("\x1bPtmux;\x1b\x1b]52;c;{payload}\x07\x1b\\")
+    } else {
+        format!("\x1b]52;c;{payload}\x07")
+    }
+}
+
+/// Leaves full-screen mode if the dashboard is in it. Idempotent; errors are ignored
+/// because there is nothing better to do with a terminal that refuses to be restored.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = io::stdout();
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+    let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
+    let _ = disable_raw_mode();
+    if let Ok(mut slot) = LOG_FILE.lock() {
+        *slot = None;
+    }
+}
+
+/// True while the dashboard owns the terminal.
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::SeqCst)
+}
+
+/// Panic messages of background threads recorded while the dashboard was active.
+pub fn take_background_panics() -> Vec<String> {
+    BACKGROUND_PANICS
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
+
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let on_ui_thread = UI_THREAD
+                .lock()
+                .map(|ui| *ui == Some(thread::current().id()))
+                .unwrap_or(true);
+            if is_active() && !on_ui_thread {
+                if let Ok(mut v) = BACKGROUND_PANICS.lock() {
+                    v.push(info.to_string());
+                }
+                return;
+            }
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// A writer for log output: stderr normally; while the dashboard owns the terminal, the
+/// log file given to [`TerminalSession::enter`] (or nowhere), so logs never scribble over
+/// the screen. Use as `tracing_subscriber::fmt().with_writer(stderr_unless_tui)`.
+pub fn stderr_unless_tui() -> LogWriter {
+    LogWriter
+}
+
+/// See [`stderr_unless_tui`].
+#[derive(Debug, Clone, Copy)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !is_active() {
+            return io::stderr().write(buf);
+        }
+        match LOG_FILE.lock() {
+            Ok(mut slot) => match slot.as_mut() {
+                Some(file) => file.write(buf),
+                None => Ok(buf.len()),
+            },
+            Err(_) => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !is_active() {
+            return io::stderr().flush();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_encodes_base64_and_wraps_for_tmux() {
+        assert_eq!(osc52("hi", false), "\x1b]52;c;aGk=\x07");
+        assert_eq!(osc52("hi", true), "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\");
+    }
+}

@@ -1,0 +1,268 @@
+//! The dashboard driven by key presses against the local backend: a temporary home with
+//! staged data, the real SQLite store and runner (the endpoint answers with a fixed model so
+//! outcomes are known), the real App and Worker. Each test asserts the state a user would
+//! see.
+
+mod dashboard_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::KeyCode;
+
+use dashboard_support::{
+    FixedPredictor, SlowPredictor, local_backend, options, other_runner, readonly_backend,
+    staged_home,
+};
+use scones::dashboard::action::View;
+use scones::dashboard::backend::local::LocalBackend;
+use scones::dashboard::backend::{ExecStatus, StateStatus};
+use scones::dashboard::headless::Headless;
+
+const WAIT: Duration = Duration::from_secs(20);
+const STEP: Duration = Duration::from_millis(50);
+
+fn dashboard(backend: LocalBackend, readonly: bool) -> Headless<LocalBackend> {
+    Headless::new(
+        Arc::new(backend),
+        options(readonly, false),
+        Utc::now(),
+        80,
+        24,
+    )
+}
+
+fn finished(app: &scones::dashboard::app::App, n: usize) -> bool {
+    app.executions.total() == n
+        && (0..n).all(|i| app.executions.at(i).is_some_and(|e| e.status.is_final()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t_starts_one_execution_that_appears_and_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let mut d = dashboard(
+        local_backend(&home, Arc::new(FixedPredictor([0.97, 0.03]))),
+        false,
+    );
+    assert!(
+        d.run_until(WAIT, STEP, |a| a
+            .feed(scones::dashboard::worker::Slot::Executions)
+            .is_some_and(|f| f.last_ok.is_some()))
+            .await
+    );
+    assert_eq!(d.app.executions.total(), 0);
+    assert!(d.screen().contains("No executions yet"));
+
+    d.press(KeyCode::Char('t'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| finished(a, 1)).await,
+        "{}",
+        d.screen()
+    );
+    let e = d.app.executions.at(0).unwrap().clone();
+    assert_eq!(e.status, ExecStatus::Succeeded);
+    assert!(e.s3_key.as_deref().unwrap().starts_with("test/"), "{e:?}");
+    let screen = d.screen();
+    assert!(screen.contains("SUCCEEDED"), "{screen}");
+    assert!(screen.contains("started execution"), "{screen}");
+    // The endpoint is in service once the stack answered.
+    assert!(d.app.endpoint.as_ref().unwrap().in_service());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_narrows_and_enter_opens_the_failing_state_of_a_low_confidence_execution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let mut d = dashboard(
+        local_backend(&home, Arc::new(FixedPredictor([0.6, 0.4]))),
+        false,
+    );
+    d.press(KeyCode::Char('T'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| finished(a, 10)).await,
+        "{}",
+        d.screen()
+    );
+    assert!(
+        (0..10).all(|i| d.app.executions.at(i).unwrap().error.as_deref() == Some("LowConfidence"))
+    );
+
+    let bicycles = (0..10)
+        .filter(|i| {
+            d.app
+                .executions
+                .at(*i)
+                .unwrap()
+                .s3_key
+                .as_deref()
+                .unwrap()
+                .contains("bicycle")
+        })
+        .count();
+    d.press(KeyCode::Char('/'));
+    d.type_text("bicycle");
+    d.press(KeyCode::Enter);
+    assert_eq!(d.app.executions.view_len(), bicycles);
+    assert!(d.screen().contains("filter:bicycle"));
+
+    d.press(KeyCode::Enter);
+    assert!(d.app.detail_open);
+    assert!(d.run_until(WAIT, STEP, |a| a.detail.is_some()).await);
+    let detail = d.app.detail.as_ref().unwrap();
+    let run = detail.selected_run().unwrap();
+    assert_eq!(run.name, "FilterLowConfidence");
+    assert_eq!(run.status, StateStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("LowConfidence"));
+    assert_eq!(detail.runs.len(), 3);
+    let screen = d.screen();
+    assert!(screen.contains("below the threshold 0.93"), "{screen}");
+
+    // y copies the Error tab as JSON.
+    d.press(KeyCode::Char('y'));
+    let copied: serde_json::Value = serde_json::from_str(d.copied.last().unwrap()).unwrap();
+    assert_eq!(copied["error"], "LowConfidence");
+    assert_eq!(copied["cause"]["errorType"], "LowConfidence");
+
+    // Esc closes the detail, a second Esc clears the filter.
+    d.press(KeyCode::Esc);
+    assert!(!d.app.detail_open);
+    d.press(KeyCode::Esc);
+    assert_eq!(d.app.executions.view_len(), 10);
+
+    // The low-confidence, metrics and capture views see the same ten executions.
+    d.press(KeyCode::Char('3'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| a.low_confidence.items.len() == 10)
+            .await
+    );
+    let f = &d.app.low_confidence.items[0];
+    assert!(
+        (f.p_bicycle - 0.6).abs() < 1e-4 && (f.p_motorcycle - 0.4).abs() < 1e-4,
+        "{f:?}"
+    );
+    assert_eq!(f.threshold, 0.93);
+    assert_eq!(d.app.low_confidence.rate(), Some(1.0));
+    d.press(KeyCode::Char('2'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| a.metrics.data.as_ref().is_some_and(|m| m
+            .invocations
+            .iter()
+            .sum::<f64>()
+            == 10.0))
+            .await
+    );
+    d.press(KeyCode::Char('4'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| a.capture.points.len() == 10)
+            .await,
+        "{}",
+        d.screen()
+    );
+    assert!(d.app.capture.points.iter().all(|p| p.confidence() < 0.93));
+    d.press(KeyCode::Char('5'));
+    assert!(d.run_until(WAIT, STEP, |a| !a.logs.lines.is_empty()).await);
+    assert!(
+        d.app
+            .logs
+            .lines
+            .iter()
+            .any(|l| l.message.contains("ExecutionFailed"))
+    );
+    assert!(d.app.logs.lines.iter().any(|l| l.source == "endpoint"));
+    assert_eq!(d.app.view, View::Logs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_started_elsewhere_appear_live_in_a_read_only_dashboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let mut d = dashboard(readonly_backend(&home), true);
+    assert!(
+        d.run_until(WAIT, STEP, |a| !a
+            .is_pending(scones::dashboard::worker::Slot::Executions)
+            && a.refresh_age().is_some())
+            .await
+    );
+    d.press(KeyCode::Char('t'));
+    assert_eq!(d.app.pending(), 0);
+    assert!(d.screen().contains("read-only"));
+
+    let runner = other_runner(&home);
+    let keys = runner.random_test_keys(6).unwrap();
+    runner.run_many(keys, 3, |_| {}).await;
+    runner.flush().await.unwrap();
+    assert!(
+        d.run_until(WAIT, STEP, |a| finished(a, 6)).await,
+        "{}",
+        d.screen()
+    );
+    assert!((0..6).all(|i| d.app.executions.at(i).unwrap().status == ExecStatus::Succeeded));
+    // Steady state: only the incremental listing and nothing new.
+    let total = d.app.executions.total();
+    assert!(!d.run_until(Duration::from_secs(3), STEP, |_| false).await);
+    assert_eq!(d.app.executions.total(), total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s_stops_a_running_execution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let mut d = dashboard(
+        local_backend(&home, Arc::new(SlowPredictor(Duration::from_secs(3)))),
+        false,
+    );
+    d.press(KeyCode::Char('t'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| a
+            .executions
+            .selected()
+            .is_some_and(|e| e.status == ExecStatus::Running))
+            .await
+    );
+    d.press(KeyCode::Char('s'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| a
+            .executions
+            .selected()
+            .is_some_and(|e| e.status == ExecStatus::Aborted))
+            .await,
+        "{}",
+        d.screen()
+    );
+    let e = d.app.executions.selected().unwrap();
+    assert_eq!(e.error.as_deref(), Some("Dashboard.Stopped"));
+    // A finished execution cannot be stopped: the toast says why.
+    d.press(KeyCode::Char('s'));
+    assert!(
+        d.app
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text.contains("only running executions can be stopped"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_and_record_link_explain_the_local_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let mut d = dashboard(
+        local_backend(&home, Arc::new(FixedPredictor([0.97, 0.03]))),
+        false,
+    );
+    d.press(KeyCode::Char('t'));
+    assert!(d.run_until(WAIT, STEP, |a| finished(a, 1)).await);
+    d.press(KeyCode::Char('r'));
+    assert!(d.screen().contains("AWS feature"), "{}", d.screen());
+    d.press(KeyCode::Char('o'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| a
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text.contains("scones.sqlite3")))
+            .await
+    );
+}

@@ -1,0 +1,142 @@
+//! Fault injection: the dashboard over the real local backend wrapped in a backend that
+//! fails or throttles 30% of calls, for 10,000 ticks. Nothing panics, every tick is
+//! processed, errors show up as toasts, throttled feeds back off, and everything recovers
+//! once the faults stop. A second test makes calls panic in their background tasks.
+
+mod dashboard_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::KeyCode;
+
+use dashboard_support::{options, other_runner, readonly_backend, staged_home};
+use scones::dashboard::backend::faulty::{FaultPlan, FaultyBackend};
+use scones::dashboard::headless::Headless;
+use scones::dashboard::worker::Slot;
+
+const TICK: chrono::Duration = chrono::Duration::milliseconds(250);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let runner = other_runner(&home);
+    runner
+        .run_many(runner.random_test_keys(20).unwrap(), 4, |_| {})
+        .await;
+    runner.flush().await.unwrap();
+
+    let plan = FaultPlan {
+        fail: 0.15,
+        throttle: 0.15,
+        panic: 0.0,
+    };
+    let backend = Arc::new(FaultyBackend::new(readonly_backend(&home), plan, 42));
+    let start = Utc::now();
+    let mut d = Headless::new(Arc::clone(&backend), options(true, false), start, 80, 24);
+    let mut now = start;
+    let (mut saw_failure_toast, mut saw_throttle_toast, mut max_throttled, mut stale_ticks) =
+        (false, false, 0u32, 0u32);
+    for i in 0..10_000u32 {
+        now += TICK;
+        d.tick(now);
+        // Walk through every view so every feed meets the faults.
+        if i % 400 == 0 {
+            let view = char::from(b'1' + (i / 400 % 5) as u8);
+            d.press(KeyCode::Char(view));
+            d.press(KeyCode::Char('j'));
+            if view == '1' {
+                d.press(KeyCode::Enter);
+            }
+        }
+        assert!(
+            d.settle(Duration::from_secs(10)).await,
+            "tick {i}: calls never came back"
+        );
+        for t in d.app.toasts.items() {
+            saw_failure_toast |= t.text.contains("injected failure");
+            saw_throttle_toast |= t.text.contains("throttled: backing off");
+        }
+        if let Some(f) = d.app.feed(Slot::Executions) {
+            max_throttled = max_throttled.max(f.throttled);
+        }
+        stale_ticks += u32::from(d.app.is_stale());
+        if i % 250 == 0 {
+            let screen = d.screen();
+            assert!(screen.contains("scones"), "tick {i}: {screen}");
+        }
+    }
+    assert_eq!(d.app.ticks, 10_000, "every tick processed");
+    let stats = backend.stats();
+    let calls = stats.total_calls();
+    assert!(calls > 2_000, "{stats:?}");
+    let faulty = (stats.failed + stats.throttled) as f64 / calls as f64;
+    assert!(
+        (0.25..0.35).contains(&faulty),
+        "fault share {faulty}: {stats:?}"
+    );
+    assert!(saw_failure_toast && saw_throttle_toast);
+    assert!(
+        max_throttled >= 2,
+        "consecutive throttles back off: {max_throttled}"
+    );
+    assert!(stale_ticks > 0, "failed refreshes mark the list stale");
+    for op in [
+        "ListExecutions",
+        "GetExecutionHistory",
+        "DescribeEndpoint",
+        "GetMetricData",
+        "ReadDataCapture",
+        "LowConfidenceFailures",
+        "FilterLogEvents",
+    ] {
+        assert!(
+            stats.calls.get(op).is_some_and(|n| *n > 0),
+            "{op} never called: {stats:?}"
+        );
+    }
+
+    // Faults stop: within a minute of (virtual) time everything is fresh again.
+    backend.set_enabled(false);
+    d.press(KeyCode::Char('1'));
+    for _ in 0..240 {
+        now += TICK;
+        d.tick(now);
+        assert!(d.settle(Duration::from_secs(10)).await);
+    }
+    assert!(!d.app.is_stale(), "{}", d.screen());
+    assert!(d.app.refresh_age().unwrap() <= Duration::from_secs(2));
+    assert_eq!(d.app.executions.total(), 20);
+    assert!(!d.app.feed(Slot::Executions).unwrap().failing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_backend_call_becomes_an_error_toast() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let plan = FaultPlan {
+        fail: 0.0,
+        throttle: 0.0,
+        panic: 1.0,
+    };
+    let backend = Arc::new(FaultyBackend::new(readonly_backend(&home), plan, 1));
+    let start = Utc::now();
+    let mut d = Headless::new(Arc::clone(&backend), options(true, false), start, 80, 24);
+    d.tick(start);
+    assert!(d.settle(Duration::from_secs(10)).await);
+    assert!(backend.stats().panicked >= 1);
+    assert!(
+        d.app.toasts.items().iter().any(|t| t.text
+            == "ListExecutions crashed in the background: injected panic in ListExecutions"),
+        "{:?}",
+        d.app.toasts.items()
+    );
+    let screen = d.screen();
+    assert!(screen.contains("crashed"), "{screen}");
+    backend.set_enabled(false);
+    d.tick(start + chrono::Duration::seconds(2));
+    assert!(d.settle(Duration::from_secs(10)).await);
+    assert!(!d.app.is_stale());
+}

@@ -1,0 +1,226 @@
+//! Snapshot tests of every panel and of the whole app, at 80x24 (the smallest supported
+//! everyday size) and at 160x48 (the overview layout), from deterministic fixtures: fixed
+//! clock, fixed ids, fixed seed, UTC. The real App, Worker and key map run; only the
+//! backend is a fixture.
+
+mod dashboard_support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
+use ratatui::style::Color;
+
+use dashboard_support::{FixtureBackend, executions, options, t0};
+use scones::dashboard::action::View;
+use scones::dashboard::headless::Headless;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+async fn dashboard(width: u16, height: u16) -> Headless<FixtureBackend> {
+    dashboard_with(FixtureBackend::new(executions()), width, height, false).await
+}
+
+async fn dashboard_with(
+    backend: Arc<FixtureBackend>,
+    width: u16,
+    height: u16,
+    readonly: bool,
+) -> Headless<FixtureBackend> {
+    let mut d = Headless::new(backend, options(readonly, false), t0(), width, height);
+    d.tick(t0());
+    assert!(d.settle(Duration::from_secs(5)).await);
+    // Answers make further data due (e.g. the selection's history): settle again.
+    d.tick(t0());
+    assert!(d.settle(Duration::from_secs(5)).await);
+    d
+}
+
+async fn settle(d: &mut Headless<FixtureBackend>) {
+    d.tick(t0());
+    assert!(d.settle(Duration::from_secs(5)).await);
+}
+
+fn name(base: &str, (w, h): (u16, u16)) -> String {
+    format!("{base}_{w}x{h}")
+}
+
+#[tokio::test]
+async fn executions_list() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        assert_eq!(d.app.executions.total(), 14);
+        insta::assert_snapshot!(name("executions", size), d.screen());
+    }
+}
+
+/// Enter on a LowConfidence execution opens the detail with FilterLowConfidence selected
+/// and its Error tab in view.
+#[tokio::test]
+async fn detail_of_a_low_confidence_failure() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        // newest first: exec-0013 (running) is row 0; exec-0009 is row 4
+        for _ in 0..4 {
+            d.press(KeyCode::Char('j'));
+        }
+        assert_eq!(d.app.executions.selected().unwrap().name, "exec-0009");
+        d.press(KeyCode::Enter);
+        settle(&mut d).await;
+        let detail = d.app.detail.as_ref().expect("history loaded");
+        assert_eq!(detail.selected_run().unwrap().name, "FilterLowConfidence");
+        assert_eq!(detail.runs[1].retries(), 1);
+        insta::assert_snapshot!(name("detail_low_confidence", size), d.screen());
+    }
+}
+
+#[tokio::test]
+async fn detail_of_a_running_execution_with_output_tab() {
+    let mut d = dashboard(80, 24).await;
+    d.press(KeyCode::Enter); // row 0: the running one
+    settle(&mut d).await;
+    d.press(KeyCode::Char('k')); // SerializeImageData
+    d.press(KeyCode::Char('l')); // next tab
+    insta::assert_snapshot!("detail_running_80x24", d.screen());
+}
+
+#[tokio::test]
+async fn metrics_view() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        d.press(KeyCode::Char('2'));
+        settle(&mut d).await;
+        assert_eq!(d.app.view, View::Metrics);
+        insta::assert_snapshot!(name("metrics", size), d.screen());
+    }
+}
+
+#[tokio::test]
+async fn low_confidence_view() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        d.press(KeyCode::Char('3'));
+        settle(&mut d).await;
+        assert_eq!(d.app.low_confidence.items.len(), 2);
+        insta::assert_snapshot!(name("low_confidence", size), d.screen());
+    }
+}
+
+#[tokio::test]
+async fn capture_view() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        d.press(KeyCode::Char('4'));
+        settle(&mut d).await;
+        assert_eq!(d.app.capture.points.len(), 80);
+        insta::assert_snapshot!(name("capture", size), d.screen());
+    }
+}
+
+#[tokio::test]
+async fn logs_view() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        for _ in 0..4 {
+            d.press(KeyCode::Char('j'));
+        }
+        d.press(KeyCode::Char('5'));
+        settle(&mut d).await;
+        assert!(!d.app.logs.lines.is_empty());
+        insta::assert_snapshot!(name("logs", size), d.screen());
+    }
+}
+
+#[tokio::test]
+async fn help_overlay() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        d.press(KeyCode::Char('?'));
+        insta::assert_snapshot!(name("help", size), d.screen());
+        d.press(KeyCode::Esc);
+        assert!(!d.screen().contains("Keys"));
+    }
+}
+
+#[tokio::test]
+async fn filter_input() {
+    let mut d = dashboard(80, 24).await;
+    d.press(KeyCode::Char('/'));
+    d.type_text("motor");
+    assert_eq!(d.app.executions.view_len(), 7);
+    insta::assert_snapshot!("filter_typing_80x24", d.screen());
+}
+
+#[tokio::test]
+async fn empty_store_and_read_only_toast() {
+    let mut d = dashboard_with(FixtureBackend::new(Vec::new()), 80, 24, true).await;
+    d.press(KeyCode::Char('t'));
+    assert_eq!(d.app.pending(), 0, "read-only: nothing started");
+    insta::assert_snapshot!("empty_readonly_80x24", d.screen());
+}
+
+#[tokio::test]
+async fn stale_marker_and_error_toast_when_refreshes_fail() {
+    let backend = FixtureBackend::new(executions());
+    let mut d = dashboard_with(Arc::clone(&backend), 80, 24, false).await;
+    backend.failing.store(true, Ordering::SeqCst);
+    d.tick(t0() + chrono::Duration::seconds(2));
+    assert!(d.settle(Duration::from_secs(5)).await);
+    assert!(d.app.is_stale());
+    insta::assert_snapshot!("stale_80x24", d.screen());
+}
+
+#[tokio::test]
+async fn started_toast() {
+    let mut d = dashboard(80, 24).await;
+    d.press(KeyCode::Char('T'));
+    settle(&mut d).await;
+    let screen = d.screen();
+    assert!(screen.contains("started 10 executions"), "{screen}");
+}
+
+#[tokio::test]
+async fn no_color_draws_without_colours() {
+    let backend = FixtureBackend::new(executions());
+    let mut d = Headless::new(backend, options(false, true), t0(), 160, 48);
+    d.tick(t0());
+    assert!(d.settle(Duration::from_secs(5)).await);
+    for view in ['1', '2', '3', '4', '5'] {
+        d.press(KeyCode::Char(view));
+        settle(&mut d).await;
+        let buffer = d.render().buffer().clone();
+        for cell in buffer.content() {
+            assert_eq!(cell.fg, Color::Reset, "{view}: coloured cell {cell:?}");
+            assert_eq!(cell.bg, Color::Reset, "{view}: coloured cell {cell:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn colours_mark_statuses() {
+    let mut d = dashboard(80, 24).await;
+    let buffer = d.render().buffer().clone();
+    let colour_of = |word: &str| {
+        let text: Vec<String> = (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol().to_owned())
+                    .collect()
+            })
+            .collect();
+        let (y, line) = text
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.contains(word))
+            .unwrap();
+        let x = line.chars().position(|_| true).map(|_| {
+            let byte = line.find(word).unwrap();
+            line[..byte].chars().count()
+        });
+        buffer[(x.unwrap() as u16, y as u16)].fg
+    };
+    assert_eq!(colour_of("FAILED"), Color::Red);
+    assert_eq!(colour_of("SUCCEEDED"), Color::Green);
+    assert_eq!(colour_of("RUNNING"), Color::Yellow);
+}

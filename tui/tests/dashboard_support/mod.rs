@@ -1,0 +1,518 @@
+//! Shared pieces of the dashboard tests: a deterministic fixture backend (fixed clock, fixed
+//! ids, AWS-shaped histories), app options with a fixed time zone and seed, and a local
+//! stack on a temporary home with a deterministic predictor.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use scones::dashboard::app::AppOptions;
+use scones::dashboard::backend::{
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
+    EndpointInfo, EndpointMetrics, ExecStatus, ExecutionDelta, ExecutionId, ExecutionSummary,
+    HistoryEvent, LogLevel, LogLine, LowConfidenceFailure, RecordLink, TimeRange,
+};
+use scones::dashboard::config::Config;
+
+/// The fixed "now" of the fixtures: 2025-06-01 12:00:00 UTC.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()
+}
+
+/// Options: default config, UTC, fixed seed, colours unless `no_color`.
+pub fn options(readonly: bool, no_color: bool) -> AppOptions {
+    AppOptions {
+        config: Config::default(),
+        readonly,
+        no_color,
+        tz: FixedOffset::east_opt(0).unwrap(),
+        seed: 7,
+    }
+}
+
+const KEYS: [&str; 6] = [
+    "test/bicycle_s_000513.png",
+    "test/motorcycle_s_001234.png",
+    "test/bicycle_s_002100.png",
+    "test/motorcycle_s_000077.png",
+    "test/bicycle_s_001999.png",
+    "test/motorcycle_s_000450.png",
+];
+
+fn arn(i: usize) -> String {
+    format!("arn:aws:states:local:000000000000:execution:scones:exec-{i:04}")
+}
+
+fn low_cause(b: f64, m: f64) -> String {
+    json!({
+        "errorMessage": format!(
+            "confidence {:.4} is below the threshold 0.93: p_bicycle={b:.4}, p_motorcycle={m:.4}",
+            b.max(m)
+        ),
+        "errorType": "LowConfidence",
+    })
+    .to_string()
+}
+
+/// The fixture executions: 14 of them, newest last, with every status the list colours.
+pub fn executions() -> Vec<ExecutionSummary> {
+    (0..14)
+        .map(|i| {
+            let start = t0() - chrono::Duration::seconds(600 - 40 * i as i64);
+            let (status, error, cause, ms) = match i {
+                3 | 9 => (
+                    ExecStatus::Failed,
+                    Some("LowConfidence".to_owned()),
+                    Some(low_cause(0.71, 0.29)),
+                    412,
+                ),
+                6 => (
+                    ExecStatus::Failed,
+                    Some("ObjectNotFound".to_owned()),
+                    Some(json!({"errorMessage": "s3://scones-local/test/missing.png does not exist", "errorType": "ObjectNotFound"}).to_string()),
+                    95,
+                ),
+                11 => (
+                    ExecStatus::Aborted,
+                    Some("Dashboard.Stopped".to_owned()),
+                    Some("stopped from the scones dashboard".to_owned()),
+                    2300,
+                ),
+                13 => (ExecStatus::Running, None, None, 0),
+                _ => (ExecStatus::Succeeded, None, None, 180 + 7 * i as i64),
+            };
+            ExecutionSummary {
+                id: ExecutionId::new(arn(i)),
+                name: format!("exec-{i:04}"),
+                s3_key: Some(KEYS[i % KEYS.len()].to_owned()),
+                status,
+                start,
+                stop: (status != ExecStatus::Running)
+                    .then(|| start + chrono::Duration::milliseconds(ms)),
+                error,
+                cause,
+            }
+        })
+        .collect()
+}
+
+fn event(id: i64, kind: &str, at: DateTime<Utc>, details_key: &str, details: Value) -> Value {
+    let mut e = json!({
+        "id": id,
+        "previousEventId": id - 1,
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "type": kind,
+    });
+    if !details_key.is_empty() {
+        e[details_key] = details;
+    }
+    e
+}
+
+/// The `GetExecutionHistory` of fixture execution `e`, as AWS JSON: three Lambda tasks,
+/// ClassifyImage retried once; LowConfidence executions fail in FilterLowConfidence.
+pub fn history_json(e: &ExecutionSummary) -> Vec<Value> {
+    let key = e.s3_key.clone().unwrap_or_default();
+    let input = json!({"s3_bucket": "scones-local", "s3_key": key}).to_string();
+    let mut t = e.start;
+    let mut step = |ms: i64| {
+        t += chrono::Duration::milliseconds(ms);
+        t
+    };
+    let mut out = vec![event(
+        1,
+        "ExecutionStarted",
+        e.start,
+        "executionStartedEventDetails",
+        json!({"input": input, "roleArn": "arn:aws:iam::000000000000:role/local"}),
+    )];
+    let record = |inferences: Value| {
+        json!({"s3_bucket": "scones-local", "s3_key": key, "image_data": "iVBORw0KGgo=", "inferences": inferences}).to_string()
+    };
+    let mut id = 1;
+    let mut push = |kind: &str, at: DateTime<Utc>, dk: &str, d: Value, out: &mut Vec<Value>| {
+        id += 1;
+        out.push(event(id, kind, at, dk, d));
+    };
+    let lambda = json!({"resource": "invoke", "resourceType": "lambda"});
+    let states: [(&str, String, String); 3] = [
+        ("SerializeImageData", input.clone(), record(json!([]))),
+        (
+            "ClassifyImage",
+            record(json!([])),
+            record(json!([0.71, 0.29])),
+        ),
+        (
+            "FilterLowConfidence",
+            record(json!([0.71, 0.29])),
+            record(json!([0.71, 0.29])),
+        ),
+    ];
+    let low = e.error.as_deref() == Some("LowConfidence");
+    let missing = e.error.as_deref() == Some("ObjectNotFound");
+    for (name, sin, sout) in states {
+        push(
+            "TaskStateEntered",
+            step(2),
+            "stateEnteredEventDetails",
+            json!({"name": name, "input": sin}),
+            &mut out,
+        );
+        push(
+            "TaskScheduled",
+            step(1),
+            "taskScheduledEventDetails",
+            json!({"resource": "invoke", "resourceType": "lambda", "region": "local", "parameters": "{}"}),
+            &mut out,
+        );
+        push(
+            "TaskStarted",
+            step(3),
+            "taskStartedEventDetails",
+            lambda.clone(),
+            &mut out,
+        );
+        if name == "ClassifyImage" {
+            push(
+                "TaskFailed",
+                step(40),
+                "taskFailedEventDetails",
+                json!({"resource": "invoke", "resourceType": "lambda", "error": "Lambda.TooManyRequestsException", "cause": "Rate exceeded"}),
+                &mut out,
+            );
+            push(
+                "TaskScheduled",
+                step(1000),
+                "taskScheduledEventDetails",
+                json!({"resource": "invoke", "resourceType": "lambda", "region": "local", "parameters": "{}"}),
+                &mut out,
+            );
+            push(
+                "TaskStarted",
+                step(2),
+                "taskStartedEventDetails",
+                lambda.clone(),
+                &mut out,
+            );
+        }
+        let fails_here =
+            (missing && name == "SerializeImageData") || (low && name == "FilterLowConfidence");
+        if fails_here {
+            let cause = e.cause.clone().unwrap_or_default();
+            let error = e.error.clone().unwrap_or_default();
+            push(
+                "TaskFailed",
+                step(20),
+                "taskFailedEventDetails",
+                json!({"resource": "invoke", "resourceType": "lambda", "error": error, "cause": cause}),
+                &mut out,
+            );
+            push(
+                "ExecutionFailed",
+                step(1),
+                "executionFailedEventDetails",
+                json!({"error": error, "cause": cause}),
+                &mut out,
+            );
+            return out;
+        }
+        if e.status == ExecStatus::Running && name == "ClassifyImage" {
+            return out;
+        }
+        push(
+            "TaskSucceeded",
+            step(25),
+            "taskSucceededEventDetails",
+            json!({"resource": "invoke", "resourceType": "lambda", "output": json!({"Payload": sout, "StatusCode": 200}).to_string()}),
+            &mut out,
+        );
+        push(
+            "TaskStateExited",
+            step(1),
+            "stateExitedEventDetails",
+            json!({"name": name, "output": sout}),
+            &mut out,
+        );
+    }
+    if e.status == ExecStatus::Aborted {
+        push(
+            "ExecutionAborted",
+            step(1),
+            "executionAbortedEventDetails",
+            json!({"error": e.error, "cause": e.cause}),
+            &mut out,
+        );
+    } else {
+        let final_output = record(json!([0.97, 0.03]));
+        push(
+            "ExecutionSucceeded",
+            step(1),
+            "executionSucceededEventDetails",
+            json!({"output": final_output}),
+            &mut out,
+        );
+    }
+    out
+}
+
+/// A backend answering from the fixtures, instantly and deterministically. `failing`
+/// makes every call fail (for the stale marker).
+pub struct FixtureBackend {
+    pub executions: Vec<ExecutionSummary>,
+    pub failing: AtomicBool,
+    pub started: AtomicUsize,
+    pub home: PathBuf,
+}
+
+impl FixtureBackend {
+    pub fn new(executions: Vec<ExecutionSummary>) -> Arc<Self> {
+        Arc::new(FixtureBackend {
+            executions,
+            failing: AtomicBool::new(false),
+            started: AtomicUsize::new(0),
+            home: PathBuf::from("/home/ml/.local/share/scones"),
+        })
+    }
+
+    fn check(&self, operation: &'static str) -> BackendResult<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(BackendError::Failed {
+                operation,
+                message: "connection refused".to_owned(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Backend for FixtureBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: BackendKind::Local {
+                home: self.home.clone(),
+            },
+            state_machine: "scones".to_owned(),
+            threshold: 0.93,
+            supports_redrive: false,
+        }
+    }
+
+    async fn executions_since(
+        &self,
+        cursor: Option<Cursor>,
+        _limit: usize,
+    ) -> BackendResult<ExecutionDelta> {
+        self.check("ListExecutions")?;
+        let changed = if cursor.is_some() {
+            Vec::new()
+        } else {
+            self.executions.clone()
+        };
+        Ok(ExecutionDelta {
+            changed,
+            cursor: Cursor("all".to_owned()),
+            more: false,
+        })
+    }
+
+    async fn history(&self, id: ExecutionId) -> BackendResult<Vec<HistoryEvent>> {
+        self.check("GetExecutionHistory")?;
+        let e = self
+            .executions
+            .iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| BackendError::NotFound(id.to_string()))?;
+        Ok(history_json(e)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| HistoryEvent::from_aws_json(i, v).unwrap())
+            .collect())
+    }
+
+    async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
+        self.check("StartExecution")?;
+        let n = self.started.fetch_add(count, Ordering::SeqCst);
+        Ok((n..n + count)
+            .map(|i| ExecutionId::new(format!("started-{i}")))
+            .collect())
+    }
+
+    async fn stop(&self, _id: ExecutionId) -> BackendResult<()> {
+        self.check("StopExecution")
+    }
+
+    async fn redrive(&self, _id: ExecutionId) -> BackendResult<()> {
+        Err(BackendError::Unsupported {
+            operation: "RedriveExecution",
+            backend: "local",
+            reason: "fixture".to_owned(),
+        })
+    }
+
+    async fn endpoint(&self) -> BackendResult<EndpointInfo> {
+        self.check("DescribeEndpoint")?;
+        Ok(EndpointInfo {
+            name: "scones-local-endpoint".to_owned(),
+            status: "InService".to_owned(),
+            detail: None,
+        })
+    }
+
+    async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
+        self.check("GetMetricData")?;
+        let n = 60;
+        let inv: Vec<f64> = (0..n)
+            .map(|i| f64::from((i * 7 % 13) as u32 + if i > 40 { 10 } else { 2 }))
+            .collect();
+        Ok(EndpointMetrics {
+            start: Some(range.start),
+            period,
+            latency_ms: (0..n)
+                .map(|i| Some(0.6 + f64::from((i % 5) as u32) * 0.05))
+                .collect(),
+            latency_max_ms: (0..n)
+                .map(|i| Some(0.9 + f64::from((i % 7) as u32) * 0.1))
+                .collect(),
+            errors: (0..n).map(|i| if i == 45 { 2.0 } else { 0.0 }).collect(),
+            invocations: inv,
+        })
+    }
+
+    async fn capture(&self, range: TimeRange, _limit: usize) -> BackendResult<Vec<CapturePoint>> {
+        self.check("ReadDataCapture")?;
+        let span = (range.end - range.start).num_seconds().max(1);
+        Ok((0..80)
+            .map(|i: i64| {
+                let p = 0.55 + ((i * 37) % 45) as f64 / 100.0;
+                CapturePoint {
+                    time: range.start + chrono::Duration::seconds(span * i / 80),
+                    event_id: format!("evt-{i:03}"),
+                    p_bicycle: p,
+                    p_motorcycle: 1.0 - p,
+                }
+            })
+            .collect())
+    }
+
+    async fn low_confidence(&self, range: TimeRange) -> BackendResult<Vec<LowConfidenceFailure>> {
+        self.check("LowConfidenceFailures")?;
+        let mut out: Vec<_> = self
+            .executions
+            .iter()
+            .filter(|e| e.error.as_deref() == Some("LowConfidence"))
+            .filter(|e| e.stop.is_some_and(|t| range.contains(t)))
+            .map(|e| LowConfidenceFailure {
+                execution: Some(e.id.clone()),
+                s3_key: e.s3_key.clone(),
+                p_bicycle: 0.71,
+                p_motorcycle: 0.29,
+                threshold: 0.93,
+                time: e.stop.unwrap_or(e.start),
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
+        self.check("FilterLogEvents")?;
+        let events = self.history(execution.id.clone()).await?;
+        Ok(events
+            .iter()
+            .map(|e| LogLine {
+                time: e.timestamp,
+                source: "states".to_owned(),
+                level: if e.kind.ends_with("Failed") {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Info
+                },
+                message: format!("{} {}", e.kind, e.summary()),
+            })
+            .collect())
+    }
+
+    fn record_link(&self, id: &ExecutionId) -> RecordLink {
+        RecordLink::Local {
+            path: self.home.join("scones.sqlite3"),
+            hint: format!("execution {id}"),
+        }
+    }
+}
+
+// ---- the local stack on a temporary home --------------------------------------------
+
+use scones::dashboard::backend::local::{LocalBackend, LocalOptions};
+use scones_handlers::Threshold;
+use scones_local::endpoint::{PredictError, Predictor};
+use scones_local::stage::{self, Source, SyntheticSpec};
+use scones_local::{Home, LocalStack, NoProgress, StackOptions};
+
+/// Always the same answer.
+pub struct FixedPredictor(pub [f32; 2]);
+
+impl Predictor for FixedPredictor {
+    fn predict_png(&self, _png: &[u8]) -> Result<[f32; 2], PredictError> {
+        Ok(self.0)
+    }
+}
+
+/// Takes its time (so an execution stays RUNNING long enough to be stopped).
+pub struct SlowPredictor(pub Duration);
+
+impl Predictor for SlowPredictor {
+    fn predict_png(&self, _png: &[u8]) -> Result<[f32; 2], PredictError> {
+        std::thread::sleep(self.0);
+        Ok([0.97, 0.03])
+    }
+}
+
+/// A home in `root` with a small synthetic dataset staged (5 test images per class).
+pub fn staged_home(root: &std::path::Path) -> Home {
+    let home = Home::at(root).unwrap();
+    let source = Source::Synthetic {
+        spec: SyntheticSpec {
+            train_per_class: 2,
+            test_per_class: 5,
+            seed: 11,
+        },
+        reason: "dashboard tests".into(),
+    };
+    stage::stage(&home.bucket(), &source, &NoProgress).unwrap();
+    home
+}
+
+/// The local backend over a real store and runner whose endpoint answers with `predictor`.
+pub fn local_backend(home: &Home, predictor: Arc<dyn Predictor>) -> LocalBackend {
+    let stack = LocalStack::with_predictor(home, &StackOptions::default(), predictor).unwrap();
+    LocalBackend::with_stack(home, stack, Threshold::DEFAULT).unwrap()
+}
+
+/// A read-only local backend (no stack: watches the store only).
+pub fn readonly_backend(home: &Home) -> LocalBackend {
+    LocalBackend::open(
+        home,
+        LocalOptions {
+            threshold: Threshold::DEFAULT,
+            readonly: true,
+        },
+    )
+    .unwrap()
+}
+
+/// A second stack on the same home: stands for `scones run` in another terminal.
+pub fn other_runner(home: &Home) -> LocalStack {
+    LocalStack::with_predictor(
+        home,
+        &StackOptions::default(),
+        Arc::new(FixedPredictor([0.03, 0.97])),
+    )
+    .unwrap()
+}
