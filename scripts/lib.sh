@@ -45,3 +45,15 @@ cargo_tool_ensure() {
 shared_data_dir() {
     echo "${SCONES_SHARED_DATA:-$REPO_ROOT/../shared/data/cifar100-bikes}"
 }
+
+# apt_ensure BINARY PACKAGE: install a Debian package when BINARY is missing (needs root or
+# passwordless sudo; otherwise says what to install).
+apt_ensure() {
+    local binary=$1 package=$2 sudo=""
+    command -v "$binary" >/dev/null 2>&1 && return 0
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    log "apt-get install $package (for $binary)"
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package"; } >/dev/null 2>&1; then
+        die "$binary is missing: install the $package package"
+    fi
+}

@@ -11,7 +11,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
-ALL_SUITES="lint rust conformance lambdas terraform"
+ALL_SUITES="lint rust dashboard conformance lambdas terraform"
 SUITES="${SCONES_TEST_SUITES:-$ALL_SUITES}"
 LOG_DIR="$REPO_ROOT/target/test-logs"
 mkdir -p "$LOG_DIR"
@@ -74,6 +74,12 @@ suite_rust() {
     failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
     if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build error
     record rust "$passed" "$failed" $((SECONDS - start))
+}
+
+suite_dashboard() {
+    # The real binary in tmux on a fresh local stack: press t, see an execution finish.
+    (apt_ensure tmux tmux) || true   # without tmux the smoke script fails loudly
+    counted dashboard scripts/smoke-dashboard.sh
 }
 
 suite_conformance() {

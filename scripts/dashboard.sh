@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main command: the scones dashboard on the local stack.
+#
+# First run (idempotent, each step skipped when done): builds `scones` (release), stages the
+# data — the labelled PNGs in $SCONES_SHARED_DATA (default <repo>/../shared/data/cifar100-bikes)
+# when they are there, else what `scones stage` does by default (download CIFAR-100, or,
+# offline, a loudly labelled synthetic set) — then the dashboard trains the model with a
+# progress bar and opens. Press `t` for a test execution, `?` for every key, `q` to quit.
+#
+#   scripts/dashboard.sh                    # the dashboard on the local stack
+#   scripts/dashboard.sh --readonly         # any `scones dashboard` option is passed on
+#   SCONES_HOME=/tmp/scones scripts/dashboard.sh   # state elsewhere (default: XDG data dir)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+data="$(shared_data_dir)"
+cargo build --quiet --release -p scones --bin scones
+bin="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/scones"
+
+if [ -f "$data/labels.csv" ]; then
+    "$bin" stage --local --if-missing --images "$data" --labels "$data/labels.csv"
+fi
+exec "$bin" dashboard "$@"
