@@ -14,6 +14,9 @@ Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/loca
    reach AWS over TLS; the emulator is plain HTTP on loopback, so requests are taken as
    secure transport: that one kind of statement is left out of the evaluation. Every other
    statement is evaluated as moto does.
+6. Lambda without Docker: answers can be programmed per function (lambdas.py): merge fields
+   into the input, fail with a function error, or take a while. Unprogrammed functions echo
+   their input as moto does.
 
 Requests pass through wire.py's middleware first: CloudWatch's rpcv2Cbor protocol (what the
 Rust aws-sdk-cloudwatch speaks) translated to the query protocol moto serves, fault injection
@@ -113,6 +116,12 @@ def patch_moto() -> None:
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = get_permission
+
+    # (6) Programmed Lambda answers per function (lambdas.py; POST /scones-api/lambda).
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import lambdas
+
+    lambdas.patch_simple_backend()
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     default_user_config.setdefault("lambda", {})["use_docker"] = False

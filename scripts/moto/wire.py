@@ -12,7 +12,9 @@
    "ThrottlingException"}` makes the next `count` matching requests fail with that error in
    the request's own protocol (JSON, CBOR, query XML; S3 gets `503 SlowDown`), so tests can
    check backoff and recovery. `DELETE /scones-api/faults` clears them.
-3. **Call log.** Every AWS request is counted per `<signing service>.<Operation>`;
+3. **Lambda answers.** `POST /scones-api/lambda` programs what moto's Docker-less Lambda
+   answers for one function (lambdas.py); `DELETE /scones-api/lambda[?function=NAME]` forgets.
+4. **Call log.** Every AWS request is counted per `<signing service>.<Operation>`;
    `GET /scones-api/calls` returns the counts (`?reset=1` also zeroes them), so tests can
    cross-check the client-side counter against what reached the server.
 """
@@ -227,6 +229,17 @@ class SconesMiddleware:
         elif path == CONTROL_PREFIX + "faults":
             with self.lock:
                 answer = {"faults": list(self.faults)}
+        elif path == CONTROL_PREFIX + "lambda" and method == "POST":
+            import lambdas
+
+            try:
+                answer = {"programmed": lambdas.program(json.loads(body or b"{}"))}
+            except (ValueError, KeyError, TypeError) as err:
+                status, answer = 400, {"error": f"bad lambda behaviour: {err}"}
+        elif path == CONTROL_PREFIX + "lambda" and method == "DELETE":
+            import lambdas
+
+            lambdas.clear(query.get("function", [None])[0])
         elif path == CONTROL_PREFIX + "calls":
             with self.lock:
                 answer = {"calls": dict(self.calls)}

@@ -390,6 +390,22 @@ fn log_message(message: &str) -> String {
     }
 }
 
+/// False for a state machine log line that names another execution. The filter pattern
+/// matches the ARN as a term, so `...:run-1` also finds the lines of `...:run-10`; the
+/// line's own `execution_arn` settles it. Lines without one are kept.
+fn about_execution(message: &str, arn: &str) -> bool {
+    let Some(start) = message.find('{') else {
+        return true;
+    };
+    match serde_json::from_str::<Value>(&message[start..]) {
+        Ok(v) => v
+            .get("execution_arn")
+            .and_then(Value::as_str)
+            .is_none_or(|a| a == arn),
+        Err(_) => true,
+    }
+}
+
 fn log_line(source: &str, e: &LogEvent) -> LogLine {
     LogLine {
         time: e.time,
@@ -700,6 +716,7 @@ impl Backend for AwsBackend {
                 reason: "the outputs name no log groups".to_owned(),
             });
         }
+        let id = execution.id.as_str();
         let logs_client = &self.clients.logs;
         let results: Vec<(String, Result<Vec<LogEvent>, AwsError>)> =
             futures::stream::iter(queries)
@@ -723,7 +740,12 @@ impl Backend for AwsBackend {
         let total = results.len();
         for (label, r) in results {
             match r {
-                Ok(events) => lines.extend(events.iter().map(|e| log_line(&label, e))),
+                Ok(events) => lines.extend(
+                    events
+                        .iter()
+                        .filter(|e| label != "states" || about_execution(&e.message, id))
+                        .map(|e| log_line(&label, e)),
+                ),
                 // A group that does not exist yet (a function never invoked) has no lines.
                 Err(e) if e.is_not_found() => {}
                 Err(e) => errors.push(e),
@@ -755,6 +777,16 @@ mod tests {
         let lambda = r#"{"timestamp":"t","level":"INFO","decision":"pass","p_bicycle":0.97}"#;
         assert_eq!(log_message(lambda), "decision=pass p_bicycle=0.97");
         assert_eq!(log_message("START RequestId: x"), "START RequestId: x");
+    }
+
+    #[test]
+    fn state_lines_of_other_executions_are_left_out() {
+        let arn = "arn:aws:states:us-east-1:1:execution:m:run-1";
+        let line = |a: &str| format!(r#"{{"type":"TaskStateEntered","execution_arn":"{a}"}}"#);
+        assert!(about_execution(&line(arn), arn));
+        assert!(!about_execution(&line(&format!("{arn}0")), arn));
+        assert!(about_execution("plain text", arn));
+        assert!(about_execution(r#"{"type":"X"}"#, arn));
     }
 
     #[test]
