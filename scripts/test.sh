@@ -11,7 +11,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
-ALL_SUITES="lint rust dashboard conformance lambdas terraform"
+ALL_SUITES="lint rust aws dashboard conformance lambdas terraform"
 SUITES="${SCONES_TEST_SUITES:-$ALL_SUITES}"
 LOG_DIR="$REPO_ROOT/target/test-logs"
 mkdir -p "$LOG_DIR"
@@ -62,18 +62,31 @@ suite_lint() {
     check lint clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 }
 
-suite_rust() {
-    local log="$LOG_DIR/rust.log" start=$SECONDS
-    log "rust: cargo test --workspace"
-    # scones-aws tests talk to the moto server wrapper over the wire.
-    scripts/moto/ensure-venv.sh || echo "moto venv setup failed: the scones-aws tests will fail"
-    cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+# cargo_counted SUITE COMMAND...: a cargo test run, counted from its "test result:" lines.
+cargo_counted() {
+    local suite=$1; shift
+    local log="$LOG_DIR/$suite.log" start=$SECONDS
+    log "$suite: $*"
+    "$@" 2>&1 | tee "$log"
     local status=${PIPESTATUS[0]}
     local passed failed
     passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
     failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
     if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build error
-    record rust "$passed" "$failed" $((SECONDS - start))
+    record "$suite" "$passed" "$failed" $((SECONDS - start))
+}
+
+suite_rust() {
+    # scones-aws tests talk to the moto server wrapper over the wire.
+    scripts/moto/ensure-venv.sh || echo "moto venv setup failed: the scones-aws tests will fail"
+    cargo_counted rust cargo test --workspace --locked --no-fail-fast
+}
+
+suite_aws() {
+    # The dashboard's AWS backend and `scones run --aws` over the wire, against one moto
+    # server that with-moto.sh starts and stops (the tests fail without it, never skip).
+    cargo_counted aws scripts/with-moto.sh cargo test -p scones --locked --no-fail-fast \
+        --features moto-tests --test aws_backend --test aws_run
 }
 
 suite_dashboard() {

@@ -1,7 +1,219 @@
-//! The dashboard's AWS backend over the wire, against the moto wrapper started by
-//! scripts/with-moto.sh (being written).
+//! The real `scones run --aws` binary against the moto wrapper that scripts/with-moto.sh
+//! starts: executions started with `{"s3_bucket", "s3_key"}`, followed to their end, printed
+//! one line each plus the summary, the exit status, and the typed errors for a stack that is
+//! not deployed.
 
-#[test]
-fn moto_endpoint_is_given() {
-    assert!(std::env::var_os("SCONES_MOTO_ENDPOINT").is_some());
+mod aws_support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+use aws_support::{Stack, TEST_KEYS};
+
+/// `scones` with only the emulator's settings (no user config, no real credentials).
+fn scones(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("scones").unwrap();
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("AWS_ENDPOINT_URL", aws_support::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", aws_support::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// A saved `terraform output -json scones` of the stack.
+fn stack_file(stack: &Stack, dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("aws.json");
+    std::fs::write(&path, stack.outputs().to_string()).unwrap();
+    path
+}
+
+/// Lines of the per-execution output (`key \t STATUS \t error \t scores \t ms \t name`).
+fn execution_lines(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("test/"))
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn run_random_starts_executions_and_prints_them_with_the_summary() {
+    let stack = Stack::create("run-random").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = stack_file(&stack, dir.path());
+
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--stack-file"])
+        .arg(&file)
+        .args(["--random", "2"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let lines = execution_lines(&stdout);
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for l in &lines {
+        assert_eq!(l.len(), 6, "{l:?}");
+        assert!(TEST_KEYS.contains(&l[0].as_str()), "{l:?}");
+        assert_eq!(l[1], "SUCCEEDED", "{l:?}");
+        assert_eq!(l[2], "-");
+        assert_eq!(l[3], "[0.9700, 0.0300]", "{l:?}");
+        assert!(l[4].ends_with(" ms"));
+    }
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("2 executions: 2 succeeded; p50 "),
+        "summary line: {summary}"
+    );
+
+    // What moto saw: two executions of this state machine, with exactly the record input.
+    let started = stack.executions().await;
+    assert_eq!(started.len(), 2);
+    let names: BTreeSet<&str> = lines.iter().map(|l| l[5].as_str()).collect();
+    for (arn, input) in &started {
+        let object = input.as_object().unwrap();
+        assert_eq!(object.len(), 2, "{input}");
+        assert_eq!(input["s3_bucket"], json!(stack.bucket));
+        assert!(TEST_KEYS.contains(&input["s3_key"].as_str().unwrap()));
+        let name = arn.rsplit(':').next().unwrap();
+        assert!(names.contains(name), "{name} not printed: {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn run_key_reports_low_confidence_with_its_scores() {
+    let stack = Stack::create("run-key").await;
+    stack.fail_low_confidence("motorcycle_s_000002", [0.6, 0.4]);
+    let dir = tempfile::tempdir().unwrap();
+
+    // Flags alone name the stack: no Terraform, no saved outputs.
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--state-machine-arn"])
+        .arg(&stack.state_machine_arn)
+        .arg("--bucket")
+        .arg(&stack.bucket)
+        .args([
+            "--key",
+            TEST_KEYS[1],
+            "--key",
+            TEST_KEYS[0],
+            "--concurrency",
+            "1",
+        ])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Like `scones run --local`: executions that ran and failed are results, not errors.
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines = execution_lines(&stdout);
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let low = lines.iter().find(|l| l[0] == TEST_KEYS[1]).unwrap();
+    assert_eq!(low[1], "FAILED", "{low:?}");
+    assert_eq!(low[2], "LowConfidence");
+    assert_eq!(low[3], "[0.6000, 0.4000]", "scores from the cause: {low:?}");
+    let ok = lines.iter().find(|l| l[0] == TEST_KEYS[0]).unwrap();
+    assert_eq!(ok[1], "SUCCEEDED");
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("2 executions: 1 succeeded, 1 failed (LowConfidence 1); "),
+        "{summary}"
+    );
+
+    let inputs: Vec<Value> = stack.executions().await.into_values().collect();
+    let keys: BTreeSet<&str> = inputs.iter().filter_map(|i| i["s3_key"].as_str()).collect();
+    assert_eq!(keys, BTreeSet::from([TEST_KEYS[0], TEST_KEYS[1]]));
+
+    // --quiet: the summary only.
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--quiet", "--state-machine-arn"])
+        .arg(&stack.state_machine_arn)
+        .arg("--bucket")
+        .arg(&stack.bucket)
+        .args(["--key", TEST_KEYS[2]])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(execution_lines(&stdout).is_empty(), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("1 executions: 1 succeeded"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_stack_that_is_not_deployed_is_one_clear_error() {
+    let stack = Stack::create("run-missing").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Outputs that name a state machine that does not exist (destroyed, wrong region).
+    let mut outputs = stack.outputs();
+    outputs["state_machine_arn"] = json!(format!(
+        "arn:aws:states:us-east-1:{}:stateMachine:scones-destroyed",
+        aws_support::ACCOUNT
+    ));
+    let file = dir.path().join("gone.json");
+    std::fs::write(&file, outputs.to_string()).unwrap();
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--stack-file"])
+        .arg(&file)
+        .args(["--random", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("nothing is deployed") && stderr.contains("scones-destroyed"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    assert!(stack.executions().await.is_empty());
+
+    // Empty outputs (a Terraform directory that was never applied).
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "{}").unwrap();
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--stack-file"])
+        .arg(&empty)
+        .args(["--key", TEST_KEYS[0]])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("nothing is deployed"), "{stderr}");
+
+    // A bucket without test images: --random says how to upload them.
+    for key in TEST_KEYS {
+        stack
+            .s3
+            .delete_object()
+            .bucket(&stack.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let file = stack_file(&stack, dir.path());
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--stack-file"])
+        .arg(&file)
+        .args(["--random", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("scones stage --aws"), "{stderr}");
+    assert!(stack.executions().await.is_empty());
 }

@@ -101,6 +101,19 @@ impl Workflow {
         &self.state_machine_arn
     }
 
+    /// Checks that the state machine exists (`DescribeStateMachine`): a missing one is
+    /// [`AwsError::NotFound`], which callers report as "nothing deployed" before starting
+    /// anything.
+    pub async fn check_exists(&self) -> Result<(), AwsError> {
+        self.sfn
+            .describe_state_machine()
+            .state_machine_arn(&self.state_machine_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeStateMachine", e))?;
+        Ok(())
+    }
+
     /// Starts an execution named `name` with `input`; returns its ARN and start time.
     pub async fn start(
         &self,

@@ -55,14 +55,27 @@ async fn run_async(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let clients = AwsClients::new(&config, &target, RetryPolicy::default());
     tracing::info!(state_machine = %resources.state_machine_arn, %source, "running on AWS");
 
-    let keys = match args.random {
-        Some(n) => random_keys(&clients, &resources, n).await?,
-        None => args.key.clone(),
-    };
     let workflow = Arc::new(Workflow::new(
         clients.sfn.clone(),
         resources.state_machine_arn.clone(),
     ));
+    // One cheap call first, so an undeployed (or destroyed) stack is one clear error
+    // instead of a failed StartExecution per key.
+    workflow.check_exists().await.map_err(|source| {
+        if source.is_not_found() {
+            RunAwsError::NoStateMachine {
+                arn: resources.state_machine_arn.clone(),
+                region: clients.region.clone().unwrap_or_else(|| "?".to_owned()),
+                source: source.clone(),
+            }
+        } else {
+            RunAwsError::Aws(source)
+        }
+    })?;
+    let keys = match args.random {
+        Some(n) => random_keys(&clients, &resources, n).await?,
+        None => args.key.clone(),
+    };
 
     let started = Instant::now();
     let total = keys.len();
@@ -114,22 +127,63 @@ async fn run_async(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Why `scones run --aws` cannot start at all (per-execution failures are reported per
+/// line instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RunAwsError {
+    /// The state machine named by the outputs or flags does not exist.
+    #[error(
+        "nothing is deployed: state machine {arn} does not exist in {region} ({source}); run \
+         `terraform apply` in terraform/, or check --tf-dir, --state-machine-arn, --region \
+         and --profile"
+    )]
+    NoStateMachine {
+        /// The ARN looked for.
+        arn: String,
+        /// The region asked.
+        region: String,
+        /// What Step Functions said.
+        source: AwsError,
+    },
+    /// `--random` found no test images to draw from.
+    #[error(
+        "s3://{bucket}/test/ has no images and there is no test.lst: upload them with \
+         `scones stage --aws --bucket {bucket}`"
+    )]
+    NoTestImages {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The test images could not be listed.
+    #[error("listing the test images of s3://{bucket}: {source}")]
+    ListingTestImages {
+        /// The bucket.
+        bucket: String,
+        /// Why.
+        source: AwsError,
+    },
+    /// Any other AWS failure before the first execution.
+    #[error(transparent)]
+    Aws(AwsError),
+}
+
 /// `n` keys drawn (with replacement, like `scones run --local`) from the test split.
 async fn random_keys(
     clients: &AwsClients,
     resources: &Resources,
     n: usize,
-) -> anyhow::Result<Vec<String>> {
+) -> Result<Vec<String>, RunAwsError> {
     let keys = bucket::test_keys(&clients.s3, &resources.bucket)
         .await
-        .with_context(|| format!("listing the test images of s3://{}", resources.bucket))?;
-    anyhow::ensure!(
-        !keys.is_empty(),
-        "s3://{}/test/ has no images and there is no test.lst: upload them with \
-         `scones stage --aws --bucket {}`",
-        resources.bucket,
-        resources.bucket
-    );
+        .map_err(|source| RunAwsError::ListingTestImages {
+            bucket: resources.bucket.clone(),
+            source,
+        })?;
+    if keys.is_empty() {
+        return Err(RunAwsError::NoTestImages {
+            bucket: resources.bucket.clone(),
+        });
+    }
     let mut rng = rand::rng();
     Ok((0..n)
         .filter_map(|_| keys.choose(&mut rng).cloned())
