@@ -5,7 +5,8 @@
 #   3. checkov --skip-download: 0 failed checks, every skip justified inline
 #   4. apply -> plan (must show no changes) -> destroy against moto on 127.0.0.1 (a free port),
 #      started and stopped here; a smoke execution of the deployed state machine in between,
-#      and a check that destroy leaves nothing behind.
+#      `scones run --aws --tf-dir` (the real CLI) starting and following one, and a check
+#      that destroy leaves nothing behind.
 # Installs what it needs into a project venv (.venv: moto[server], boto3, checkov) only when
 # missing. Uses ../shared/terraformrc (the offline provider mirror) only when that mirror
 # exists; elsewhere plain `terraform init` downloads the provider.
@@ -196,7 +197,8 @@ EOF
 # The scones binary, if one exists that has the AWS stage and train commands.
 scones_cli_with_aws() {
   local candidate
-  for candidate in "${SCONES_BIN:-}" "$ROOT/target/release/scones" "$ROOT/target/debug/scones"; do
+  for candidate in "${SCONES_BIN:-}" "$ROOT/target/release/scones" "$ROOT/target/debug/scones" \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/scones"; do
     [ -n "$candidate" ] && [ -x "$candidate" ] || continue
     if "$candidate" train --help 2>/dev/null | grep -q -- '--job-spec' &&
       "$candidate" stage --help 2>/dev/null | grep -q -- '--aws'; then
@@ -222,8 +224,48 @@ make_staged_layout() {
   done
 }
 
+# Issue 5's last check: `scones run --aws` (the real binary, AWS mode) reads the state machine
+# and the bucket from `terraform output -json` in the applied directory, draws a test image
+# the apply's `scones stage --aws` uploaded, starts an execution and follows it to its end.
+# moto's Lambdas echo their input, so the execution succeeds without scores.
+check_scones_run_aws() {
+  local bin=$1 work=$2 bucket=$3 out name
+  if ! out=$("$bin" run --aws --tf-dir "$work" --random 1 2>"$TMP_ROOT/run-aws.err"); then
+    echo "$out"; cat "$TMP_ROOT/run-aws.err"
+    echo "scones run --aws --tf-dir failed against the emulator"
+    return 1
+  fi
+  echo "$out" | sed 's/^/  /'
+  name=$(echo "$out" | awk -F'\t' '$1 ~ /^test\// && $2 == "SUCCEEDED" {print $6}')
+  if [ -z "$name" ] || ! echo "$out" | tail -1 | grep -q '^1 executions: 1 succeeded'; then
+    echo "scones run --aws did not report one SUCCEEDED execution"
+    return 1
+  fi
+  # The execution is really there, started with the record the Lambdas expect.
+  "$PY" - "$AWS_ENDPOINT_URL" "$name" "$bucket" <<'PYEOF' || return 1
+import json, sys, boto3
+endpoint, name, bucket = sys.argv[1:]
+sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
+machines = sfn.list_state_machines()["stateMachines"]
+found = [e for m in machines for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"] if e["name"] == name]
+if len(found) != 1:
+    sys.exit(f"execution {name} not found in the emulator")
+record = json.loads(sfn.describe_execution(executionArn=found[0]["executionArn"])["input"])
+if set(record) != {"s3_bucket", "s3_key"} or record["s3_bucket"] != bucket or not record["s3_key"].startswith("test/"):
+    sys.exit(f"unexpected input {record}")
+print(f"scones run --aws started {name} on s3://{bucket}/{record['s3_key']}: {found[0]['status']}")
+PYEOF
+}
+
 step_emulator() {
-  local port work status=0 plan_status
+  local port work status=0 plan_status bin
+  # The CLI stages and trains during apply and is checked in AWS mode after it; a fresh
+  # clone that runs this script alone builds it first.
+  if ! bin=$(scones_cli_with_aws); then
+    echo "building the scones CLI (cargo build -p scones)"
+    (cd "$ROOT" && cargo build -p scones --locked -q) || return 1
+    bin=$(scones_cli_with_aws) || { echo "no scones binary after cargo build"; return 1; }
+  fi
   port=$(free_port) || return 1
   start_moto "$port" || return 1
   work="$TMP_ROOT/emulator-root"
@@ -256,6 +298,7 @@ step_emulator() {
     bucket=$(terraform output -raw bucket_name) || exit 1
     "$PY" "$ROOT/scripts/moto/smoke_workflow.py" --endpoint-url "$AWS_ENDPOINT_URL" \
       --state-machine-arn "$state_machine" --bucket "$bucket" || status=1
+    check_scones_run_aws "$bin" "$work" "$bucket" || status=1
 
     terraform plan -detailed-exitcode -input=false -no-color >"$TMP_ROOT/plan.log" 2>&1
     plan_status=$?
