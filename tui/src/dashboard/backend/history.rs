@@ -316,10 +316,52 @@ pub fn pretty_json(text: &str) -> String {
     }
 }
 
+/// Strings longer than this are shortened on screen (not in what `y` copies).
+const DISPLAY_STRING_LIMIT: usize = 120;
+
+/// Pretty JSON for reading on screen: a long string value (the base64 `image_data`, ~4 KB)
+/// is shortened to its start and its length, so the fields after it (`inferences`) stay in
+/// view instead of below a screenful of base64.
+pub fn pretty_json_for_display(text: &str) -> String {
+    fn shorten(v: &mut Value) {
+        match v {
+            Value::String(s) if s.chars().count() > DISPLAY_STRING_LIMIT => {
+                let head: String = s.chars().take(48).collect();
+                *s = format!("{head}… ({} chars)", s.chars().count());
+            }
+            Value::Array(items) => items.iter_mut().for_each(shorten),
+            Value::Object(map) => map.values_mut().for_each(shorten),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut v) => {
+            shorten(&mut v);
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_owned())
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn display_json_shortens_long_strings_only() {
+        let long = "A".repeat(4000);
+        let text = json!({"s3_key": "test/a.png", "image_data": long, "inferences": [0.9, 0.1]})
+            .to_string();
+        let shown = pretty_json_for_display(&text);
+        assert!(shown.contains("\"s3_key\": \"test/a.png\""));
+        assert!(shown.contains("(4000 chars)"));
+        assert!(shown.contains("0.9"));
+        assert!(shown.len() < 300, "{shown}");
+        // What is copied stays complete.
+        assert!(pretty_json(&text).contains(&long));
+        assert_eq!(pretty_json_for_display("not json"), "not json");
+    }
 
     fn ev(id: i64, prev: i64, kind: &str, key: &str, details: Value) -> Value {
         let mut e = json!({"id": id, "previousEventId": prev, "type": kind,

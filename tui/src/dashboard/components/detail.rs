@@ -11,7 +11,9 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Tabs, Wrap};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::history::{cause_message, failing_state, pretty_json, state_runs};
+use crate::dashboard::backend::history::{
+    cause_message, failing_state, pretty_json, pretty_json_for_display, state_runs,
+};
 use crate::dashboard::backend::{ExecutionId, ExecutionSummary, HistoryEvent, StateRun};
 use crate::dashboard::components::executions::visible_offset;
 use crate::dashboard::components::{fmt_duration, fmt_offset, truncate};
@@ -158,14 +160,19 @@ impl DetailState {
         self.user_moved = true;
     }
 
-    /// The text of the payload tab in view (pretty JSON, or the error and its cause).
+    /// The text of the payload tab in view (pretty JSON with long strings shortened, or the
+    /// error and its cause).
     pub fn payload_text(&self) -> String {
         let Some(run) = self.selected_run() else {
             return String::new();
         };
         match self.tab {
-            PayloadTab::Input => run.input.as_deref().map(pretty_json).unwrap_or_default(),
-            PayloadTab::Output => run.output.as_deref().map(pretty_json).unwrap_or_default(),
+            PayloadTab::Input => (run.input.as_deref())
+                .map(pretty_json_for_display)
+                .unwrap_or_default(),
+            PayloadTab::Output => (run.output.as_deref())
+                .map(pretty_json_for_display)
+                .unwrap_or_default(),
             PayloadTab::Error => error_text(run),
         }
     }
