@@ -17,8 +17,11 @@ SIZES=${SCONES_BENCH_SIZES:-10000,100000}
 IDLE=${SCONES_BENCH_IDLE_SECONDS:-30}
 WORK=$(mktemp -d)
 SESSION="scones-bench-$$"
+# A private tmux server: its sessions get this script's environment (SCONES_HOME...), not
+# that of a tmux server the user already runs, and killing it touches nothing else.
+tmx() { tmux -L "$SESSION" "$@"; }
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    tmx kill-server 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -42,12 +45,12 @@ echo "== idle CPU of the running dashboard ($LARGEST executions, ${IDLE} s, 80x2
 if command -v tmux >/dev/null; then
     cargo build -q --release -p scones
     BIN="$TARGET/release/scones"
-    tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+    tmx new-session -d -s "$SESSION" -x 80 -y 24 \
         "SCONES_HOME='$WORK/home-$LARGEST' XDG_CONFIG_HOME='$WORK/config' exec '$BIN' dashboard --readonly --no-setup"
-    PID=$(tmux display -p -t "$SESSION" '#{pane_pid}')
+    PID=$(tmx display -p -t "$SESSION" '#{pane_pid}')
     # Let it load the list and settle.
     for _ in $(seq 1 300); do
-        tmux capture-pane -p -t "$SESSION" | grep -q "Executions $LARGEST " && break
+        tmx capture-pane -p -t "$SESSION" | grep -q "Executions $LARGEST " && break
         sleep 0.1
     done
     sleep 5
@@ -59,7 +62,7 @@ if command -v tmux >/dev/null; then
     RSS=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
     awk -v d=$((after - before)) -v hz="$HZ" -v s="$IDLE" -v rss="$RSS" 'BEGIN {
         printf "idle CPU %.2f%% of one core (%d ticks in %d s); RSS %.1f MB\n", 100 * d / hz / s, d, s, rss / 1024 }'
-    tmux send-keys -t "$SESSION" q
+    tmx send-keys -t "$SESSION" q
 else
     echo "tmux not installed: skipped"
 fi

@@ -16,11 +16,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=${SCONES_SHARED_DATA:-$ROOT/../shared/data/cifar100-bikes}
 WORK=$(mktemp -d)
 SESSION="scones-smoke-$$"
+# A private tmux server: its sessions get this script's environment (SCONES_HOME...), not
+# that of a tmux server the user already runs, and killing it touches nothing else.
+tmx() { tmux -L "$SESSION" "$@"; }
 PASSED=0
 FAILED=0
 
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    tmx kill-server 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -69,10 +72,10 @@ fi
 
 # --- the dashboard in tmux ---------------------------------------------------------------
 # After the dashboard exits, the shell records its exit code and the terminal modes.
-tmux new-session -d -s "$SESSION" -x 80 -y 24 \
-    "'$BIN'; echo \"EXIT=\$?\" > '$WORK/exit'; stty -a > '$WORK/stty'; sleep 600"
+tmx new-session -d -s "$SESSION" -x 80 -y 24 \
+    "'$BIN' --home '$SCONES_HOME'; echo \"EXIT=\$?\" > '$WORK/exit'; stty -a > '$WORK/stty'; sleep 600"
 
-screen() { tmux capture-pane -p -t "$SESSION"; }
+screen() { tmx capture-pane -p -t "$SESSION"; }
 # wait_for SECONDS REGEX: polls the screen until REGEX matches.
 wait_for() {
     local deadline=$((SECONDS + $1))
@@ -87,19 +90,19 @@ wait_for 30 "Executions 0" && pass "dashboard drawn with an empty list" \
     || { fail "dashboard did not start"; screen; report; }
 screen | grep -q "LOCAL" && pass "header shows the LOCAL backend" || fail "header shows the LOCAL backend"
 
-tmux send-keys -t "$SESSION" t
+tmx send-keys -t "$SESSION" t
 wait_for 20 "Executions 1 " && pass "an execution appears after t" || { fail "no execution after t"; screen; }
 wait_for 30 "^│(SUCCEEDED|FAILED) " && pass "it reaches SUCCEEDED or FAILED" \
     || { fail "execution did not finish"; screen; }
 screen | grep -Eq "test/[A-Za-z_]+[0-9]" && pass "its s3 key is a staged test image" \
     || fail "s3 key shown"
 
-tmux send-keys -t "$SESSION" q
+tmx send-keys -t "$SESSION" q
 for _ in $(seq 1 100); do [ -s "$WORK/exit" ] && break; sleep 0.1; done
 [ "$(cat "$WORK/exit" 2>/dev/null)" = "EXIT=0" ] && pass "q exits with status 0" \
     || fail "exit status: $(cat "$WORK/exit" 2>/dev/null || echo 'still running')"
 for _ in $(seq 1 50); do [ -s "$WORK/stty" ] && break; sleep 0.1; done
-MODES=$(tmux display -p -t "$SESSION" '#{alternate_on} #{mouse_any_flag} #{cursor_flag}')
+MODES=$(tmx display -p -t "$SESSION" '#{alternate_on} #{mouse_any_flag} #{cursor_flag}')
 [ "$MODES" = "0 0 1" ] && pass "terminal restored: main screen, no mouse reporting, cursor shown" \
     || fail "terminal modes after exit (alternate mouse cursor): $MODES"
 grep -Eq '(^| )icanon( |$)' "$WORK/stty" && grep -Eq '(^| )echo( |$)' "$WORK/stty" \

@@ -85,14 +85,19 @@ suite_rust() {
 suite_aws() {
     # The dashboard's AWS backend and `scones run --aws` over the wire, against one moto
     # server that with-moto.sh starts and stops (the tests fail without it, never skip).
-    cargo_counted aws scripts/with-moto.sh cargo test -p scones --locked --no-fail-fast \
-        --features moto-tests --test aws_backend --test aws_run
+    # --workspace (not -p scones) keeps the dependency features the rust suite built with:
+    # selecting one package re-resolves them and rebuilds the AWS SDK crates.
+    cargo_counted aws scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast \
+        --features scones/moto-tests --test aws_backend --test aws_run
 }
 
 suite_dashboard() {
     # The real binary in tmux on a fresh local stack: press t, see an execution finish.
     (apt_ensure tmux tmux) || true   # without tmux the smoke script fails loudly
-    counted dashboard scripts/smoke-dashboard.sh
+    # The binary the rust suite built (a no-op build then); `cargo build -p scones` would
+    # re-resolve dependency features and rebuild the AWS SDK crates.
+    cargo test --workspace --locked --no-run -q >/dev/null 2>&1 || true
+    counted dashboard scripts/smoke-dashboard.sh "${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/scones"
 }
 
 suite_conformance() {
