@@ -124,6 +124,14 @@ impl Resources {
             .nth(3)
             .filter(|r| !r.is_empty())
     }
+
+    /// The region the stack lives in: the one Terraform reported, else the ARN's. Used when
+    /// neither --region nor the credential chain names one, so `--tf-dir` alone suffices.
+    pub fn stack_region(&self) -> Option<String> {
+        self.region
+            .clone()
+            .or_else(|| self.arn_region().map(str::to_owned))
+    }
 }
 
 /// Single fields given on the command line; they win over what was discovered.

@@ -46,10 +46,7 @@ async fn run_async(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let (resources, source) = args.stack.discovery().discover().await?;
     let mut target = aws_stack::target(&args.backend);
     if target.region.is_none() {
-        target.region = resources
-            .region
-            .clone()
-            .or_else(|| resources.arn_region().map(str::to_owned));
+        target.region = resources.stack_region();
     }
     let config = scones_aws::sdk_config(&target).await;
     let clients = AwsClients::new(&config, &target, RetryPolicy::default());

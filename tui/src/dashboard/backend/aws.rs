@@ -141,10 +141,7 @@ impl AwsBackend {
         let (resources, source) = discovery.discover().await?;
         let mut target = target.clone();
         if target.region.is_none() {
-            target.region = resources
-                .region
-                .clone()
-                .or_else(|| resources.arn_region().map(str::to_owned));
+            target.region = resources.stack_region();
         }
         let config = scones_aws::sdk_config(&target).await;
         if config.region().is_none() {
