@@ -414,15 +414,7 @@ impl IncrementalLister {
         let checked = self.describe_many(check_now.to_vec()).await;
         for (arn, result) in checked {
             match result {
-                Ok(d) => {
-                    if !d.listing.is_final() {
-                        still_running.insert(arn);
-                    } else {
-                        still_running.remove(&arn);
-                    }
-                    // A status it was already known in is not a change.
-                    described_rows.push(self.remember(d));
-                }
+                Ok(d) => described_rows.push(self.described(d, &mut still_running)),
                 Err(e) if e.is_not_found() => {
                     still_running.remove(&arn);
                 }
@@ -449,14 +441,7 @@ impl IncrementalLister {
                 continue;
             };
             match result {
-                Ok(d) => {
-                    if d.listing.is_final() {
-                        still_running.remove(&arn);
-                    } else {
-                        still_running.insert(arn.clone());
-                    }
-                    described_rows.push(self.remember(d));
-                }
+                Ok(d) => described_rows.push(self.described(d, &mut still_running)),
                 Err(e) if e.is_not_found() => {}
                 Err(e) if e.is_throttling() => {
                     rows.push(self.partial_row(listed.clone()));
@@ -483,14 +468,7 @@ impl IncrementalLister {
             queued.into_iter().map(|e| (e.arn.clone(), e)).collect();
         for (arn, result) in results {
             match result {
-                Ok(d) => {
-                    if d.listing.is_final() {
-                        still_running.remove(&arn);
-                    } else {
-                        still_running.insert(arn.clone());
-                    }
-                    described_rows.push(self.remember(d));
-                }
+                Ok(d) => described_rows.push(self.described(d, &mut still_running)),
                 Err(e) if e.is_not_found() => {}
                 Err(_) => {
                     if let Some(e) = by_arn.get(&arn) {
@@ -548,6 +526,21 @@ impl IncrementalLister {
     }
 
     /// Caches a description and returns its row.
+    /// A fresh description: keeps `still_running` in step with its status (re-described
+    /// while it runs, dropped once final) and becomes a row.
+    fn described(
+        &self,
+        d: ExecutionDescription,
+        still_running: &mut BTreeSet<String>,
+    ) -> ExecutionRow {
+        if d.listing.is_final() {
+            still_running.remove(&d.listing.arn);
+        } else {
+            still_running.insert(d.listing.arn.clone());
+        }
+        self.remember(d)
+    }
+
     fn remember(&self, d: ExecutionDescription) -> ExecutionRow {
         let described = Described {
             s3_key: d.s3_key(),
