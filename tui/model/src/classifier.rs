@@ -1,29 +1,27 @@
 //! Inference: a trained network on the CPU backend, answering images with
 //! `[p_bicycle, p_motorcycle]`.
 
-use burn::tensor::{Device, Tensor};
-
 use crate::ModelError;
-use crate::data::{IMAGE_BYTES, LabeledImage, RgbImage};
+use crate::data::{IMAGE_BYTES, IMAGE_SIDE, LabeledImage, RgbImage};
 use crate::metadata::ModelMetadata;
-use crate::network::Network;
-use crate::tensors::{images_tensor, labels_tensor, probabilities, push_normalized, scalar};
+use crate::network::{NUM_CLASSES, Network};
+use crate::serving::ServingNetwork;
+use crate::tensors::push_normalized;
 
-/// Images per forward pass when scoring many images: large enough to amortise per-call
-/// overhead, small enough to keep activations a few MB.
-const EVAL_BATCH: usize = 128;
-
-/// A network ready for inference (no autodiff, batch norm in inference mode).
+/// A network ready for inference: the trained [`Network`] (what is saved) and the same network
+/// compiled for serving ([`crate::serving`]: batch norm folded, one lean single-threaded pass
+/// per image), which answers every prediction.
 ///
 /// `Classifier` is `Send + Sync` (checked at compile time below) and every method takes
-/// `&self`, so one instance in an `Arc` serves many tokio tasks at once. A forward pass is
-/// CPU-bound (well under a millisecond for one image), so async callers with many concurrent
-/// requests should call it from `tokio::task::spawn_blocking` or accept the short block.
+/// `&self`, so one instance in an `Arc` serves many threads at once. A prediction is CPU-bound
+/// (a few hundred microseconds for one image), so async callers with many concurrent requests
+/// should call it from a blocking thread rather than a tokio worker.
 #[derive(Debug, Clone)]
 pub struct Classifier {
     network: Network,
+    /// Why compiling failed, if it did: predictions then answer [`ModelError::Backend`].
+    serving: Result<ServingNetwork, String>,
     test_time_flip: bool,
-    device: Device,
 }
 
 /// Loss and accuracy over a labelled subset.
@@ -36,9 +34,9 @@ pub(crate) struct Score {
 impl Classifier {
     pub(crate) fn from_network(network: Network, test_time_flip: bool) -> Classifier {
         Classifier {
+            serving: ServingNetwork::compile(&network).map_err(|e| e.to_string()),
             network,
             test_time_flip,
-            device: Device::flex(),
         }
     }
 
@@ -70,41 +68,37 @@ impl Classifier {
 
     /// `[p_bicycle, p_motorcycle]` for one decoded image.
     pub fn predict_image(&self, image: &RgbImage) -> Result<[f32; 2], ModelError> {
-        self.predict_batch(std::slice::from_ref(image))?
-            .first()
-            .copied()
-            .ok_or_else(|| ModelError::Backend {
-                reason: "forward pass returned no rows".to_string(),
-            })
+        Ok(softmax(self.logits(image)?))
     }
 
     /// `[p_bicycle, p_motorcycle]` for each image, in order.
     pub fn predict_batch(&self, images: &[RgbImage]) -> Result<Vec<[f32; 2]>, ModelError> {
-        let mut out = Vec::with_capacity(images.len());
-        for chunk in images.chunks(EVAL_BATCH) {
-            let mut planar = Vec::with_capacity(chunk.len() * IMAGE_BYTES);
-            for image in chunk {
-                push_normalized(image.as_bytes(), &mut planar);
-            }
-            let inputs = images_tensor(planar, chunk.len(), &self.device);
-            out.extend(probabilities(self.logits(inputs))?);
-        }
-        Ok(out)
+        images
+            .iter()
+            .map(|image| self.predict_image(image))
+            .collect()
     }
 
-    /// Logits for a batch; with test-time flip, the mean of the logits of the image and its
+    /// Logits of one image; with test-time flip, the mean of the logits of the image and its
     /// mirror image (averaging before the softmax keeps the output a proper distribution).
-    fn logits(&self, inputs: Tensor<4>) -> Tensor<2> {
-        if self.test_time_flip {
-            let mirrored = inputs.clone().flip([3]);
-            let batch = inputs.dims()[0];
-            let both = self.network.forward(Tensor::cat(vec![inputs, mirrored], 0));
-            let plain = both.clone().narrow(0, 0, batch);
-            let flipped = both.narrow(0, batch, batch);
-            (plain + flipped).mul_scalar(0.5)
-        } else {
-            self.network.forward(inputs)
+    fn logits(&self, image: &RgbImage) -> Result<[f32; NUM_CLASSES], ModelError> {
+        let serving = self
+            .serving
+            .as_ref()
+            .map_err(|reason| ModelError::Backend {
+                reason: reason.clone(),
+            })?;
+        let mut planar = Vec::with_capacity(IMAGE_BYTES);
+        push_normalized(image.as_bytes(), &mut planar);
+        let plain = serving.logits(&planar);
+        if !self.test_time_flip {
+            return Ok(plain);
         }
+        for row in planar.chunks_exact_mut(IMAGE_SIDE) {
+            row.reverse();
+        }
+        let mirrored = serving.logits(&planar);
+        Ok([0, 1].map(|c| (plain[c] + mirrored[c]) * 0.5))
     }
 
     /// Mean cross-entropy and accuracy over `images[indices]` (used for validation).
@@ -113,35 +107,33 @@ impl Classifier {
         images: &[LabeledImage],
         indices: &[usize],
     ) -> Result<Score, ModelError> {
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for chunk in indices.chunks(EVAL_BATCH) {
-            let mut planar = Vec::with_capacity(chunk.len() * IMAGE_BYTES);
-            let mut labels = Vec::with_capacity(chunk.len());
-            for &i in chunk {
-                let example = images.get(i).ok_or_else(|| ModelError::Backend {
-                    reason: format!("validation index {i} out of range"),
-                })?;
-                push_normalized(example.image.as_bytes(), &mut planar);
-                labels.push(example.label.index());
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for &i in indices {
+            let example = images.get(i).ok_or_else(|| ModelError::Backend {
+                reason: format!("validation index {i} out of range"),
+            })?;
+            let label = example.label.index();
+            let probs = softmax(self.logits(&example.image)?);
+            // Cross-entropy of the true class, floored so a confident miss stays finite.
+            loss_sum -= f64::from(probs[label].max(f32::MIN_POSITIVE)).ln();
+            if predicted_index(&probs) == label {
+                correct += 1;
             }
-            let logits = self.logits(images_tensor(planar, chunk.len(), &self.device));
-            let targets = labels_tensor(&labels, &self.device);
-            let loss = burn::nn::loss::CrossEntropyLossConfig::new()
-                .init(&self.device)
-                .forward(logits.clone(), targets);
-            loss_sum += f64::from(scalar(loss)?) * chunk.len() as f64;
-            for (probs, &label) in probabilities(logits)?.iter().zip(&labels) {
-                if predicted_index(probs) == label {
-                    correct += 1;
-                }
-            }
-            seen += chunk.len();
         }
+        let seen = indices.len().max(1) as f64;
         Ok(Score {
-            loss: (loss_sum / seen.max(1) as f64) as f32,
-            accuracy: correct as f32 / seen.max(1) as f32,
+            loss: (loss_sum / seen) as f32,
+            accuracy: (correct as f64 / seen) as f32,
         })
     }
+}
+
+/// Softmax of two logits (shifted by the larger one, so it never overflows).
+fn softmax(logits: [f32; NUM_CLASSES]) -> [f32; NUM_CLASSES] {
+    let top = logits[0].max(logits[1]);
+    let exp = logits.map(|l| (l - top).exp());
+    let sum = exp[0] + exp[1];
+    exp.map(|e| e / sum)
 }
 
 /// Index of the larger probability (ties go to bicycle, index 0).

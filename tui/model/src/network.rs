@@ -44,6 +44,14 @@ impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         activation::relu(self.norm.forward(self.conv.forward(x)))
     }
+
+    pub(crate) fn conv(&self) -> &Conv2d {
+        &self.conv
+    }
+
+    pub(crate) fn norm(&self) -> &BatchNorm {
+        &self.norm
+    }
 }
 
 /// Two conv blocks with an identity shortcut around them.
@@ -65,6 +73,22 @@ impl Residual {
         let y = self.second.forward(self.first.forward(x.clone()));
         x + y
     }
+
+    pub(crate) fn blocks(&self) -> (&ConvBlock, &ConvBlock) {
+        (&self.first, &self.second)
+    }
+}
+
+/// The layers of a [`Network`], borrowed (for [`crate::folded::FoldedNetwork`]).
+pub(crate) struct NetworkParts<'a> {
+    pub prep: &'a ConvBlock,
+    pub layer1: &'a ConvBlock,
+    pub res1: &'a Residual,
+    pub layer2: &'a ConvBlock,
+    pub layer3: &'a ConvBlock,
+    pub res3: &'a Residual,
+    pub head: &'a Linear,
+    pub logit_scale: f32,
 }
 
 /// The whole network; see the module docs for its shape.
@@ -111,5 +135,54 @@ impl Network {
             .max_dim(2)
             .reshape([batch, channels]);
         self.head.forward(x).mul_scalar(LOGIT_SCALE)
+    }
+
+    pub(crate) fn parts(&self) -> NetworkParts<'_> {
+        NetworkParts {
+            prep: &self.prep,
+            layer1: &self.layer1,
+            res1: &self.res1,
+            layer2: &self.layer2,
+            layer3: &self.layer3,
+            res3: &self.res3,
+            head: &self.head,
+            logit_scale: LOGIT_SCALE,
+        }
+    }
+
+    /// The same network with random batch-norm statistics and affine parameters (a fresh
+    /// network's are the identity, which would hide a wrong fold).
+    #[cfg(test)]
+    pub(crate) fn with_random_norm_statistics(self, seed: u64) -> Network {
+        use burn::module::{Param, RunningState};
+        use burn::tensor::Distribution;
+
+        let device = Device::flex();
+        device.seed(seed);
+        let randomise = |block: ConvBlock| {
+            let [channels] = block.norm.gamma.dims();
+            let uniform = |low, high| {
+                Tensor::<1>::random([channels], Distribution::Uniform(low, high), &device)
+            };
+            let mut norm = block.norm;
+            norm.gamma = Param::from_tensor(uniform(0.5, 1.5));
+            norm.beta = Param::from_tensor(uniform(-0.5, 0.5));
+            norm.running_mean = RunningState::new(uniform(-0.5, 0.5));
+            norm.running_var = RunningState::new(uniform(0.5, 2.0));
+            ConvBlock { norm, ..block }
+        };
+        let residual = |r: Residual| Residual {
+            first: randomise(r.first),
+            second: randomise(r.second),
+        };
+        Network {
+            prep: randomise(self.prep),
+            layer1: randomise(self.layer1),
+            res1: residual(self.res1),
+            layer2: randomise(self.layer2),
+            layer3: randomise(self.layer3),
+            res3: residual(self.res3),
+            ..self
+        }
     }
 }

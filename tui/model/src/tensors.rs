@@ -1,6 +1,6 @@
 //! Turning decoded images into the network's input tensor and logits back into numbers.
 
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::ModelError;
 use crate::data::{CHANNELS, IMAGE_BYTES, IMAGE_SIDE};
@@ -38,22 +38,6 @@ pub(crate) fn labels_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int>
     let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     let len = labels.len();
     Tensor::from_data(TensorData::new(labels, [len]), device)
-}
-
-/// Softmax probabilities of `[batch, 2]` logits, one `[p0, p1]` per row.
-pub(crate) fn probabilities(logits: Tensor<2>) -> Result<Vec<[f32; 2]>, ModelError> {
-    let probs = activation::softmax(logits, 1);
-    let values: Vec<f32> =
-        probs
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| ModelError::Backend {
-                reason: format!("{e:?}"),
-            })?;
-    Ok(values
-        .chunks_exact(2)
-        .map(|pair| [pair[0], pair[1]])
-        .collect())
 }
 
 /// The scalar value of a one-element tensor.
