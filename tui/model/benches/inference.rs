@@ -1,4 +1,5 @@
-//! Single-image inference (decode + forward of one 32x32 PNG) with the default architecture.
+//! Single-image inference (decode + forward of one 32x32 PNG) with the default architecture,
+//! with and without test-time flip, and a batch of 64.
 //!
 //! The weights come from one quick epoch on generated images: inference cost depends on the
 //! architecture and width, not on what the weights learned.
@@ -39,8 +40,13 @@ fn inference(c: &mut Criterion) {
     c.bench_function("decode_png_32x32", |b| {
         b.iter(|| RgbImage::decode_png(std::hint::black_box(&png)))
     });
-    c.bench_function("predict_png_default_model", |b| {
-        b.iter(|| classifier.predict_png(std::hint::black_box(&png)))
+    let plain = classifier.clone().with_test_time_flip(false);
+    c.bench_function("predict_png_no_flip", |b| {
+        b.iter(|| plain.predict_png(std::hint::black_box(&png)))
+    });
+    let flipping = classifier.clone().with_test_time_flip(true);
+    c.bench_function("predict_png_test_time_flip", |b| {
+        b.iter(|| flipping.predict_png(std::hint::black_box(&png)))
     });
     let batch: Vec<RgbImage> = images.iter().map(|i| i.image.clone()).collect();
     c.bench_function("predict_batch_64", |b| {

@@ -184,3 +184,61 @@ const _: () = {
     assert_send_sync::<Classifier>();
     assert_send_sync::<TrainedModel>();
 };
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::{Classifier, softmax};
+    use crate::data::{CHANNELS, IMAGE_BYTES, IMAGE_SIDE, RgbImage};
+    use crate::network::Network;
+
+    fn image(seed: u32) -> RgbImage {
+        let bytes: Vec<u8> = (0..IMAGE_BYTES as u32)
+            .map(|p| ((p * 37 + seed * 101 + (p / 96) * 13) % 251) as u8)
+            .collect();
+        RgbImage::from_rgb_bytes(&bytes).expect("right length")
+    }
+
+    fn mirrored(image: &RgbImage) -> RgbImage {
+        let mut bytes = Vec::with_capacity(IMAGE_BYTES);
+        for row in image.as_bytes().chunks_exact(IMAGE_SIDE * CHANNELS) {
+            for pixel in row.chunks_exact(CHANNELS).rev() {
+                bytes.extend_from_slice(pixel);
+            }
+        }
+        RgbImage::from_rgb_bytes(&bytes).expect("right length")
+    }
+
+    fn close(a: [f32; 2], b: [f32; 2]) -> bool {
+        (a[0] - b[0]).abs() < 1e-5 && (a[1] - b[1]).abs() < 1e-5
+    }
+
+    /// Flip averaging mirrors the normalised planes: its answer must be the softmax of the
+    /// mean logits of the image and of the mirror image (mirrored as RGB bytes) scored on
+    /// their own, and a batch must answer what single predictions answer.
+    #[test]
+    fn test_time_flip_averages_the_logits_of_the_mirror_image() {
+        let network = Network::new(8, &Device::flex()).with_random_norm_statistics(3);
+        let plain = Classifier::from_network(network, false);
+        let flipping = plain.clone().with_test_time_flip(true);
+        let images: Vec<RgbImage> = (0..5).map(image).collect();
+
+        let batch = flipping.predict_batch(&images).expect("predicts");
+        for (img, from_batch) in images.iter().zip(batch) {
+            let own = plain.logits(img).expect("logits");
+            let mirror = plain.logits(&mirrored(img)).expect("logits");
+            let expected = softmax([0, 1].map(|c| (own[c] + mirror[c]) * 0.5));
+            let single = flipping.predict_image(img).expect("predicts");
+            assert!(close(single, expected), "{single:?} vs {expected:?}");
+            assert!(
+                close(from_batch, expected),
+                "{from_batch:?} vs {expected:?}"
+            );
+            // A mirror image is a different input: without flip its logits differ (else this
+            // test could not tell flip averaging from none).
+            let gap = (own[0] - mirror[0]).abs() + (own[1] - mirror[1]).abs();
+            assert!(gap > 1e-4, "{own:?} vs {mirror:?}");
+        }
+    }
+}
