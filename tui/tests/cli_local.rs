@@ -103,11 +103,35 @@ fn stage_train_eval_and_run_from_the_command_line() {
         .failure()
         .stderr(predicates::str::contains("scones train --local"));
 
+    // A final fit (nothing held out) says so instead of printing a NaN accuracy...
     scones(&home)
-        .args(["train", "--epochs", "2", "--width", "4"])
+        .args(["train", "--epochs", "1", "--width", "4", "--holdout", "0"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("validation accuracy"));
+        .stdout(predicates::str::contains(
+            "final fit on all 80 images, nothing held out",
+        ));
+    // ...a holdout reports its validation accuracy; an impossible one is refused by name.
+    scones(&home)
+        .args(["train", "--epochs", "1", "--width", "4", "--holdout", "1.5"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("validation_fraction"));
+    scones(&home)
+        .args([
+            "train",
+            "--epochs",
+            "2",
+            "--width",
+            "4",
+            "--holdout",
+            "0.25",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "on 20 held-out images (60 trained on)",
+        ));
 
     let eval = scones(&home)
         .args(["eval"])

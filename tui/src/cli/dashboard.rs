@@ -123,6 +123,7 @@ fn first_run_setup(global: &GlobalArgs) -> anyhow::Result<()> {
         epochs: None,
         seed: None,
         width: None,
+        holdout: None,
         if_missing: true,
         job_spec: None,
         poll_seconds: 30,

@@ -36,16 +36,26 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(width) = args.width {
         config.width = width;
     }
+    if let Some(holdout) = args.holdout {
+        config.validation_fraction = holdout;
+    }
     let bar = ProgressBar::new(config.epochs as u64).with_style(
         ProgressStyle::with_template("training [{bar:30}] epoch {pos}/{len} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     let (model, dir) = training::train_staged(&bucket, &config, |epoch| {
-        let line = format!(
-            "loss {:.3} acc {:.3} | val loss {:.3} acc {:.3}",
-            epoch.train_loss, epoch.train_accuracy, epoch.val_loss, epoch.val_accuracy
+        let mut line = format!(
+            "loss {:.3} acc {:.3}",
+            epoch.train_loss, epoch.train_accuracy
         );
+        // A final fit holds nothing out: its validation numbers are NaN, not worth a column.
+        if epoch.val_accuracy.is_finite() {
+            line.push_str(&format!(
+                " | val loss {:.3} acc {:.3}",
+                epoch.val_loss, epoch.val_accuracy
+            ));
+        }
         bar.set_position(epoch.epoch as u64);
         bar.set_message(line.clone());
         // Bars are hidden when stderr is not a terminal; keep a plain trace in logs.
@@ -58,10 +68,17 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         "trained {} in {:.1} s",
         meta.architecture, meta.training_seconds
     );
-    println!(
-        "  validation accuracy {:.3} on {} held-out images ({} trained on)",
-        meta.validation_accuracy, meta.validation_images, meta.train_images
-    );
+    if meta.validation_images > 0 {
+        println!(
+            "  validation accuracy {:.3} on {} held-out images ({} trained on)",
+            meta.validation_accuracy, meta.validation_images, meta.train_images
+        );
+    } else {
+        println!(
+            "  final fit on all {} images, nothing held out: measure it with `scones eval --local`",
+            meta.train_images
+        );
+    }
     println!("  saved to {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }

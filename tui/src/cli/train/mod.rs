@@ -23,6 +23,11 @@ pub struct TrainArgs {
     /// Width (channels of the first layer) of the network (default: the model's setting).
     #[arg(long)]
     pub width: Option<usize>,
+    /// Fraction of the train split held out (stratified) to validate on, 0 to train on
+    /// every image (a final fit; then measure it with `scones eval`). Default: the model's
+    /// tuned setting.
+    #[arg(long, value_name = "FRACTION")]
+    pub holdout: Option<f64>,
     /// Do nothing when a trained model exists already.
     #[arg(long)]
     pub if_missing: bool,
