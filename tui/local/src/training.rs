@@ -94,8 +94,9 @@ pub fn load_staged(bucket: &LocalBucket, split: Split) -> Result<Vec<LabeledImag
     Ok(images)
 }
 
-/// Trains on the staged `train/` split (the model holds out its own validation part; `test/`
-/// is never read), saves the model under `models/` and makes it the latest. Returns the model
+/// Trains on the staged `train/` split (`config.validation_fraction` decides whether a
+/// validation part is held out: the default is a final fit on every image; `test/` is never
+/// read), saves the model under `models/` and makes it the latest. Returns the model
 /// and its directory.
 pub fn train_staged(
     bucket: &LocalBucket,

@@ -33,6 +33,8 @@ fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
         epochs: 2,
         width: 4,
         batch_size: 16,
+        // The shipped default is a final fit (nothing held out); this test follows validation.
+        validation_fraction: 0.25,
         ..TrainConfig::default()
     };
     let mut epochs = Vec::new();

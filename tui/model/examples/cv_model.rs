@@ -1,18 +1,28 @@
 //! Model selection by k-fold cross-validation on the shared train split (test/ is never read).
 //!
 //! Usage: `cv_model --config CONFIG.json [--label NAME] [--folds 5] [--fold-seed 1]
-//!         [--fold I] [--log FILE]`
+//!         [--fold I] [--log FILE] [--threshold 0.93] [--train-fraction F]`
 //!
 //! Every configuration is scored on the same folds (same `--fold-seed`), so two configurations
 //! are compared image by image. `--fold I` runs one fold only (to spread folds over processes);
 //! `--log` appends one JSON line per fold (label, config, accuracy, loss, wall and CPU time,
-//! load average), the record behind the configuration log.
+//! load average, and the fraction of held-out images at least `--threshold` confident: the
+//! share a confidence filter such as the workflow's 0.93 lets through), the record behind the
+//! configuration log (tui/model/SELECTION.md).
+//!
+//! `--train-fraction F` (below 1) trains each fold on a stratified fraction F of its training
+//! part only and scores it on the same held-out fold: a learning-curve point. F = 0.85
+//! against the full fold mirrors a 15% holdout against a final fit on all images, which is
+//! the evidence for choosing between them (`validation_loss` is not computed then: null).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use scones_model::{TrainConfig, cross_validate_fold, load_split};
+use scones_model::{
+    EpochReport, FoldReport, LabeledImage, TrainConfig, cross_validate_fold, evaluate, load_split,
+    split, train,
+};
 
 fn shared_data_dir() -> PathBuf {
     std::env::var_os("SCONES_SHARED_DATA")
@@ -46,6 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut folds, mut fold_seed) = (5usize, 1u64);
     let mut only: Option<usize> = None;
     let mut log: Option<PathBuf> = None;
+    let mut threshold = 0.93f32;
+    let mut train_fraction = 1.0f64;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -55,6 +67,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--fold-seed" => fold_seed = value()?.parse()?,
             "--fold" => only = Some(value()?.parse()?),
             "--log" => log = Some(value()?.into()),
+            "--threshold" => threshold = value()?.parse()?,
+            "--train-fraction" => train_fraction = value()?.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -70,8 +84,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let load_before = load_average();
         let cpu_before = process_cpu_seconds();
         let started = Instant::now();
-        let report = cross_validate_fold(&config, &images, folds, fold_seed, fold, |e| {
-            if e.epoch % 10 == 0 || e.epoch == e.epochs {
+        let progress = |e: &EpochReport| {
+            if e.epoch.is_multiple_of(10) || e.epoch == e.epochs {
                 eprintln!(
                     "[{label} fold {fold}] epoch {}/{} train loss {:.3} acc {:.3} | val loss {:.3} acc {:.3} | {:.0}s",
                     e.epoch,
@@ -83,7 +97,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     e.elapsed.as_secs_f64()
                 );
             }
-        })?;
+        };
+        let report = if train_fraction < 1.0 {
+            thinned_fold(
+                &config,
+                &images,
+                (folds, fold_seed, fold),
+                train_fraction,
+                progress,
+            )?
+        } else {
+            cross_validate_fold(&config, &images, folds, fold_seed, fold, progress)?
+        };
         let wall = started.elapsed().as_secs_f64();
         let cpu = match (cpu_before, process_cpu_seconds()) {
             (Some(a), Some(b)) => b - a,
@@ -93,11 +118,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "label": label,
             "fold": fold,
             "folds": folds,
+            "train_fraction": train_fraction,
+            "train_images": report.train_images,
             "fold_seed": fold_seed,
             "validation_accuracy": report.validation_accuracy,
             "validation_loss": report.validation_loss,
             "validation_accuracy_other_flip": report.validation_accuracy_other_flip,
             "validation_images": report.validation_images,
+            "confidence_threshold": threshold,
+            "confident_fraction": report.confident_fraction(threshold),
             "wall_seconds": (wall * 10.0).round() / 10.0,
             "cpu_seconds": (cpu * 10.0).round() / 10.0,
             "load_before": load_before,
@@ -118,4 +147,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mean = accuracies.iter().sum::<f64>() / n;
     eprintln!("[{label}] mean validation accuracy {mean:.4} over {n} fold(s)");
     Ok(())
+}
+
+/// One fold trained on a stratified `fraction` of its training part (a final fit on those
+/// images: same seed, same training stream as a full fold) and scored on the whole held-out
+/// fold, with the public API only.
+fn thinned_fold(
+    config: &TrainConfig,
+    images: &[LabeledImage],
+    (folds, fold_seed, fold): (usize, u64, usize),
+    fraction: f64,
+    on_epoch: impl FnMut(&EpochReport),
+) -> Result<FoldReport, Box<dyn std::error::Error>> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(format!("--train-fraction must be within (0, 1), got {fraction}").into());
+    }
+    let splits = split::k_fold(images, folds, fold_seed)?;
+    let this = splits.get(fold).ok_or("no such fold")?;
+    let pick = |indices: &[usize]| -> Vec<LabeledImage> {
+        indices
+            .iter()
+            .filter_map(|&i| images.get(i).cloned())
+            .collect()
+    };
+    let part = pick(&this.train);
+    // The stratified holdout's "validation" side is the part dropped.
+    let kept = split::holdout(&part, 1.0 - fraction, fold_seed)?;
+    let train_images: Vec<LabeledImage> = kept
+        .train
+        .iter()
+        .filter_map(|&k| part.get(k).cloned())
+        .collect();
+    let validation = pick(&this.validation);
+    let final_fit = TrainConfig {
+        validation_fraction: 0.0,
+        ..config.clone()
+    };
+    let model = train(&final_fit, &train_images, on_epoch)?;
+    let classifier = model.classifier();
+    let shipped = evaluate(classifier, &validation)?;
+    let other = evaluate(
+        &classifier
+            .clone()
+            .with_test_time_flip(!classifier.test_time_flip()),
+        &validation,
+    )?;
+    let held_out: Vec<_> = validation.iter().map(|v| v.image.clone()).collect();
+    let validation_confidences = classifier
+        .predict_batch(&held_out)?
+        .iter()
+        .map(|p| p[0].max(p[1]))
+        .collect();
+    Ok(FoldReport {
+        fold,
+        validation_accuracy: shipped.accuracy as f32,
+        validation_loss: f32::NAN,
+        validation_accuracy_other_flip: other.accuracy as f32,
+        train_images: train_images.len(),
+        validation_images: validation.len(),
+        elapsed: std::time::Duration::from_secs_f64(model.metadata().training_seconds),
+        validation_confidences,
+    })
 }

@@ -518,6 +518,8 @@ fn cross_validation_scores_every_image_once_on_the_same_folds() {
     let cv = cross_validate(&config, &images, 4, 7, |fold, report| {
         epochs_seen[fold] += 1;
         assert_eq!(report.epochs, 2);
+        // Only the last epoch of a fold is validated.
+        assert_eq!(report.val_accuracy.is_nan(), report.epoch < 2, "{report:?}");
     })
     .expect("cross-validate");
     assert_eq!(epochs_seen, vec![2, 2, 2, 2]);
@@ -527,6 +529,17 @@ fn cross_validation_scores_every_image_once_on_the_same_folds() {
         40
     );
     assert!(cv.folds.iter().all(|f| f.train_images == 30));
+    for fold in &cv.folds {
+        assert_eq!(fold.validation_confidences.len(), fold.validation_images);
+        assert!(
+            fold.validation_confidences
+                .iter()
+                .all(|c| (0.5..=1.0).contains(c)),
+            "{fold:?}"
+        );
+        assert_eq!(fold.confident_fraction(0.0), 1.0);
+        assert_eq!(fold.confident_fraction(1.01), 0.0);
+    }
     assert!(cv.accuracy() >= 0.9, "{cv:?}");
     assert!(cv.fold_std().is_finite());
 
