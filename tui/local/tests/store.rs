@@ -358,3 +358,79 @@ async fn queries_are_incremental_filtered_and_bounded() {
     assert_eq!(series[1].sample_count, 1);
     writer.close().unwrap();
 }
+
+/// The base64 image rides in most events of an execution: it is stored once per execution
+/// (payloads table), and every history reads back whole, as the engine recorded it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let stack = LocalStack::with_predictor(
+        &home,
+        &StackOptions::default(),
+        Arc::new(FixedPredictor([0.97, 0.03])),
+    )
+    .unwrap();
+    let keys = stack.random_test_keys(4).unwrap();
+    let mut arns = Vec::new();
+    stack.run_many(keys, 4, |r| arns.push(r.arn.clone())).await;
+    stack.flush().await.unwrap();
+
+    let store = home.open_store().unwrap();
+    let db = rusqlite::Connection::open(home.store_path()).unwrap();
+    for arn in &arns {
+        assert_complete_success(&store, arn);
+        let detail = store.execution(arn).unwrap().unwrap();
+        let output: Value = serde_json::from_str(detail.output.as_deref().unwrap()).unwrap();
+        let image = output["image_data"].as_str().unwrap().to_owned();
+        assert!(
+            image.len() > 1024,
+            "the synthetic PNG should be a large payload"
+        );
+        let png = std::fs::read(home.bucket_dir().join(output["s3_key"].as_str().unwrap()));
+        assert_eq!(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &image).unwrap(),
+            png.unwrap()
+        );
+
+        let history = store.history(arn).unwrap();
+        let text = serde_json::to_string(&history).unwrap();
+        assert!(
+            !text.contains("$ref:"),
+            "a payload was not put back: {text}"
+        );
+        // Events carry the record as escaped JSON text; count those that hold the image.
+        let carrying = history
+            .iter()
+            .filter(|e| e.to_string().contains(&image))
+            .count();
+        assert!(carrying >= 6, "{carrying} events carry the image");
+
+        let (rows, stored): (i64, i64) = db
+            .query_row(
+                "SELECT count(*), coalesce(sum(length(p.body)), 0) FROM payloads p
+                 JOIN executions e ON e.id = p.execution_id WHERE e.arn = ?1",
+                [arn],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let events: i64 = db
+            .query_row(
+                "SELECT sum(length(h.event)) FROM history_events h
+                 JOIN executions e ON e.id = h.execution_id WHERE e.arn = ?1",
+                [arn],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            rows >= 1 && (rows as usize) < carrying,
+            "{rows} payload rows for {carrying} events"
+        );
+        // Inline, the events alone held the image `carrying` times over.
+        assert!(
+            ((events + stored) as usize) < image.len() * carrying / 2,
+            "{events} bytes of events + {stored} of payloads for a {}-byte image",
+            image.len()
+        );
+    }
+}

@@ -15,6 +15,7 @@
 //! ([`StoreWriter::finish`] resolves then). Executions left RUNNING by a dead process are
 //! closed as ABORTED by [`Store::reap_orphans`].
 
+mod payloads;
 mod query;
 mod schema;
 mod types;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::types::{
     ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,
 };
-use super::{Store, StoreError, sqlite};
+use super::{Store, StoreError, payloads, sqlite};
 
 const SUMMARY_COLUMNS: &str = "id, arn, name, status, s3_key, error, cause, p_bicycle, p_motorcycle, start_ms, stop_ms, change_seq";
 
@@ -165,30 +165,49 @@ impl Store {
         self.history_after(arn, 0)
     }
 
-    /// Events with an id above `after_event_id` (for a running execution being watched).
+    /// Events with an id above `after_event_id` (for a running execution being watched),
+    /// with their large payloads put back ([`super::payloads`]).
     pub fn history_after(&self, arn: &str, after_event_id: u64) -> Result<Vec<Value>, StoreError> {
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT h.event FROM history_events h JOIN executions e ON e.id = h.execution_id
+                "SELECT h.execution_id, h.event FROM history_events h
+                 JOIN executions e ON e.id = h.execution_id
                  WHERE e.arn = ?1 AND h.event_id > ?2 ORDER BY h.event_id",
             )
             .map_err(|e| self.err(e))?;
-        let texts = stmt
+        let rows = stmt
             .query_map(
                 params![arn, i64::try_from(after_event_id).unwrap_or(i64::MAX)],
-                |r| r.get::<_, String>(0),
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
             )
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
-        texts
-            .iter()
-            .map(|t| {
-                serde_json::from_str(t).map_err(|e| StoreError::Corrupt {
-                    path: self.path().to_path_buf(),
-                    reason: format!("history event of {arn} is not JSON: {e}"),
+        let mut body_of = self
+            .conn()
+            .prepare_cached("SELECT body FROM payloads WHERE execution_id = ?1 AND digest = ?2")
+            .map_err(|e| self.err(e))?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.path().to_path_buf(),
+            reason,
+        };
+        rows.iter()
+            .map(|(id, text)| {
+                let mut event: Value = serde_json::from_str(text)
+                    .map_err(|e| corrupt(format!("history event of {arn} is not JSON: {e}")))?;
+                payloads::restore(&mut event, |digest| {
+                    body_of
+                        .query_row(params![id, digest], |r| r.get::<_, String>(0))
+                        .optional()
                 })
+                .map_err(|e| self.err(e))?
+                .map_err(|problem| {
+                    corrupt(format!(
+                        "history event of {arn} cannot be put back together: {problem:?}"
+                    ))
+                })?;
+                Ok(event)
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{StoreError, sqlite};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -76,6 +76,16 @@ CREATE TABLE runners (
 );
 "#;
 
+/// Version 2: large event payloads stored once per execution ([`super::payloads`]).
+const V2: &str = r#"
+CREATE TABLE payloads (
+    execution_id INTEGER NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    digest       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    PRIMARY KEY (execution_id, digest)
+) WITHOUT ROWID;
+"#;
+
 /// Brings the file up to [`SCHEMA_VERSION`]. Safe when several processes open a new file at
 /// once: the check and the creation happen in one write transaction.
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -98,10 +108,58 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     let version: i64 = tx
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|e| sqlite(path, e))?;
-    if version == 0 {
-        tx.execute_batch(V1).map_err(|e| sqlite(path, e))?;
+    if version < SCHEMA_VERSION {
+        // Each step once, in order; a v1 file keeps its rows (their events are inline, which
+        // readers still understand).
+        for (step, ddl) in [(1, V1), (2, V2)] {
+            if version < step {
+                tx.execute_batch(ddl).map_err(|e| sqlite(path, e))?;
+            }
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| sqlite(path, e))?;
     }
     tx.commit().map_err(|e| sqlite(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{SCHEMA_VERSION, V1, migrate};
+
+    fn version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A store written by the v1 build keeps its rows and gains the payloads table.
+    #[test]
+    fn a_version_1_file_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO executions (arn, name, state_machine_arn, status, input, start_ms, runner, change_seq)
+             VALUES ('arn:e', 'e', 'arn:sm', 'SUCCEEDED', '{}', 1, 'r', 1)",
+            [],
+        )
+        .unwrap();
+
+        migrate(&conn, &path).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let executions: i64 = conn
+            .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(executions, 1);
+        let payloads: i64 = conn
+            .query_row("SELECT count(*) FROM payloads", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(payloads, 0);
+        // Idempotent.
+        migrate(&conn, &path).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+    }
 }

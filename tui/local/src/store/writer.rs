@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use scones_asl::HistoryEvent;
 use tokio::sync::oneshot;
 
+use super::payloads::{self, Payload};
 use super::types::ExecutionStatus;
 use super::{StoreError, open_connection, schema, sqlite};
 
@@ -66,6 +67,8 @@ enum Op {
         kind: String,
         timestamp_ms: i64,
         json: String,
+        /// Large details strings taken out of `json` ([`payloads`]).
+        payloads: Vec<Payload>,
     },
     Scores {
         arn: Arc<str>,
@@ -189,14 +192,19 @@ impl StoreWriter {
         self.send(Op::Start(start));
     }
 
-    /// Records a history event of the execution `arn` (as its GetExecutionHistory JSON).
+    /// Records a history event of the execution `arn` (as its GetExecutionHistory JSON;
+    /// large payloads are split out here, on the caller's thread, to keep the single writer
+    /// thread free for SQLite).
     pub fn event(&self, arn: &Arc<str>, event: &HistoryEvent) {
+        let mut json = event.to_aws_json();
+        let payloads = payloads::extract(&mut json);
         self.send(Op::Event {
             arn: arn.clone(),
             event_id: i64::try_from(event.id).unwrap_or(i64::MAX),
             kind: event.event_type(),
             timestamp_ms: event.timestamp.timestamp_millis(),
-            json: event.to_aws_json().to_string(),
+            json: json.to_string(),
+            payloads,
         });
     }
 
@@ -458,6 +466,10 @@ fn write_ops(
         "INSERT INTO executions (arn, name, state_machine_arn, status, s3_key, input, start_ms, runner, change_seq)
          VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?6, ?7, ?8)",
     )?;
+    // A payload repeated by later events of the execution is already there: ignored.
+    let mut insert_payload = tx.prepare_cached(
+        "INSERT OR IGNORE INTO payloads (execution_id, digest, body) VALUES (?1, ?2, ?3)",
+    )?;
     let mut insert_event = tx.prepare_cached(
         "INSERT OR IGNORE INTO history_events (execution_id, event_id, type, timestamp_ms, event)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -510,8 +522,12 @@ fn write_ops(
                 kind,
                 timestamp_ms,
                 json,
+                payloads,
             } => {
                 if let Some(id) = id_of(arn, &new_ids)? {
+                    for payload in payloads {
+                        insert_payload.execute(params![id, payload.digest, payload.body])?;
+                    }
                     insert_event.execute(params![id, event_id, kind, timestamp_ms, json])?;
                     touched.insert(id);
                 }
