@@ -329,16 +329,7 @@ async fn start_random_starts_executions_on_test_keys() {
 #[tokio::test]
 async fn an_empty_test_split_is_not_ready_and_test_lst_is_the_fallback() {
     let stack = Stack::create("empty").await;
-    for key in TEST_KEYS {
-        stack
-            .s3
-            .delete_object()
-            .bucket(&stack.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
-    }
+    stack.delete_test_images().await;
     let backend = backend(&stack, options());
     let err = backend.start_random(1).await.unwrap_err();
     assert_eq!(err.name(), "NotReady", "{err}");

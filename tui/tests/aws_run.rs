@@ -36,6 +36,19 @@ fn stack_file(stack: &Stack, dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Runs `cmd` (bounded: executions are followed to their end) and returns its stdout, failing
+/// the test with both streams when it does not exit 0.
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
 /// Lines of the per-execution output (`key \t STATUS \t error \t scores \t ms \t name`).
 fn execution_lines(stdout: &str) -> Vec<Vec<String>> {
     stdout
@@ -51,16 +64,11 @@ async fn run_random_starts_executions_and_prints_them_with_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let file = stack_file(&stack, dir.path());
 
-    let out = scones(dir.path())
-        .args(["run", "--aws", "--stack-file"])
+    let mut cmd = scones(dir.path());
+    cmd.args(["run", "--aws", "--stack-file"])
         .arg(&file)
-        .args(["--random", "2"])
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+        .args(["--random", "2"]);
+    let stdout = run_ok(&mut cmd);
 
     let lines = execution_lines(&stdout);
     assert_eq!(lines.len(), 2, "{stdout}");
@@ -99,8 +107,8 @@ async fn run_key_reports_low_confidence_with_its_scores() {
     let dir = tempfile::tempdir().unwrap();
 
     // Flags alone name the stack: no Terraform, no saved outputs.
-    let out = scones(dir.path())
-        .args(["run", "--aws", "--state-machine-arn"])
+    let mut cmd = scones(dir.path());
+    cmd.args(["run", "--aws", "--state-machine-arn"])
         .arg(&stack.state_machine_arn)
         .arg("--bucket")
         .arg(&stack.bucket)
@@ -111,14 +119,9 @@ async fn run_key_reports_low_confidence_with_its_scores() {
             TEST_KEYS[0],
             "--concurrency",
             "1",
-        ])
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        ]);
     // Like `scones run --local`: executions that ran and failed are results, not errors.
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = run_ok(&mut cmd);
     let lines = execution_lines(&stdout);
     assert_eq!(lines.len(), 2, "{stdout}");
     let low = lines.iter().find(|l| l[0] == TEST_KEYS[1]).unwrap();
@@ -138,16 +141,13 @@ async fn run_key_reports_low_confidence_with_its_scores() {
     assert_eq!(keys, BTreeSet::from([TEST_KEYS[0], TEST_KEYS[1]]));
 
     // --quiet: the summary only.
-    let out = scones(dir.path())
-        .args(["run", "--aws", "--quiet", "--state-machine-arn"])
+    let mut cmd = scones(dir.path());
+    cmd.args(["run", "--aws", "--quiet", "--state-machine-arn"])
         .arg(&stack.state_machine_arn)
         .arg("--bucket")
         .arg(&stack.bucket)
-        .args(["--key", TEST_KEYS[2]])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .args(["--key", TEST_KEYS[2]]);
+    let stdout = run_ok(&mut cmd);
     assert!(execution_lines(&stdout).is_empty(), "{stdout}");
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.starts_with("1 executions: 1 succeeded"), "{stdout}");
@@ -195,16 +195,7 @@ async fn a_stack_that_is_not_deployed_is_one_clear_error() {
     assert!(stderr.contains("nothing is deployed"), "{stderr}");
 
     // A bucket without test images: --random says how to upload them.
-    for key in TEST_KEYS {
-        stack
-            .s3
-            .delete_object()
-            .bucket(&stack.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
-    }
+    stack.delete_test_images().await;
     let file = stack_file(&stack, dir.path());
     let out = scones(dir.path())
         .args(["run", "--aws", "--stack-file"])

@@ -279,6 +279,19 @@ impl Stack {
         );
     }
 
+    /// Deletes the staged test images (the `test/` objects of [`TEST_KEYS`]).
+    pub async fn delete_test_images(&self) {
+        for key in TEST_KEYS {
+            self.s3
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     /// Starts one execution on `key` with the SDK (as the console would).
     pub async fn start(&self, key: &str) -> String {
         self.sfn
