@@ -15,23 +15,13 @@
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::tensor::Tensor;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::ModelError;
 use crate::data::{CHANNELS, IMAGE_SIDE};
 use crate::network::{ConvBlock, NUM_CLASSES, Network, Residual};
-
-/// The values of a tensor, in row-major order.
-fn values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ModelError> {
-    tensor
-        .into_data()
-        .try_into_vec::<f32>()
-        .map_err(|e| ModelError::Backend {
-            reason: format!("{e:?}"),
-        })
-}
+use crate::tensors::values;
 
 fn shape_error(what: &str) -> ModelError {
     ModelError::Backend {
@@ -290,8 +280,8 @@ mod tests {
         let device = Device::flex();
         let network = Network::new(8, &device).with_random_norm_statistics(7);
         let images = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
-        let expected = super::values(network.forward(images.clone())).expect("logits");
-        let pixels = super::values(images).expect("images");
+        let expected = crate::tensors::values(network.forward(images.clone())).expect("logits");
+        let pixels = crate::tensors::values(images).expect("images");
         let serving = ServingNetwork::compile(&network).expect("compiles");
         let got: Vec<f32> = pixels
             .chunks_exact(IMAGE_BYTES)

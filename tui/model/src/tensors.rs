@@ -40,14 +40,19 @@ pub(crate) fn labels_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int>
     Tensor::from_data(TensorData::new(labels, [len]), device)
 }
 
-/// The scalar value of a one-element tensor.
-pub(crate) fn scalar(tensor: Tensor<1>) -> Result<f32, ModelError> {
+/// The values of a float tensor, in row-major order.
+pub(crate) fn values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ModelError> {
     tensor
         .into_data()
         .try_into_vec::<f32>()
         .map_err(|e| ModelError::Backend {
             reason: format!("{e:?}"),
-        })?
+        })
+}
+
+/// The scalar value of a one-element tensor.
+pub(crate) fn scalar(tensor: Tensor<1>) -> Result<f32, ModelError> {
+    values(tensor)?
         .first()
         .copied()
         .ok_or_else(|| ModelError::Backend {
