@@ -8,33 +8,17 @@
 //! `--config` overrides the default configuration (for hyper-parameter search, which must be
 //! judged on the validation accuracy alone: pass `--skip-test` while searching).
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
+use process::{load_average, process_cpu_seconds, shared_data_dir};
 use scones_model::{TrainConfig, TrainedModel, evaluate, load_split, train};
 
 /// The workflow's default confidence threshold (`scones run --threshold`).
 const CONFIDENCE_THRESHOLD: f32 = 0.93;
-
-fn shared_data_dir() -> PathBuf {
-    std::env::var_os("SCONES_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar100-bikes")
-        })
-}
-
-/// CPU time of this process in nanoseconds, summed over its threads (Linux
-/// `/proc/self/task/*/schedstat`); `None` elsewhere. Unlike wall time it does not grow when
-/// other builds share the cores, so it is the number to compare between noisy runs.
-fn process_cpu_ns() -> Option<u64> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -74,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let started = Instant::now();
-    let cpu_before = process_cpu_ns();
+    let cpu_before = process_cpu_seconds();
     let model = train(&config, &train_images, |e| {
         println!(
             "epoch {:>3}/{} lr {:.4} train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.1}s",
@@ -90,12 +74,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let training_seconds = started.elapsed().as_secs_f64();
     println!("training time: {training_seconds:.1} s");
-    if let (Some(before), Some(after)) = (cpu_before, process_cpu_ns()) {
-        println!(
-            "training CPU time (all threads): {:.1} s",
-            (after.saturating_sub(before)) as f64 / 1e9
-        );
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu_seconds()) {
+        println!("training CPU time (all threads): {:.1} s", after - before);
     }
+    println!("load average after training: {}", load_average());
     let metadata = model.metadata();
     if metadata.validation_images == 0 {
         // A final fit holds nothing out; its estimate is the cross-validation that chose it.
@@ -192,19 +174,16 @@ fn time_inference(
         classifier.predict_png(png)?;
     }
     let mut samples = Vec::with_capacity(iterations);
-    let cpu_before = process_cpu_ns();
+    let cpu_before = process_cpu_seconds();
     for _ in 0..iterations {
         let t = Instant::now();
         let probs = classifier.predict_png(png)?;
         samples.push(t.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(probs);
     }
-    let cpu_per_call = match (cpu_before, process_cpu_ns()) {
+    let cpu_per_call = match (cpu_before, process_cpu_seconds()) {
         (Some(before), Some(after)) => {
-            format!(
-                "{:.3} ms",
-                (after.saturating_sub(before)) as f64 / 1e6 / iterations as f64
-            )
+            format!("{:.3} ms", (after - before) * 1e3 / iterations as f64)
         }
         _ => "n/a".to_string(),
     };

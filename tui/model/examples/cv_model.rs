@@ -15,39 +15,18 @@
 //! against the full fold mirrors a 15% holdout against a final fit on all images, which is
 //! the evidence for choosing between them (`validation_loss` is not computed then: null).
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use process::{load_average, process_cpu_seconds, shared_data_dir};
 use scones_model::{
     EpochReport, FoldReport, LabeledImage, TrainConfig, cross_validate_fold, evaluate, load_split,
     split, train,
 };
-
-fn shared_data_dir() -> PathBuf {
-    std::env::var_os("SCONES_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar100-bikes")
-        })
-}
-
-/// CPU time of this process in seconds, all threads (Linux `/proc/self/stat` utime + stime).
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

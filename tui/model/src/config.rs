@@ -27,6 +27,10 @@ use crate::mixing::BatchMixing;
 ///   is the cross-validated 0.897 of this configuration.
 /// - cutout 8 (0.907 against 0.887 without), peak learning rate 0.1 (0.2 validated 0.880):
 ///   round 1, single 100-image holdout.
+/// - `replicas` 2: training keeps both cores of a 2-core machine busy (~1.45x faster:
+///   89 s for the final fit instead of ~125 s). Each replica's batch norm sees 32 images
+///   instead of 64; over two seeds this validated 0.8975 (0.884 seed 42, 0.911 seed 7)
+///   against 0.900 (0.897, 0.903) with one replica: the same within seed noise.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     /// Seeds the holdout split, weight initialisation, shuffling and augmentation:
@@ -66,6 +70,16 @@ pub struct TrainConfig {
     /// Mixup/CutMix of training batches.
     #[serde(default)]
     pub mixing: BatchMixing,
+    /// Replicas of the network that train side by side, each on its shard of every batch
+    /// (see `replicas.rs`); their batch norms see only their shard. Part of the
+    /// configuration rather than taken from the core count, so a seed trains the same model
+    /// on any machine. Models saved before this setting trained with one.
+    #[serde(default = "one_replica")]
+    pub replicas: usize,
+}
+
+fn one_replica() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -89,6 +103,7 @@ impl Default for TrainConfig {
             test_time_flip: true,
             ema_decay: 0.0,
             mixing: BatchMixing::None,
+            replicas: 2,
         }
     }
 }
@@ -130,6 +145,9 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return invalid("ema_decay must be within 0..1");
+        }
+        if self.replicas == 0 || self.replicas > 64 {
+            return invalid("replicas must be within 1..=64");
         }
         if let Some(problem) = self.mixing.problem() {
             return invalid(problem);
@@ -209,6 +227,10 @@ mod tests {
             },
             TrainConfig {
                 ema_decay: 1.0,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                replicas: 0,
                 ..TrainConfig::default()
             },
             TrainConfig {

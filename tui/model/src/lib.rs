@@ -37,6 +37,7 @@ mod metadata;
 mod mixing;
 pub mod network;
 mod persist;
+mod replicas;
 mod serving;
 pub mod split;
 mod tensors;

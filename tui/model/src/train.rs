@@ -6,10 +6,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -19,9 +19,10 @@ use crate::classifier::{Classifier, Score, TrainedModel};
 use crate::config::TrainConfig;
 use crate::data::{IMAGE_BYTES, LabeledImage};
 use crate::metadata::ModelMetadata;
-use crate::network::{NUM_CLASSES, Network};
+use crate::network::Network;
+use crate::replicas::{self, Replicas};
 use crate::split::{Split, holdout};
-use crate::tensors::{images_tensor, labels_tensor, push_normalized, scalar};
+use crate::tensors::push_normalized;
 use crate::{ModelError, fingerprint};
 
 /// Progress of one finished epoch, for progress bars and logs.
@@ -109,6 +110,7 @@ pub(crate) fn fit(
         }))
         .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
         .init();
+    let replicas = Replicas::new(config.replicas)?;
     let mut average = (config.ema_decay > 0.0).then(|| WeightAverage::new(config.ema_decay));
 
     let mut rng = StdRng::seed_from_u64(config.seed);
@@ -140,16 +142,12 @@ pub(crate) fn fit(
             let soft = config
                 .mixing
                 .apply(&mut planar, &labels, config.label_smoothing, &mut rng);
-            let inputs = images_tensor(planar, batch.len(), &train_device);
-            let targets = soft_targets(soft, batch.len(), &train_device);
-            let logits = model.forward(inputs);
-            let predicted = logits.clone().argmax(1).reshape([batch.len()]);
-            correct += count_equal(predicted, labels_tensor(&labels, &train_device))?;
-            let loss = soft_cross_entropy(logits, targets);
-            loss_sum += f64::from(scalar(loss.clone().detach())?) * batch.len() as f64;
+            let shards = replicas::shard(planar, soft, labels, replicas.shards_for(batch.len()));
+            let (grads, stats) = replicas.gradients(&model, shards, &train_device)?;
+            loss_sum += stats.loss_sum;
+            correct += stats.correct;
             seen += batch.len();
 
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             learning_rate = config.learning_rate(step, total_steps);
             model = optimizer.step(learning_rate, model, grads);
             if let Some(average) = average.as_mut() {
@@ -197,18 +195,6 @@ pub(crate) fn fit(
     Ok((network, final_report))
 }
 
-/// A `[batch, 2]` tensor of per-row target distributions.
-fn soft_targets(values: Vec<f32>, batch: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values, [batch, NUM_CLASSES]), device)
-}
-
-/// Mean cross-entropy between soft targets and the softmax of `logits`. With smoothed one-hot
-/// targets this is exactly label-smoothed cross-entropy; it also takes mixup/CutMix blends.
-fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    let log_probs = activation::log_softmax(logits, 1);
-    (log_probs * targets).sum_dim(1).mean().neg()
-}
-
 /// Serialises "seed the backend RNG, then draw the initial weights": the flex backend's RNG is
 /// process-global, so two trainings starting at once on different threads would otherwise
 /// interleave their draws and lose determinism.
@@ -235,17 +221,4 @@ impl ModuleVisitor for Materialize {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let _ = param.val();
     }
-}
-
-/// How many positions of two `[batch]` integer tensors are equal.
-fn count_equal(a: Tensor<1, Int>, b: Tensor<1, Int>) -> Result<usize, ModelError> {
-    let equal = a.equal(b).int().sum();
-    let values = equal
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .map_err(|e| ModelError::Backend {
-            reason: format!("{e:?}"),
-        })?;
-    Ok(values.first().copied().unwrap_or(0).max(0) as usize)
 }
