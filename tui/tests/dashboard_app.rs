@@ -54,6 +54,8 @@ async fn t_starts_one_execution_that_appears_and_finishes() {
     );
     assert_eq!(d.app.executions.total(), 0);
     assert!(d.screen().contains("No executions yet"));
+    // staged_home stages the synthetic stand-in: the header must say so.
+    assert!(d.screen().contains("SYNTHETIC DATA"), "{}", d.screen());
 
     d.press(KeyCode::Char('t'));
     assert!(

@@ -116,8 +116,12 @@ fn first_run_setup(global: &GlobalArgs) -> anyhow::Result<()> {
         bucket: None,
         dry_run: false,
     };
-    let code = super::stage::run(global, stage).context("first run: staging data")?;
-    anyhow::ensure!(code == ExitCode::SUCCESS, "first run: staging data failed");
+    // Already staged (scripts/dashboard.sh stages the shared data first): nothing to say.
+    let home = Home::resolve(global.home.as_deref())?;
+    if scones_local::stage::read_manifest(&home.bucket())?.is_none() {
+        let code = super::stage::run(global, stage).context("first run: staging data")?;
+        anyhow::ensure!(code == ExitCode::SUCCESS, "first run: staging data failed");
+    }
     let train = TrainArgs {
         backend: local(),
         epochs: None,

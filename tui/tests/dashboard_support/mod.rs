@@ -297,6 +297,7 @@ impl Backend for FixtureBackend {
         BackendInfo {
             kind: BackendKind::Local {
                 home: self.home.clone(),
+                synthetic_data: false,
             },
             state_machine: "scones".to_owned(),
             threshold: 0.93,

@@ -278,6 +278,11 @@ impl Backend for LocalBackend {
         BackendInfo {
             kind: BackendKind::Local {
                 home: self.home.root().to_path_buf(),
+                // Unreadable or missing manifest: nothing staged yet, so nothing to flag.
+                synthetic_data: scones_local::stage::read_manifest(&self.bucket)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.synthetic),
             },
             state_machine: STATE_MACHINE_NAME.to_owned(),
             threshold: self.options.threshold.value(),

@@ -284,6 +284,9 @@ pub enum BackendKind {
     Local {
         /// The local home directory.
         home: PathBuf,
+        /// The staged data is the generated stand-in (no CIFAR-100 was available), so the
+        /// scores on screen say nothing about the real model.
+        synthetic_data: bool,
     },
     /// AWS.
     Aws {

@@ -1,4 +1,5 @@
-//! The header: which backend (LOCAL and its home, or AWS with profile and region), the state
+//! The header: which backend (LOCAL and its home, flagged when its data is the synthetic
+//! stand-in, or AWS with profile and region), the state
 //! machine, the endpoint's status, the threshold, a spinner while calls are in flight, and
 //! how old the executions list is, marked STALE when refreshes stopped succeeding.
 
@@ -19,9 +20,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let sep = || Span::styled(" │ ", theme.dim);
     let mut first = vec![Span::styled(" scones ", theme.tab_active), Span::raw(" ")];
     match &app.info.kind {
-        BackendKind::Local { home } => {
+        BackendKind::Local {
+            home,
+            synthetic_data,
+        } => {
             first.push(Span::styled("LOCAL ", theme.title));
-            let room = (area.width as usize).saturating_sub(60).max(12);
+            const BADGE: &str = " SYNTHETIC DATA ";
+            let badge = if *synthetic_data { BADGE.len() + 1 } else { 0 };
+            let room = (area.width as usize).saturating_sub(60 + badge).max(12);
             let home = home.display().to_string();
             let shown = if home.chars().count() > room {
                 let tail: String = home
@@ -37,6 +43,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 home
             };
             first.push(Span::styled(shown, theme.dim));
+            if *synthetic_data {
+                // Loud on every screen: scores on generated images mean nothing.
+                first.push(Span::raw(" "));
+                first.push(Span::styled(
+                    BADGE,
+                    theme.warn.add_modifier(ratatui::style::Modifier::REVERSED),
+                ));
+            }
         }
         BackendKind::Aws { profile, region } => {
             first.push(Span::styled("AWS ", theme.title));
