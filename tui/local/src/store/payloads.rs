@@ -39,8 +39,22 @@ fn details_mut(event: &mut Value) -> impl Iterator<Item = &mut Map<String, Value
         .filter_map(|(_, value)| value.as_object_mut())
 }
 
+/// Which bytes are base64 characters: every event's details go through [`long_runs`], which
+/// walks whole images byte by byte, and one table load beats the range checks (~4% of
+/// `scones run --local` CPU went to that walk).
+const BASE64: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+        b += 1;
+    }
+    table
+};
+
 fn is_base64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+    BASE64[usize::from(b)]
 }
 
 /// Byte ranges of the base64 runs of at least [`MIN_RUN`] characters in `text`.
@@ -63,10 +77,10 @@ fn long_runs(text: &str) -> Vec<std::ops::Range<usize>> {
         while start > scanned && is_base64(bytes[start - 1]) {
             start -= 1;
         }
-        let mut end = probe + 1;
-        while end < bytes.len() && is_base64(bytes[end]) {
-            end += 1;
-        }
+        let end = bytes[probe..]
+            .iter()
+            .position(|&b| !is_base64(b))
+            .map_or(bytes.len(), |n| probe + n);
         if end - start >= MIN_RUN {
             runs.push(start..end);
         }
