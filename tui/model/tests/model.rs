@@ -431,6 +431,11 @@ fn load_split_reads_labels_from_the_csv_not_file_names() {
 fn regularised_config(seed: u64) -> TrainConfig {
     TrainConfig {
         epochs: 6,
+        // Two replicas of 16 (the default replicas: 2). With batches of 16, batch norm sees
+        // 8 images per replica, and on these 48 images seed 3 then trained to 100% in train
+        // mode but predicted one class in eval mode: too few images for running statistics
+        // that match, not a fault of the replicas (other seeds were fine; deterministic).
+        batch_size: 32,
         ema_decay: 0.5,
         mixing: BatchMixing::Cutmix {
             alpha: 1.0,
