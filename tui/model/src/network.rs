@@ -79,7 +79,7 @@ impl Residual {
     }
 }
 
-/// The layers of a [`Network`], borrowed (for [`crate::folded::FoldedNetwork`]).
+/// The layers of a [`Network`], borrowed (for [`crate::serving::ServingNetwork`]).
 pub(crate) struct NetworkParts<'a> {
     pub prep: &'a ConvBlock,
     pub layer1: &'a ConvBlock,

@@ -66,7 +66,7 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
     }
     let home = Home::resolve(global.home.as_deref())?;
     if !args.no_setup && !args.readonly {
-        first_run_setup(global)?;
+        first_run_setup(global, &home)?;
     }
     let backend = LocalBackend::open(
         &home,
@@ -98,27 +98,26 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
 
 /// Stages data and trains a model when the home has none (`--if-missing` of `scones stage`
 /// and `scones train`, with their progress bars).
-fn first_run_setup(global: &GlobalArgs) -> anyhow::Result<()> {
+fn first_run_setup(global: &GlobalArgs, home: &Home) -> anyhow::Result<()> {
     let local = || BackendArgs {
         local: true,
         aws: false,
         profile: None,
         region: None,
     };
-    let stage = StageArgs {
-        backend: local(),
-        cifar: None,
-        images: None,
-        labels: None,
-        synthetic: false,
-        if_missing: true,
-        from: None,
-        bucket: None,
-        dry_run: false,
-    };
     // Already staged (scripts/dashboard.sh stages the shared data first): nothing to say.
-    let home = Home::resolve(global.home.as_deref())?;
     if scones_local::stage::read_manifest(&home.bucket())?.is_none() {
+        let stage = StageArgs {
+            backend: local(),
+            cifar: None,
+            images: None,
+            labels: None,
+            synthetic: false,
+            if_missing: true,
+            from: None,
+            bucket: None,
+            dry_run: false,
+        };
         let code = super::stage::run(global, stage).context("first run: staging data")?;
         anyhow::ensure!(code == ExitCode::SUCCESS, "first run: staging data failed");
     }
