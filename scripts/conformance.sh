@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Replays the AWS-validated Step Functions cases (../shared/conformance/sfn/cases.jsonl)
+# Replays the AWS-validated Step Functions cases (tui/asl/conformance/cases.jsonl, Apache-2.0,
+# from LocalStack's AWS-validated snapshots; see tui/asl/conformance/README.md)
 # through the local ASL engine and prints a per-area table, then
 #   jsonpath: N passed, M failed
 #   jsonata: N passed, M failed

@@ -1,4 +1,4 @@
-//! Conformance report: runs every case of `shared/conformance/sfn/cases.jsonl` through the
+//! Conformance report: runs every case of `tui/asl/conformance/cases.jsonl` through the
 //! engine and prints a per-area table, then `jsonpath: N passed, M failed` and
 //! `jsonata: N passed, M failed`.
 //!
