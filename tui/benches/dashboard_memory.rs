@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use crossterm::event::KeyCode;
-use scones::dashboard::backend::faulty::{FaultPlan, FaultyBackend};
+use scones::dashboard::faults::{FaultPlan, Faults};
 use scones_local::Home;
 
 fn status_kb(field: &str) -> u64 {
@@ -67,12 +67,16 @@ fn measure(dir: &str, n: usize) {
     let _enter = runtime.enter();
     let home = Home::at(std::path::Path::new(dir)).expect("home");
     let rss_start = status_kb("VmRSS:");
-    let backend = Arc::new(FaultyBackend::new(
-        support::backend(&home),
-        FaultPlan::NONE,
-        0,
+    let backend = Arc::new(support::backend(&home));
+    // No faults: the injector only counts calls.
+    let faults = Arc::new(Faults::new(FaultPlan::NONE, 0));
+    let (mut d, load) = runtime.block_on(support::loaded(
+        backend,
+        Some(Arc::clone(&faults)),
+        n,
+        80,
+        24,
     ));
-    let (mut d, load) = runtime.block_on(support::loaded(Arc::clone(&backend), n, 80, 24));
     let rss_loaded = status_kb("VmRSS:");
 
     // Frame times at 80x24 on the executions list, scrolling as a user would.
@@ -103,14 +107,14 @@ fn measure(dir: &str, n: usize) {
             d.tick(now);
             runtime.block_on(d.settle(Duration::from_secs(30)));
         }
-        backend.reset_stats();
+        faults.reset_stats();
         let refreshes = 60u32;
         for _ in 0..refreshes * 4 {
             now += chrono::Duration::milliseconds(250);
             d.tick(now);
             runtime.block_on(d.settle(Duration::from_secs(30)));
         }
-        let stats = backend.stats();
+        let stats = faults.stats();
         let per_op: Vec<String> = stats
             .calls
             .iter()

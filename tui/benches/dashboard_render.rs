@@ -11,7 +11,8 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::KeyCode;
-use scones::dashboard::backend::{ExecStatus, ExecutionId, ExecutionSummary};
+use scones_workflow::ExecutionStatus;
+use scones_workflow::port::{ExecutionId, ExecutionSummary};
 
 fn sizes() -> Vec<usize> {
     std::env::var("SCONES_BENCH_SIZES")
@@ -32,7 +33,7 @@ fn render(c: &mut Criterion) {
         let home = support::populate(dir.path(), n);
         for (w, h) in [(80u16, 24u16), (160, 48)] {
             let backend = Arc::new(support::backend(&home));
-            let (mut d, _) = runtime.block_on(support::loaded(backend, n, w, h));
+            let (mut d, _) = runtime.block_on(support::loaded(backend, None, n, w, h));
             for (view, label) in [('1', "executions"), ('2', "metrics"), ('4', "capture")] {
                 d.press(KeyCode::Char(view));
                 d.tick(Utc::now());
@@ -61,7 +62,7 @@ fn render(c: &mut Criterion) {
         }
         // A refresh bringing 10 new executions: merged on the UI thread.
         let backend = Arc::new(support::backend(&home));
-        let (d, _) = runtime.block_on(support::loaded(backend, n, 80, 24));
+        let (d, _) = runtime.block_on(support::loaded(backend, None, n, 80, 24));
         let state = d.app.executions.clone();
         let now = Utc::now();
         let fresh: Vec<ExecutionSummary> = (0..10)
@@ -69,7 +70,7 @@ fn render(c: &mut Criterion) {
                 id: ExecutionId::new(format!("fresh-{i}")),
                 name: format!("fresh-{i}"),
                 s3_key: Some("test/bicycle_s_000001.png".into()),
-                status: ExecStatus::Running,
+                status: ExecutionStatus::Running,
                 start: now,
                 stop: None,
                 error: None,

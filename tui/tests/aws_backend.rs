@@ -10,13 +10,15 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{DateTime, Utc};
-use scones::dashboard::backend::aws::{AwsBackend, AwsOptions};
-use scones::dashboard::backend::history::state_runs;
-use scones::dashboard::backend::{
-    Backend, BackendError, BackendKind, Cursor, ExecStatus, ExecutionId, ExecutionSummary,
-    LogLevel, RecordLink, StateStatus, TimeRange,
+use scones::dashboard::state_runs::{StateStatus, state_runs};
+use scones_aws::{
+    AwsBackend, AwsOptions, Discovery, ResourceOverrides, ResourceSource, RetryPolicy,
 };
-use scones_aws::{Discovery, ResourceOverrides, ResourceSource, RetryPolicy};
+use scones_workflow::ExecutionStatus;
+use scones_workflow::port::{
+    Backend, BackendError, BackendKind, Cursor, ExecutionId, ExecutionSummary, LogLevel,
+    RecordLink, TimeRange,
+};
 use serde_json::json;
 
 use aws_support::{Stack, TEST_KEYS};
@@ -98,11 +100,11 @@ async fn executions_are_listed_incrementally_and_finished_histories_cached() {
     let first = backend.calls();
     assert_eq!(rows.len(), 2, "{rows:#?}");
     let ok_row = row(&rows, &ok);
-    assert_eq!(ok_row.status, ExecStatus::Succeeded);
+    assert_eq!(ok_row.status, ExecutionStatus::Succeeded);
     assert_eq!(ok_row.s3_key.as_deref(), Some(TEST_KEYS[0]));
     assert!(ok_row.stop.is_some() && ok_row.error.is_none());
     let low_row = row(&rows, &low);
-    assert_eq!(low_row.status, ExecStatus::Failed);
+    assert_eq!(low_row.status, ExecutionStatus::Failed);
     assert_eq!(low_row.s3_key.as_deref(), Some(TEST_KEYS[1]));
     assert_eq!(low_row.error.as_deref(), Some("LowConfidence"));
     assert!(
@@ -156,11 +158,11 @@ async fn executions_are_listed_incrementally_and_finished_histories_cached() {
     assert_eq!(events, again);
     assert_eq!(spent.of("SFN.GetExecutionHistory"), 1, "{spent:?}");
     assert_eq!(
-        events.first().map(|e| e.kind.as_str()),
+        events.first().map(|e| e.event_type()),
         Some("ExecutionStarted")
     );
     assert_eq!(
-        events.last().map(|e| e.kind.as_str()),
+        events.last().map(|e| e.event_type()),
         Some("ExecutionFailed")
     );
     let runs = state_runs(&events);
@@ -216,7 +218,7 @@ async fn a_running_execution_is_followed_and_stopped() {
     let slow = stack.start(TEST_KEYS[0]).await;
     let (rows, cursor) = refresh_all(&backend, Some(cursor)).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].status, ExecStatus::Running);
+    assert_eq!(rows[0].status, ExecutionStatus::Running);
     assert_eq!(rows[0].s3_key.as_deref(), Some(TEST_KEYS[0]));
 
     // A running history is not final: it is fetched again each time.
@@ -233,16 +235,13 @@ async fn a_running_execution_is_followed_and_stopped() {
         backend.calls().since(&before).of("SFN.GetExecutionHistory"),
         2
     );
-    assert_eq!(
-        h1.first().map(|e| e.kind.as_str()),
-        Some("ExecutionStarted")
-    );
+    assert_eq!(h1.first().map(|e| e.event_type()), Some("ExecutionStarted"));
 
     backend.stop(ExecutionId::new(slow.clone())).await.unwrap();
     // moto ends the execution once its current task returns; refreshes pick the change up
     // through the running check, without re-listing everything.
     let mut cursor = cursor;
-    let mut status = ExecStatus::Running;
+    let mut status = ExecutionStatus::Running;
     for _ in 0..60 {
         let delta = backend.executions_since(Some(cursor), 100).await.unwrap();
         cursor = delta.cursor;
@@ -254,13 +253,13 @@ async fn a_running_execution_is_followed_and_stopped() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(status, ExecStatus::Aborted);
+    assert_eq!(status, ExecutionStatus::Aborted);
     let events = backend
         .history(ExecutionId::new(slow.clone()))
         .await
         .unwrap();
     assert_eq!(
-        events.last().map(|e| e.kind.as_str()),
+        events.last().map(|e| e.event_type()),
         Some("ExecutionAborted")
     );
 
@@ -515,7 +514,9 @@ async fn low_confidence_lines_and_execution_logs_come_from_filter_log_events() {
         end: now + chrono::Duration::seconds(1),
     };
     let before = backend.calls();
-    let rows = backend.low_confidence(range).await.unwrap();
+    let report = backend.low_confidence(range, 1000).await.unwrap();
+    assert_eq!(report.total, 2);
+    let rows = report.failures;
     assert_eq!(
         backend
             .calls()
@@ -567,7 +568,7 @@ async fn low_confidence_lines_and_execution_logs_come_from_filter_log_events() {
         id: ExecutionId::new(arn.clone()),
         name: "run-1".into(),
         s3_key: Some("test/c.png".into()),
-        status: ExecStatus::Failed,
+        status: ExecutionStatus::Failed,
         start: t(26),
         stop: Some(t(19)),
         error: Some("LowConfidence".into()),

@@ -13,12 +13,13 @@ use crossterm::event::KeyCode;
 
 use dashboard_support::{
     FixedPredictor, SlowPredictor, local_backend, options, other_runner, readonly_backend,
-    staged_home,
+    run_random, staged_home,
 };
 use scones::dashboard::action::View;
-use scones::dashboard::backend::local::LocalBackend;
-use scones::dashboard::backend::{ExecStatus, StateStatus};
 use scones::dashboard::headless::Headless;
+use scones::dashboard::state_runs::StateStatus;
+use scones_local::LocalBackend;
+use scones_workflow::ExecutionStatus;
 
 const WAIT: Duration = Duration::from_secs(20);
 const STEP: Duration = Duration::from_millis(50);
@@ -64,7 +65,7 @@ async fn t_starts_one_execution_that_appears_and_finishes() {
         d.screen()
     );
     let e = d.app.executions.at(0).unwrap().clone();
-    assert_eq!(e.status, ExecStatus::Succeeded);
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert!(e.s3_key.as_deref().unwrap().starts_with("test/"), "{e:?}");
     let screen = d.screen();
     assert!(screen.contains("SUCCEEDED"), "{screen}");
@@ -191,16 +192,13 @@ async fn executions_started_elsewhere_appear_live_in_a_read_only_dashboard() {
     assert_eq!(d.app.pending(), 0);
     assert!(d.screen().contains("read-only"));
 
-    let runner = other_runner(&home);
-    let keys = runner.random_test_keys(6).unwrap();
-    runner.run_many(keys, 3, |_| {}).await;
-    runner.flush().await.unwrap();
+    run_random(&other_runner(&home), 6).await;
     assert!(
         d.run_until(WAIT, STEP, |a| finished(a, 6)).await,
         "{}",
         d.screen()
     );
-    assert!((0..6).all(|i| d.app.executions.at(i).unwrap().status == ExecStatus::Succeeded));
+    assert!((0..6).all(|i| d.app.executions.at(i).unwrap().status == ExecutionStatus::Succeeded));
     // Steady state: only the incremental listing and nothing new.
     let total = d.app.executions.total();
     assert!(!d.run_until(Duration::from_secs(3), STEP, |_| false).await);
@@ -220,7 +218,7 @@ async fn s_stops_a_running_execution() {
         d.run_until(WAIT, STEP, |a| a
             .executions
             .selected()
-            .is_some_and(|e| e.status == ExecStatus::Running))
+            .is_some_and(|e| e.status == ExecutionStatus::Running))
             .await
     );
     d.press(KeyCode::Char('s'));
@@ -228,13 +226,16 @@ async fn s_stops_a_running_execution() {
         d.run_until(WAIT, STEP, |a| a
             .executions
             .selected()
-            .is_some_and(|e| e.status == ExecStatus::Aborted))
+            .is_some_and(|e| e.status == ExecutionStatus::Aborted))
             .await,
         "{}",
         d.screen()
     );
     let e = d.app.executions.selected().unwrap();
-    assert_eq!(e.error.as_deref(), Some("Dashboard.Stopped"));
+    assert_eq!(
+        e.error.as_deref(),
+        Some(scones_workflow::cause::STOPPED_ERROR)
+    );
     // A finished execution cannot be stopped: the toast says why.
     d.press(KeyCode::Char('s'));
     assert!(

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::Utc;
 use crossterm::event::KeyCode;
 
-use dashboard_support::{options, other_runner, readonly_backend, staged_home};
-use scones::dashboard::backend::faulty::{FaultPlan, FaultyBackend};
+use dashboard_support::{options, other_runner, readonly_backend, run_random, staged_home};
+use scones::dashboard::faults::{FaultPlan, Faults};
 use scones::dashboard::headless::Headless;
 use scones::dashboard::worker::Slot;
 
@@ -22,20 +22,23 @@ const TICK: chrono::Duration = chrono::Duration::milliseconds(250);
 async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
     let tmp = tempfile::tempdir().unwrap();
     let home = staged_home(tmp.path());
-    let runner = other_runner(&home);
-    runner
-        .run_many(runner.random_test_keys(20).unwrap(), 4, |_| {})
-        .await;
-    runner.flush().await.unwrap();
+    run_random(&other_runner(&home), 20).await;
 
     let plan = FaultPlan {
         fail: 0.15,
         throttle: 0.15,
         panic: 0.0,
     };
-    let backend = Arc::new(FaultyBackend::new(readonly_backend(&home), plan, 42));
+    let faults = Arc::new(Faults::new(plan, 42));
     let start = Utc::now();
-    let mut d = Headless::new(Arc::clone(&backend), options(true, false), start, 80, 24);
+    let mut d = Headless::new(
+        Arc::new(readonly_backend(&home)),
+        options(true, false),
+        start,
+        80,
+        24,
+    )
+    .with_faults(Arc::clone(&faults));
     let mut now = start;
     let (mut saw_failure_toast, mut saw_throttle_toast, mut max_throttled, mut stale_ticks) =
         (false, false, 0u32, 0u32);
@@ -69,7 +72,7 @@ async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
         }
     }
     assert_eq!(d.app.ticks, 10_000, "every tick processed");
-    let stats = backend.stats();
+    let stats = faults.stats();
     let calls = stats.total_calls();
     assert!(calls > 2_000, "{stats:?}");
     let faulty = (stats.failed + stats.throttled) as f64 / calls as f64;
@@ -99,7 +102,7 @@ async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
     }
 
     // Faults stop: within a minute of (virtual) time everything is fresh again.
-    backend.set_enabled(false);
+    faults.set_enabled(false);
     d.press(KeyCode::Char('1'));
     for _ in 0..240 {
         now += TICK;
@@ -121,12 +124,19 @@ async fn a_panicking_backend_call_becomes_an_error_toast() {
         throttle: 0.0,
         panic: 1.0,
     };
-    let backend = Arc::new(FaultyBackend::new(readonly_backend(&home), plan, 1));
+    let faults = Arc::new(Faults::new(plan, 1));
     let start = Utc::now();
-    let mut d = Headless::new(Arc::clone(&backend), options(true, false), start, 80, 24);
+    let mut d = Headless::new(
+        Arc::new(readonly_backend(&home)),
+        options(true, false),
+        start,
+        80,
+        24,
+    )
+    .with_faults(Arc::clone(&faults));
     d.tick(start);
     assert!(d.settle(Duration::from_secs(10)).await);
-    assert!(backend.stats().panicked >= 1);
+    assert!(faults.stats().panicked >= 1);
     assert!(
         d.app.toasts.items().iter().any(|t| t.text
             == "ListExecutions crashed in the background: injected panic in ListExecutions"),
@@ -135,7 +145,7 @@ async fn a_panicking_backend_call_becomes_an_error_toast() {
     );
     let screen = d.screen();
     assert!(screen.contains("crashed"), "{screen}");
-    backend.set_enabled(false);
+    faults.set_enabled(false);
     d.tick(start + chrono::Duration::seconds(2));
     assert!(d.settle(Duration::from_secs(10)).await);
     assert!(!d.app.is_stale());

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use scones_workflow::cause::LowConfidenceCause;
+
 /// The stable error names, one per failure class. `as_str` is the Step Functions `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorName {
@@ -47,7 +49,7 @@ impl ErrorName {
             ErrorName::ImageTooLarge => "ImageTooLarge",
             ErrorName::EndpointFailed => "EndpointFailed",
             ErrorName::MalformedInferences => "MalformedInferences",
-            ErrorName::LowConfidence => "LowConfidence",
+            ErrorName::LowConfidence => scones_workflow::cause::LOW_CONFIDENCE_ERROR,
         }
     }
 
@@ -104,11 +106,8 @@ pub enum HandlerError {
     #[error("malformed inference vector: {reason}")]
     MalformedInferences { reason: String },
 
-    #[error(
-        "confidence {max:.4} is below the threshold {threshold}: p_bicycle={p_bicycle:.4}, \
-         p_motorcycle={p_motorcycle:.4}",
-        max = p_bicycle.max(*p_motorcycle)
-    )]
+    /// The message is [`LowConfidenceCause`]'s, which the dashboard and the CLI read back.
+    #[error("{}", LowConfidenceCause { threshold: *threshold, p_bicycle: *p_bicycle, p_motorcycle: *p_motorcycle })]
     LowConfidence {
         threshold: f64,
         p_bicycle: f64,

@@ -1,5 +1,6 @@
 //! FilterLowConfidence: pass confident records through, fail the rest with `LowConfidence`.
 
+use scones_workflow::cause::{Decision, DecisionKind};
 use serde_json::Value;
 
 use crate::config::Threshold;
@@ -10,8 +11,9 @@ use crate::record::ImageRecord;
 /// `LowConfidence` error (threshold and both scores in its message), which the state machine
 /// does not catch, so the execution ends FAILED with that error.
 ///
-/// Logs one JSON line per decision; the Terraform metric filter counts
-/// `{ $.decision = "low_confidence" }`.
+/// Logs one JSON line per decision ([`Decision::log`]); the Terraform metric filter counts
+/// `{ $.decision = "low_confidence" }` and the dashboard reads it back with
+/// [`Decision::parse`].
 pub fn filter_low_confidence(
     threshold: Threshold,
     event: Value,
@@ -19,14 +21,18 @@ pub fn filter_low_confidence(
     let record = ImageRecord::from_event(event)?;
     let scores = record.scores()?;
     let confident = scores.max() >= threshold.value();
-    tracing::info!(
-        decision = if confident { "pass" } else { "low_confidence" },
-        s3_key = %record.s3_key,
-        threshold = threshold.value(),
-        p_bicycle = scores.p_bicycle,
-        p_motorcycle = scores.p_motorcycle,
-        "confidence filter"
-    );
+    Decision {
+        kind: if confident {
+            DecisionKind::Pass
+        } else {
+            DecisionKind::LowConfidence
+        },
+        s3_key: record.s3_key.clone(),
+        threshold: threshold.value(),
+        p_bicycle: scores.p_bicycle,
+        p_motorcycle: scores.p_motorcycle,
+    }
+    .log();
     if confident {
         Ok(record)
     } else {

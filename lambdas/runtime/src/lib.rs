@@ -36,6 +36,24 @@ impl From<FunctionError> for Diagnostic {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    json_log_format(std::io::stdout)
+        .with_env_filter(filter)
+        .init();
+}
+
+/// The log format of the Lambda binaries, writing to `writer` (stdout in Lambda; a buffer in
+/// the test that reads the decision line back).
+pub fn json_log_format<W>(
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+    tracing_subscriber::filter::LevelFilter,
+    W,
+>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -43,8 +61,7 @@ pub fn init_tracing() {
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
+        .with_writer(writer)
 }
 
 /// The default credential/region chain with a rustls + ring HTTPS client (no aws-lc-sys).
@@ -94,7 +111,60 @@ pub fn exit_on_config_error<T, E: std::fmt::Display>(result: Result<T, E>) -> T 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scones_handlers::ErrorName;
+    use scones_handlers::{ErrorName, Threshold, filter_low_confidence};
+    use scones_workflow::cause::{Decision, DecisionKind, LowConfidenceCause};
+    use std::sync::{Arc, Mutex};
+
+    /// Log lines collected in memory.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_filters_log_line_and_cause_read_back_as_written() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = json_log_format(move || writer.clone()).finish();
+        let event = serde_json::json!({
+            "s3_bucket": "scones-bucket", "s3_key": "test/a.png", "image_data": "iVBORw0KGgo=",
+            "inferences": [0.61, 0.39]
+        });
+        let threshold = Threshold::new(0.93).unwrap();
+        let err = tracing::subscriber::with_default(subscriber, || {
+            filter_low_confidence(threshold, event).unwrap_err()
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("decision"))
+            .unwrap_or_else(|| panic!("no decision line in {text:?}"));
+        // Top-level fields: what the Terraform metric filter `{ $.decision = .. }` needs.
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["decision"], "low_confidence", "{line}");
+        let decision = Decision::parse(line).unwrap();
+        assert_eq!(
+            decision,
+            Decision {
+                kind: DecisionKind::LowConfidence,
+                s3_key: "test/a.png".into(),
+                threshold: 0.93,
+                p_bicycle: 0.61,
+                p_motorcycle: 0.39,
+            }
+        );
+        // The error document Step Functions records as the cause reads back the same.
+        let wire = serde_json::to_string(&Diagnostic::from(FunctionError(err))).unwrap();
+        assert_eq!(LowConfidenceCause::parse(&wire), decision.cause());
+    }
 
     #[test]
     fn error_type_is_the_stable_name_not_a_rust_type() {

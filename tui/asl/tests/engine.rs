@@ -39,7 +39,7 @@ async fn run(def: Value, input: Value, registry: LambdaRegistry) -> (Outcome, Ve
 }
 
 fn types(events: &[HistoryEvent]) -> Vec<String> {
-    events.iter().map(HistoryEvent::event_type).collect()
+    events.iter().map(|e| e.event_type().to_owned()).collect()
 }
 
 /// A Lambda that answers with `f(payload)` and records the virtual instant of each call.
@@ -711,7 +711,7 @@ async fn a_channel_sink_streams_events_while_running_and_input_text_is_checked()
     let o = handle.await.expect("join");
     assert_eq!(o.output, Some(json!([1, 2])));
     let rest: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-        .map(|e| e.event_type())
+        .map(|e| e.event_type().to_owned())
         .collect();
     assert_eq!(rest, ["WaitStateExited", "ExecutionSucceeded"]);
 }

@@ -115,7 +115,7 @@ async fn run(scores: [f64; 2], failures: usize) -> (Outcome, Vec<HistoryEvent>, 
 }
 
 fn types(events: &[HistoryEvent]) -> Vec<String> {
-    events.iter().map(HistoryEvent::event_type).collect()
+    events.iter().map(|e| e.event_type().to_owned()).collect()
 }
 
 #[tokio::test(start_paused = true)]

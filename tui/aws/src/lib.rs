@@ -1,5 +1,7 @@
 //! AWS-side code of the `scones` CLI and dashboard.
 //!
+//! - [`backend`]: [`AwsBackend`], the deployed stack behind the port the dashboard and
+//!   `scones run` talk to ([`scones_workflow::port::Backend`]);
 //! - [`resources`]: finding the deployed stack (`terraform output -json`, a saved copy,
 //!   flags);
 //! - [`clients`]: the SDK clients with one retry policy (backoff with jitter on throttling)
@@ -15,6 +17,7 @@
 //! against AWS and, in the tests, against the moto server from `scripts/moto/`
 //! (`AWS_ENDPOINT_URL`).
 
+pub mod backend;
 pub mod bucket;
 pub mod calls;
 pub mod capture;
@@ -30,6 +33,7 @@ pub mod resources;
 pub mod stage;
 pub mod training;
 
+pub use backend::{AwsBackend, AwsBackendError, AwsOptions};
 pub use calls::{CallCounter, CallCounts};
 pub use clients::{AwsClients, RetryPolicy};
 pub use config::{AwsTarget, config_loader, s3_client, sagemaker_client, sdk_config};

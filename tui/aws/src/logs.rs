@@ -1,13 +1,13 @@
 //! CloudWatch Logs reads: `FilterLogEvents` over a window, and the filter Lambda's
 //! low-confidence decision lines.
 //!
-//! The filter Lambda logs one JSON object per decision with its fields at the top level:
-//! `{"decision": "low_confidence", "s3_key": .., "threshold": .., "p_bicycle": ..,
-//! "p_motorcycle": ..}`. The query uses the plain-text term `low_confidence` (which both
-//! CloudWatch and the emulator apply) and the JSON is checked here, so a line merely
-//! mentioning the word is not counted.
+//! The filter Lambda logs one JSON object per decision ([`Decision`], the domain model's
+//! writer and reader). The query uses the plain-text term `low_confidence` (which both
+//! CloudWatch and the emulator apply) and each line is read with [`Decision::parse`], so a
+//! line merely mentioning the word is not counted.
 
 use chrono::{DateTime, Utc};
+use scones_workflow::cause::{Decision, DecisionKind};
 use serde_json::Value;
 
 use crate::error::AwsError;
@@ -35,9 +35,23 @@ pub async fn filter_events(
     end: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<LogEvent>, AwsError> {
+    Ok(filter_events_page(logs, group, pattern, start, end, limit)
+        .await?
+        .0)
+}
+
+/// [`filter_events`], and whether the window holds more events than `limit`.
+async fn filter_events_page(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    pattern: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    limit: usize,
+) -> Result<(Vec<LogEvent>, bool), AwsError> {
     let mut events = Vec::new();
     let mut token: Option<String> = None;
-    loop {
+    let more = loop {
         let out = logs
             .filter_log_events()
             .log_group_name(group)
@@ -61,73 +75,76 @@ pub async fn filter_events(
             });
         }
         match out.next_token() {
-            Some(t) if events.len() < limit && !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
+            Some(t) if !t.is_empty() && events.len() < limit => token = Some(t.to_owned()),
+            Some(t) if !t.is_empty() => break true,
+            _ => break false,
         }
-    }
+    };
     events.sort_by_key(|e| e.time);
+    let more = more || events.len() > limit;
     events.truncate(limit);
-    Ok(events)
+    Ok((events, more))
 }
 
-/// The filter term for decision lines of low confidence.
-pub const LOW_CONFIDENCE_PATTERN: &str = "low_confidence";
-
-/// One low-confidence decision of the filter Lambda.
+/// One decision line of the filter Lambda, with the time it was logged.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LowConfidenceDecision {
+pub struct TimedDecision {
     /// When it was logged.
     pub time: DateTime<Utc>,
-    /// The image.
-    pub s3_key: Option<String>,
-    /// The threshold in force.
-    pub threshold: f64,
-    /// Probability of bicycle.
-    pub p_bicycle: f64,
-    /// Probability of motorcycle.
-    pub p_motorcycle: f64,
+    /// The line ([`Decision::parse`]).
+    pub decision: Decision,
 }
 
-impl LowConfidenceDecision {
-    /// Reads a decision line; `None` for any other line.
-    pub fn parse(time: DateTime<Utc>, message: &str) -> Option<LowConfidenceDecision> {
-        // Lambda may prefix lines (timestamp, request id) in text log format; the JSON
-        // object starts at the first brace.
-        let json = &message[message.find('{')?..];
-        let v: Value = serde_json::from_str(json).ok()?;
-        let fields = v.get("fields").filter(|f| f.is_object()).unwrap_or(&v);
-        if fields.get("decision")?.as_str()? != "low_confidence" {
-            return None;
-        }
-        Some(LowConfidenceDecision {
-            time,
-            s3_key: fields
-                .get("s3_key")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            threshold: fields.get("threshold")?.as_f64()?,
-            p_bicycle: fields.get("p_bicycle")?.as_f64()?,
-            p_motorcycle: fields.get("p_motorcycle")?.as_f64()?,
-        })
-    }
-}
-
-/// Low-confidence decisions logged in `[start, end)`, newest first.
+/// The newest low-confidence decisions logged in `[start, end)`, newest first, at most
+/// `limit`, and whether there were more in the window than that.
+///
+/// `FilterLogEvents` returns events oldest first. One call over the whole window is enough
+/// when it holds at most `limit` of them (the steady state). When it holds more, the window
+/// is read again backwards in slices that double in length from one minute, newest first,
+/// until `limit` decisions are in hand, so the list shows the newest and not the oldest.
 pub async fn low_confidence_decisions(
     logs: &aws_sdk_cloudwatchlogs::Client,
     group: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<LowConfidenceDecision>, AwsError> {
-    let events =
-        filter_events(logs, group, Some(LOW_CONFIDENCE_PATTERN), start, end, limit).await?;
-    let mut decisions: Vec<LowConfidenceDecision> = events
+) -> Result<(Vec<TimedDecision>, bool), AwsError> {
+    let term = Some(Decision::LOW_CONFIDENCE_TERM);
+    let (events, more) = filter_events_page(logs, group, term, start, end, limit).await?;
+    if !more {
+        let mut found = decisions_of(&events);
+        let more = found.len() > limit;
+        found.truncate(limit);
+        return Ok((found, more));
+    }
+    let mut found: Vec<TimedDecision> = Vec::new();
+    let mut slice = chrono::Duration::minutes(1);
+    let mut slice_end = end;
+    while slice_end > start && found.len() < limit {
+        let slice_start = (slice_end - slice).max(start);
+        let events = filter_events(logs, group, term, slice_start, slice_end, usize::MAX).await?;
+        found.extend(decisions_of(&events));
+        slice_end = slice_start;
+        slice = slice * 2;
+    }
+    found.truncate(limit);
+    Ok((found, true))
+}
+
+/// The low-confidence decision lines among `events`, newest first.
+fn decisions_of(events: &[LogEvent]) -> Vec<TimedDecision> {
+    let mut decisions: Vec<TimedDecision> = events
         .iter()
-        .filter_map(|e| LowConfidenceDecision::parse(e.time, &e.message))
+        .filter_map(|e| {
+            let decision = Decision::parse(&e.message)?;
+            (decision.kind == DecisionKind::LowConfidence).then_some(TimedDecision {
+                time: e.time,
+                decision,
+            })
+        })
         .collect();
     decisions.sort_by_key(|d| std::cmp::Reverse(d.time));
-    Ok(decisions)
+    decisions
 }
 
 /// True when a log line reports a failure: a JSON line with `level` ERROR, or a state
@@ -150,32 +167,6 @@ pub fn is_error_line(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_735_689_600, 0).unwrap()
-    }
-
-    #[test]
-    fn reads_the_filter_lambdas_decision_line() {
-        let line = r#"{"timestamp":"2025-01-01T00:00:00Z","level":"INFO","decision":"low_confidence","s3_key":"test/x.png","threshold":0.93,"p_bicycle":0.6,"p_motorcycle":0.4,"message":"below threshold"}"#;
-        let d = LowConfidenceDecision::parse(t(), line).unwrap();
-        assert_eq!(d.s3_key.as_deref(), Some("test/x.png"));
-        assert_eq!((d.threshold, d.p_bicycle, d.p_motorcycle), (0.93, 0.6, 0.4));
-    }
-
-    #[test]
-    fn other_lines_are_not_decisions() {
-        let pass = r#"{"decision":"pass","threshold":0.93,"p_bicycle":0.97,"p_motorcycle":0.03}"#;
-        assert_eq!(LowConfidenceDecision::parse(t(), pass), None);
-        assert_eq!(
-            LowConfidenceDecision::parse(t(), "text low_confidence"),
-            None
-        );
-        let missing = r#"{"decision":"low_confidence","s3_key":"k"}"#;
-        assert_eq!(LowConfidenceDecision::parse(t(), missing), None);
-        let nested = r#"{"fields":{"decision":"low_confidence","threshold":0.9,"p_bicycle":0.5,"p_motorcycle":0.5}}"#;
-        assert!(LowConfidenceDecision::parse(t(), nested).is_some());
-    }
 
     #[test]
     fn error_lines_are_recognised() {

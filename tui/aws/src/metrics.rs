@@ -162,6 +162,63 @@ pub async fn endpoint_series(
     })
 }
 
+/// The metric the monitoring module's log metric filter counts low-confidence decisions
+/// into (`terraform/modules/monitoring`), in the stack's metric namespace.
+pub const LOW_CONFIDENCE_METRIC: &str = "LowConfidenceDecisions";
+
+/// The sum of a dimensionless metric over `[start, end)`, in one `GetMetricData` call (the
+/// window as whole minutes, CloudWatch's smallest standard-resolution period).
+pub async fn metric_sum(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    metric: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<f64, AwsError> {
+    let start_s = start.timestamp().div_euclid(60) * 60;
+    let end_s = end.timestamp().max(start_s + 60);
+    let period = ((end_s - start_s) as u64).div_ceil(60) * 60;
+    let query = MetricDataQuery::builder()
+        .id("sum")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace(namespace)
+                        .metric_name(metric)
+                        .build(),
+                )
+                .period(i32::try_from(period).unwrap_or(i32::MAX))
+                .stat("Sum")
+                .build(),
+        )
+        .return_data(true)
+        .build();
+    let mut total = 0.0;
+    let mut token: Option<String> = None;
+    loop {
+        let out = cloudwatch
+            .get_metric_data()
+            .metric_data_queries(query.clone())
+            .start_time(aws_smithy_types::DateTime::from_secs(start_s))
+            .end_time(aws_smithy_types::DateTime::from_secs(end_s))
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetMetricData", e))?;
+        total += out
+            .metric_data_results()
+            .iter()
+            .flat_map(|r| r.values())
+            .sum::<f64>();
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 
 use chrono::{FixedOffset, Utc};
 use scones::dashboard::app::AppOptions;
-use scones::dashboard::backend::Backend;
-use scones::dashboard::backend::local::{LocalBackend, LocalOptions};
 use scones::dashboard::config::Config;
+use scones::dashboard::faults::Faults;
 use scones::dashboard::headless::Headless;
 use scones_handlers::Threshold;
 use scones_local::endpoint::{PredictError, Predictor};
 use scones_local::stage::{self, Source, SyntheticSpec};
 use scones_local::store::{ExecutionStart, ExecutionStatus, ExecutionStop};
-use scones_local::{Home, LocalStack, NoProgress, StackOptions};
+use scones_local::{Home, LocalBackend, LocalOptions, LocalStack, NoProgress, StackOptions};
+use scones_workflow::port::Backend;
+use scones_workflow::run::{Keys, run_to_end};
 use serde_json::json;
 
 /// Executions that get a real run (full history) after the bulk rows.
@@ -99,8 +100,12 @@ pub fn populate(root: &Path, n: usize) -> Home {
             Arc::new(Fixed([0.97, 0.03])),
         )
         .expect("stack");
-        let keys = stack.random_test_keys(REAL_RUNS.min(n)).expect("keys");
-        stack.run_many(keys, 16, |_| {}).await;
+        let backend = Arc::new(
+            LocalBackend::with_stack(&home, stack.clone(), Threshold::DEFAULT).expect("backend"),
+        );
+        run_to_end(backend, Keys::Random(REAL_RUNS.min(n) as u64), 16)
+            .await
+            .expect("runs");
         stack.flush().await.expect("flush");
     });
     home
@@ -111,8 +116,8 @@ pub fn backend(home: &Home) -> LocalBackend {
     LocalBackend::open(
         home,
         LocalOptions {
-            threshold: Threshold::DEFAULT,
             readonly: true,
+            ..LocalOptions::default()
         },
     )
     .expect("backend")
@@ -133,12 +138,16 @@ pub fn options() -> AppOptions {
 /// Returns it and the time the initial load took.
 pub async fn loaded<B: Backend>(
     backend: Arc<B>,
+    faults: Option<Arc<Faults>>,
     n: usize,
     width: u16,
     height: u16,
 ) -> (Headless<B>, Duration) {
     let started = Instant::now();
     let mut d = Headless::new(backend, options(), Utc::now(), width, height);
+    if let Some(faults) = faults {
+        d = d.with_faults(faults);
+    }
     let ok = d
         .run_until(Duration::from_secs(600), Duration::from_millis(1), |app| {
             app.executions.total() >= n

@@ -1,5 +1,6 @@
 //! Executions per second of the local stack with histories persisted: the same code path as
-//! `scones run --local --random N` (`LocalStack::run_many`), without the CLI's printing.
+//! `scones run --local --random N` (the port's runner over [`LocalBackend`]), without the
+//! CLI's printing.
 //! Useful where the `scones` binary (which links the AWS SDKs) is not built yet.
 //!
 //! ```text
@@ -7,8 +8,10 @@
 //! ```
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use scones_local::{Home, LocalStack, StackOptions};
+use scones_local::{Home, LocalBackend, LocalOptions};
+use scones_workflow::run::{Keys, run_to_end};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -33,11 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let stack = LocalStack::open(&home, &StackOptions::default())?;
-        let keys = stack.random_test_keys(n)?;
-        let summary = stack.run_many(keys, concurrency, |_| {}).await;
-        stack.flush().await?;
-        println!("{summary}");
+        let backend = Arc::new(LocalBackend::open(&home, LocalOptions::default())?);
+        backend.stack("bench_run")?;
+        let report = run_to_end(Arc::clone(&backend), Keys::Random(n as u64), concurrency).await?;
+        backend.finish(std::time::Duration::from_secs(60)).await;
+        println!("{}", report.summary);
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

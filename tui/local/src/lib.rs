@@ -12,7 +12,10 @@
 //! - [`store`]: the SQLite execution store shared by processes (executions, history, metrics).
 //! - [`runner`]: [`LocalStack`] runs the one workflow definition on the local engine with the
 //!   real handlers, persisting every execution as it happens.
+//! - [`backend`]: [`LocalBackend`], the local stack behind the port the dashboard and
+//!   `scones run` talk to ([`scones_workflow::port::Backend`]).
 
+pub mod backend;
 pub mod bucket;
 pub mod endpoint;
 pub mod home;
@@ -23,10 +26,9 @@ pub mod store;
 pub mod training;
 pub mod workflow;
 
+pub use backend::{LocalBackend, LocalBackendError, LocalOptions};
 pub use bucket::{LOCAL_BUCKET_NAME, LocalBucket};
 pub use home::{HOME_ENV, Home, HomeError};
 pub use progress::{NoProgress, Progress};
-pub use runner::{
-    ExecutionResult, LocalStack, RunSummary, StackError, StackOptions, StartedExecution,
-};
+pub use runner::{LocalStack, StackError, StackOptions, StartedExecution};
 pub use store::{Store, StoreError, StoreWriter};

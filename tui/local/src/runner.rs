@@ -1,22 +1,22 @@
 //! [`LocalStack`]: the one workflow definition on the local engine, with the real handlers
 //! wired to the local bucket and endpoint, every execution persisted in the store as it runs.
 //!
-//! The CLI (`scones run --local`) and the dashboard both use it: [`LocalStack::start`] fires
-//! one execution in the background, [`LocalStack::spawn_batch`] a burst, [`LocalStack::stop`]
-//! aborts a running one, [`LocalStack::run_many`] runs a batch and reports each result.
+//! [`crate::LocalBackend`] drives it for the dashboard and `scones run --local`:
+//! [`LocalStack::start`] fires one execution in the background, [`LocalStack::execute`] runs
+//! one to its end, [`LocalStack::stop`] aborts a running one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use rand::seq::IndexedRandom;
 use scones_asl::{
     Engine, EventDetails, EventSink, ExecutionSpec, HistoryEvent, Payload, StateMachine,
     StopHandle, SystemClock,
 };
 use scones_handlers::Threshold;
+use scones_workflow::run::ExecutionResult;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
@@ -24,7 +24,7 @@ use crate::bucket::LocalBucket;
 use crate::endpoint::{DEFAULT_ENDPOINT_NAME, DataCapture, LocalEndpoint, Predictor};
 use crate::home::Home;
 use crate::stage::StageError;
-use crate::store::{ExecutionStart, ExecutionStatus, ExecutionStop, StoreError, StoreWriter};
+use crate::store::{ExecutionStart, ExecutionStop, StoreError, StoreWriter};
 use crate::training::{self, TrainingError};
 use crate::workflow::{self, STATE_MACHINE_NAME, WorkflowError};
 
@@ -86,133 +86,6 @@ impl StackError {
             StackError::Stage(e) => e.name(),
             StackError::NoTestImages { .. } => "NoTestImages",
         }
-    }
-}
-
-/// How one execution ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionResult {
-    /// Execution name.
-    pub name: String,
-    /// Execution ARN.
-    pub arn: String,
-    /// The image key.
-    pub s3_key: String,
-    /// Final status.
-    pub status: ExecutionStatus,
-    /// Error name, when it did not succeed.
-    pub error: Option<String>,
-    /// Cause.
-    pub cause: Option<String>,
-    /// `[p_bicycle, p_motorcycle]` when ClassifyImage answered.
-    pub scores: Option<[f64; 2]>,
-    /// Start to stop, on the engine's clock.
-    pub duration: Duration,
-    /// Why the final state could not be persisted (`None`: it is committed).
-    pub persist_error: Option<String>,
-}
-
-/// Totals of a batch of executions.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunSummary {
-    /// Executions run.
-    pub total: usize,
-    /// Executions per final status.
-    pub by_status: BTreeMap<ExecutionStatus, usize>,
-    /// Failed (or timed out / aborted) executions per error name.
-    pub failed_by_error: BTreeMap<String, usize>,
-    /// Median execution duration.
-    pub p50: Duration,
-    /// 99th percentile execution duration.
-    pub p99: Duration,
-    /// Wall time of the whole batch.
-    pub elapsed: Duration,
-    /// Executions whose final state could not be persisted.
-    pub not_persisted: usize,
-}
-
-impl RunSummary {
-    /// Builds the summary of `results` run in `elapsed`.
-    pub fn of(results: &[ExecutionResult], elapsed: Duration) -> RunSummary {
-        let mut summary = RunSummary {
-            total: results.len(),
-            elapsed,
-            ..RunSummary::default()
-        };
-        let mut durations: Vec<Duration> = Vec::with_capacity(results.len());
-        for r in results {
-            *summary.by_status.entry(r.status).or_default() += 1;
-            if let Some(error) = &r.error {
-                *summary.failed_by_error.entry(error.clone()).or_default() += 1;
-            }
-            if r.persist_error.is_some() {
-                summary.not_persisted += 1;
-            }
-            durations.push(r.duration);
-        }
-        durations.sort();
-        summary.p50 = percentile(&durations, 0.50);
-        summary.p99 = percentile(&durations, 0.99);
-        summary
-    }
-
-    /// Executions that SUCCEEDED.
-    pub fn succeeded(&self) -> usize {
-        self.by_status
-            .get(&ExecutionStatus::Succeeded)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// Executions per second of wall time.
-    pub fn per_second(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.total as f64 / secs
-        } else {
-            0.0
-        }
-    }
-}
-
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted.get(rank - 1).copied().unwrap_or_default()
-}
-
-impl fmt::Display for RunSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} executions: {} succeeded",
-            self.total,
-            self.succeeded()
-        )?;
-        let failed = self.total - self.succeeded();
-        if failed > 0 {
-            let errors: Vec<String> = self
-                .failed_by_error
-                .iter()
-                .map(|(e, n)| format!("{e} {n}"))
-                .collect();
-            write!(f, ", {failed} failed ({})", errors.join(", "))?;
-        }
-        write!(
-            f,
-            "; p50 {:.1} ms, p99 {:.1} ms; {:.0} executions/s ({:.2} s)",
-            self.p50.as_secs_f64() * 1e3,
-            self.p99.as_secs_f64() * 1e3,
-            self.per_second(),
-            self.elapsed.as_secs_f64()
-        )?;
-        if self.not_persisted > 0 {
-            write!(f, "; {} NOT PERSISTED", self.not_persisted)?;
-        }
-        Ok(())
     }
 }
 
@@ -304,18 +177,15 @@ impl LocalStack {
         &self.inner.endpoint
     }
 
-    /// `n` keys drawn at random (with replacement) from the staged test images.
-    pub fn random_test_keys(&self, n: usize) -> Result<Vec<String>, StackError> {
+    /// The staged test images' keys; none staged is [`StackError::NoTestImages`].
+    pub fn test_keys(&self) -> Result<Vec<String>, StackError> {
         let keys = self.inner.bucket.test_keys()?;
         if keys.is_empty() {
             return Err(StackError::NoTestImages {
                 bucket: self.inner.bucket.root().display().to_string(),
             });
         }
-        let mut rng = rand::rng();
-        Ok((0..n)
-            .filter_map(|_| keys.choose(&mut rng).cloned())
-            .collect())
+        Ok(keys)
     }
 
     /// Runs one execution for `s3_key` to its end; the result is returned once its final
@@ -360,53 +230,6 @@ impl LocalStack {
             .lock()
             .map(|r| r.keys().cloned().collect())
             .unwrap_or_default()
-    }
-
-    /// Runs executions for `keys`, at most `concurrency` at a time, on the current tokio
-    /// runtime's workers; `on_result` sees each result as it lands (in completion order).
-    pub async fn run_many(
-        &self,
-        keys: Vec<String>,
-        concurrency: usize,
-        mut on_result: impl FnMut(&ExecutionResult),
-    ) -> RunSummary {
-        let started = Instant::now();
-        let total = keys.len();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-        let stack = self.clone();
-        let producer = tokio::spawn(async move {
-            for key in keys {
-                let Ok(permit) = semaphore.clone().acquire_owned().await else {
-                    break;
-                };
-                let stack = stack.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = stack.execute(&key).await;
-                    drop(permit);
-                    let _ = tx.send(result);
-                });
-            }
-        });
-        let mut results = Vec::with_capacity(total);
-        while results.len() < total {
-            match rx.recv().await {
-                Some(result) => {
-                    on_result(&result);
-                    results.push(result);
-                }
-                None => break,
-            }
-        }
-        let _ = producer.await;
-        RunSummary::of(&results, started.elapsed())
-    }
-
-    /// [`LocalStack::run_many`] in the background, for a dashboard's "burst" key.
-    pub fn spawn_batch(&self, keys: Vec<String>, concurrency: usize) -> JoinHandle<RunSummary> {
-        let stack = self.clone();
-        tokio::spawn(async move { stack.run_many(keys, concurrency, |_| {}).await })
     }
 
     /// Writes buffered data capture and waits until everything queued is in the store.
@@ -455,7 +278,7 @@ impl LocalStack {
             if let Ok(mut running) = inner.running.lock() {
                 running.remove(&*arn);
             }
-            let status = ExecutionStatus::from_engine(outcome.status);
+            let status = outcome.status;
             let persisted = inner
                 .writer
                 .finish(

@@ -12,6 +12,7 @@ use common::{FixedPredictor, RedPredictor, png};
 use scones_handlers::Endpoint;
 use scones_local::endpoint::{DataCapture, EndpointError, LocalEndpoint, metric, read_captures};
 use scones_local::{Home, LocalBucket};
+use scones_workflow::capture::Keep;
 use serde_json::Value;
 
 #[tokio::test]
@@ -164,15 +165,21 @@ fn writes_data_capture_in_sagemaker_jsonl_format() {
 
     // A line cut short by a crash is skipped by the reader.
     std::fs::write(&files[0], format!("{text}{{\"captureData\": {{\"endp")).unwrap();
-    let captured =
-        read_captures(&bucket, "my-endpoint", before - chrono::Duration::hours(1)).unwrap();
+    let captured = read_captures(
+        &bucket,
+        "my-endpoint",
+        before - chrono::Duration::hours(1),
+        Keep::Scores,
+    )
+    .unwrap();
     assert_eq!(captured.len(), 3);
     assert!(captured.iter().all(|c| c.scores == Some([0.25, 0.75])));
     assert!(
         read_captures(
             &bucket,
             "my-endpoint",
-            Utc::now() + chrono::Duration::hours(2)
+            Utc::now() + chrono::Duration::hours(2),
+            Keep::Scores
         )
         .unwrap()
         .is_empty()

@@ -8,10 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{RedPredictor, png};
+use scones_handlers::Threshold;
 use scones_local::endpoint::{PredictError, Predictor};
 use scones_local::stage::{self, Source};
-use scones_local::store::ExecutionStatus;
-use scones_local::{Home, LocalStack, NoProgress, StackOptions};
+use scones_local::{Home, LocalBackend, LocalStack, NoProgress, StackOptions};
+use scones_workflow::ExecutionStatus;
+use scones_workflow::capture::Keep;
+use scones_workflow::cause::STOPPED_ERROR;
+use scones_workflow::run::{self, Interruption, Keys, Next};
 use serde_json::Value;
 
 /// Red images are confident bicycles, grey ones are a coin toss for [`RedPredictor`].
@@ -53,14 +57,31 @@ async fn runs_the_workflow_with_real_handlers_and_persists_every_history() {
         "test/grey.png".to_owned(),
         "test/missing.png".to_owned(),
     ];
+    let backend =
+        Arc::new(LocalBackend::with_stack(&home, stack.clone(), Threshold::DEFAULT).unwrap());
     let mut seen = Vec::new();
-    let summary = stack.run_many(keys, 3, |r| seen.push(r.clone())).await;
+    let report = run::run(
+        backend,
+        Keys::Given(keys),
+        3,
+        |r| {
+            seen.push(r.unwrap().clone());
+            Next::Continue
+        },
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
     stack.flush().await.unwrap();
+    let summary = report.summary;
     assert_eq!(summary.total, 3);
     assert_eq!(summary.succeeded(), 1);
-    assert_eq!(summary.failed_by_error.get("LowConfidence"), Some(&1));
-    assert_eq!(summary.failed_by_error.get("ObjectNotFound"), Some(&1));
+    let failed = &summary.by_error[&ExecutionStatus::Failed];
+    assert_eq!(failed.get("LowConfidence"), Some(&1));
+    assert_eq!(failed.get("ObjectNotFound"), Some(&1));
     assert_eq!(summary.not_persisted, 0);
+    // ObjectNotFound is not the workflow's designed outcome; LowConfidence is.
+    assert_eq!(summary.unexpected, 1);
     let by_key = |k: &str| seen.iter().find(|r| r.s3_key == k).unwrap().clone();
 
     let store = home.open_store().unwrap();
@@ -127,9 +148,17 @@ async fn runs_the_workflow_with_real_handlers_and_persists_every_history() {
         cause.contains("0.93") && cause.contains("p_bicycle=0.50"),
         "{cause}"
     );
-    let low = store.failures("LowConfidence", 10).unwrap();
-    assert_eq!(low.len(), 1);
-    assert_eq!(low[0].scores, grey.scores);
+    let now = chrono::Utc::now();
+    let low = store
+        .failures(
+            "LowConfidence",
+            now - chrono::Duration::minutes(5),
+            now + chrono::Duration::minutes(1),
+            10,
+        )
+        .unwrap();
+    assert_eq!((low.newest.len(), low.total, low.finished), (1, 1, 3));
+    assert_eq!(low.newest[0].scores, grey.scores);
 
     // A missing object fails the first state with ObjectNotFound.
     let missing = by_key("test/missing.png");
@@ -167,6 +196,7 @@ async fn runs_the_workflow_with_real_handlers_and_persists_every_history() {
         stack.bucket(),
         "scones-local-endpoint",
         now - chrono::Duration::minutes(5),
+        Keep::Scores,
     )
     .unwrap();
     assert_eq!(captured.len(), 2);
@@ -210,4 +240,46 @@ async fn a_running_execution_can_be_stopped() {
         store.history(&started.arn).unwrap().last().unwrap()["type"],
         "ExecutionAborted"
     );
+}
+
+// Enough workers that the slow predictor (which blocks its thread) leaves the timer free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn an_interrupted_run_stops_what_runs_and_reports_what_ran() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = home_with_images(tmp.path());
+    let stack =
+        LocalStack::with_predictor(&home, &StackOptions::default(), Arc::new(SlowPredictor))
+            .unwrap();
+    let backend =
+        Arc::new(LocalBackend::with_stack(&home, stack.clone(), Threshold::DEFAULT).unwrap());
+    // A billion keys: drawn as the run goes, so it starts at once and holds only what is
+    // in flight; Ctrl-C (the interrupt future) ends it.
+    let started = std::time::Instant::now();
+    let report = run::run(
+        Arc::clone(&backend),
+        Keys::Random(1_000_000_000),
+        4,
+        |_| Next::Continue,
+        tokio::time::sleep(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.interrupted, Some(Interruption::Interrupted));
+    let summary = &report.summary;
+    assert_eq!(summary.total, 4, "{summary}");
+    // The four in flight when the interrupt came were stopped, not left RUNNING.
+    assert_eq!(summary.count(ExecutionStatus::Aborted), 4, "{summary}");
+    assert_eq!(
+        summary.by_error[&ExecutionStatus::Aborted].get(STOPPED_ERROR),
+        Some(&4)
+    );
+    stack.flush().await.unwrap();
+    let store = home.open_store().unwrap();
+    assert_eq!(store.status_counts().unwrap().running, 0);
+    assert_eq!(store.status_counts().unwrap().total(), summary.total as u64);
 }

@@ -16,6 +16,7 @@ use scones_local::store::{
     ChangeCursor, ExecutionFilter, ExecutionStart, ExecutionStatus, ExecutionStop, Store,
 };
 use scones_local::{Home, LocalStack, NoProgress, StackOptions};
+use scones_workflow::run::Keys;
 use serde_json::Value;
 
 /// Set to the home path when this test binary runs as a child writer.
@@ -62,13 +63,11 @@ fn child_writer() {
         .unwrap();
         let mut done = 0usize;
         while count == 0 || done < count {
-            let keys = stack.random_test_keys(8).unwrap();
-            stack
-                .run_many(keys, 8, |r| {
-                    assert!(r.persist_error.is_none(), "{r:?}");
-                    println!("finished {}", r.arn);
-                })
-                .await;
+            common::run_keys(&home, &stack, Keys::Random(8), 8, |r| {
+                assert!(r.persist_error.is_none(), "{r:?}");
+                println!("finished {}", r.arn);
+            })
+            .await;
             done += 8;
         }
         stack.flush().await.unwrap();
@@ -285,11 +284,13 @@ async fn queries_are_incremental_filtered_and_bounded() {
     names.sort();
     assert_eq!(names, ["e3", "e5", "e7"]);
 
-    let low = store.failures("LowConfidence", 10).unwrap();
-    assert_eq!(low.len(), 1);
-    assert_eq!(low[0].scores, Some([0.6, 0.4]));
+    let low = store
+        .failures("LowConfidence", ms(0), ms(4_000_000_000_000), 10)
+        .unwrap();
+    assert_eq!((low.newest.len(), low.total), (1, 1));
+    assert_eq!(low.newest[0].scores, Some([0.6, 0.4]));
     assert_eq!(
-        low[0].duration(Utc::now()),
+        low.newest[0].duration(Utc::now()),
         chrono::Duration::milliseconds(997)
     );
 
@@ -371,10 +372,11 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
         Arc::new(FixedPredictor([0.97, 0.03])),
     )
     .unwrap();
-    let keys = stack.random_test_keys(4).unwrap();
     let mut arns = Vec::new();
-    stack.run_many(keys, 4, |r| arns.push(r.arn.clone())).await;
-    stack.flush().await.unwrap();
+    common::run_keys(&home, &stack, Keys::Random(4), 4, |r| {
+        arns.push(r.arn.clone())
+    })
+    .await;
 
     let store = home.open_store().unwrap();
     let db = rusqlite::Connection::open(home.store_path()).unwrap();

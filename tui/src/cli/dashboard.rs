@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser};
-use scones::dashboard::backend::local::{LocalBackend, LocalOptions};
 use scones::dashboard::{self, RunOptions, config};
 use scones_handlers::Threshold;
 use scones_local::Home;
+use scones_local::{LocalBackend, LocalOptions};
 
 use super::aws_stack::AwsStackArgs;
 use super::stage::StageArgs;
@@ -73,6 +73,7 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
         LocalOptions {
             threshold: args.threshold,
             readonly: args.readonly,
+            ..LocalOptions::default()
         },
     )
     .with_context(|| format!("opening the execution store in {}", home.root().display()))?;

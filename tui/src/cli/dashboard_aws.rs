@@ -1,12 +1,12 @@
 //! `scones dashboard --aws`: the dashboard over the deployed stack
-//! ([`scones::dashboard::backend::aws::AwsBackend`]).
+//! ([`scones_aws::AwsBackend`]).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use scones::dashboard::backend::aws::{AwsBackend, AwsOptions};
 use scones::dashboard::{self, RunOptions};
+use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::Home;
 
 use super::aws_stack::{self, AwsStackArgs};

@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::dashboard::worker::{Completion, Request, RequestId};
+use scones_workflow::port::Request;
+
+use crate::dashboard::worker::{Completion, RequestId, Slot};
 
 /// The dashboard's views, one per tab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,9 +139,16 @@ impl Action {
 /// Side effects `update` asks the run loop to perform.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Run a backend call in the background; its answer comes back as
+    /// Run a backend call for `slot` in the background; its answer comes back as
     /// [`Action::Completed`] with the same id.
-    Fetch(RequestId, Request),
+    Fetch {
+        /// The request's id.
+        id: RequestId,
+        /// The feed (or [`Slot::Mutation`]) it belongs to.
+        slot: Slot,
+        /// The call.
+        request: Request,
+    },
     /// Put text on the terminal's clipboard (OSC 52).
     Copy(String),
 }

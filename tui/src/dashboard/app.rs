@@ -15,10 +15,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ratatui::layout::Rect;
 
-use crate::dashboard::action::{Action, Command, View};
-use crate::dashboard::backend::{
-    BackendError, BackendInfo, EndpointInfo, ExecStatus, ExecutionId, HistoryEvent, TimeRange,
+use scones_workflow::ExecutionStatus;
+use scones_workflow::history::{self, HistoryEvent};
+use scones_workflow::port::{
+    BackendError, BackendInfo, Cursor, EndpointInfo, ExecutionId, Request, Response, TimeRange,
 };
+
+use crate::dashboard::action::{Action, Command, View};
 use crate::dashboard::components::capture::CaptureState;
 use crate::dashboard::components::detail::DetailState;
 use crate::dashboard::components::executions::{self, ExecutionsState};
@@ -28,14 +31,17 @@ use crate::dashboard::components::metrics::MetricsState;
 use crate::dashboard::components::toasts::{ToastLevel, Toasts};
 use crate::dashboard::components::{self, Areas};
 use crate::dashboard::config::Config;
+use crate::dashboard::feeds::{FEEDS, feed};
 use crate::dashboard::keymap::InputMode;
 use crate::dashboard::theme::Theme;
-use crate::dashboard::worker::{Completion, Request, RequestId, Response, Slot};
+use crate::dashboard::worker::{Completion, RequestId, Slot};
 
 /// Executions asked for per listing call.
 pub const PAGE_SIZE: usize = 5000;
 /// Capture points asked for per call.
 pub const CAPTURE_LIMIT: usize = 2000;
+/// Low-confidence failures listed per call (the counts cover the whole window).
+pub const LOW_CONFIDENCE_LIMIT: usize = 1000;
 /// Finished histories kept in memory.
 pub const HISTORY_CACHE: usize = 256;
 /// Longest pause between retries of a throttled feed.
@@ -129,7 +135,7 @@ pub struct App {
     pub toasts: Toasts,
     /// Endpoint status for the header.
     pub endpoint: Option<EndpointInfo>,
-    cursor: Option<crate::dashboard::backend::Cursor>,
+    cursor: Option<Cursor>,
     feeds: HashMap<Slot, Feed>,
     pending: HashMap<Slot, RequestId>,
     /// What each pending history/logs request is for.
@@ -312,7 +318,7 @@ impl App {
                 out,
             ),
             Action::Stop => match self.executions.selected() {
-                Some(e) if e.status == ExecStatus::Running => {
+                Some(e) if e.status == ExecutionStatus::Running => {
                     let id = e.id.clone();
                     self.mutate(Request::Stop { id }, out);
                 }
@@ -329,7 +335,7 @@ impl App {
                     );
                 } else {
                     match self.executions.selected() {
-                        Some(e) if matches!(e.status, ExecStatus::Failed | ExecStatus::TimedOut | ExecStatus::Aborted) => {
+                        Some(e) if e.status.is_redrivable() => {
                             let id = e.id.clone();
                             self.mutate(Request::Redrive { id }, out);
                         }
@@ -342,10 +348,7 @@ impl App {
             Action::OpenRecord => match self.executions.selected() {
                 Some(e) => {
                     let id = e.id.clone();
-                    let request_id = self.fresh_id();
-                    self.mutations
-                        .insert(request_id, Request::RecordLink { id: id.clone() });
-                    out.push(Command::Fetch(request_id, Request::RecordLink { id }));
+                    self.mutate(Request::RecordLink { id }, out);
                 }
                 None => self.toast_info("no execution selected"),
             },
@@ -549,7 +552,11 @@ impl App {
     fn mutate(&mut self, request: Request, out: &mut Vec<Command>) {
         let id = self.fresh_id();
         self.mutations.insert(id, request.clone());
-        out.push(Command::Fetch(id, request));
+        out.push(Command::Fetch {
+            id,
+            slot: Slot::Mutation,
+            request,
+        });
     }
 
     fn fresh_id(&mut self) -> RequestId {
@@ -568,54 +575,14 @@ impl App {
 
     // ---- the refresh schedule ------------------------------------------------------
 
-    /// How often a slot refreshes while it is wanted.
-    fn interval(&self, slot: Slot) -> Duration {
-        let base = self.config.refresh;
-        match slot {
-            Slot::Executions | Slot::History => base,
-            Slot::Endpoint => (base * 15).max(Duration::from_secs(10)),
-            Slot::Metrics | Slot::Capture | Slot::LowConfidence | Slot::Logs => {
-                (base * 2).max(Duration::from_secs(2))
-            }
-            Slot::Mutation => base,
-        }
+    /// Where the executions listing left off.
+    pub fn cursor(&self) -> Option<&Cursor> {
+        self.cursor.as_ref()
     }
 
-    /// The slots whose data is on screen (and so worth refreshing).
-    fn wanted(&self) -> Vec<Slot> {
-        let mut slots = vec![Slot::Executions, Slot::Endpoint];
-        let a = self.areas();
-        let selected_running = self
-            .executions
-            .selected()
-            .map(|e| e.status == ExecStatus::Running);
-        match self.view {
-            View::Executions => {
-                if self.detail_open || a.detail.width > 0 {
-                    slots.push(Slot::History);
-                }
-                if a.mini_metrics.width > 0 {
-                    slots.extend([Slot::Metrics, Slot::Capture]);
-                }
-            }
-            View::Metrics => slots.push(Slot::Metrics),
-            View::Capture => slots.push(Slot::Capture),
-            View::LowConfidence => slots.push(Slot::LowConfidence),
-            View::Logs => slots.push(Slot::Logs),
-        }
-        // A finished execution's history and logs never change: fetch them once.
-        slots.retain(|slot| match slot {
-            Slot::History => selected_running.is_some() && !self.history_current(),
-            Slot::Logs => {
-                selected_running.is_some()
-                    && (selected_running == Some(true) || !self.logs_current())
-            }
-            _ => true,
-        });
-        slots
-    }
-
-    fn history_current(&self) -> bool {
+    /// True when the detail holds the selected execution's complete history (it will not
+    /// change until a redrive).
+    pub fn history_current(&self) -> bool {
         let Some(selected) = self.executions.selected() else {
             return false;
         };
@@ -627,22 +594,32 @@ impl App {
         }
     }
 
-    fn logs_current(&self) -> bool {
+    /// True when the logs panel holds the selected execution's logs.
+    pub fn logs_current(&self) -> bool {
         self.executions
             .selected()
             .is_some_and(|s| self.logs.id.as_ref() == Some(&s.id))
     }
 
+    /// How often a slot refreshes while it is wanted.
+    fn interval(&self, slot: Slot) -> Duration {
+        feed(slot).map_or(self.config.refresh, |f| (f.interval)(self.config.refresh))
+    }
+
     fn schedule(&mut self, out: &mut Vec<Command>) {
-        for slot in self.wanted() {
+        for f in FEEDS {
+            let slot = f.slot;
+            if !(f.wanted)(self) {
+                continue;
+            }
             if self.pending.contains_key(&slot) && !self.request_outdated(slot) {
                 continue;
             }
-            let feed = self.feeds.entry(slot).or_default();
-            if feed.next_due.is_some_and(|due| self.now < due) {
+            let feed_state = self.feeds.entry(slot).or_default();
+            if feed_state.next_due.is_some_and(|due| self.now < due) {
                 continue;
             }
-            if let Some(request) = self.request_for(slot) {
+            if let Some(request) = (f.request)(self) {
                 let id = self.fresh_id();
                 self.pending.insert(slot, id);
                 match &request {
@@ -654,7 +631,7 @@ impl App {
                     }
                     _ => {}
                 }
-                out.push(Command::Fetch(id, request));
+                out.push(Command::Fetch { id, slot, request });
                 self.dirty = true;
             }
         }
@@ -669,33 +646,6 @@ impl App {
             }
             _ => false,
         }
-    }
-
-    fn request_for(&self, slot: Slot) -> Option<Request> {
-        let range = TimeRange::ending_at(self.now, self.metrics.window());
-        Some(match slot {
-            Slot::Executions => Request::Executions {
-                cursor: self.cursor.clone(),
-                limit: PAGE_SIZE,
-            },
-            Slot::History => Request::History {
-                id: self.executions.selected_id()?,
-            },
-            Slot::Endpoint => Request::Endpoint,
-            Slot::Metrics => Request::Metrics {
-                range,
-                period: self.metrics.period(),
-            },
-            Slot::Capture => Request::Capture {
-                range,
-                limit: CAPTURE_LIMIT,
-            },
-            Slot::LowConfidence => Request::LowConfidence { range },
-            Slot::Logs => Request::Logs {
-                execution: Box::new(self.executions.selected()?.clone()),
-            },
-            Slot::Mutation => return None,
-        })
     }
 
     /// Next time a slot is due after an answer: the interval after success or an error;
@@ -793,7 +743,12 @@ impl App {
             }
             (_, Ok(Response::Redriven(id))) => {
                 self.toast_info(format!("redriven {id}"));
+                // It runs again: its cached history is no longer complete.
+                self.history_cache.remove(&id);
+                self.executions
+                    .set_status(&id, ExecutionStatus::Running, self.now);
                 self.feeds.entry(Slot::Executions).or_default().next_due = None;
+                self.feeds.entry(Slot::History).or_default().next_due = None;
             }
             (_, Ok(Response::Link(link))) => self.toast_info(format!("record: {link}")),
             (_, Ok(_)) => {}
@@ -808,7 +763,7 @@ impl App {
                 let selected_was_running = self
                     .executions
                     .selected()
-                    .is_some_and(|e| e.status == ExecStatus::Running);
+                    .is_some_and(|e| e.status == ExecutionStatus::Running);
                 if self.executions.merge(delta.changed, self.now) {
                     let h = self.list_height();
                     self.executions.keep_visible(h);
@@ -826,11 +781,13 @@ impl App {
                 }
             }
             Response::History(id, events) => {
-                let finished = events.last().is_some_and(|e| {
-                    e.kind.starts_with("Execution") && e.kind != "ExecutionStarted"
-                });
-                if finished {
+                if history::is_complete(&events) {
                     self.cache_history(id.clone(), Arc::clone(&events));
+                }
+                // The history is newer than the last listing: a redrive shows as running
+                // again (and an ending as ended) at once.
+                if let Some(status) = history::status_of(&events) {
+                    self.executions.set_status(&id, status, self.now);
                 }
                 if self.executions.selected_id().as_ref() == Some(&id) {
                     match self.detail.as_mut() {
@@ -845,10 +802,12 @@ impl App {
                 self.capture.points = points;
                 self.capture.loaded = true;
             }
-            Response::LowConfidence(items) => {
+            Response::LowConfidence(report) => {
                 let range = TimeRange::ending_at(self.now, self.metrics.window());
-                let finished = self.executions.finished_in(&range);
-                self.low_confidence.set(items, finished);
+                let finished = report
+                    .decisions
+                    .unwrap_or_else(|| self.executions.finished_in(&range) as u64);
+                self.low_confidence.set(report, finished);
             }
             Response::Logs(id, lines) => self.logs.set(id, lines),
             Response::Started(_)

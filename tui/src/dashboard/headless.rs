@@ -14,11 +14,12 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::dashboard::action::{Action, Command};
 use crate::dashboard::app::{App, AppOptions};
-use crate::dashboard::backend::Backend;
 use crate::dashboard::components;
 use crate::dashboard::event::{self, Event};
+use crate::dashboard::faults::Faults;
 use crate::dashboard::keymap::map_key;
 use crate::dashboard::worker::Worker;
+use scones_workflow::port::Backend;
 
 /// A dashboard driven by code, on a `TestBackend` of a given size.
 pub struct Headless<B: Backend> {
@@ -59,12 +60,18 @@ impl<B: Backend> Headless<B> {
         }
     }
 
+    /// The same dashboard with `faults` injected in front of every backend call.
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.worker = self.worker.with_faults(faults);
+        self
+    }
+
     /// Applies an action and starts the work it asks for.
     pub fn act(&mut self, action: Action) {
         let commands = self.app.update(action);
         for command in commands {
             match command {
-                Command::Fetch(id, request) => self.worker.submit(id, request),
+                Command::Fetch { id, slot, request } => self.worker.submit(id, slot, request),
                 Command::Copy(text) => self.copied.push(text),
             }
         }

@@ -19,12 +19,14 @@
 
 pub mod action;
 pub mod app;
-pub mod backend;
 pub mod components;
 pub mod config;
 pub mod event;
+pub mod faults;
+pub mod feeds;
 pub mod headless;
 pub mod keymap;
+pub mod state_runs;
 pub mod terminal;
 pub mod theme;
 pub mod worker;
@@ -38,12 +40,12 @@ use ratatui::layout::Rect;
 
 use crate::dashboard::action::{Action, Command};
 use crate::dashboard::app::{App, AppOptions};
-use crate::dashboard::backend::Backend;
 use crate::dashboard::config::Config;
 use crate::dashboard::event::{Event, EventTask};
 use crate::dashboard::keymap::{map_key, map_mouse};
 use crate::dashboard::terminal::TerminalSession;
 use crate::dashboard::worker::Worker;
+use scones_workflow::port::Backend;
 
 /// Tick period: refresh schedule resolution and spinner speed.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -124,7 +126,7 @@ fn perform<B: Backend>(
 ) {
     for command in commands {
         match command {
-            Command::Fetch(id, request) => worker.submit(id, request),
+            Command::Fetch { id, slot, request } => worker.submit(id, slot, request),
             Command::Copy(text) => {
                 // A terminal without OSC 52 ignores the sequence; nothing else to do.
                 let _ = session.copy_to_clipboard(&text);

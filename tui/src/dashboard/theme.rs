@@ -4,7 +4,9 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::dashboard::backend::{ExecStatus, StateStatus};
+use scones_workflow::ExecutionStatus;
+
+use crate::dashboard::state_runs::StateStatus;
 
 /// Which palette.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,12 +127,12 @@ impl Theme {
     }
 
     /// Style of an execution status.
-    pub fn status(&self, status: ExecStatus) -> Style {
+    pub fn status(&self, status: ExecutionStatus) -> Style {
         match status {
-            ExecStatus::Running => self.busy,
-            ExecStatus::Succeeded => self.ok,
-            ExecStatus::Failed | ExecStatus::TimedOut => self.bad,
-            ExecStatus::Aborted | ExecStatus::PendingRedrive => self.warn,
+            ExecutionStatus::Running => self.busy,
+            ExecutionStatus::Succeeded => self.ok,
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut => self.bad,
+            ExecutionStatus::Aborted | ExecutionStatus::PendingRedrive => self.warn,
         }
     }
 

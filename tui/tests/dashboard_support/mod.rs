@@ -13,12 +13,15 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use scones::dashboard::app::AppOptions;
-use scones::dashboard::backend::{
-    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
-    EndpointInfo, EndpointMetrics, ExecStatus, ExecutionDelta, ExecutionId, ExecutionSummary,
-    HistoryEvent, LogLevel, LogLine, LowConfidenceFailure, RecordLink, TimeRange,
-};
 use scones::dashboard::config::Config;
+use scones_workflow::ExecutionStatus;
+use scones_workflow::history::HistoryEvent;
+use scones_workflow::port::{
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
+    EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
+    LogLine, LowConfidenceFailure, LowConfidenceReport, RecordLink, TimeRange,
+};
+use scones_workflow::run::ExecutionResult;
 
 /// The fixed "now" of the fixtures: 2025-06-01 12:00:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -67,25 +70,25 @@ pub fn executions() -> Vec<ExecutionSummary> {
             let start = t0() - chrono::Duration::seconds(600 - 40 * i as i64);
             let (status, error, cause, ms) = match i {
                 3 | 9 => (
-                    ExecStatus::Failed,
+                    ExecutionStatus::Failed,
                     Some("LowConfidence".to_owned()),
                     Some(low_cause(0.71, 0.29)),
                     412,
                 ),
                 6 => (
-                    ExecStatus::Failed,
+                    ExecutionStatus::Failed,
                     Some("ObjectNotFound".to_owned()),
                     Some(json!({"errorMessage": "s3://scones-local/test/missing.png does not exist", "errorType": "ObjectNotFound"}).to_string()),
                     95,
                 ),
                 11 => (
-                    ExecStatus::Aborted,
+                    ExecutionStatus::Aborted,
                     Some("Dashboard.Stopped".to_owned()),
                     Some("stopped from the scones dashboard".to_owned()),
                     2300,
                 ),
-                13 => (ExecStatus::Running, None, None, 0),
-                _ => (ExecStatus::Succeeded, None, None, 180 + 7 * i as i64),
+                13 => (ExecutionStatus::Running, None, None, 0),
+                _ => (ExecutionStatus::Succeeded, None, None, 180 + 7 * i as i64),
             };
             ExecutionSummary {
                 id: ExecutionId::new(arn(i)),
@@ -93,7 +96,7 @@ pub fn executions() -> Vec<ExecutionSummary> {
                 s3_key: Some(KEYS[i % KEYS.len()].to_owned()),
                 status,
                 start,
-                stop: (status != ExecStatus::Running)
+                stop: (status != ExecutionStatus::Running)
                     .then(|| start + chrono::Duration::milliseconds(ms)),
                 error,
                 cause,
@@ -222,7 +225,7 @@ pub fn history_json(e: &ExecutionSummary) -> Vec<Value> {
             );
             return out;
         }
-        if e.status == ExecStatus::Running && name == "ClassifyImage" {
+        if e.status == ExecutionStatus::Running && name == "ClassifyImage" {
             return out;
         }
         push(
@@ -240,7 +243,7 @@ pub fn history_json(e: &ExecutionSummary) -> Vec<Value> {
             &mut out,
         );
     }
-    if e.status == ExecStatus::Aborted {
+    if e.status == ExecutionStatus::Aborted {
         push(
             "ExecutionAborted",
             step(1),
@@ -345,6 +348,18 @@ impl Backend for FixtureBackend {
             .collect())
     }
 
+    async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
+        Ok(Arc::new(KEYS.iter().map(|k| (*k).to_owned()).collect()))
+    }
+
+    async fn start_execution(&self, _s3_key: String) -> BackendResult<ExecutionId> {
+        Ok(self.start_random(1).await?.remove(0))
+    }
+
+    async fn wait_execution(&self, id: ExecutionId) -> BackendResult<ExecutionResult> {
+        Err(BackendError::NotFound(id.to_string()))
+    }
+
     async fn stop(&self, _id: ExecutionId) -> BackendResult<()> {
         self.check("StopExecution")
     }
@@ -402,7 +417,11 @@ impl Backend for FixtureBackend {
             .collect())
     }
 
-    async fn low_confidence(&self, range: TimeRange) -> BackendResult<Vec<LowConfidenceFailure>> {
+    async fn low_confidence(
+        &self,
+        range: TimeRange,
+        limit: usize,
+    ) -> BackendResult<LowConfidenceReport> {
         self.check("LowConfidenceFailures")?;
         let mut out: Vec<_> = self
             .executions
@@ -419,7 +438,13 @@ impl Backend for FixtureBackend {
             })
             .collect();
         out.reverse();
-        Ok(out)
+        let total = out.len() as u64;
+        out.truncate(limit);
+        Ok(LowConfidenceReport {
+            failures: out,
+            total,
+            decisions: None,
+        })
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
@@ -430,12 +455,12 @@ impl Backend for FixtureBackend {
             .map(|e| LogLine {
                 time: e.timestamp,
                 source: "states".to_owned(),
-                level: if e.kind.ends_with("Failed") {
+                level: if e.event_type().ends_with("Failed") {
                     LogLevel::Error
                 } else {
                     LogLevel::Info
                 },
-                message: format!("{} {}", e.kind, e.summary()),
+                message: format!("{} {}", e.event_type(), e.summary()),
             })
             .collect())
     }
@@ -450,11 +475,12 @@ impl Backend for FixtureBackend {
 
 // ---- the local stack on a temporary home --------------------------------------------
 
-use scones::dashboard::backend::local::{LocalBackend, LocalOptions};
 use scones_handlers::Threshold;
 use scones_local::endpoint::{PredictError, Predictor};
 use scones_local::stage::{self, Source, SyntheticSpec};
 use scones_local::{Home, LocalStack, NoProgress, StackOptions};
+use scones_local::{LocalBackend, LocalOptions};
+use scones_workflow::run::{Keys, run_to_end};
 
 /// Always the same answer.
 pub struct FixedPredictor(pub [f32; 2]);
@@ -501,19 +527,23 @@ pub fn readonly_backend(home: &Home) -> LocalBackend {
     LocalBackend::open(
         home,
         LocalOptions {
-            threshold: Threshold::DEFAULT,
             readonly: true,
+            ..LocalOptions::default()
         },
     )
     .unwrap()
 }
 
 /// A second stack on the same home: stands for `scones run` in another terminal.
-pub fn other_runner(home: &Home) -> LocalStack {
-    LocalStack::with_predictor(
-        home,
-        &StackOptions::default(),
-        Arc::new(FixedPredictor([0.03, 0.97])),
-    )
-    .unwrap()
+pub fn other_runner(home: &Home) -> Arc<LocalBackend> {
+    Arc::new(local_backend(home, Arc::new(FixedPredictor([0.03, 0.97]))))
+}
+
+/// Runs `n` executions on random test images through `runner` and waits for their ends to
+/// be in the store.
+pub async fn run_random(runner: &Arc<LocalBackend>, n: u64) {
+    run_to_end(Arc::clone(runner), Keys::Random(n), 4)
+        .await
+        .unwrap();
+    runner.finish(Duration::from_secs(10)).await;
 }

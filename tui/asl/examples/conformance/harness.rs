@@ -1,5 +1,5 @@
 //! The conformance harness: replays the AWS-validated cases of
-//! `shared/conformance/sfn/cases.jsonl` through the engine, normalises our history the way
+//! `tui/asl/conformance/cases.jsonl` through the engine, normalises our history the way
 //! FORMAT.md describes, and compares it with the recorded one.
 //!
 //! Shared by the `conformance` example (the report) and the `conformance` test (the
@@ -19,8 +19,8 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use scones_asl::{
-    Engine, ExecutionInput, ExecutionSpec, InvokeError, InvokeRequest, LambdaInvoker,
-    LambdaRegistry, StateMachine, VecSink, VirtualClock,
+    Engine, EventDetails, ExecutionInput, ExecutionSpec, HistoryEvent, InvokeError, InvokeRequest,
+    LambdaInvoker, LambdaRegistry, StateMachine, VecSink, VirtualClock,
 };
 
 /// Region/account/role the recordings used (normalised away anyway).
@@ -52,12 +52,13 @@ pub struct CaseResult {
     pub detail: String,
 }
 
-/// Where the cases live: `$SCONES_CONFORMANCE_DIR`, else `<repo>/../shared/conformance/sfn`.
+/// Where the cases live: `$SCONES_CONFORMANCE_DIR`, else the copy in `tui/asl/conformance`.
 pub fn default_cases_path() -> PathBuf {
     if let Ok(dir) = std::env::var("SCONES_CONFORMANCE_DIR") {
         return PathBuf::from(dir).join("cases.jsonl");
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/sfn/cases.jsonl")
+    // The copy committed with the engine (tui/asl/conformance/README.md says where it is from).
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/cases.jsonl")
 }
 
 /// Load every case.
@@ -175,6 +176,7 @@ fn run_case_inner(case: &Case, dynamic_epoch: Option<DateTime<Utc>>) -> Result<(
         .await
     });
     let events: Vec<Value> = sink.events().iter().map(|e| e.to_aws_json()).collect();
+    check_reader_agrees(&events)?;
     let names = Names {
         state_machine: sm_name.to_owned(),
         execution: exec_name,
@@ -189,6 +191,28 @@ fn run_case_inner(case: &Case, dynamic_epoch: Option<DateTime<Utc>>) -> Result<(
     };
     compare(&ours, &expected, incomplete)
         .map_err(|diff| format!("(outcome {outcome_note})\n{diff}"))
+}
+
+/// The history reader (what the dashboard and the store use) must read back every event the
+/// engine writes, typed, and write it out again unchanged.
+fn check_reader_agrees(events: &[Value]) -> Result<(), String> {
+    for (i, written) in events.iter().enumerate() {
+        let read = HistoryEvent::from_aws_json(i, written)
+            .map_err(|e| format!("history reader refused event {i}: {e}"))?;
+        if matches!(read.details, EventDetails::Other { .. }) {
+            return Err(format!(
+                "history reader did not type event {i} ({})",
+                read.event_type()
+            ));
+        }
+        let again = read.to_aws_json();
+        if &again != written {
+            return Err(format!(
+                "history reader changed event {i}:\n  written {written}\n  read back {again}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

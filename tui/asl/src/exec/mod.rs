@@ -124,30 +124,9 @@ impl ExecutionSpec {
     }
 }
 
-/// How an execution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionStatus {
-    /// Reached a Succeed state or an End.
-    Succeeded,
-    /// A failure was not caught.
-    Failed,
-    /// The execution-level `TimeoutSeconds` elapsed.
-    TimedOut,
-    /// Stopped through a [`StopHandle`].
-    Aborted,
-}
-
-impl ExecutionStatus {
-    /// The DescribeExecution status string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Succeeded => "SUCCEEDED",
-            ExecutionStatus::Failed => "FAILED",
-            ExecutionStatus::TimedOut => "TIMED_OUT",
-            ExecutionStatus::Aborted => "ABORTED",
-        }
-    }
-}
+/// An execution's status: the domain model's. An engine [`Outcome`] is always a final one
+/// (SUCCEEDED, FAILED, TIMED_OUT or ABORTED).
+pub use scones_workflow::ExecutionStatus;
 
 /// The result of an execution (what DescribeExecution reports once it stopped).
 #[derive(Debug, Clone, PartialEq)]

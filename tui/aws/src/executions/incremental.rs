@@ -24,6 +24,7 @@
 //! The position is carried in an opaque cursor string; the description cache and the queue
 //! live in the [`IncrementalLister`].
 
+use scones_workflow::ExecutionStatus;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
@@ -173,7 +174,7 @@ struct Described {
     s3_key: Option<String>,
     error: Option<String>,
     cause: Option<String>,
-    status: String,
+    status: ExecutionStatus,
 }
 
 #[derive(Debug, Default)]
@@ -501,7 +502,7 @@ impl IncrementalLister {
         loop {
             let (items, next) = self
                 .workflow
-                .list_page(Some("RUNNING"), token, 1000)
+                .list_page(Some(ExecutionStatus::Running), token, 1000)
                 .await?;
             running.extend(items.into_iter().map(|e| e.arn));
             match next {
@@ -546,7 +547,7 @@ impl IncrementalLister {
             s3_key: d.s3_key(),
             error: d.error.clone(),
             cause: d.cause.clone(),
-            status: d.listing.status.clone(),
+            status: d.listing.status,
         };
         let row = row_from(d.listing, &described);
         let mut state = self.lock();
@@ -587,7 +588,7 @@ fn needs_description(d: &Described, e: &ExecutionListing) -> bool {
     if d.status == e.status {
         return false;
     }
-    e.status != "SUCCEEDED" && e.is_final()
+    e.status != ExecutionStatus::Succeeded && e.is_final()
 }
 
 fn row_from(listing: ExecutionListing, d: &Described) -> ExecutionRow {
@@ -659,7 +660,7 @@ mod tests {
         ExecutionListing {
             arn: arn.into(),
             name: arn.into(),
-            status: status.into(),
+            status: ExecutionStatus::from_service(status),
             start: DateTime::from_timestamp_millis(ms).unwrap(),
             stop: None,
         }
@@ -689,13 +690,13 @@ mod tests {
             s3_key: Some("k".into()),
             error: None,
             cause: None,
-            status: "RUNNING".into(),
+            status: ExecutionStatus::Running,
         };
         assert!(needs_description(&running, &listing("a", 1, "FAILED")));
         assert!(!needs_description(&running, &listing("a", 1, "SUCCEEDED")));
         assert!(!needs_description(&running, &listing("a", 1, "RUNNING")));
         let failed = Described {
-            status: "FAILED".into(),
+            status: ExecutionStatus::Failed,
             error: Some("LowConfidence".into()),
             ..running
         };

@@ -6,6 +6,7 @@ pub mod history;
 pub mod incremental;
 
 use chrono::{DateTime, Utc};
+use scones_workflow::ExecutionStatus;
 use serde_json::Value;
 
 use crate::error::AwsError;
@@ -17,8 +18,9 @@ pub struct ExecutionListing {
     pub arn: String,
     /// Name.
     pub name: String,
-    /// Status, the service's name (`RUNNING`, `SUCCEEDED`, ...).
-    pub status: String,
+    /// Status (a name this build does not know is read as RUNNING: see
+    /// [`ExecutionStatus::from_service`]).
+    pub status: ExecutionStatus,
     /// Start.
     pub start: DateTime<Utc>,
     /// Stop, once ended.
@@ -26,16 +28,10 @@ pub struct ExecutionListing {
 }
 
 impl ExecutionListing {
-    /// True once the status can no longer change by itself (anything but `RUNNING` and
-    /// `PENDING_REDRIVE`).
+    /// True once the status can no longer change by itself.
     pub fn is_final(&self) -> bool {
-        is_final_status(&self.status)
+        self.status.is_final()
     }
-}
-
-/// True for the statuses an execution ends in.
-pub fn is_final_status(status: &str) -> bool {
-    !matches!(status, "RUNNING" | "PENDING_REDRIVE")
 }
 
 /// One execution as `DescribeExecution` shows it.
@@ -135,7 +131,7 @@ impl Workflow {
     /// One page of executions, newest first (`status`: only those in that status).
     pub async fn list_page(
         &self,
-        status: Option<&str>,
+        status: Option<ExecutionStatus>,
         next_token: Option<String>,
         max_results: i32,
     ) -> Result<(Vec<ExecutionListing>, Option<String>), AwsError> {
@@ -143,7 +139,9 @@ impl Workflow {
             .sfn
             .list_executions()
             .state_machine_arn(&self.state_machine_arn)
-            .set_status_filter(status.map(aws_sdk_sfn::types::ExecutionStatus::from))
+            .set_status_filter(
+                status.map(|s| aws_sdk_sfn::types::ExecutionStatus::from(s.as_str())),
+            )
             .set_next_token(next_token)
             .max_results(max_results.clamp(1, 1000))
             .send()
@@ -155,7 +153,7 @@ impl Workflow {
             .map(|e| ExecutionListing {
                 arn: e.execution_arn().to_owned(),
                 name: e.name().to_owned(),
-                status: e.status().as_str().to_owned(),
+                status: ExecutionStatus::from_service(e.status().as_str()),
                 start: to_chrono(e.start_date()),
                 stop: e.stop_date().map(to_chrono),
             })
@@ -176,7 +174,7 @@ impl Workflow {
             listing: ExecutionListing {
                 arn: out.execution_arn().to_owned(),
                 name: out.name().unwrap_or_default().to_owned(),
-                status: out.status().as_str().to_owned(),
+                status: ExecutionStatus::from_service(out.status().as_str()),
                 start: to_chrono(out.start_date()),
                 stop: out.stop_date().map(to_chrono),
             },
@@ -269,7 +267,7 @@ mod tests {
             listing: ExecutionListing {
                 arn: "a".into(),
                 name: "n".into(),
-                status: "SUCCEEDED".into(),
+                status: ExecutionStatus::Succeeded,
                 start: Utc::now(),
                 stop: None,
             },
@@ -281,7 +279,6 @@ mod tests {
         assert_eq!(d.s3_key().as_deref(), Some("test/x.png"));
         assert_eq!(d.scores(), Some([0.97, 0.03]));
         assert!(d.listing.is_final());
-        assert!(!is_final_status("PENDING_REDRIVE"));
         assert_eq!(s3_key_of("not json"), None);
     }
 }

@@ -1,15 +1,6 @@
-//! Data capture in SageMaker's format: one JSON object per line, under
-//! `datacapture/<endpoint>/AllTraffic/YYYY/MM/DD/HH/<MM-SS-mmm>-<uuid>.jsonl`:
-//!
-//! ```json
-//! {"captureData": {
-//!    "endpointInput":  {"observedContentType": "image/png", "mode": "INPUT",
-//!                       "data": "<base64>", "encoding": "BASE64"},
-//!    "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT",
-//!                       "data": "<base64>", "encoding": "BASE64"}},
-//!  "eventMetadata": {"eventId": "<uuid>", "inferenceTime": "2024-05-01T12:00:00Z"},
-//!  "eventVersion": "0"}
-//! ```
+//! Data capture in SageMaker's format ([`scones_workflow::capture`] defines the record and
+//! reads it), one record a line, under
+//! `datacapture/<endpoint>/AllTraffic/YYYY/MM/DD/HH/<MM-SS-mmm>-<uuid>.jsonl`.
 //!
 //! Lines are buffered (SageMaker also delivers capture in batches) and flushed at least once
 //! a second, on hour change and on [`DataCapture::flush`]. A crash can cut the last line of a
@@ -21,62 +12,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
-use serde::{Deserialize, Serialize};
+use scones_workflow::capture::{CaptureRecord, CapturedInference, Keep};
 
 use crate::bucket::LocalBucket;
 
 /// SageMaker's variant name for a single-variant endpoint.
-pub const VARIANT: &str = "AllTraffic";
+pub const VARIANT: &str = scones_workflow::capture::DEFAULT_VARIANT;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
-
-/// One captured payload (input or output).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CapturedPayload {
-    /// Content type of the payload.
-    pub observed_content_type: String,
-    /// `INPUT` or `OUTPUT`.
-    pub mode: String,
-    /// The payload, base64.
-    pub data: String,
-    /// `BASE64`.
-    pub encoding: String,
-}
-
-/// `captureData`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CaptureData {
-    /// The request.
-    pub endpoint_input: CapturedPayload,
-    /// The response.
-    pub endpoint_output: CapturedPayload,
-}
-
-/// `eventMetadata`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventMetadata {
-    /// Unique id of the inference.
-    pub event_id: String,
-    /// When it happened (RFC 3339, seconds, UTC).
-    pub inference_time: String,
-}
-
-/// One line of a capture file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CaptureRecord {
-    /// Input and output.
-    pub capture_data: CaptureData,
-    /// Id and time.
-    pub event_metadata: EventMetadata,
-    /// Always `"0"`.
-    pub event_version: String,
-}
 
 struct OpenFile {
     hour: (i32, u32, u32, u32),
@@ -121,29 +64,13 @@ impl DataCapture {
         output_content_type: &str,
         at: DateTime<Utc>,
     ) -> std::io::Result<()> {
-        let record = CaptureRecord {
-            capture_data: CaptureData {
-                endpoint_input: CapturedPayload {
-                    observed_content_type: input_content_type.to_owned(),
-                    mode: "INPUT".into(),
-                    data: BASE64.encode(input),
-                    encoding: "BASE64".into(),
-                },
-                endpoint_output: CapturedPayload {
-                    observed_content_type: output_content_type.to_owned(),
-                    mode: "OUTPUT".into(),
-                    data: BASE64.encode(output),
-                    encoding: "BASE64".into(),
-                },
-            },
-            event_metadata: EventMetadata {
-                event_id: uuid::Uuid::new_v4().to_string(),
-                inference_time: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            },
-            event_version: "0".into(),
-        };
-        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+        let line = CaptureRecord::new(
+            uuid::Uuid::new_v4().to_string(),
+            at,
+            (input, input_content_type),
+            (output, output_content_type),
+        )
+        .to_line();
         let hour = (at.year(), at.month(), at.day(), at.hour());
         let mut guard = self
             .file
@@ -215,17 +142,6 @@ pub fn capture_dir(bucket: &LocalBucket, endpoint: &str) -> PathBuf {
     bucket.datacapture_dir().join(endpoint).join(VARIANT)
 }
 
-/// One captured inference, decoded for charts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CapturedInference {
-    /// `eventMetadata.eventId`.
-    pub event_id: String,
-    /// `eventMetadata.inferenceTime`.
-    pub time: DateTime<Utc>,
-    /// The decoded output `[p_bicycle, p_motorcycle]`, when it is one.
-    pub scores: Option<[f64; 2]>,
-}
-
 /// The inferences captured for `endpoint` at or after `since` (whole hours are scanned, so
 /// records from earlier in `since`'s hour are filtered out here), oldest first. Unparseable
 /// lines (a line cut short by a crash) are skipped.
@@ -233,6 +149,7 @@ pub fn read_captures(
     bucket: &LocalBucket,
     endpoint: &str,
     since: DateTime<Utc>,
+    keep: Keep,
 ) -> std::io::Result<Vec<CapturedInference>> {
     let root = capture_dir(bucket, endpoint);
     let mut files = Vec::new();
@@ -241,28 +158,15 @@ pub fn read_captures(
     let mut out = Vec::new();
     for path in files {
         let file = File::open(&path)?;
-        for line in BufReader::new(file).lines() {
+        for line in BufReader::new(file).split(b'\n') {
             let Ok(line) = line else { continue };
-            let Ok(record) = serde_json::from_str::<CaptureRecord>(&line) else {
+            let Some(record) = CapturedInference::from_line(&line, keep) else {
                 continue;
             };
-            let Ok(time) = DateTime::parse_from_rfc3339(&record.event_metadata.inference_time)
-            else {
-                continue;
-            };
-            let time = time.with_timezone(&Utc);
-            if time < since.with_nanosecond(0).unwrap_or(since) {
+            if record.time < since.with_nanosecond(0).unwrap_or(since) {
                 continue;
             }
-            let scores = BASE64
-                .decode(record.capture_data.endpoint_output.data.as_bytes())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<[f64; 2]>(&b).ok());
-            out.push(CapturedInference {
-                event_id: record.event_metadata.event_id,
-                time,
-                scores,
-            });
+            out.push(record);
         }
     }
     out.sort_by_key(|c| c.time);

@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::Utc;
 use scones_handlers::{Endpoint, InvokeError};
 
-pub use capture::{CapturedInference, DataCapture, read_captures};
+pub use capture::{DataCapture, read_captures};
 pub use predictor::{PredictError, Predictor};
 
 use crate::store::StoreWriter;

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use query::{ExecutionChanges, ExecutionFilter};
+pub use query::{ExecutionChanges, ExecutionFilter, Failures};
 pub use types::{
     ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,
 };

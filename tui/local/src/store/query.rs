@@ -31,6 +31,17 @@ pub struct ExecutionFilter {
     pub before_id: Option<i64>,
 }
 
+/// [`Store::failures`]: a page of the newest failures and counts over the whole window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failures {
+    /// The newest, newest first.
+    pub newest: Vec<ExecutionSummary>,
+    /// Failures with that error in the window.
+    pub total: u64,
+    /// Executions of the window that have ended.
+    pub finished: u64,
+}
+
 /// A page of the change stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionChanges {
@@ -212,17 +223,49 @@ impl Store {
             .collect()
     }
 
-    /// The newest executions that failed with `error` (e.g. `LowConfidence`), with scores.
-    pub fn failures(&self, error: &str, limit: usize) -> Result<Vec<ExecutionSummary>, StoreError> {
+    /// The executions started in `[from, to)` that failed with `error` (e.g.
+    /// `LowConfidence`): the newest `limit` of them with their scores, how many there are in
+    /// all, and how many executions of the window have ended (the rate's denominator).
+    pub fn failures(
+        &self,
+        error: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Failures, StoreError> {
+        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE error = ?1
-             ORDER BY start_ms DESC LIMIT ?2"
+            "SELECT {SUMMARY_COLUMNS} FROM executions
+             WHERE error = ?1 AND start_ms >= ?2 AND start_ms < ?3
+             ORDER BY start_ms DESC LIMIT ?4"
         );
         let mut stmt = self.conn().prepare_cached(&sql).map_err(|e| self.err(e))?;
-        stmt.query_map(params![error, limit as i64], summary)
+        let newest = stmt
+            .query_map(params![error, from, to, limit as i64], summary)
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u64, StoreError> {
+            self.conn()
+                .prepare_cached(sql)
+                .and_then(|mut st| st.query_row(args, |r| r.get::<_, i64>(0)))
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(|e| self.err(e))
+        };
+        let total = count(
+            "SELECT count(*) FROM executions WHERE error = ?1 AND start_ms >= ?2 AND start_ms < ?3",
+            &[&error, &from, &to],
+        )?;
+        let finished = count(
+            "SELECT count(*) FROM executions
+             WHERE start_ms >= ?1 AND start_ms < ?2 AND status != 'RUNNING'",
+            &[&from, &to],
+        )?;
+        Ok(Failures {
+            newest,
+            total,
+            finished,
+        })
     }
 
     /// How many executions are in each status.
@@ -244,7 +287,8 @@ impl Store {
                 Some(ExecutionStatus::Failed) => counts.failed += n,
                 Some(ExecutionStatus::TimedOut) => counts.timed_out += n,
                 Some(ExecutionStatus::Aborted) => counts.aborted += n,
-                None => {}
+                // Never stored (the schema's CHECK refuses it); a Map Run status.
+                Some(ExecutionStatus::PendingRedrive) | None => {}
             }
         }
         Ok(counts)

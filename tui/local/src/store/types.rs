@@ -3,66 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// An execution's status, as DescribeExecution reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExecutionStatus {
-    /// Started, not finished.
-    Running,
-    /// Reached the end.
-    Succeeded,
-    /// Ended with an uncaught error.
-    Failed,
-    /// Hit its TimeoutSeconds.
-    TimedOut,
-    /// Stopped (StopExecution, or its process died).
-    Aborted,
-}
-
-impl ExecutionStatus {
-    /// Every status.
-    pub const ALL: [ExecutionStatus; 5] = [
-        ExecutionStatus::Running,
-        ExecutionStatus::Succeeded,
-        ExecutionStatus::Failed,
-        ExecutionStatus::TimedOut,
-        ExecutionStatus::Aborted,
-    ];
-
-    /// `RUNNING`, `SUCCEEDED`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Running => "RUNNING",
-            ExecutionStatus::Succeeded => "SUCCEEDED",
-            ExecutionStatus::Failed => "FAILED",
-            ExecutionStatus::TimedOut => "TIMED_OUT",
-            ExecutionStatus::Aborted => "ABORTED",
-        }
-    }
-
-    /// Parses [`ExecutionStatus::as_str`] text.
-    pub fn parse(text: &str) -> Option<ExecutionStatus> {
-        ExecutionStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-
-    /// The engine's final status as a store status.
-    pub fn from_engine(status: scones_asl::ExecutionStatus) -> ExecutionStatus {
-        match status {
-            scones_asl::ExecutionStatus::Succeeded => ExecutionStatus::Succeeded,
-            scones_asl::ExecutionStatus::Failed => ExecutionStatus::Failed,
-            scones_asl::ExecutionStatus::TimedOut => ExecutionStatus::TimedOut,
-            scones_asl::ExecutionStatus::Aborted => ExecutionStatus::Aborted,
-        }
-    }
-}
-
-impl std::fmt::Display for ExecutionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use scones_workflow::ExecutionStatus;
 
 /// One execution as a list shows it (no input/output payloads).
 #[derive(Debug, Clone, PartialEq, Serialize)]

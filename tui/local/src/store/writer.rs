@@ -201,7 +201,7 @@ impl StoreWriter {
         self.send(Op::Event {
             arn: arn.clone(),
             event_id: i64::try_from(event.id).unwrap_or(i64::MAX),
-            kind: event.event_type(),
+            kind: event.event_type().to_owned(),
             timestamp_ms: event.timestamp.timestamp_millis(),
             json: json.to_string(),
             payloads,

@@ -196,3 +196,36 @@ impl Predictor for RedPredictor {
         Ok([red, 1.0 - red])
     }
 }
+
+/// Runs `keys` on `stack` through the port's runner (as `scones run --local` does), calling
+/// `on_result` with each result, and waits until everything is in the store.
+pub async fn run_keys(
+    home: &scones_local::Home,
+    stack: &scones_local::LocalStack,
+    keys: scones_workflow::run::Keys,
+    concurrency: usize,
+    mut on_result: impl FnMut(&scones_workflow::run::ExecutionResult),
+) -> scones_workflow::run::RunReport {
+    let backend = std::sync::Arc::new(
+        scones_local::LocalBackend::with_stack(
+            home,
+            stack.clone(),
+            scones_handlers::Threshold::DEFAULT,
+        )
+        .unwrap(),
+    );
+    let report = scones_workflow::run::run(
+        backend,
+        keys,
+        concurrency,
+        |r| {
+            on_result(r.unwrap());
+            scones_workflow::run::Next::Continue
+        },
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    stack.flush().await.unwrap();
+    report
+}

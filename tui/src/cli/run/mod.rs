@@ -1,15 +1,30 @@
-//! `scones run`: start executions of the workflow.
+//! `scones run`: executions of the workflow on the local stack or on AWS, through one runner
+//! over the port ([`scones_workflow::run`]): one line per execution as it ends, then the
+//! summary.
+//!
+//! Exit status: 0 when every execution ended as the workflow is designed to (SUCCEEDED, or
+//! FAILED with `LowConfidence`); 1 when any ended otherwise (another error, a timeout, a
+//! stop), could not be started or followed, or was not persisted; 130 after Ctrl-C (the
+//! running executions are stopped as ABORTED and the summary covers what ran); 141 when the
+//! output was closed (`| head`), quietly, like other Unix tools.
 
-mod aws;
-mod local;
 mod print;
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Args;
+use scones_aws::{AwsBackend, AwsOptions};
+use scones_local::{Home, LocalBackend, LocalOptions, stage};
+use scones_workflow::port::Backend;
+use scones_workflow::run::{self, Interruption, Keys, Next, RunReport};
 
-use super::aws_stack::AwsStackArgs;
+use super::aws_stack::{self, AwsStackArgs};
 use super::{BackendArgs, GlobalArgs};
+use crate::ui::synthetic_banner;
+use print::{line, not_finished_line};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["key", "random"])))]
@@ -21,27 +36,146 @@ pub struct RunArgs {
     /// Classify this object of the bucket (e.g. test/bicycle_s_000513.png); repeatable.
     #[arg(long, value_name = "KEY")]
     pub key: Vec<String>,
-    /// Classify N images drawn at random from the staged test split.
+    /// Classify N images drawn at random from the staged test split (drawn as the run goes:
+    /// any N starts at once).
     #[arg(long, value_name = "N")]
-    pub random: Option<usize>,
+    pub random: Option<u64>,
     /// Executions running at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
-    /// FilterLowConfidence threshold in (0, 1].
-    #[arg(long, default_value = "0.93")]
-    pub threshold: scones_handlers::Threshold,
+    /// FilterLowConfidence threshold in (0, 1] (local; on AWS it is the filter function's
+    /// THRESHOLD, set by Terraform's `threshold` variable). Default 0.93.
+    #[arg(long, allow_negative_numbers = true)]
+    pub threshold: Option<scones_handlers::Threshold>,
     /// Print only the summary, not one line per execution.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Do not write endpoint data capture.
+    /// Do not write endpoint data capture (local; on AWS capture is the endpoint's).
     #[arg(long)]
     pub no_capture: bool,
 }
 
+/// Exit status after Ctrl-C (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+/// Exit status when the output was closed (128 + SIGPIPE).
+const EXIT_OUTPUT_CLOSED: u8 = 141;
+
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.backend.aws {
-        aws::run(global, &args)
-    } else {
-        local::run(global, &args)
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        if args.backend.aws {
+            anyhow::ensure!(
+                args.threshold.is_none(),
+                "--threshold is a local setting: on AWS the threshold is the filter function's \
+                 THRESHOLD environment variable, set by Terraform's `threshold` variable \
+                 (terraform apply -var threshold=0.9)"
+            );
+            anyhow::ensure!(
+                !args.no_capture,
+                "--no-capture is a local setting: on AWS data capture is the endpoint's \
+                 configuration (Terraform's `data_capture_percentage`)"
+            );
+            let aws = AwsBackend::connect(
+                &aws_stack::target(&args.backend),
+                &args.stack.discovery(),
+                AwsOptions::default(),
+            )
+            .await?;
+            aws.check_deployed().await?;
+            tracing::info!(state_machine = %aws.resources().state_machine_arn, "running on AWS");
+            let aws = Arc::new(aws);
+            execute(Arc::clone(&aws), &args).await
+        } else {
+            let home = Home::resolve(global.home.as_deref())?;
+            if let Some(manifest) = stage::read_manifest(&home.bucket())?
+                && manifest.synthetic
+            {
+                synthetic_banner(manifest.synthetic_reason.as_deref());
+            }
+            let local = Arc::new(LocalBackend::open(
+                &home,
+                LocalOptions {
+                    threshold: args.threshold.unwrap_or_default(),
+                    readonly: false,
+                    data_capture: !args.no_capture,
+                },
+            )?);
+            // No model, no data: one clear error before anything starts.
+            local.stack("scones run")?;
+            let code = execute(Arc::clone(&local), &args).await;
+            local.finish(std::time::Duration::from_secs(30)).await;
+            code
+        }
+    })
+}
+
+/// Runs the executions on `backend`, printing as they end.
+async fn execute<B: Backend>(backend: Arc<B>, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let keys = match args.random {
+        Some(n) => Keys::Random(n),
+        None => Keys::Given(args.key.clone()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write_error: Option<std::io::Error> = None;
+    let quiet = args.quiet;
+    let report = run::run(
+        backend,
+        keys,
+        args.concurrency as usize,
+        |result| {
+            let written = match result {
+                Ok(r) if !quiet => writeln!(out, "{}", line(r)),
+                Ok(_) => Ok(()),
+                Err(n) => {
+                    // Failures go to stderr at once; stdout keeps the results.
+                    let _ = out.flush();
+                    eprintln!("{}", not_finished_line(n));
+                    Ok(())
+                }
+            };
+            match written {
+                Ok(()) => Next::Continue,
+                Err(e) => {
+                    write_error.get_or_insert(e);
+                    Next::Stop
+                }
+            }
+        },
+        async {
+            // Without a handler (no signal support) the run just cannot be interrupted.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+    )
+    .await?;
+    let summary_written = writeln!(out, "{}", report.summary).and_then(|()| out.flush());
+    if let Some(e) = write_error.or(summary_written.err()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::from(EXIT_OUTPUT_CLOSED));
+        }
+        anyhow::bail!("cannot write the results to stdout: {e}");
+    }
+    Ok(exit_code(&report))
+}
+
+fn exit_code(report: &RunReport) -> ExitCode {
+    match report.interrupted {
+        Some(Interruption::Interrupted) => {
+            eprintln!("interrupted: the executions still running were stopped");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Some(Interruption::OutputClosed) => ExitCode::from(EXIT_OUTPUT_CLOSED),
+        None if report.summary.unexpected > 0
+            || report.summary.not_persisted > 0
+            || !report.not_finished.is_empty() =>
+        {
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     }
 }

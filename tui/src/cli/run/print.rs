@@ -1,7 +1,7 @@
 //! What `scones run` prints, the same for every backend: one line per execution as it ends,
-//! then the summary ([`scones_local::runner::RunSummary`]'s `Display`).
+//! then the summary ([`scones_workflow::run::RunSummary`]'s `Display`).
 
-use scones_local::runner::ExecutionResult;
+use scones_workflow::run::{ExecutionResult, NotFinished};
 
 /// `key  STATUS  error  [p_bicycle, p_motorcycle]  ms  name`
 pub fn line(r: &ExecutionResult) -> String {
@@ -18,4 +18,12 @@ pub fn line(r: &ExecutionResult) -> String {
         r.duration.as_secs_f64() * 1e3,
         r.name
     )
+}
+
+/// `key  NOT FINISHED  what went wrong` (on stderr).
+pub fn not_finished_line(n: &NotFinished) -> String {
+    match &n.execution {
+        Some(id) => format!("{}\tNOT FINISHED\t{id}: {}", n.s3_key, n.error),
+        None => format!("{}\tNOT STARTED\t{}", n.s3_key, n.error),
+    }
 }

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::CapturePoint;
 use crate::dashboard::components::metrics::fmt_window;
+use scones_workflow::port::CapturePoint;
 
 /// The captured points in the window.
 #[derive(Debug, Clone, Default, PartialEq)]

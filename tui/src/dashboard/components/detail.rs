@@ -11,12 +11,13 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Tabs, Wrap};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::history::{
-    cause_message, failing_state, pretty_json, pretty_json_for_display, state_runs,
-};
-use crate::dashboard::backend::{ExecutionId, ExecutionSummary, HistoryEvent, StateRun};
 use crate::dashboard::components::executions::visible_offset;
 use crate::dashboard::components::{fmt_duration, fmt_offset, truncate};
+use crate::dashboard::state_runs::{
+    StateRun, cause_message, failing_state, pretty_json, pretty_json_for_display, state_runs,
+};
+use scones_workflow::history::HistoryEvent;
+use scones_workflow::port::{ExecutionId, ExecutionSummary};
 
 /// Which payload of the selected state is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,7 +377,7 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
     let start = d.events.first().map(|e| e.timestamp);
     let offset = d.events_offset.min(d.events.len().saturating_sub(height));
     let rows = d.events.iter().skip(offset).take(height).map(|e| {
-        let style = if e.kind.ends_with("Failed") || e.kind.ends_with("TimedOut") {
+        let style = if e.is_failure() {
             theme.bad
         } else {
             theme.text
@@ -388,7 +389,7 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
                     .map(|s| fmt_offset(e.timestamp - s))
                     .unwrap_or_default(),
             ),
-            Cell::from(e.kind.clone()),
+            Cell::from(e.event_type().to_owned()),
             Cell::from(e.summary()),
         ])
         .style(style)

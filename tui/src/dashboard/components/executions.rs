@@ -14,9 +14,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::history::cause_message;
-use crate::dashboard::backend::{ExecStatus, ExecutionId, ExecutionSummary, TimeRange};
 use crate::dashboard::components::{fmt_duration, fmt_start, truncate};
+use scones_workflow::ExecutionStatus;
+use scones_workflow::cause::cause_message;
+use scones_workflow::port::{ExecutionId, ExecutionSummary, TimeRange};
 
 /// Orders of the list, cycled by the sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,26 @@ impl ExecutionsState {
         true
     }
 
+    /// Sets one execution's status from newer news than the listing (its history): a
+    /// redriven execution runs again, and a running one whose history ended has ended.
+    /// A running execution loses its stop time.
+    pub fn set_status(&mut self, id: &ExecutionId, status: ExecutionStatus, now: DateTime<Utc>) {
+        let Some(row) = self.index.get(id).and_then(|&i| self.rows.get_mut(i)) else {
+            return;
+        };
+        if row.status == status {
+            return;
+        }
+        row.status = status;
+        if !status.is_final() {
+            row.stop = None;
+            row.error = None;
+            row.cause = None;
+        }
+        let keep = self.selected_id();
+        self.rebuild(keep, now);
+    }
+
     /// Sets the filter and rebuilds the view.
     pub fn set_filter(&mut self, filter: String, now: DateTime<Utc>) {
         let keep = self.selected_id();
@@ -134,7 +155,7 @@ impl ExecutionsState {
         let rows = &self.rows;
         self.running = rows
             .iter()
-            .filter(|r| r.status == ExecStatus::Running)
+            .filter(|r| r.status == ExecutionStatus::Running)
             .count();
         self.view = (0..rows.len() as u32)
             .filter(|&i| needle.is_empty() || matches_filter(&rows[i as usize], &needle))
@@ -235,12 +256,12 @@ impl ExecutionsState {
     }
 }
 
-fn status_rank(s: ExecStatus) -> u8 {
+fn status_rank(s: ExecutionStatus) -> u8 {
     match s {
-        ExecStatus::Failed | ExecStatus::TimedOut => 0,
-        ExecStatus::Aborted | ExecStatus::PendingRedrive => 1,
-        ExecStatus::Running => 2,
-        ExecStatus::Succeeded => 3,
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut => 0,
+        ExecutionStatus::Aborted | ExecutionStatus::PendingRedrive => 1,
+        ExecutionStatus::Running => 2,
+        ExecutionStatus::Succeeded => 3,
     }
 }
 
@@ -414,7 +435,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn exec(i: u32, status: ExecStatus, key: &str) -> ExecutionSummary {
+    fn exec(i: u32, status: ExecutionStatus, key: &str) -> ExecutionSummary {
         let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
             + chrono::Duration::seconds(i64::from(i));
         ExecutionSummary {
@@ -426,7 +447,7 @@ mod tests {
             stop: status
                 .is_final()
                 .then_some(start + chrono::Duration::milliseconds(100 + i64::from(i))),
-            error: (status == ExecStatus::Failed).then(|| "LowConfidence".to_owned()),
+            error: (status == ExecutionStatus::Failed).then(|| "LowConfidence".to_owned()),
             cause: None,
         }
     }
@@ -440,20 +461,20 @@ mod tests {
         let mut s = ExecutionsState::default();
         s.merge(
             vec![
-                exec(1, ExecStatus::Running, "test/a.png"),
-                exec(2, ExecStatus::Succeeded, "test/b.png"),
+                exec(1, ExecutionStatus::Running, "test/a.png"),
+                exec(2, ExecutionStatus::Succeeded, "test/b.png"),
             ],
             now(),
         );
         assert_eq!(s.total(), 2);
         assert_eq!(s.running(), 1);
         assert_eq!(s.at(0).unwrap().name, "exec-2");
-        s.merge(vec![exec(1, ExecStatus::Failed, "test/a.png")], now());
+        s.merge(vec![exec(1, ExecutionStatus::Failed, "test/a.png")], now());
         assert_eq!(s.total(), 2);
         assert_eq!(s.running(), 0);
         assert_eq!(
             s.get(&ExecutionId::new("id-1")).unwrap().status,
-            ExecStatus::Failed
+            ExecutionStatus::Failed
         );
     }
 
@@ -462,7 +483,7 @@ mod tests {
         let mut s = ExecutionsState::default();
         s.merge(
             (0..5)
-                .map(|i| exec(i, ExecStatus::Succeeded, "k"))
+                .map(|i| exec(i, ExecutionStatus::Succeeded, "k"))
                 .collect(),
             now(),
         );
@@ -470,7 +491,7 @@ mod tests {
         let picked = s.selected_id().unwrap();
         s.merge(
             (5..8)
-                .map(|i| exec(i, ExecStatus::Succeeded, "k"))
+                .map(|i| exec(i, ExecutionStatus::Succeeded, "k"))
                 .collect(),
             now(),
         );
@@ -483,9 +504,9 @@ mod tests {
         let mut s = ExecutionsState::default();
         s.merge(
             vec![
-                exec(1, ExecStatus::Succeeded, "test/bicycle_1.png"),
-                exec(2, ExecStatus::Failed, "test/motorcycle_2.png"),
-                exec(3, ExecStatus::Succeeded, "test/motorcycle_3.png"),
+                exec(1, ExecutionStatus::Succeeded, "test/bicycle_1.png"),
+                exec(2, ExecutionStatus::Failed, "test/motorcycle_2.png"),
+                exec(3, ExecutionStatus::Succeeded, "test/motorcycle_3.png"),
             ],
             now(),
         );
@@ -506,9 +527,9 @@ mod tests {
         let mut s = ExecutionsState::default();
         s.merge(
             vec![
-                exec(1, ExecStatus::Succeeded, "c"),
-                exec(2, ExecStatus::Failed, "a"),
-                exec(3, ExecStatus::Running, "b"),
+                exec(1, ExecutionStatus::Succeeded, "c"),
+                exec(2, ExecutionStatus::Failed, "a"),
+                exec(3, ExecutionStatus::Running, "b"),
             ],
             now(),
         );

@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::BackendKind;
 use crate::dashboard::components::truncate;
+use scones_workflow::port::BackendKind;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 

@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::{ExecutionId, LogLevel, LogLine};
 use crate::dashboard::components::truncate;
+use scones_workflow::port::{ExecutionId, LogLevel, LogLine};
 
 /// The lines of one execution.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,18 +7,20 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::LowConfidenceFailure;
 use crate::dashboard::components::executions::visible_offset;
 use crate::dashboard::components::metrics::fmt_window;
 use crate::dashboard::components::{fmt_start, truncate};
+use scones_workflow::port::{LowConfidenceFailure, LowConfidenceReport};
 
 /// The failures in the window and the selection.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LowConfidenceState {
-    /// Newest first.
+    /// The newest failures, newest first (a page: `total` counts them all).
     pub items: Vec<LowConfidenceFailure>,
+    /// Failures in the whole window.
+    pub total: u64,
     /// Executions that finished in the same window (the rate's denominator).
-    pub finished_in_window: usize,
+    pub finished_in_window: u64,
     /// Selected row.
     pub selected: usize,
     /// First visible row.
@@ -29,9 +31,10 @@ pub struct LowConfidenceState {
 
 impl LowConfidenceState {
     /// Replaces the list, keeping the selection in range.
-    pub fn set(&mut self, items: Vec<LowConfidenceFailure>, finished_in_window: usize) {
-        self.items = items;
-        self.finished_in_window = finished_in_window;
+    pub fn set(&mut self, report: LowConfidenceReport, finished_in_window: u64) {
+        self.items = report.failures;
+        self.total = report.total.max(self.items.len() as u64);
+        self.finished_in_window = finished_in_window.max(self.total);
         self.selected = self.selected.min(self.items.len().saturating_sub(1));
         self.loaded = true;
     }
@@ -50,8 +53,7 @@ impl LowConfidenceState {
 
     /// Failures as a share of finished executions (None when nothing finished).
     pub fn rate(&self) -> Option<f64> {
-        (self.finished_in_window > 0)
-            .then(|| self.items.len() as f64 / self.finished_in_window as f64)
+        (self.finished_in_window > 0).then(|| self.total as f64 / self.finished_in_window as f64)
     }
 }
 
@@ -78,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     let [rate_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-    let per_min = s.items.len() as f64 / (window.as_secs_f64() / 60.0);
+    let per_min = s.total as f64 / (window.as_secs_f64() / 60.0);
     let rate = match s.rate() {
         Some(r) => format!(
             "{:.1}% of {} finished executions",
@@ -90,12 +92,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(
-                format!("{} failures", s.items.len()),
-                if s.items.is_empty() {
-                    theme.ok
+                if s.total > s.items.len() as u64 {
+                    format!("{} failures (newest {} listed)", s.total, s.items.len())
                 } else {
-                    theme.bad
+                    format!("{} failures", s.total)
                 },
+                if s.total == 0 { theme.ok } else { theme.bad },
             ),
             Span::styled(format!(" · {rate} · {per_min:.2}/min"), theme.dim),
         ])),

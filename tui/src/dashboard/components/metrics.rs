@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Sparkline};
 
 use crate::dashboard::app::App;
-use crate::dashboard::backend::EndpointMetrics;
+use scones_workflow::port::EndpointMetrics;
 
 /// The windows `+`/`-` step through.
 pub const WINDOWS: [Duration; 6] = [

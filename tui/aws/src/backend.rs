@@ -1,5 +1,6 @@
-//! The AWS backend: the deployed stack through the AWS SDK (Step Functions, CloudWatch,
-//! CloudWatch Logs, S3, SageMaker), found from `terraform output -json` or flags.
+//! The AWS backend: the port ([`Backend`]) over the deployed stack through the AWS SDK (Step
+//! Functions, CloudWatch, CloudWatch Logs, S3, SageMaker), found from `terraform output
+//! -json` or flags. The dashboard and `scones run --aws` both use it.
 //!
 //! Every call is made to cost as few AWS requests as possible at steady state, because the
 //! dashboard refreshes continuously and Step Functions' `ListExecutions` quota is small:
@@ -25,34 +26,40 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use chrono::Utc;
 use futures::StreamExt;
+use rand::Rng;
 use rand::seq::IndexedRandom;
-use scones_aws::calls::{CallCounter, CallCounts};
-use scones_aws::capture::{self, CapturedInference};
-use scones_aws::error::AwsError;
-use scones_aws::executions::incremental::{IncrementalLister, ListerOptions, ListingError};
-use scones_aws::executions::{Workflow, execution_name};
-use scones_aws::logs::{self, LogEvent};
-use scones_aws::metrics::{self, DEFAULT_VARIANT};
-use scones_aws::{
+use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl};
+use scones_workflow::cause::{LowConfidenceCause, STOPPED_ERROR};
+use scones_workflow::history::{self, HistoryEvent};
+use scones_workflow::port::{
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
+    EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
+    LogLine, LowConfidenceFailure, LowConfidenceReport, RecordLink, TimeRange,
+};
+use scones_workflow::run::ExecutionResult;
+use serde_json::{Value, json};
+
+use crate::calls::{CallCounter, CallCounts};
+use crate::capture;
+use crate::error::AwsError;
+use crate::executions::incremental::{IncrementalLister, ListerOptions, ListingError};
+use crate::executions::{ExecutionDescription, Workflow, execution_name};
+use crate::logs::{self, LogEvent};
+use crate::metrics::{self, DEFAULT_VARIANT};
+use crate::{
     AwsClients, AwsTarget, Discovery, DiscoveryError, ResourceSource, Resources, RetryPolicy,
     bucket, console, endpoint,
 };
-use serde_json::{Value, json};
 
-use crate::dashboard::backend::{
-    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
-    EndpointInfo, EndpointMetrics, ExecStatus, ExecutionDelta, ExecutionId, ExecutionSummary,
-    HistoryEvent, LogLevel, LogLine, LowConfidenceFailure, RecordLink, TimeRange,
-};
-
-/// Error name given to executions stopped from the dashboard.
-pub const STOPPED_ERROR: &str = "Dashboard.Stopped";
+/// First wait between two `DescribeExecution` calls while following an execution.
+const POLL_FIRST: Duration = Duration::from_millis(250);
+/// Longest wait between two polls.
+const POLL_MAX: Duration = Duration::from_secs(5);
+/// Stop following an execution after this long (the definition times out at 300 s).
+const WAIT_LIMIT: Duration = Duration::from_secs(900);
 
 /// How long the listed test keys are reused before listing again.
 pub const TEST_KEYS_TTL: Duration = Duration::from_secs(600);
-
-/// Low-confidence decisions read per window at most.
-pub const LOW_CONFIDENCE_LIMIT: usize = 1000;
 
 /// Log lines read per log group for one execution at most.
 pub const LOGS_PER_GROUP: usize = 200;
@@ -99,6 +106,23 @@ pub enum AwsBackendError {
     /// No region from the flags, the outputs or the standard chain.
     #[error("no AWS region: pass --region, set AWS_REGION, or configure one for the profile")]
     NoRegion,
+    /// The state machine named by the outputs or flags does not exist.
+    #[error(
+        "nothing is deployed: state machine {arn} does not exist in {region} ({source}); run \
+         `terraform apply` in terraform/, or check --tf-dir, --state-machine-arn, --region \
+         and --profile"
+    )]
+    NothingDeployed {
+        /// The ARN looked for.
+        arn: String,
+        /// The region asked.
+        region: String,
+        /// What Step Functions said.
+        source: AwsError,
+    },
+    /// The stack could not be reached.
+    #[error(transparent)]
+    Aws(AwsError),
 }
 
 impl AwsBackendError {
@@ -107,6 +131,8 @@ impl AwsBackendError {
         match self {
             AwsBackendError::Discovery(e) => e.name(),
             AwsBackendError::NoRegion => "NoRegion",
+            AwsBackendError::NothingDeployed { .. } => "NothingDeployed",
+            AwsBackendError::Aws(_) => "Aws",
         }
     }
 }
@@ -143,7 +169,7 @@ impl AwsBackend {
         if target.region.is_none() {
             target.region = resources.stack_region();
         }
-        let config = scones_aws::sdk_config(&target).await;
+        let config = crate::sdk_config(&target).await;
         if config.region().is_none() {
             return Err(AwsBackendError::NoRegion);
         }
@@ -183,6 +209,22 @@ impl AwsBackend {
         }
     }
 
+    /// Checks with one cheap call (`DescribeStateMachine`) that the state machine exists, so
+    /// an undeployed (or destroyed) stack is one clear error before anything starts.
+    pub async fn check_deployed(&self) -> Result<(), AwsBackendError> {
+        self.workflow.check_exists().await.map_err(|source| {
+            if source.is_not_found() {
+                AwsBackendError::NothingDeployed {
+                    arn: self.resources.state_machine_arn.clone(),
+                    region: self.region.clone(),
+                    source,
+                }
+            } else {
+                AwsBackendError::Aws(source)
+            }
+        })
+    }
+
     /// Requests sent so far, per operation (retries included).
     pub fn calls(&self) -> CallCounts {
         self.clients.counter.snapshot()
@@ -213,7 +255,7 @@ impl AwsBackend {
         Ok(())
     }
 
-    async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
+    async fn cached_test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
         let mut slot = self.test_keys.lock().await;
         if let Some((at, keys)) = slot.as_ref()
             && at.elapsed() < TEST_KEYS_TTL
@@ -236,6 +278,27 @@ impl AwsBackend {
         let keys = Arc::new(keys);
         *slot = Some((Instant::now(), Arc::clone(&keys)));
         Ok(keys)
+    }
+
+    /// Low-confidence decisions in `range`, from the monitoring module's metric filter;
+    /// `None` when the stack names no metric namespace or the read fails.
+    async fn low_confidence_count(&self, range: TimeRange) -> Option<u64> {
+        let namespace = self.resources.metric_namespace.as_deref()?;
+        match metrics::metric_sum(
+            &self.clients.cloudwatch,
+            namespace,
+            metrics::LOW_CONFIDENCE_METRIC,
+            range.start,
+            range.end,
+        )
+        .await
+        {
+            Ok(sum) => Some(sum.max(0.0).round() as u64),
+            Err(e) => {
+                tracing::warn!(error = %e, "low-confidence count from CloudWatch");
+                None
+            }
+        }
     }
 
     fn live_endpoint(&self, operation: &'static str) -> BackendResult<&str> {
@@ -282,7 +345,7 @@ impl AwsBackend {
         for (o, bytes) in read {
             match bytes {
                 Ok(bytes) => {
-                    let (parsed, skipped) = capture::parse_jsonl(&bytes);
+                    let (parsed, skipped) = parse_jsonl(&bytes, Keep::Scores);
                     if skipped > 0 {
                         tracing::debug!(key = %o.key, skipped, "unreadable capture lines");
                     }
@@ -294,6 +357,31 @@ impl AwsBackend {
             }
         }
         points
+    }
+}
+
+/// How an execution ended, from its final description. The scores come from the output
+/// record (SUCCEEDED) or the LowConfidence cause.
+fn result_of(d: ExecutionDescription) -> ExecutionResult {
+    let scores = d.scores().or_else(|| {
+        let cause = LowConfidenceCause::parse(d.cause.as_deref()?)?;
+        Some([cause.p_bicycle, cause.p_motorcycle])
+    });
+    let duration = d
+        .listing
+        .stop
+        .map(|stop| (stop - d.listing.start).to_std().unwrap_or_default())
+        .unwrap_or_default();
+    ExecutionResult {
+        s3_key: d.s3_key().unwrap_or_default(),
+        name: d.listing.name,
+        arn: d.listing.arn,
+        status: d.listing.status,
+        error: d.error,
+        cause: d.cause,
+        scores,
+        duration,
+        persist_error: None,
     }
 }
 
@@ -335,16 +423,6 @@ fn listing_error(e: ListingError) -> BackendError {
             message: c.to_string(),
         },
     }
-}
-
-/// True when the last event ends the execution (the history can be cached).
-fn history_final(events: &[HistoryEvent]) -> bool {
-    events.last().is_some_and(|e| {
-        matches!(
-            e.kind.as_str(),
-            "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut"
-        )
-    })
 }
 
 /// A log line of the state machine's log group (`{"type": .., "details": {..}}`) or of a
@@ -452,7 +530,7 @@ impl Backend for AwsBackend {
                 id: ExecutionId::new(row.listing.arn),
                 name: row.listing.name,
                 s3_key: row.s3_key,
-                status: ExecStatus::parse(&row.listing.status).unwrap_or(ExecStatus::Running),
+                status: row.listing.status,
                 start: row.listing.start,
                 stop: row.listing.stop,
                 error: row.error,
@@ -484,7 +562,7 @@ impl Backend for AwsBackend {
                 operation: "GetExecutionHistory",
                 message: e.to_string(),
             })?;
-        if history_final(&events) {
+        if history::is_complete(&events) {
             let mut cache = lock(&self.histories);
             if cache.len() >= self.options.history_cache.max(1) {
                 // Simple bound: drop an arbitrary entry (histories are re-fetchable).
@@ -497,9 +575,60 @@ impl Backend for AwsBackend {
         Ok(events)
     }
 
+    async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
+        self.cached_test_keys().await
+    }
+
+    async fn start_execution(&self, s3_key: String) -> BackendResult<ExecutionId> {
+        self.refuse_if_readonly("StartExecution")?;
+        let input = json!({"s3_bucket": self.resources.bucket, "s3_key": s3_key});
+        let name = execution_name("scones-run");
+        let (arn, _) = self
+            .workflow
+            .start(&name, &input)
+            .await
+            .map_err(backend_error)?;
+        Ok(ExecutionId::new(arn))
+    }
+
+    async fn wait_execution(&self, id: ExecutionId) -> BackendResult<ExecutionResult> {
+        let since = Instant::now();
+        let mut wait = POLL_FIRST;
+        loop {
+            // Full jitter: executions started together do not poll in lockstep.
+            let pause = Duration::from_millis(
+                rand::rng().random_range(wait.as_millis() as u64 / 2..=wait.as_millis() as u64),
+            );
+            tokio::time::sleep(pause).await;
+            let described = match self.workflow.describe(id.as_str()).await {
+                Ok(d) => d,
+                // The SDK already retried; keep following at a slower pace.
+                Err(e) if e.is_throttling() => {
+                    wait = (wait * 2).min(POLL_MAX);
+                    continue;
+                }
+                Err(e) => return Err(execution_error(&id, e)),
+            };
+            if described.listing.is_final() {
+                return Ok(result_of(described));
+            }
+            if since.elapsed() > WAIT_LIMIT {
+                return Err(BackendError::Failed {
+                    operation: "DescribeExecution",
+                    message: format!(
+                        "{id}: still {} after {:?}",
+                        described.listing.status,
+                        since.elapsed()
+                    ),
+                });
+            }
+            wait = wait.mul_f64(1.5).min(POLL_MAX);
+        }
+    }
+
     async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
         self.refuse_if_readonly("StartExecution")?;
-        let keys = self.test_keys().await?;
+        let keys = self.cached_test_keys().await?;
         let picks: Vec<String> = {
             let mut rng = rand::rng();
             (0..count.max(1))
@@ -652,33 +781,50 @@ impl Backend for AwsBackend {
         Ok(points)
     }
 
-    async fn low_confidence(&self, range: TimeRange) -> BackendResult<Vec<LowConfidenceFailure>> {
+    async fn low_confidence(
+        &self,
+        range: TimeRange,
+        limit: usize,
+    ) -> BackendResult<LowConfidenceReport> {
         let Some(group) = self.resources.filter_log_group() else {
             return Err(BackendError::NotReady {
                 operation: "FilterLogEvents",
                 reason: "the outputs name no log group for filter-low-confidence".to_owned(),
             });
         };
-        let decisions = logs::low_confidence_decisions(
+        let (decisions, more) = logs::low_confidence_decisions(
             &self.clients.logs,
             group,
             range.start,
             range.end,
-            LOW_CONFIDENCE_LIMIT,
+            limit,
         )
         .await
         .map_err(backend_error)?;
-        Ok(decisions
+        let failures: Vec<LowConfidenceFailure> = decisions
             .into_iter()
             .map(|d| LowConfidenceFailure {
                 execution: None,
-                s3_key: d.s3_key,
-                p_bicycle: d.p_bicycle,
-                p_motorcycle: d.p_motorcycle,
-                threshold: d.threshold,
+                s3_key: Some(d.decision.s3_key),
+                p_bicycle: d.decision.p_bicycle,
+                p_motorcycle: d.decision.p_motorcycle,
+                threshold: d.decision.threshold,
                 time: d.time,
             })
-            .collect())
+            .collect();
+        let total = if more {
+            // More than a page: the metric filter's count covers the whole window.
+            self.low_confidence_count(range)
+                .await
+                .unwrap_or(failures.len() as u64)
+        } else {
+            failures.len() as u64
+        };
+        Ok(LowConfidenceReport {
+            total: total.max(failures.len() as u64),
+            failures,
+            decisions: None,
+        })
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
@@ -698,7 +844,7 @@ impl Backend for AwsBackend {
             .clone()
             .or_else(|| self.lister.cached_s3_key(execution.id.as_str()));
         for (role, group) in &self.resources.log_groups {
-            if role == scones_aws::resources::WORKFLOW_LOG_GROUP {
+            if role == crate::resources::WORKFLOW_LOG_GROUP {
                 continue;
             }
             queries.push((

@@ -1,5 +1,6 @@
-//! The local backend: the SQLite execution store, the local bucket's data capture, and a
-//! [`LocalStack`] in this process for the keys that start and stop executions.
+//! The local backend: the port ([`Backend`]) over the SQLite execution store, the local
+//! bucket's data capture, and a [`LocalStack`] in this process for the calls that start and
+//! stop executions. The dashboard and `scones run --local` both use it.
 //!
 //! Reads go to the shared store, so executions started by `scones run` in another terminal
 //! show up live. SQLite calls are blocking and run on tokio's blocking pool, one connection
@@ -10,34 +11,34 @@
 //! model trained in another terminal is picked up without a restart. `--readonly` never
 //! opens it: nothing is written to the home at all.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
+use rand::seq::IndexedRandom;
 use scones_handlers::Threshold;
-use scones_local::endpoint::{DEFAULT_ENDPOINT_NAME, metric, read_captures};
-use scones_local::store::{self, ChangeCursor, ExecutionStatus, Store, StoreError};
-use scones_local::training::latest_model_dir;
-use scones_local::workflow::STATE_MACHINE_NAME;
-use scones_local::{Home, LocalBucket, LocalStack, StackError, StackOptions};
-
-use crate::dashboard::backend::history::cause_message;
-use crate::dashboard::backend::{
+use scones_workflow::capture::Keep;
+use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, STOPPED_ERROR};
+use scones_workflow::history::HistoryEvent;
+use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
-    EndpointInfo, EndpointMetrics, ExecStatus, ExecutionDelta, ExecutionId, ExecutionSummary,
-    HistoryEvent, LogLevel, LogLine, LowConfidenceFailure, RecordLink, TimeRange,
+    EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
+    LogLine, LowConfidenceFailure, LowConfidenceReport, RecordLink, TimeRange,
 };
+use scones_workflow::run::ExecutionResult;
+use tokio::task::JoinHandle;
 
-/// The error name low-confidence failures carry (the handlers' stable name).
-pub const LOW_CONFIDENCE: &str = "LowConfidence";
+use crate::endpoint::{DEFAULT_ENDPOINT_NAME, metric, read_captures};
+use crate::store::{self, ChangeCursor, Store, StoreError};
+use crate::training::latest_model_dir;
+use crate::workflow::STATE_MACHINE_NAME;
+use crate::{Home, LocalBucket, LocalStack, StackError, StackOptions};
 
-/// At most this many low-confidence failures are listed.
-pub const LOW_CONFIDENCE_LIMIT: usize = 1000;
-
-/// Error recorded on executions stopped from the dashboard.
-pub const STOPPED_ERROR: &str = "Dashboard.Stopped";
+/// How often [`Backend::wait_execution`] looks at the store for an execution another process
+/// runs.
+const WAIT_POLL: Duration = Duration::from_millis(100);
 
 /// How the local backend starts.
 #[derive(Debug, Clone)]
@@ -46,6 +47,18 @@ pub struct LocalOptions {
     pub threshold: Threshold,
     /// Never open the stack (no writes to the home).
     pub readonly: bool,
+    /// Write the endpoint's data capture.
+    pub data_capture: bool,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            threshold: Threshold::DEFAULT,
+            readonly: false,
+            data_capture: true,
+        }
+    }
 }
 
 /// Why the local backend cannot start.
@@ -65,7 +78,7 @@ enum StackSlot {
     Fixed(LocalStack),
 }
 
-/// The local stack as a dashboard backend.
+/// The local stack behind the port.
 pub struct LocalBackend {
     home: Home,
     bucket: LocalBucket,
@@ -73,6 +86,8 @@ pub struct LocalBackend {
     stack: Mutex<StackSlot>,
     options: LocalOptions,
     endpoint_name: String,
+    /// Executions started by [`Backend::start_execution`], until they are waited for.
+    started: Mutex<HashMap<String, JoinHandle<ExecutionResult>>>,
 }
 
 impl LocalBackend {
@@ -86,6 +101,7 @@ impl LocalBackend {
             stack: Mutex::new(StackSlot::Closed),
             options,
             endpoint_name: DEFAULT_ENDPOINT_NAME.to_owned(),
+            started: Mutex::new(HashMap::new()),
         })
     }
 
@@ -100,7 +116,7 @@ impl LocalBackend {
             home,
             LocalOptions {
                 threshold,
-                readonly: false,
+                ..LocalOptions::default()
             },
         )?;
         let name = stack.endpoint().endpoint_name().to_owned();
@@ -130,7 +146,7 @@ impl LocalBackend {
     }
 
     /// The stack, opening it if there is a model now.
-    fn stack(&self, operation: &'static str) -> BackendResult<LocalStack> {
+    pub fn stack(&self, operation: &'static str) -> BackendResult<LocalStack> {
         if self.options.readonly {
             return Err(BackendError::NotReady {
                 operation,
@@ -144,6 +160,7 @@ impl LocalBackend {
         }
         let options = StackOptions {
             threshold: self.options.threshold,
+            data_capture: self.options.data_capture,
             ..StackOptions::default()
         };
         match LocalStack::open(&self.home, &options) {
@@ -215,22 +232,12 @@ fn store_error(operation: &'static str, e: StoreError) -> BackendError {
     }
 }
 
-fn status(s: ExecutionStatus) -> ExecStatus {
-    match s {
-        ExecutionStatus::Running => ExecStatus::Running,
-        ExecutionStatus::Succeeded => ExecStatus::Succeeded,
-        ExecutionStatus::Failed => ExecStatus::Failed,
-        ExecutionStatus::TimedOut => ExecStatus::TimedOut,
-        ExecutionStatus::Aborted => ExecStatus::Aborted,
-    }
-}
-
 fn summary(s: store::ExecutionSummary) -> ExecutionSummary {
     ExecutionSummary {
         id: ExecutionId::new(s.arn),
         name: s.name,
         s3_key: s.s3_key,
-        status: status(s.status),
+        status: s.status,
         start: s.start,
         stop: s.stop,
         error: s.error,
@@ -251,35 +258,13 @@ fn decode_cursor(c: &Cursor) -> Option<ChangeCursor> {
     })
 }
 
-/// Threshold and scores from a LowConfidence cause (the handlers' message: `confidence
-/// 0.7100 is below the threshold 0.93: p_bicycle=0.7100, p_motorcycle=0.2900`).
-pub fn parse_low_confidence_cause(cause: &str) -> Option<(f64, f64, f64)> {
-    static PATTERN: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
-    let re = PATTERN
-        .get_or_init(|| {
-            Regex::new(r"threshold ([0-9.]+): p_bicycle=([0-9.eE+-]+), p_motorcycle=([0-9.eE+-]+)")
-                .ok()
-        })
-        .as_ref()?;
-    let message = cause_message(cause);
-    let caps = re.captures(&message)?;
-    let number = |i: usize| {
-        caps.get(i)?
-            .as_str()
-            .trim_end_matches('.')
-            .parse::<f64>()
-            .ok()
-    };
-    Some((number(1)?, number(2)?, number(3)?))
-}
-
 impl Backend for LocalBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: BackendKind::Local {
                 home: self.home.root().to_path_buf(),
                 // Unreadable or missing manifest: nothing staged yet, so nothing to flag.
-                synthetic_data: scones_local::stage::read_manifest(&self.bucket)
+                synthetic_data: crate::stage::read_manifest(&self.bucket)
                     .ok()
                     .flatten()
                     .is_some_and(|m| m.synthetic),
@@ -326,24 +311,85 @@ impl Backend for LocalBackend {
     }
 
     async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
-        let operation = "StartExecution";
-        let stack = self.stack(operation)?;
-        let keys = stack.random_test_keys(count).map_err(|e| match e {
-            StackError::NoTestImages { .. } => BackendError::NotReady {
-                operation,
-                reason: e.to_string(),
-            },
-            other => BackendError::Failed {
-                operation,
-                message: other.to_string(),
-            },
-        })?;
+        let stack = self.stack("StartExecution")?;
+        let keys = self.test_keys().await?;
+        let mut rng = rand::rng();
         // Each execution runs in its own task on this runtime; its handle is dropped (the
         // task keeps running) because the store is where the dashboard watches it.
-        Ok(keys
-            .iter()
+        Ok((0..count)
+            .filter_map(|_| keys.choose(&mut rng))
             .map(|key| ExecutionId::new(stack.start(key).arn))
             .collect())
+    }
+
+    async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
+        let operation = "ListTestImages";
+        let bucket = self.bucket.clone();
+        let listed = tokio::task::spawn_blocking(move || bucket.test_keys())
+            .await
+            .map_err(|e| BackendError::TaskCrashed {
+                operation,
+                message: e.to_string(),
+            })?;
+        match listed {
+            Ok(keys) if !keys.is_empty() => Ok(Arc::new(keys)),
+            Ok(_) => Err(BackendError::NotReady {
+                operation,
+                reason: StackError::NoTestImages {
+                    bucket: self.bucket.root().display().to_string(),
+                }
+                .to_string(),
+            }),
+            Err(e) => Err(BackendError::NotReady {
+                operation,
+                reason: format!("{e} (stage the data with `scones stage --local`)"),
+            }),
+        }
+    }
+
+    async fn start_execution(&self, s3_key: String) -> BackendResult<ExecutionId> {
+        let stack = self.stack("StartExecution")?;
+        let started = stack.start(&s3_key);
+        let id = ExecutionId::new(started.arn);
+        lock(&self.started).insert(id.to_string(), started.handle);
+        Ok(id)
+    }
+
+    async fn wait_execution(&self, id: ExecutionId) -> BackendResult<ExecutionResult> {
+        let operation = "DescribeExecution";
+        let handle = lock(&self.started).remove(id.as_str());
+        if let Some(handle) = handle {
+            return handle.await.map_err(|e| BackendError::TaskCrashed {
+                operation,
+                message: e.to_string(),
+            });
+        }
+        // Started elsewhere (another process, or start_random): follow it in the store.
+        loop {
+            let arn = id.to_string();
+            let detail = self
+                .query(operation, move |s| s.execution(&arn))
+                .await?
+                .ok_or_else(|| BackendError::NotFound(id.to_string()))?;
+            let s = detail.summary;
+            if s.status.is_final() {
+                return Ok(ExecutionResult {
+                    name: s.name,
+                    arn: s.arn,
+                    s3_key: s.s3_key.unwrap_or_default(),
+                    status: s.status,
+                    error: s.error,
+                    cause: s.cause,
+                    scores: s.scores,
+                    duration: s
+                        .stop
+                        .map(|stop| (stop - s.start).to_std().unwrap_or_default())
+                        .unwrap_or_default(),
+                    persist_error: None,
+                });
+            }
+            tokio::time::sleep(WAIT_POLL).await;
+        }
     }
 
     async fn stop(&self, id: ExecutionId) -> BackendResult<()> {
@@ -479,13 +525,14 @@ impl Backend for LocalBackend {
         }
         let bucket = self.bucket.clone();
         let endpoint = self.endpoint_name.clone();
-        let read =
-            tokio::task::spawn_blocking(move || read_captures(&bucket, &endpoint, range.start))
-                .await
-                .map_err(|e| BackendError::TaskCrashed {
-                    operation: "ReadDataCapture",
-                    message: e.to_string(),
-                })?;
+        let read = tokio::task::spawn_blocking(move || {
+            read_captures(&bucket, &endpoint, range.start, Keep::Scores)
+        })
+        .await
+        .map_err(|e| BackendError::TaskCrashed {
+            operation: "ReadDataCapture",
+            message: e.to_string(),
+        })?;
         let captured = match read {
             Ok(c) => c,
             // No capture folder yet: nothing captured.
@@ -516,36 +563,49 @@ impl Backend for LocalBackend {
         Ok(points)
     }
 
-    async fn low_confidence(&self, range: TimeRange) -> BackendResult<Vec<LowConfidenceFailure>> {
-        let rows = self
-            .query("LowConfidenceFailures", |s| {
-                s.failures(LOW_CONFIDENCE, LOW_CONFIDENCE_LIMIT)
+    async fn low_confidence(
+        &self,
+        range: TimeRange,
+        limit: usize,
+    ) -> BackendResult<LowConfidenceReport> {
+        let found = self
+            .query("LowConfidenceFailures", move |s| {
+                s.failures(LOW_CONFIDENCE_ERROR, range.start, range.end, limit)
             })
             .await?;
         let default_threshold = self.options.threshold.value();
-        Ok(rows
+        let failures = found
+            .newest
             .into_iter()
             .filter_map(|row| {
                 let time = row.stop.unwrap_or(row.start);
-                if !range.contains(time) {
-                    return None;
-                }
-                let parsed = row.cause.as_deref().and_then(parse_low_confidence_cause);
-                let (threshold, p_bicycle, p_motorcycle) = match (parsed, row.scores) {
-                    (Some(p), _) => p,
-                    (None, Some([b, m])) => (default_threshold, b, m),
-                    (None, None) => return None,
-                };
+                let cause = row
+                    .cause
+                    .as_deref()
+                    .and_then(LowConfidenceCause::parse)
+                    .or_else(|| {
+                        let [p_bicycle, p_motorcycle] = row.scores?;
+                        Some(LowConfidenceCause {
+                            threshold: default_threshold,
+                            p_bicycle,
+                            p_motorcycle,
+                        })
+                    })?;
                 Some(LowConfidenceFailure {
                     execution: Some(ExecutionId::new(row.arn)),
                     s3_key: row.s3_key,
-                    p_bicycle,
-                    p_motorcycle,
-                    threshold,
+                    p_bicycle: cause.p_bicycle,
+                    p_motorcycle: cause.p_motorcycle,
+                    threshold: cause.threshold,
                     time,
                 })
             })
-            .collect())
+            .collect();
+        Ok(LowConfidenceReport {
+            failures,
+            total: found.total,
+            decisions: Some(found.finished),
+        })
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
@@ -587,23 +647,28 @@ impl Backend for LocalBackend {
 }
 
 fn event_line(e: &HistoryEvent) -> LogLine {
-    let failed = ["Failed", "TimedOut", "Aborted"]
-        .iter()
-        .any(|s| e.kind.ends_with(s));
     let summary = e.summary();
     LogLine {
         time: e.timestamp,
         source: "states".to_owned(),
-        level: if failed {
+        level: if e.is_failure() {
             LogLevel::Error
         } else {
             LogLevel::Info
         },
         message: if summary.is_empty() {
-            e.kind.clone()
+            e.event_type().to_owned()
         } else {
-            format!("{} {summary}", e.kind)
+            format!("{} {summary}", e.event_type())
         },
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A map of task handles: still usable after a panic elsewhere.
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -616,12 +681,5 @@ mod tests {
         let c = ChangeCursor { seq: 42, id: 7 };
         assert_eq!(decode_cursor(&encode_cursor(c)), Some(c));
         assert_eq!(decode_cursor(&Cursor("x".into())), None);
-    }
-
-    #[test]
-    fn low_confidence_cause_is_parsed_from_the_error_document() {
-        let doc = r#"{"errorMessage":"confidence 0.7100 is below the threshold 0.93: p_bicycle=0.7100, p_motorcycle=0.2900","errorType":"LowConfidence"}"#;
-        assert_eq!(parse_low_confidence_cause(doc), Some((0.93, 0.71, 0.29)));
-        assert_eq!(parse_low_confidence_cause("something else"), None);
     }
 }

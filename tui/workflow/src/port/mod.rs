@@ -1,20 +1,18 @@
-//! What the dashboard needs from a deployment of the workflow, as one trait.
+//! The port the dashboard and the CLI talk to, and the types it speaks.
 //!
-//! [`Backend`] is implemented twice: [`local::LocalBackend`] reads the local stack (SQLite
-//! store, local bucket, local endpoint) and the AWS backend (Step Functions, CloudWatch,
-//! CloudWatch Logs, S3, SageMaker) joins it later. [`faulty::FaultyBackend`] wraps either
-//! one and injects failures and throttling for tests.
+//! [`Backend`] is implemented by the local stack (`scones_local::LocalBackend`: SQLite store,
+//! local bucket, local endpoint) and by AWS (`scones_aws::AwsBackend`: Step Functions,
+//! CloudWatch, CloudWatch Logs, S3, SageMaker). Each implementation translates its service's
+//! shapes into these types, so the panels and the runner never know where data came from.
+//! Execution histories are `GetExecutionHistory`-shaped on both and read by one reader
+//! ([`crate::history`]).
 //!
-//! Every method is a single round of work the dashboard starts from a background task
-//! (never from the draw path). The types here are the dashboard's own: each backend
-//! translates its service's shapes into them, so the panels never know where data came from.
-//! Execution histories are `GetExecutionHistory`-shaped on both backends and parsed by one
-//! parser ([`history`]).
+//! [`Request`] and [`Response`] (in `request.rs`) are the same calls as messages, for the
+//! dashboard's background worker: one variant per call and one dispatch ([`Request::call`]).
 
-pub mod aws;
-pub mod faulty;
-pub mod history;
-pub mod local;
+mod request;
+
+pub use request::{Request, Response};
 
 use std::fmt;
 use std::future::Future;
@@ -25,7 +23,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use history::{HistoryEvent, StateRun, StateStatus};
+use crate::history::HistoryEvent;
+use crate::run::ExecutionResult;
+use crate::status::ExecutionStatus;
 
 /// An execution's identity: its ARN on AWS, its store id locally.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,62 +55,6 @@ impl fmt::Display for ExecutionId {
     }
 }
 
-/// Step Functions execution status (the service's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExecStatus {
-    /// Still running.
-    Running,
-    /// Ended successfully.
-    Succeeded,
-    /// Ended with an error.
-    Failed,
-    /// Hit its TimeoutSeconds.
-    TimedOut,
-    /// Stopped by StopExecution (or left running by a process that died).
-    Aborted,
-    /// Failed and waiting to be redriven (AWS).
-    PendingRedrive,
-}
-
-impl ExecStatus {
-    /// The service's name for the status.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecStatus::Running => "RUNNING",
-            ExecStatus::Succeeded => "SUCCEEDED",
-            ExecStatus::Failed => "FAILED",
-            ExecStatus::TimedOut => "TIMED_OUT",
-            ExecStatus::Aborted => "ABORTED",
-            ExecStatus::PendingRedrive => "PENDING_REDRIVE",
-        }
-    }
-
-    /// Parses the service's name.
-    pub fn parse(s: &str) -> Option<ExecStatus> {
-        Some(match s {
-            "RUNNING" => ExecStatus::Running,
-            "SUCCEEDED" => ExecStatus::Succeeded,
-            "FAILED" => ExecStatus::Failed,
-            "TIMED_OUT" => ExecStatus::TimedOut,
-            "ABORTED" => ExecStatus::Aborted,
-            "PENDING_REDRIVE" => ExecStatus::PendingRedrive,
-            _ => return None,
-        })
-    }
-
-    /// True once the execution can no longer change (its history is final and cacheable).
-    pub fn is_final(self) -> bool {
-        !matches!(self, ExecStatus::Running | ExecStatus::PendingRedrive)
-    }
-}
-
-impl fmt::Display for ExecStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// One row of the executions list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExecutionSummary {
@@ -121,7 +65,7 @@ pub struct ExecutionSummary {
     /// The input's `s3_key`, when the input has one.
     pub s3_key: Option<String>,
     /// Current status.
-    pub status: ExecStatus,
+    pub status: ExecutionStatus,
     /// When it started.
     pub start: DateTime<Utc>,
     /// When it ended, if it has.
@@ -235,6 +179,19 @@ pub struct LowConfidenceFailure {
     pub threshold: f64,
     /// When it failed.
     pub time: DateTime<Utc>,
+}
+
+/// The `LowConfidence` failures of a window: the count over the whole window, and a page of
+/// the newest ones.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct LowConfidenceReport {
+    /// The newest failures, newest first.
+    pub failures: Vec<LowConfidenceFailure>,
+    /// Failures in the whole window (at least `failures.len()`).
+    pub total: u64,
+    /// Decisions (passed and refused) in the window, when the backend counts them: the
+    /// denominator of the low-confidence rate.
+    pub decisions: Option<u64>,
 }
 
 /// One log line for the logs panel.
@@ -406,7 +363,7 @@ impl BackendError {
 /// Result of a backend call.
 pub type BackendResult<T> = Result<T, BackendError>;
 
-/// A deployment of the scones workflow, as the dashboard sees it.
+/// A deployment of the scones workflow, as the dashboard and `scones run` see it.
 ///
 /// Methods return `Send` futures so the worker can run each call in its own tokio task.
 /// Implementations must be cheap to share (`Arc`) and must never block the async runtime
@@ -435,6 +392,23 @@ pub trait Backend: Send + Sync + 'static {
         count: usize,
     ) -> impl Future<Output = BackendResult<Vec<ExecutionId>>> + Send;
 
+    /// The keys of the staged test split (to draw random test executions from). An empty
+    /// split is [`BackendError::NotReady`], saying how to stage it.
+    fn test_keys(&self) -> impl Future<Output = BackendResult<Arc<Vec<String>>>> + Send;
+
+    /// Starts one execution on the image `s3_key` of the deployment's bucket.
+    fn start_execution(
+        &self,
+        s3_key: String,
+    ) -> impl Future<Output = BackendResult<ExecutionId>> + Send;
+
+    /// Waits for an execution to end and returns how it ended (its final state committed,
+    /// locally; described as final, on AWS).
+    fn wait_execution(
+        &self,
+        id: ExecutionId,
+    ) -> impl Future<Output = BackendResult<ExecutionResult>> + Send;
+
     /// Stops a running execution (StopExecution).
     fn stop(&self, id: ExecutionId) -> impl Future<Output = BackendResult<()>> + Send;
 
@@ -459,11 +433,13 @@ pub trait Backend: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = BackendResult<Vec<CapturePoint>>> + Send;
 
-    /// `LowConfidence` failures in `range`, newest first.
+    /// `LowConfidence` failures in `range`: how many there are in all, and the newest of
+    /// them (at most `limit`), newest first.
     fn low_confidence(
         &self,
         range: TimeRange,
-    ) -> impl Future<Output = BackendResult<Vec<LowConfidenceFailure>>> + Send;
+        limit: usize,
+    ) -> impl Future<Output = BackendResult<LowConfidenceReport>> + Send;
 
     /// Log lines about one execution within its time window, oldest first.
     fn logs(

@@ -1,20 +1,14 @@
-//! A backend wrapper that fails, throttles or panics on a share of calls, for testing that
-//! the dashboard survives a misbehaving service. It also counts calls per operation, which
-//! is how the benchmarks measure calls per refresh.
+//! Fault injection: a share of the dashboard's backend calls fail, are throttled or panic,
+//! for testing that the dashboard survives a misbehaving service. It also counts calls per
+//! operation, which is how the benchmarks measure calls per refresh.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-use crate::dashboard::backend::{
-    Backend, BackendError, BackendInfo, BackendResult, CapturePoint, Cursor, EndpointInfo,
-    EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, HistoryEvent, LogLine,
-    LowConfidenceFailure, RecordLink, TimeRange,
-};
+use scones_workflow::port::{BackendError, BackendResult};
 
 /// What to inject, as shares of calls in [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,20 +56,21 @@ enum Fault {
     Panic,
 }
 
-/// Wraps a backend and injects faults per a [`FaultPlan`] that can be changed at any time.
-pub struct FaultyBackend<B> {
-    inner: B,
+/// Injects faults into the calls the dashboard's worker makes, per a [`FaultPlan`] that can
+/// be changed at any time, and counts the calls. It sits in the worker (see
+/// [`crate::dashboard::worker::Worker::with_faults`]), in front of any backend, so no
+/// backend needs a wrapper.
+pub struct Faults {
     plan: Mutex<FaultPlan>,
     enabled: AtomicBool,
     rng: Mutex<StdRng>,
     stats: Mutex<FaultStats>,
 }
 
-impl<B: Backend> FaultyBackend<B> {
-    /// Wraps `inner`; faults drawn from a seeded RNG so runs are repeatable.
-    pub fn new(inner: B, plan: FaultPlan, seed: u64) -> Self {
-        FaultyBackend {
-            inner,
+impl Faults {
+    /// Faults drawn from a seeded RNG so runs are repeatable.
+    pub fn new(plan: FaultPlan, seed: u64) -> Self {
+        Faults {
             plan: Mutex::new(plan),
             enabled: AtomicBool::new(true),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -107,11 +102,6 @@ impl<B: Backend> FaultyBackend<B> {
         }
     }
 
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
-
     fn draw(&self, operation: &'static str) -> Option<Fault> {
         let plan = self.plan.lock().map(|p| *p).unwrap_or(FaultPlan::NONE);
         let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
@@ -138,7 +128,10 @@ impl<B: Backend> FaultyBackend<B> {
         fault
     }
 
-    fn gate(&self, operation: &'static str) -> BackendResult<()> {
+    /// Counts a call of `operation` and decides its fate: `Ok` to make it, an error to
+    /// answer instead; panics when the plan says so (the worker turns that into
+    /// [`BackendError::TaskCrashed`]).
+    pub fn gate(&self, operation: &'static str) -> BackendResult<()> {
         match self.draw(operation) {
             None => Ok(()),
             Some(Fault::Fail) => Err(BackendError::Failed {
@@ -151,69 +144,5 @@ impl<B: Backend> FaultyBackend<B> {
             }),
             Some(Fault::Panic) => panic!("injected panic in {operation}"),
         }
-    }
-}
-
-impl<B: Backend> Backend for FaultyBackend<B> {
-    fn info(&self) -> BackendInfo {
-        self.inner.info()
-    }
-
-    async fn executions_since(
-        &self,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> BackendResult<ExecutionDelta> {
-        self.gate("ListExecutions")?;
-        self.inner.executions_since(cursor, limit).await
-    }
-
-    async fn history(&self, id: ExecutionId) -> BackendResult<Vec<HistoryEvent>> {
-        self.gate("GetExecutionHistory")?;
-        self.inner.history(id).await
-    }
-
-    async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
-        self.gate("StartExecution")?;
-        self.inner.start_random(count).await
-    }
-
-    async fn stop(&self, id: ExecutionId) -> BackendResult<()> {
-        self.gate("StopExecution")?;
-        self.inner.stop(id).await
-    }
-
-    async fn redrive(&self, id: ExecutionId) -> BackendResult<()> {
-        self.gate("RedriveExecution")?;
-        self.inner.redrive(id).await
-    }
-
-    async fn endpoint(&self) -> BackendResult<EndpointInfo> {
-        self.gate("DescribeEndpoint")?;
-        self.inner.endpoint().await
-    }
-
-    async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
-        self.gate("GetMetricData")?;
-        self.inner.metrics(range, period).await
-    }
-
-    async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<Vec<CapturePoint>> {
-        self.gate("ReadDataCapture")?;
-        self.inner.capture(range, limit).await
-    }
-
-    async fn low_confidence(&self, range: TimeRange) -> BackendResult<Vec<LowConfidenceFailure>> {
-        self.gate("LowConfidenceFailures")?;
-        self.inner.low_confidence(range).await
-    }
-
-    async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
-        self.gate("FilterLogEvents")?;
-        self.inner.logs(execution).await
-    }
-
-    fn record_link(&self, id: &ExecutionId) -> RecordLink {
-        self.inner.record_link(id)
     }
 }

@@ -1,10 +1,8 @@
-//! `GetExecutionHistory` events, and the per-state view the detail panel shows.
-//!
-//! Both backends hand over events in the service's JSON shape (the local store keeps exactly
-//! that JSON; the AWS SDK's `HistoryEvent` serialises to it), so one parser serves both.
-//! [`state_runs`] folds the events into one [`StateRun`] per state visit, following
-//! `previousEventId` like the console does, so Parallel and Map branches attribute their
-//! task events to the right state.
+//! The detail panel's view of a history: one [`StateRun`] per state visit, folded from the
+//! events ([`scones_workflow::history`]) the way the console does, following
+//! `previousEventId` so Parallel and Map branches attribute their task events to the right
+//! state. A redrive (`ExecutionRedriven`) reopens the execution: the visits after it are new
+//! runs, and the ones its failure closed stay closed.
 
 use std::collections::HashMap;
 
@@ -12,154 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-/// One history event: the common fields plus the `<x>EventDetails` object as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HistoryEvent {
-    /// `id` (1-based).
-    pub id: i64,
-    /// `previousEventId` (0 for the first).
-    pub previous_id: i64,
-    /// `timestamp`.
-    pub timestamp: DateTime<Utc>,
-    /// `type`, e.g. `TaskStateEntered`.
-    pub kind: String,
-    /// The `<x>EventDetails` object (`Value::Null` when the event has none).
-    pub details: Value,
-}
-
-/// Why an event could not be read.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum HistoryError {
-    /// A required field is missing or has the wrong type.
-    #[error("history event {index}: field `{field}` is missing or not a {expected}")]
-    Field {
-        /// Position of the event in the list.
-        index: usize,
-        /// The field.
-        field: &'static str,
-        /// The expected JSON type.
-        expected: &'static str,
-    },
-    /// The timestamp is neither RFC 3339 text nor epoch seconds.
-    #[error("history event {index}: unreadable timestamp {value}")]
-    Timestamp {
-        /// Position of the event in the list.
-        index: usize,
-        /// The value found.
-        value: String,
-    },
-}
-
-impl HistoryEvent {
-    /// Reads one event in `GetExecutionHistory` JSON. `index` is only used in errors.
-    pub fn from_aws_json(index: usize, event: &Value) -> Result<HistoryEvent, HistoryError> {
-        let field = |name: &'static str, expected: &'static str| HistoryError::Field {
-            index,
-            field: name,
-            expected,
-        };
-        let id = event
-            .get("id")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| field("id", "integer"))?;
-        let previous_id = event
-            .get("previousEventId")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let kind = event
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| field("type", "string"))?
-            .to_owned();
-        let timestamp = match event.get("timestamp") {
-            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| HistoryError::Timestamp {
-                    index,
-                    value: s.clone(),
-                })?,
-            // The AWS CLI prints epoch seconds with a fraction.
-            Some(Value::Number(n)) => n
-                .as_f64()
-                .and_then(|secs| DateTime::from_timestamp_millis((secs * 1000.0).round() as i64))
-                .ok_or_else(|| HistoryError::Timestamp {
-                    index,
-                    value: n.to_string(),
-                })?,
-            _ => return Err(field("timestamp", "string")),
-        };
-        let details = event
-            .as_object()
-            .and_then(|o| {
-                o.iter()
-                    .find(|(k, v)| k.ends_with("EventDetails") && v.is_object())
-                    .map(|(_, v)| v.clone())
-            })
-            .unwrap_or(Value::Null);
-        Ok(HistoryEvent {
-            id,
-            previous_id,
-            timestamp,
-            kind,
-            details,
-        })
-    }
-
-    /// Reads a whole `{"events": [...]}` document or a bare array of events.
-    pub fn parse_all(doc: &Value) -> Result<Vec<HistoryEvent>, HistoryError> {
-        let list = doc
-            .get("events")
-            .unwrap_or(doc)
-            .as_array()
-            .ok_or(HistoryError::Field {
-                index: 0,
-                field: "events",
-                expected: "array",
-            })?;
-        list.iter()
-            .enumerate()
-            .map(|(i, e)| HistoryEvent::from_aws_json(i, e))
-            .collect()
-    }
-
-    /// A string field of the details.
-    pub fn detail_str(&self, key: &str) -> Option<&str> {
-        self.details.get(key).and_then(Value::as_str)
-    }
-
-    /// One line describing the event, for the events table and the logs panel.
-    pub fn summary(&self) -> String {
-        let d = |k: &str| self.detail_str(k);
-        if let Some(name) = d("name") {
-            return name.to_owned();
-        }
-        match (d("error"), d("cause")) {
-            (Some(e), Some(c)) => return format!("{e}: {}", cause_message(c)),
-            (Some(e), None) => return e.to_owned(),
-            _ => {}
-        }
-        if let Some(r) = d("resource") {
-            return match d("resourceType") {
-                Some(t) => format!("{t}:{r}"),
-                None => r.to_owned(),
-            };
-        }
-        String::new()
-    }
-}
-
-/// The human part of a `cause`: Lambda errors arrive as a JSON error document whose
-/// `errorMessage` is what a person wants to read.
-pub fn cause_message(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| {
-            v.get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| cause.to_owned())
-}
+pub use scones_workflow::cause::cause_message;
+use scones_workflow::history::{HistoryEvent, StatePhase};
 
 /// How a state visit ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -210,7 +62,7 @@ pub struct StateRun {
     /// Task attempts scheduled (1 without retries).
     pub attempts: u32,
     /// Id of the `StateEntered` event.
-    pub entered_event: i64,
+    pub entered_event: u64,
 }
 
 impl StateRun {
@@ -231,18 +83,18 @@ impl StateRun {
 pub fn state_runs(events: &[HistoryEvent]) -> Vec<StateRun> {
     let mut runs: Vec<StateRun> = Vec::new();
     // event id -> index of the state visit it belongs to
-    let mut owner: HashMap<i64, usize> = HashMap::new();
+    let mut owner: HashMap<u64, usize> = HashMap::new();
     for ev in events {
-        let kind = ev.kind.as_str();
-        if let Some(state_type) = kind.strip_suffix("StateEntered") {
+        let phase = ev.state_phase();
+        if let Some((state_type, StatePhase::Entered)) = phase {
             owner.insert(ev.id, runs.len());
             runs.push(StateRun {
-                name: ev.detail_str("name").unwrap_or("?").to_owned(),
-                state_type: state_type.to_owned(),
+                name: ev.name().unwrap_or("?").to_owned(),
+                state_type: state_type.as_str().to_owned(),
                 status: StateStatus::Running,
                 entered: ev.timestamp,
                 exited: None,
-                input: ev.detail_str("input").map(str::to_owned),
+                input: ev.input(),
                 output: None,
                 error: None,
                 cause: None,
@@ -251,40 +103,45 @@ pub fn state_runs(events: &[HistoryEvent]) -> Vec<StateRun> {
             });
             continue;
         }
-        let run_index = owner.get(&ev.previous_id).copied();
+        let run_index = owner.get(&ev.previous_event_id).copied();
         if let Some(i) = run_index {
             owner.insert(ev.id, i);
         }
-        if kind.starts_with("Execution") {
+        if ev.execution_status().is_some() {
             finish_open_runs(&mut runs, ev);
             continue;
         }
         let Some(run) = run_index.and_then(|i| runs.get_mut(i)) else {
             continue;
         };
-        if kind.ends_with("StateExited") {
-            run.status = StateStatus::Succeeded;
-            run.exited = Some(ev.timestamp);
-            run.output = ev.detail_str("output").map(str::to_owned);
-        } else if kind.ends_with("StateAborted") {
-            run.status = StateStatus::Aborted;
-            run.exited = Some(ev.timestamp);
-        } else if kind == "TaskScheduled" || kind == "LambdaFunctionScheduled" {
-            run.attempts += 1;
-        } else if ev.detail_str("error").is_some() || kind.ends_with("Failed") {
-            run.error = ev.detail_str("error").map(str::to_owned);
-            run.cause = ev.detail_str("cause").map(str::to_owned);
+        match phase {
+            Some((_, StatePhase::Exited)) => {
+                run.status = StateStatus::Succeeded;
+                run.exited = Some(ev.timestamp);
+                run.output = ev.output();
+            }
+            Some((_, StatePhase::Aborted)) => {
+                run.status = StateStatus::Aborted;
+                run.exited = Some(ev.timestamp);
+            }
+            _ if ev.is_task_attempt() => run.attempts += 1,
+            _ if ev.error().is_some() || ev.event_type().ends_with("Failed") => {
+                run.error = ev.error().map(str::to_owned);
+                run.cause = ev.cause().map(str::to_owned);
+            }
+            _ => {}
         }
     }
     runs
 }
 
-/// An `Execution*` end event closes every visit still open: a visit that saw an error
-/// failed, the rest were cut short.
+/// An execution ending closes every visit still open: a visit that saw an error failed, the
+/// rest were cut short. (`ExecutionStarted` and `ExecutionRedriven` close nothing.)
 fn finish_open_runs(runs: &mut [StateRun], ev: &HistoryEvent) {
-    let status = match ev.kind.as_str() {
-        "ExecutionFailed" => StateStatus::Failed,
-        "ExecutionAborted" | "ExecutionTimedOut" => StateStatus::Aborted,
+    use scones_workflow::ExecutionStatus as S;
+    let status = match ev.execution_status() {
+        Some(S::Failed) => StateStatus::Failed,
+        Some(S::Aborted | S::TimedOut) => StateStatus::Aborted,
         _ => return,
     };
     for run in runs.iter_mut().filter(|r| r.status == StateStatus::Running) {
@@ -295,8 +152,8 @@ fn finish_open_runs(runs: &mut [StateRun], ev: &HistoryEvent) {
             status
         };
         if run.status == StateStatus::Failed && run.error.is_none() {
-            run.error = ev.detail_str("error").map(str::to_owned);
-            run.cause = ev.detail_str("cause").map(str::to_owned);
+            run.error = ev.error().map(str::to_owned);
+            run.cause = ev.cause().map(str::to_owned);
         }
     }
 }
@@ -346,6 +203,7 @@ pub fn pretty_json_for_display(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scones_workflow::history::{EventDetails, HistoryError};
     use serde_json::json;
 
     #[test]
@@ -436,7 +294,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.timestamp.timestamp_millis(), 1_735_689_600_500);
-        assert_eq!(e.details, Value::Null);
+        assert!(matches!(
+            e.details,
+            EventDetails::Other { details: None, .. }
+        ));
     }
 
     #[test]

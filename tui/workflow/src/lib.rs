@@ -1,0 +1,25 @@
+//! `scones-workflow`: the scones domain model, each idea defined once and used by the engine,
+//! the store, both backends, the handlers, the CLI and the dashboard.
+//!
+//! - [`status`]: the execution status and its rules (final? redrivable? a name this build
+//!   does not know?);
+//! - [`history`]: the `GetExecutionHistory` event: written by the local engine, kept by the
+//!   store, read back by both backends through one reader;
+//! - [`capture`]: SageMaker's data-capture record, one writer and one reader;
+//! - [`cause`]: the `LowConfidence` cause and the filter's decision log line, each writer
+//!   next to its parser;
+//! - [`port`]: the [`port::Backend`] trait the dashboard and `scones run` talk to, and the
+//!   types it speaks; implemented by `scones-local` and `scones-aws`;
+//! - [`run`]: `scones run` over that port, one runner for both backends.
+//!
+//! No AWS SDK, no terminal, no model code: this crate is small enough for the Lambda
+//! binaries to link.
+
+pub mod capture;
+pub mod cause;
+pub mod history;
+pub mod port;
+pub mod run;
+pub mod status;
+
+pub use status::ExecutionStatus;

@@ -1,0 +1,167 @@
+//! The [`Backend`] calls as messages: what the dashboard's worker runs in the background and
+//! hands back. One variant per call, one dispatch ([`Request::call`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    Backend, BackendResult, CapturePoint, Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta,
+    ExecutionId, ExecutionSummary, LogLine, LowConfidenceReport, RecordLink, TimeRange,
+};
+use crate::history::HistoryEvent;
+
+/// A backend call to make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// [`Backend::executions_since`].
+    Executions {
+        /// Where the last listing ended.
+        cursor: Option<Cursor>,
+        /// Page size.
+        limit: usize,
+    },
+    /// [`Backend::history`].
+    History {
+        /// Which execution.
+        id: ExecutionId,
+    },
+    /// [`Backend::start_random`].
+    StartRandom {
+        /// How many executions.
+        count: usize,
+    },
+    /// [`Backend::stop`].
+    Stop {
+        /// Which execution.
+        id: ExecutionId,
+    },
+    /// [`Backend::redrive`].
+    Redrive {
+        /// Which execution.
+        id: ExecutionId,
+    },
+    /// [`Backend::endpoint`].
+    Endpoint,
+    /// [`Backend::metrics`].
+    Metrics {
+        /// Window.
+        range: TimeRange,
+        /// Period.
+        period: Duration,
+    },
+    /// [`Backend::capture`].
+    Capture {
+        /// Window.
+        range: TimeRange,
+        /// Max points.
+        limit: usize,
+    },
+    /// [`Backend::low_confidence`].
+    LowConfidence {
+        /// Window.
+        range: TimeRange,
+        /// Max failures listed.
+        limit: usize,
+    },
+    /// [`Backend::logs`].
+    Logs {
+        /// The execution.
+        execution: Box<ExecutionSummary>,
+    },
+    /// [`Backend::record_link`].
+    RecordLink {
+        /// Which execution.
+        id: ExecutionId,
+    },
+}
+
+/// A backend answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// Executions delta.
+    Executions(ExecutionDelta),
+    /// One execution's history.
+    History(ExecutionId, Arc<Vec<HistoryEvent>>),
+    /// Executions started.
+    Started(Vec<ExecutionId>),
+    /// Execution stopped.
+    Stopped(ExecutionId),
+    /// Execution redriven.
+    Redriven(ExecutionId),
+    /// Endpoint status.
+    Endpoint(EndpointInfo),
+    /// Metrics.
+    Metrics(EndpointMetrics),
+    /// Capture points.
+    Capture(Vec<CapturePoint>),
+    /// Low-confidence failures.
+    LowConfidence(LowConfidenceReport),
+    /// Log lines of one execution.
+    Logs(ExecutionId, Vec<LogLine>),
+    /// Where an execution's record lives.
+    Link(RecordLink),
+}
+
+impl Request {
+    /// The call's name, for errors, pending-work lists and call counts.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Request::Executions { .. } => "ListExecutions",
+            Request::History { .. } => "GetExecutionHistory",
+            Request::StartRandom { .. } => "StartExecution",
+            Request::Stop { .. } => "StopExecution",
+            Request::Redrive { .. } => "RedriveExecution",
+            Request::Endpoint => "DescribeEndpoint",
+            Request::Metrics { .. } => "GetMetricData",
+            Request::Capture { .. } => "ReadDataCapture",
+            Request::LowConfidence { .. } => "LowConfidenceFailures",
+            Request::Logs { .. } => "FilterLogEvents",
+            Request::RecordLink { .. } => "RecordLink",
+        }
+    }
+
+    /// True for the calls that change the deployment (refused by a read-only dashboard).
+    pub fn is_mutation(&self) -> bool {
+        matches!(
+            self,
+            Request::StartRandom { .. } | Request::Stop { .. } | Request::Redrive { .. }
+        )
+    }
+
+    /// Makes the call.
+    pub async fn call<B: Backend>(self, backend: &B) -> BackendResult<Response> {
+        Ok(match self {
+            Request::Executions { cursor, limit } => {
+                Response::Executions(backend.executions_since(cursor, limit).await?)
+            }
+            Request::History { id } => {
+                let events = backend.history(id.clone()).await?;
+                Response::History(id, Arc::new(events))
+            }
+            Request::StartRandom { count } => Response::Started(backend.start_random(count).await?),
+            Request::Stop { id } => {
+                backend.stop(id.clone()).await?;
+                Response::Stopped(id)
+            }
+            Request::Redrive { id } => {
+                backend.redrive(id.clone()).await?;
+                Response::Redriven(id)
+            }
+            Request::Endpoint => Response::Endpoint(backend.endpoint().await?),
+            Request::Metrics { range, period } => {
+                Response::Metrics(backend.metrics(range, period).await?)
+            }
+            Request::Capture { range, limit } => {
+                Response::Capture(backend.capture(range, limit).await?)
+            }
+            Request::LowConfidence { range, limit } => {
+                Response::LowConfidence(backend.low_confidence(range, limit).await?)
+            }
+            Request::Logs { execution } => {
+                let id = execution.id.clone();
+                Response::Logs(id, backend.logs(*execution).await?)
+            }
+            Request::RecordLink { id } => Response::Link(backend.record_link(&id)),
+        })
+    }
+}
