@@ -269,3 +269,61 @@ async fn redrive_and_record_link_explain_the_local_backend() {
             .await
     );
 }
+
+/// The listing still says FAILED, the history says the execution was redriven and runs
+/// again: the list row, the detail and its states show it running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redriven_execution_shows_as_running_again() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!(
+        "../workflow/tests/fixtures/redriven_execution.json"
+    ))
+    .unwrap();
+    let running_after = doc["runningAfter"].as_u64().unwrap() as usize;
+    let events = doc["events"].as_array().unwrap()[..running_after].to_vec();
+    let mut rows = dashboard_support::executions();
+    // Newest row: a failed execution (as the last listing saw it) with the redriven history.
+    let row = rows.last_mut().unwrap();
+    row.status = ExecutionStatus::Failed;
+    row.error = Some("EndpointFailed".into());
+    row.stop = Some(row.start + chrono::Duration::seconds(3));
+    let id = row.id.clone();
+    let backend = dashboard_support::FixtureBackend::new(rows);
+    backend.histories.lock().unwrap().insert(id.clone(), events);
+    let mut d = Headless::new(
+        backend,
+        options(false, false),
+        dashboard_support::t0(),
+        160,
+        48,
+    );
+    assert!(
+        d.run_until(WAIT, STEP, |a| a.detail.is_some()).await,
+        "{}",
+        d.screen()
+    );
+    d.press(KeyCode::Enter);
+    let app = &d.app;
+    assert_eq!(app.executions.selected_id(), Some(id.clone()));
+    assert_eq!(
+        app.executions.get(&id).unwrap().status,
+        ExecutionStatus::Running
+    );
+    let detail = app.detail.as_ref().unwrap();
+    let states: Vec<(&str, StateStatus)> = detail
+        .runs
+        .iter()
+        .map(|r| (r.name.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("SerializeImageData", StateStatus::Succeeded),
+            ("ClassifyImage", StateStatus::Failed),
+            ("ClassifyImage", StateStatus::Running),
+        ]
+    );
+    // Not cached as complete: it will be fetched again.
+    assert!(!app.history_current());
+    let screen = d.screen();
+    assert!(screen.contains("RUNNING"), "{screen}");
+}

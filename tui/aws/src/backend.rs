@@ -64,9 +64,6 @@ pub const TEST_KEYS_TTL: Duration = Duration::from_secs(600);
 /// Log lines read per log group for one execution at most.
 pub const LOGS_PER_GROUP: usize = 200;
 
-/// Default threshold when the outputs do not say.
-pub const DEFAULT_THRESHOLD: f64 = 0.93;
-
 /// How the AWS backend behaves.
 #[derive(Debug, Clone)]
 pub struct AwsOptions {
@@ -508,7 +505,11 @@ impl Backend for AwsBackend {
                 region: self.region.clone(),
             },
             state_machine: self.resources.state_machine_name().to_owned(),
-            threshold: self.resources.threshold.unwrap_or(DEFAULT_THRESHOLD),
+            // The filter function's default when the outputs do not say.
+            threshold: self
+                .resources
+                .threshold
+                .unwrap_or(scones_handlers::Threshold::DEFAULT.value()),
             supports_redrive: true,
         }
     }

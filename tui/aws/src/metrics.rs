@@ -14,7 +14,8 @@ use crate::executions::to_chrono;
 pub const NAMESPACE: &str = "AWS/SageMaker";
 
 /// Variant name of a single-variant endpoint (the Terraform endpoint module's).
-pub const DEFAULT_VARIANT: &str = "AllTraffic";
+pub use scones_workflow::capture::DEFAULT_VARIANT;
+use scones_workflow::metric;
 
 /// The series of one window, one value per period, aligned on `start`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -51,11 +52,11 @@ pub fn valid_period(period: Duration) -> Duration {
 
 /// The query ids, in the order of the fields of [`EndpointSeries`].
 const QUERIES: [(&str, &str, &str); 5] = [
-    ("invocations", "Invocations", "Sum"),
-    ("latency_avg", "ModelLatency", "Average"),
-    ("latency_max", "ModelLatency", "Maximum"),
-    ("errors_4xx", "Invocation4XXErrors", "Sum"),
-    ("errors_5xx", "Invocation5XXErrors", "Sum"),
+    ("invocations", metric::INVOCATIONS, "Sum"),
+    ("latency_avg", metric::MODEL_LATENCY, "Average"),
+    ("latency_max", metric::MODEL_LATENCY, "Maximum"),
+    ("errors_4xx", metric::INVOCATION_4XX_ERRORS, "Sum"),
+    ("errors_5xx", metric::INVOCATION_5XX_ERRORS, "Sum"),
 ];
 
 /// Reads the endpoint's metrics over `[start, end)` in periods of `period` (rounded up to

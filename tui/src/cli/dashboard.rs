@@ -33,7 +33,7 @@ pub struct DashboardArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// FilterLowConfidence threshold for executions started from the dashboard.
-    #[arg(long, default_value = "0.93")]
+    #[arg(long, default_value_t = Threshold::DEFAULT, allow_negative_numbers = true)]
     pub threshold: Threshold,
     /// Do not stage data or train a model when the home has none.
     #[arg(long)]

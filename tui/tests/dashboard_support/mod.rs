@@ -271,6 +271,8 @@ pub struct FixtureBackend {
     pub failing: AtomicBool,
     pub started: AtomicUsize,
     pub home: PathBuf,
+    /// Histories served instead of the generated ones, by execution id.
+    pub histories: std::sync::Mutex<std::collections::HashMap<ExecutionId, Vec<Value>>>,
 }
 
 impl FixtureBackend {
@@ -280,6 +282,7 @@ impl FixtureBackend {
             failing: AtomicBool::new(false),
             started: AtomicUsize::new(0),
             home: PathBuf::from("/home/ml/.local/share/scones"),
+            histories: Default::default(),
         })
     }
 
@@ -333,7 +336,14 @@ impl Backend for FixtureBackend {
             .iter()
             .find(|e| e.id == id)
             .ok_or_else(|| BackendError::NotFound(id.to_string()))?;
-        Ok(history_json(e)
+        let events = self
+            .histories
+            .lock()
+            .unwrap()
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| history_json(e));
+        Ok(events
             .iter()
             .enumerate()
             .map(|(i, v)| HistoryEvent::from_aws_json(i, v).unwrap())

@@ -8,6 +8,8 @@
 //! - [`capture`]: SageMaker's data-capture record, one writer and one reader;
 //! - [`cause`]: the `LowConfidence` cause and the filter's decision log line, each writer
 //!   next to its parser;
+//! - [`metric`]: the names of SageMaker's endpoint metrics, which the local endpoint records
+//!   and CloudWatch serves;
 //! - [`port`]: the [`port::Backend`] trait the dashboard and `scones run` talk to, and the
 //!   types it speaks; implemented by `scones-local` and `scones-aws`;
 //! - [`run`]: `scones run` over that port, one runner for both backends.
@@ -18,6 +20,7 @@
 pub mod capture;
 pub mod cause;
 pub mod history;
+pub mod metric;
 pub mod port;
 pub mod run;
 pub mod status;

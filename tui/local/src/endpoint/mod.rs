@@ -30,27 +30,8 @@ pub const RESPONSE_CONTENT_TYPE: &str = "application/json";
 /// algorithm that carry PNG bytes).
 pub const ACCEPTED_CONTENT_TYPES: [&str; 2] = ["image/png", "application/x-image"];
 
-/// SageMaker's metric names.
-pub mod metric {
-    /// Requests, one data point (value 1) per invocation.
-    pub const INVOCATIONS: &str = "Invocations";
-    /// Time the model took to answer, microseconds.
-    pub const MODEL_LATENCY: &str = "ModelLatency";
-    /// Time spent around the model (capture, metrics, serialisation), microseconds.
-    pub const OVERHEAD_LATENCY: &str = "OverheadLatency";
-    /// Client errors: 1 for a 4XX answer, 0 otherwise (sum = count, average = rate).
-    pub const INVOCATION_4XX_ERRORS: &str = "Invocation4XXErrors";
-    /// Model errors: 1 for a 5XX answer, 0 otherwise.
-    pub const INVOCATION_5XX_ERRORS: &str = "Invocation5XXErrors";
-    /// Every metric the endpoint records.
-    pub const ALL: [&str; 5] = [
-        INVOCATIONS,
-        MODEL_LATENCY,
-        OVERHEAD_LATENCY,
-        INVOCATION_4XX_ERRORS,
-        INVOCATION_5XX_ERRORS,
-    ];
-}
+/// SageMaker's metric names (the domain model's).
+pub use scones_workflow::metric;
 
 /// Why an invocation failed, with the HTTP status SageMaker would answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
