@@ -1,6 +1,8 @@
 //! A redriven execution's history: RUNNING again after `ExecutionRedriven`, ended once it
 //! ends again, and every event of it typed by the reader.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is the failing test's message
+
 use scones_workflow::ExecutionStatus;
 use scones_workflow::history::{self, EventDetails, HistoryEvent};
 use serde_json::Value;
