@@ -327,3 +327,33 @@ async fn a_redriven_execution_shows_as_running_again() {
     let screen = d.screen();
     assert!(screen.contains("RUNNING"), "{screen}");
 }
+
+/// Messages that name a key name the user's binding, not the default letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_that_name_a_key_follow_the_users_bindings() {
+    let overrides = std::collections::BTreeMap::from([
+        ("test".to_owned(), vec!["x".to_owned()]),
+        ("burst".to_owned(), vec!["X".to_owned()]),
+    ]);
+    let keymap = scones::dashboard::keymap::KeyMap::with_overrides(&overrides).unwrap();
+    let dashboard = |readonly| {
+        let mut opts = options(readonly, false);
+        opts.config.keymap = keymap.clone();
+        let backend = dashboard_support::FixtureBackend::new(Vec::new());
+        Headless::new(backend, opts, dashboard_support::t0(), 100, 30)
+    };
+    let mut d = dashboard(false);
+    assert!(d.run_until(WAIT, STEP, |a| a.refresh_age().is_some()).await);
+    let screen = d.screen();
+    assert!(
+        screen.contains("Press x to start a test execution, X for a burst"),
+        "{screen}"
+    );
+    let mut d = dashboard(true);
+    d.press(KeyCode::Char('x'));
+    let toast = d.app.toasts.items().last().unwrap().text.clone();
+    assert_eq!(
+        toast,
+        "read-only (--readonly): x, X, s and r are turned off"
+    );
+}

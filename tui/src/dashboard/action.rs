@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use scones_workflow::port::Request;
 
+use crate::dashboard::keymap::KeyAction;
 use crate::dashboard::worker::{Completion, RequestId, Slot};
 
 /// The dashboard's views, one per tab.
@@ -129,10 +130,9 @@ pub enum Action {
 impl Action {
     /// Actions that change the deployment (refused with `--readonly`).
     pub fn is_mutating(&self) -> bool {
-        matches!(
-            self,
-            Action::StartTest | Action::StartBurst | Action::Stop | Action::Redrive
-        )
+        KeyAction::MUTATING
+            .iter()
+            .any(|k| k.binding().does == *self)
     }
 }
 

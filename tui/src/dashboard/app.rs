@@ -32,7 +32,7 @@ use crate::dashboard::components::toasts::{ToastLevel, Toasts};
 use crate::dashboard::components::{self, Areas};
 use crate::dashboard::config::Config;
 use crate::dashboard::feeds::{FEEDS, feed};
-use crate::dashboard::keymap::InputMode;
+use crate::dashboard::keymap::{InputMode, KeyAction};
 use crate::dashboard::theme::Theme;
 use crate::dashboard::worker::{Completion, RequestId, Slot};
 
@@ -242,7 +242,8 @@ impl App {
             self.dirty = true;
         }
         if action.is_mutating() && self.readonly {
-            self.toast_info("read-only (--readonly): t, T, s and r are turned off");
+            let keys = self.config.keymap.hints(&KeyAction::MUTATING);
+            self.toast_info(format!("read-only (--readonly): {keys} are turned off"));
             return;
         }
         match action {
@@ -330,9 +331,10 @@ impl App {
             },
             Action::Redrive => {
                 if !self.info.supports_redrive {
-                    self.toast_info(
-                        "redrive is an AWS feature (RedriveExecution); locally, press t to run a new execution",
-                    );
+                    let test = self.config.keymap.hint(KeyAction::Test);
+                    self.toast_info(format!(
+                        "redrive is an AWS feature (RedriveExecution); locally, press {test} to run a new execution"
+                    ));
                 } else {
                     match self.executions.selected() {
                         Some(e) if e.status.is_redrivable() => {

@@ -8,7 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 
 use crate::dashboard::action::{Action, View};
 
-/// A bindable command, named for the config file's `[keys]` table.
+/// A bindable command, named for the config file's `[keys]` table. What each one is called,
+/// says, does and is bound to by default is its row of [`BINDINGS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyAction {
     /// Leave.
@@ -35,7 +36,7 @@ pub enum KeyAction {
     NextView,
     /// Previous tab.
     PrevView,
-    /// Tab 1..5.
+    /// Tab 1.
     Executions,
     /// Tab 2.
     Metrics,
@@ -73,187 +74,277 @@ pub enum KeyAction {
     WindowNarrower,
 }
 
+/// One row of the key table.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The command.
+    pub action: KeyAction,
+    /// Its name in the config file's `[keys]` table.
+    pub name: &'static str,
+    /// Its line in the help overlay.
+    pub description: &'static str,
+    /// What it does.
+    pub does: Action,
+    /// Its default keys.
+    pub keys: &'static [&'static str],
+}
+
+const fn bind(
+    action: KeyAction,
+    name: &'static str,
+    description: &'static str,
+    does: Action,
+    keys: &'static [&'static str],
+) -> Binding {
+    Binding {
+        action,
+        name,
+        description,
+        does,
+        keys,
+    }
+}
+
+/// Every command, in help order: the one definition of names, descriptions, actions and
+/// default keys.
+pub static BINDINGS: [Binding; 30] = {
+    use KeyAction as K;
+    [
+        bind(
+            K::Help,
+            "help",
+            "this help",
+            Action::ToggleHelp,
+            &["?", "f1"],
+        ),
+        bind(K::Quit, "quit", "quit", Action::Quit, &["q", "ctrl-c"]),
+        bind(K::Up, "up", "move up", Action::Move(-1), &["k", "up"]),
+        bind(
+            K::Down,
+            "down",
+            "move down",
+            Action::Move(1),
+            &["j", "down"],
+        ),
+        bind(
+            K::First,
+            "first",
+            "first row",
+            Action::First,
+            &["g", "home"],
+        ),
+        bind(K::Last, "last", "last row", Action::Last, &["G", "end"]),
+        bind(
+            K::PageUp,
+            "page_up",
+            "page up",
+            Action::PageUp,
+            &["ctrl-u", "pageup"],
+        ),
+        bind(
+            K::PageDown,
+            "page_down",
+            "page down",
+            Action::PageDown,
+            &["ctrl-d", "pagedown"],
+        ),
+        bind(
+            K::Open,
+            "open",
+            "open execution detail",
+            Action::Open,
+            &["enter"],
+        ),
+        bind(
+            K::Back,
+            "back",
+            "back/close/clear filter",
+            Action::Back,
+            &["esc"],
+        ),
+        bind(
+            K::NextView,
+            "next_view",
+            "next tab",
+            Action::NextView,
+            &["tab"],
+        ),
+        bind(
+            K::PrevView,
+            "prev_view",
+            "previous tab",
+            Action::PrevView,
+            &["backtab"],
+        ),
+        bind(
+            K::Executions,
+            "view_executions",
+            "executions tab",
+            Action::GoView(View::Executions),
+            &["1"],
+        ),
+        bind(
+            K::Metrics,
+            "view_metrics",
+            "endpoint metrics tab",
+            Action::GoView(View::Metrics),
+            &["2"],
+        ),
+        bind(
+            K::LowConfidence,
+            "view_low_confidence",
+            "low-confidence tab",
+            Action::GoView(View::LowConfidence),
+            &["3"],
+        ),
+        bind(
+            K::Capture,
+            "view_capture",
+            "data-capture tab",
+            Action::GoView(View::Capture),
+            &["4"],
+        ),
+        bind(
+            K::Logs,
+            "view_logs",
+            "logs tab",
+            Action::GoView(View::Logs),
+            &["5"],
+        ),
+        bind(
+            K::NextFocus,
+            "next_pane",
+            "detail: next pane",
+            Action::NextFocus,
+            &["space"],
+        ),
+        bind(
+            K::NextTab,
+            "next_tab",
+            "detail: next payload tab",
+            Action::NextTab,
+            &["l", "right"],
+        ),
+        bind(
+            K::PrevTab,
+            "prev_tab",
+            "detail: prev payload tab",
+            Action::PrevTab,
+            &["h", "left"],
+        ),
+        bind(
+            K::Filter,
+            "filter",
+            "filter executions",
+            Action::FilterStart,
+            &["/"],
+        ),
+        bind(
+            K::Sort,
+            "sort",
+            "cycle sort order",
+            Action::CycleSort,
+            &["S"],
+        ),
+        bind(
+            K::Test,
+            "test",
+            "start a test execution",
+            Action::StartTest,
+            &["t"],
+        ),
+        bind(
+            K::Burst,
+            "burst",
+            "burst of test executions",
+            Action::StartBurst,
+            &["T"],
+        ),
+        bind(
+            K::Stop,
+            "stop",
+            "stop selected execution",
+            Action::Stop,
+            &["s"],
+        ),
+        bind(
+            K::Redrive,
+            "redrive",
+            "redrive selected (AWS)",
+            Action::Redrive,
+            &["r"],
+        ),
+        bind(K::Copy, "copy", "copy JSON (OSC 52)", Action::Copy, &["y"]),
+        bind(
+            K::OpenRecord,
+            "open_record",
+            "console URL/local record",
+            Action::OpenRecord,
+            &["o"],
+        ),
+        bind(
+            K::WindowWider,
+            "window_wider",
+            "metrics window wider",
+            Action::WindowWider,
+            &["+", "="],
+        ),
+        bind(
+            K::WindowNarrower,
+            "window_narrower",
+            "metrics window narrower",
+            Action::WindowNarrower,
+            &["-"],
+        ),
+    ]
+};
+
 impl KeyAction {
-    /// Every action, in help order.
-    pub const ALL: [KeyAction; 30] = [
-        KeyAction::Help,
-        KeyAction::Quit,
-        KeyAction::Up,
-        KeyAction::Down,
-        KeyAction::First,
-        KeyAction::Last,
-        KeyAction::PageUp,
-        KeyAction::PageDown,
-        KeyAction::Open,
-        KeyAction::Back,
-        KeyAction::NextView,
-        KeyAction::PrevView,
-        KeyAction::Executions,
-        KeyAction::Metrics,
-        KeyAction::LowConfidence,
-        KeyAction::Capture,
-        KeyAction::Logs,
-        KeyAction::NextFocus,
-        KeyAction::NextTab,
-        KeyAction::PrevTab,
-        KeyAction::Filter,
-        KeyAction::Sort,
+    /// The actions that change the deployment (off with `--readonly`).
+    pub const MUTATING: [KeyAction; 4] = [
         KeyAction::Test,
         KeyAction::Burst,
         KeyAction::Stop,
         KeyAction::Redrive,
-        KeyAction::Copy,
-        KeyAction::OpenRecord,
-        KeyAction::WindowWider,
-        KeyAction::WindowNarrower,
     ];
+
+    /// Every action, in help order.
+    pub fn all() -> impl Iterator<Item = KeyAction> {
+        BINDINGS.iter().map(|b| b.action)
+    }
+
+    /// Its row of [`BINDINGS`].
+    pub fn binding(self) -> &'static Binding {
+        // Every action has a row (the test `every_action_has_one_row` checks it).
+        BINDINGS
+            .iter()
+            .find(|b| b.action == self)
+            .unwrap_or(&BINDINGS[0])
+    }
 
     /// Name in the config file.
     pub fn name(self) -> &'static str {
-        match self {
-            KeyAction::Quit => "quit",
-            KeyAction::Help => "help",
-            KeyAction::Up => "up",
-            KeyAction::Down => "down",
-            KeyAction::First => "first",
-            KeyAction::Last => "last",
-            KeyAction::PageUp => "page_up",
-            KeyAction::PageDown => "page_down",
-            KeyAction::Open => "open",
-            KeyAction::Back => "back",
-            KeyAction::NextView => "next_view",
-            KeyAction::PrevView => "prev_view",
-            KeyAction::Executions => "view_executions",
-            KeyAction::Metrics => "view_metrics",
-            KeyAction::LowConfidence => "view_low_confidence",
-            KeyAction::Capture => "view_capture",
-            KeyAction::Logs => "view_logs",
-            KeyAction::NextFocus => "next_pane",
-            KeyAction::NextTab => "next_tab",
-            KeyAction::PrevTab => "prev_tab",
-            KeyAction::Filter => "filter",
-            KeyAction::Sort => "sort",
-            KeyAction::Test => "test",
-            KeyAction::Burst => "burst",
-            KeyAction::Stop => "stop",
-            KeyAction::Redrive => "redrive",
-            KeyAction::Copy => "copy",
-            KeyAction::OpenRecord => "open_record",
-            KeyAction::WindowWider => "window_wider",
-            KeyAction::WindowNarrower => "window_narrower",
-        }
+        self.binding().name
     }
 
     /// One line for the help overlay.
     pub fn description(self) -> &'static str {
-        match self {
-            KeyAction::Quit => "quit",
-            KeyAction::Help => "this help",
-            KeyAction::Up => "move up",
-            KeyAction::Down => "move down",
-            KeyAction::First => "first row",
-            KeyAction::Last => "last row",
-            KeyAction::PageUp => "page up",
-            KeyAction::PageDown => "page down",
-            KeyAction::Open => "open execution detail",
-            KeyAction::Back => "back/close/clear filter",
-            KeyAction::NextView => "next tab",
-            KeyAction::PrevView => "previous tab",
-            KeyAction::Executions => "executions tab",
-            KeyAction::Metrics => "endpoint metrics tab",
-            KeyAction::LowConfidence => "low-confidence tab",
-            KeyAction::Capture => "data-capture tab",
-            KeyAction::Logs => "logs tab",
-            KeyAction::NextFocus => "detail: next pane",
-            KeyAction::NextTab => "detail: next payload tab",
-            KeyAction::PrevTab => "detail: prev payload tab",
-            KeyAction::Filter => "filter executions",
-            KeyAction::Sort => "cycle sort order",
-            KeyAction::Test => "start a test execution",
-            KeyAction::Burst => "burst of test executions",
-            KeyAction::Stop => "stop selected execution",
-            KeyAction::Redrive => "redrive selected (AWS)",
-            KeyAction::Copy => "copy JSON (OSC 52)",
-            KeyAction::OpenRecord => "console URL/local record",
-            KeyAction::WindowWider => "metrics window wider",
-            KeyAction::WindowNarrower => "metrics window narrower",
-        }
+        self.binding().description
     }
 
     /// Looks an action up by its config name.
     pub fn from_name(name: &str) -> Option<KeyAction> {
-        KeyAction::ALL.into_iter().find(|a| a.name() == name)
+        BINDINGS.iter().find(|b| b.name == name).map(|b| b.action)
     }
 
     /// The action it triggers.
     pub fn to_action(self) -> Action {
-        match self {
-            KeyAction::Quit => Action::Quit,
-            KeyAction::Help => Action::ToggleHelp,
-            KeyAction::Up => Action::Move(-1),
-            KeyAction::Down => Action::Move(1),
-            KeyAction::First => Action::First,
-            KeyAction::Last => Action::Last,
-            KeyAction::PageUp => Action::PageUp,
-            KeyAction::PageDown => Action::PageDown,
-            KeyAction::Open => Action::Open,
-            KeyAction::Back => Action::Back,
-            KeyAction::NextView => Action::NextView,
-            KeyAction::PrevView => Action::PrevView,
-            KeyAction::Executions => Action::GoView(View::Executions),
-            KeyAction::Metrics => Action::GoView(View::Metrics),
-            KeyAction::LowConfidence => Action::GoView(View::LowConfidence),
-            KeyAction::Capture => Action::GoView(View::Capture),
-            KeyAction::Logs => Action::GoView(View::Logs),
-            KeyAction::NextFocus => Action::NextFocus,
-            KeyAction::NextTab => Action::NextTab,
-            KeyAction::PrevTab => Action::PrevTab,
-            KeyAction::Filter => Action::FilterStart,
-            KeyAction::Sort => Action::CycleSort,
-            KeyAction::Test => Action::StartTest,
-            KeyAction::Burst => Action::StartBurst,
-            KeyAction::Stop => Action::Stop,
-            KeyAction::Redrive => Action::Redrive,
-            KeyAction::Copy => Action::Copy,
-            KeyAction::OpenRecord => Action::OpenRecord,
-            KeyAction::WindowWider => Action::WindowWider,
-            KeyAction::WindowNarrower => Action::WindowNarrower,
-        }
+        self.binding().does.clone()
     }
 
+    /// Its default keys.
     fn default_keys(self) -> &'static [&'static str] {
-        match self {
-            KeyAction::Quit => &["q", "ctrl-c"],
-            KeyAction::Help => &["?", "f1"],
-            KeyAction::Up => &["k", "up"],
-            KeyAction::Down => &["j", "down"],
-            KeyAction::First => &["g", "home"],
-            KeyAction::Last => &["G", "end"],
-            KeyAction::PageUp => &["ctrl-u", "pageup"],
-            KeyAction::PageDown => &["ctrl-d", "pagedown"],
-            KeyAction::Open => &["enter"],
-            KeyAction::Back => &["esc"],
-            KeyAction::NextView => &["tab"],
-            KeyAction::PrevView => &["backtab"],
-            KeyAction::Executions => &["1"],
-            KeyAction::Metrics => &["2"],
-            KeyAction::LowConfidence => &["3"],
-            KeyAction::Capture => &["4"],
-            KeyAction::Logs => &["5"],
-            KeyAction::NextFocus => &["space"],
-            KeyAction::NextTab => &["l", "right"],
-            KeyAction::PrevTab => &["h", "left"],
-            KeyAction::Filter => &["/"],
-            KeyAction::Sort => &["S"],
-            KeyAction::Test => &["t"],
-            KeyAction::Burst => &["T"],
-            KeyAction::Stop => &["s"],
-            KeyAction::Redrive => &["r"],
-            KeyAction::Copy => &["y"],
-            KeyAction::OpenRecord => &["o"],
-            KeyAction::WindowWider => &["+", "="],
-            KeyAction::WindowNarrower => &["-"],
-        }
+        self.binding().keys
     }
 }
 
@@ -389,7 +480,10 @@ pub enum KeyMapError {
 }
 
 fn known_actions() -> String {
-    KeyAction::ALL.map(KeyAction::name).join(", ")
+    KeyAction::all()
+        .map(KeyAction::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The bindings in force.
@@ -402,7 +496,7 @@ pub struct KeyMap {
 impl Default for KeyMap {
     fn default() -> Self {
         let mut keys = BTreeMap::new();
-        for action in KeyAction::ALL {
+        for action in KeyAction::all() {
             let specs = action
                 .default_keys()
                 .iter()
@@ -468,7 +562,19 @@ impl KeyMap {
         self.keys.get(&action).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The first key of an action as text (`?` when unbound).
+    /// The first key of each of `actions`, joined with `sep` (e.g. "t, T, s and r"-style
+    /// lists for messages).
+    pub fn hints(&self, actions: &[KeyAction]) -> String {
+        let keys: Vec<String> = actions.iter().map(|a| self.hint(*a)).collect();
+        match keys.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        }
+    }
+
+    /// The first key of an action as text (`unbound` when it has none): what any text that
+    /// names a key shows, so it follows the user's bindings.
     pub fn hint(&self, action: KeyAction) -> String {
         self.keys_for(action)
             .first()
@@ -554,9 +660,22 @@ mod tests {
     }
 
     #[test]
+    fn every_action_has_one_row() {
+        for action in KeyAction::all() {
+            let rows = BINDINGS.iter().filter(|b| b.action == action).count();
+            assert_eq!(rows, 1, "{action:?}");
+            assert_eq!(KeyAction::from_name(action.name()), Some(action));
+        }
+        let mut names: Vec<_> = BINDINGS.iter().map(|b| b.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BINDINGS.len());
+    }
+
+    #[test]
     fn every_default_key_parses_and_no_key_is_bound_twice() {
         let mut seen = HashMap::new();
-        for action in KeyAction::ALL {
+        for action in KeyAction::all() {
             for text in action.default_keys() {
                 let spec = KeySpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
                 if let Some(other) = seen.insert(spec, action) {

@@ -14,11 +14,10 @@ use crate::dashboard::keymap::KeyAction;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let km = &app.config.keymap;
-    let entries: Vec<(String, &str)> = KeyAction::ALL
-        .iter()
+    let entries: Vec<(String, &str)> = KeyAction::all()
         .map(|a| {
             let keys = km
-                .keys_for(*a)
+                .keys_for(a)
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -46,9 +45,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Clear, rect);
     let mut title = vec![Span::styled(" Keys ", theme.title)];
     if app.readonly {
-        title.push(Span::styled("(read-only: t T s r are off) ", theme.warn));
+        title.push(Span::styled(
+            format!("(read-only: {} are off) ", km.hints(&KeyAction::MUTATING)),
+            theme.warn,
+        ));
     }
-    title.push(Span::styled("? or Esc closes ", theme.dim));
+    title.push(Span::styled(
+        format!(
+            "{} or {} closes ",
+            km.hint(KeyAction::Help),
+            km.hint(KeyAction::Back)
+        ),
+        theme.dim,
+    ));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border_focus)
