@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use crate::definition::{ValidationError, ValidationErrorKind};
+use crate::diagnostics::{ValidationError, ValidationErrorKind};
 use crate::error::Failure;
 use crate::path::{Path, PathMiss};
 use crate::scope::PathResolver;

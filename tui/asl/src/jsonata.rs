@@ -14,8 +14,8 @@ use bumpalo::Bump;
 use jsonata_rs::JsonAta;
 use serde_json::{Map, Value};
 
-use crate::definition::{ValidationError, ValidationErrorKind};
-use crate::payload::escape_pointer;
+use crate::diagnostics::escape_pointer;
+use crate::diagnostics::{ValidationError, ValidationErrorKind};
 
 /// A compiled JSONata template.
 #[derive(Debug, Clone)]

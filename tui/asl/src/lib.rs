@@ -32,6 +32,7 @@
 pub mod choice;
 pub mod clock;
 pub mod definition;
+pub mod diagnostics;
 pub mod error;
 pub mod exec;
 pub mod history;

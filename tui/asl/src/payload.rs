@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::definition::{ValidationError, ValidationErrorKind};
+use crate::diagnostics::{ValidationError, ValidationErrorKind, escape_pointer};
 use crate::error::Failure;
 use crate::intrinsics::{self, Call};
 use crate::path::Path;
@@ -156,11 +156,6 @@ fn compile_dynamic(
             }
         }
     }
-}
-
-/// Escape a key for use in a JSON pointer (RFC 6901).
-pub fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

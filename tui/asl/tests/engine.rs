@@ -715,3 +715,33 @@ async fn a_channel_sink_streams_events_while_running_and_input_text_is_checked()
         .collect();
     assert_eq!(rest, ["WaitStateExited", "ExecutionSucceeded"]);
 }
+
+/// A loop that never ends fails once its history reaches the service's 25,000-event quota,
+/// rather than spinning for ever (found by the property tests: a Choice whose default points
+/// back at the state before it).
+#[tokio::test]
+async fn an_endless_loop_fails_at_the_history_quota() {
+    let machine = StateMachine::parse(
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "C"}], "Default": "A"},
+            "C": {"Type": "Succeed"}}}"#,
+    )
+    .unwrap();
+    let sink = Arc::new(VecSink::new());
+    let engine = Engine::new(LambdaRegistry::new(), Arc::new(scones_asl::SystemClock));
+    let outcome = engine
+        .execute(
+            &machine,
+            ExecutionSpec::local("m", "loop", json!({})),
+            sink.clone(),
+        )
+        .await;
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    assert!(outcome.cause.unwrap().contains("25000"));
+    // The state that crosses the quota finishes, then the execution fails.
+    let events = sink.events().len() as u64;
+    let quota = scones_asl::exec::MAX_HISTORY_EVENTS;
+    assert!((quota + 1..=quota + 3).contains(&events), "{events}");
+}

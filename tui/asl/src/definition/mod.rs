@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use validate::{ValidationError, ValidationErrorKind, ValidationErrors};
+pub use crate::diagnostics::{ValidationError, ValidationErrorKind, ValidationErrors};
 
 use crate::choice::Condition;
 use crate::intrinsics::Call;

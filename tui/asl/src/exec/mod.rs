@@ -226,6 +226,10 @@ impl Engine {
 }
 
 /// Shared, read-mostly state of one execution.
+/// The most events one execution's history holds on AWS (the service quota "maximum
+/// execution history size", 25,000 events). An execution that reaches it fails.
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+
 pub(crate) struct Run {
     pub def: Arc<Definition>,
     pub spec: ExecutionSpec,
@@ -273,6 +277,15 @@ impl Run {
             ctx.source = id;
         }
         (id, timestamp)
+    }
+
+    /// True once the history holds [`MAX_HISTORY_EVENTS`] events: the execution must end.
+    pub fn history_full(&self) -> bool {
+        let recorded = match self.recorder.lock() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        recorded >= MAX_HISTORY_EVENTS
     }
 
     /// Sleep on the execution clock.

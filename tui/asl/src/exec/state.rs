@@ -7,8 +7,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::Run;
 use super::frame::{Frame, Scope, StateCtx};
+use super::{MAX_HISTORY_EVENTS, Run};
 use crate::definition::{
     DataPath, MapState, NumberSource, ParallelState, Program, ResultPathSpec, State, StateKind,
     TaskState, Transition,
@@ -74,6 +74,14 @@ impl Run {
             loop {
                 let state = &program.states[index];
                 let (next, out) = self.state(state, data, frame).await?;
+                if self.history_full() {
+                    // A loop that never ends (or a very long run) fails as the service
+                    // fails it, rather than spinning for ever.
+                    return Err(Failure::runtime(format!(
+                        "the execution history reached the maximum of {MAX_HISTORY_EVENTS} \
+                         events"
+                    )));
+                }
                 match next {
                     Transition::Next(i) => {
                         index = i;
