@@ -7,6 +7,8 @@
 //! dashboard_memory measure DIR N      load them, render, count calls; print results
 //! ```
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod support;
 
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! The store is real (SQLite, filled through the store writer plus 200 real workflow runs)
 //! and the list is loaded through the real local backend. Run: scripts/bench-dashboard.sh.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod support;
 
 use std::sync::Arc;

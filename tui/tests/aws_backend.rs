@@ -3,6 +3,8 @@
 //! with the SDK, every answer comes back through the real clients, and the call counter is
 //! checked so that "incremental" and "cached" mean fewer requests, not just equal results.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod aws_support;
 
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! one line each plus the summary, the exit status, and the typed errors for a stack that is
 //! not deployed.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod aws_support;
 
 use std::collections::BTreeSet;

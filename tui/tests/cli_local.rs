@@ -2,6 +2,8 @@
 //! labelled PNG folder, train a tiny model, evaluate, and run executions that SUCCEED, fail
 //! with LowConfidence and fail with ObjectNotFound, each with its full history in the store.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::path::Path;
 
 use assert_cmd::Command;

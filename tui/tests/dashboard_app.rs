@@ -3,6 +3,8 @@
 //! outcomes are known), the real App and Worker. Each test asserts the state a user would
 //! see.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod dashboard_support;
 
 use std::sync::Arc;

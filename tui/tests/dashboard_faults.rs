@@ -3,6 +3,8 @@
 //! processed, errors show up as toasts, throttled feeds back off, and everything recovers
 //! once the faults stop. A second test makes calls panic in their background tasks.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod dashboard_support;
 
 use std::sync::Arc;

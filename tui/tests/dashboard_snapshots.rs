@@ -3,6 +3,8 @@
 //! clock, fixed ids, fixed seed, UTC. The real App, Worker and key map run; only the
 //! backend is a fixture.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod dashboard_support;
 
 use std::sync::Arc;

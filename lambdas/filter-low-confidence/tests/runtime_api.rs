@@ -1,6 +1,8 @@
 //! The real `filter-low-confidence` binary against a fake Lambda Runtime API: what it posts
 //! on the wire is what Step Functions turns into the state's output or error.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::time::Duration;
 
 use scones_lambda_runtime::fake_runtime_api::{FakeRuntimeApi, Outcome, stdout_of, wait_or_kill};

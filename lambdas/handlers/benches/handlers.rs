@@ -3,6 +3,8 @@
 //!
 //! `SCONES_SHARED_DATA` points at the cifar100-bikes folder (default ../shared/data/...).
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -7,10 +7,20 @@ use std::str::FromStr;
 /// rather than failing every invocation later.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
+    /// The threshold is not a number in (0, 1].
     #[error("THRESHOLD must be a number in (0, 1], e.g. 0.93; got {value:?}: {reason}")]
-    InvalidThreshold { value: String, reason: String },
+    InvalidThreshold {
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A required setting is unset or empty.
     #[error("{name} must be set to a non-empty value")]
-    Missing { name: &'static str },
+    Missing {
+        /// The environment variable.
+        name: &'static str,
+    },
 }
 
 /// The minimum confidence (max of the two probabilities) an image needs to pass
@@ -22,6 +32,7 @@ impl Threshold {
     /// The workflow's default, 0.93.
     pub const DEFAULT: Threshold = Threshold(0.93);
 
+    /// The threshold `value`, refused unless it is a finite number in (0, 1].
     pub fn new(value: f64) -> Result<Self, ConfigError> {
         let invalid = |reason: &str| ConfigError::InvalidThreshold {
             value: value.to_string(),
@@ -36,6 +47,7 @@ impl Threshold {
         Ok(Threshold(value))
     }
 
+    /// The number.
     pub fn value(self) -> f64 {
         self.0
     }

@@ -40,6 +40,7 @@ impl ErrorName {
         ErrorName::LowConfidence,
     ];
 
+    /// The name as Step Functions records it.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorName::InvalidEvent => "InvalidEvent",
@@ -69,48 +70,85 @@ impl fmt::Display for ErrorName {
 /// (the `cause` in the history), so each variant says what was wrong with which object.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HandlerError {
+    /// The event is not an image record.
     #[error("the event is not a scones image record: {reason}")]
-    InvalidEvent { reason: String },
+    InvalidEvent {
+        /// What is wrong with it.
+        reason: String,
+    },
 
+    /// The object does not exist.
     #[error("s3://{bucket}/{key} does not exist")]
-    ObjectNotFound { bucket: String, key: String },
+    ObjectNotFound {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
 
+    /// The object could not be read.
     #[error("could not read s3://{bucket}/{key}: {reason}")]
     ObjectUnreadable {
+        /// The bucket.
         bucket: String,
+        /// The key.
         key: String,
+        /// Why (access denied, network, throttling).
         reason: String,
     },
 
+    /// The object is not a decodable PNG.
     #[error("s3://{bucket}/{key} is not a decodable PNG image: {reason}")]
     ImageUndecodable {
+        /// The bucket.
         bucket: String,
+        /// The key.
         key: String,
+        /// What the decoder said.
         reason: String,
     },
 
+    /// The image would not fit in a Step Functions payload.
     #[error(
         "s3://{bucket}/{key} is {bytes} bytes; the record carrying it base64-encoded would exceed \
          the {limit}-byte Step Functions payload limit"
     )]
     ImageTooLarge {
+        /// The bucket.
         bucket: String,
+        /// The key.
         key: String,
+        /// The object's size.
         bytes: u64,
+        /// The payload limit the record would exceed.
         limit: usize,
     },
 
+    /// The endpoint call failed.
     #[error("endpoint {endpoint} failed: {reason}")]
-    EndpointFailed { endpoint: String, reason: String },
+    EndpointFailed {
+        /// The endpoint.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
 
+    /// The inference vector is not two probabilities.
     #[error("malformed inference vector: {reason}")]
-    MalformedInferences { reason: String },
+    MalformedInferences {
+        /// What is wrong with it.
+        reason: String,
+    },
 
-    /// The message is [`LowConfidenceCause`]'s, which the dashboard and the CLI read back.
+    /// Both probabilities are below the threshold. The message is [`LowConfidenceCause`]'s,
+    /// which the dashboard and the CLI read back.
     #[error("{}", LowConfidenceCause { threshold: *threshold, p_bicycle: *p_bicycle, p_motorcycle: *p_motorcycle })]
     LowConfidence {
+        /// The threshold in force.
         threshold: f64,
+        /// Probability of bicycle.
         p_bicycle: f64,
+        /// Probability of motorcycle.
         p_motorcycle: f64,
     },
 }

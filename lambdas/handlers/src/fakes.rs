@@ -16,15 +16,18 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The store with one more object.
     pub fn with(mut self, bucket: &str, key: &str, bytes: Vec<u8>) -> Self {
         self.insert(bucket, key, bytes);
         self
     }
 
+    /// Adds (or replaces) an object.
     pub fn insert(&mut self, bucket: &str, key: &str, bytes: Vec<u8>) {
         self.objects
             .insert((bucket.to_owned(), key.to_owned()), bytes);
@@ -85,6 +88,7 @@ impl StaticEndpoint {
         }
     }
 
+    /// Invocations so far.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }

@@ -7,11 +7,15 @@ use std::future::Future;
 /// Why an object could not be fetched.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
+    /// The object does not exist.
     #[error("no such object")]
     NotFound,
     /// The object is bigger than the caller's limit; it was not downloaded.
     #[error("the object is {size} bytes")]
-    TooLarge { size: u64 },
+    TooLarge {
+        /// Its size.
+        size: u64,
+    },
     /// Anything else: access denied, network, throttling. The text says which.
     #[error("{0}")]
     Unreadable(String),
@@ -39,6 +43,7 @@ pub trait Endpoint: Send + Sync {
     /// The endpoint's name, for error messages and logs.
     fn name(&self) -> &str;
 
+    /// Sends `body` with `content_type`; the response body.
     fn invoke(
         &self,
         body: Vec<u8>,

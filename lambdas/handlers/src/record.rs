@@ -24,10 +24,14 @@ use crate::scores::Scores;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageRecord {
+    /// The bucket holding the image.
     pub s3_bucket: String,
+    /// The image's key.
     pub s3_key: String,
+    /// The PNG, base64 (`""` until SerializeImageData ran).
     #[serde(default, deserialize_with = "base64_text")]
     pub image_data: String,
+    /// `[p_bicycle, p_motorcycle]` (`[]` until ClassifyImage ran).
     #[serde(default, deserialize_with = "number_list")]
     pub inferences: Vec<f64>,
 }

@@ -10,7 +10,9 @@ pub const SUM_TOLERANCE: f64 = 1e-3;
 /// Two class probabilities that are finite, within [0, 1] and sum to 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scores {
+    /// Probability of bicycle.
     pub p_bicycle: f64,
+    /// Probability of motorcycle.
     pub p_motorcycle: f64,
 }
 

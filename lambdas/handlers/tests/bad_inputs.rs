@@ -1,6 +1,8 @@
 //! Each class of bad input and the error name the user sees for it. README.md's "Bad input"
 //! table mirrors this file; `readme_lists_every_error_name` keeps the two from drifting.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! The three handlers in sequence, as the state machine runs them, with in-memory fakes.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use base64::Engine as _;

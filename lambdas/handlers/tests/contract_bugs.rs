@@ -1,6 +1,8 @@
 //! The eight ways public implementations of this workflow get the event contract wrong
 //! (DESIGN.md, "Event contract"), each shown to be impossible here.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use base64::Engine as _;

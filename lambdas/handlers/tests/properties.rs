@@ -1,6 +1,8 @@
 //! Property tests: whatever arrives as an event, an object or an endpoint answer, the
 //! handlers never panic and always return either a valid record or a typed error.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use common::*;

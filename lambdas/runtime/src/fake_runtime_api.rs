@@ -14,11 +14,28 @@ use serde_json::Value;
 /// What the function posted back for one invocation (or at init).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Response { request_id: String, body: Value },
-    Error { request_id: String, body: Value },
-    InitError { body: Value },
+    /// A result, posted to `/invocation/<id>/response`.
+    Response {
+        /// The invocation.
+        request_id: String,
+        /// The body posted.
+        body: Value,
+    },
+    /// A function error, posted to `/invocation/<id>/error`.
+    Error {
+        /// The invocation.
+        request_id: String,
+        /// The error document posted.
+        body: Value,
+    },
+    /// An error at init, posted to `/init/error`.
+    InitError {
+        /// The error document posted.
+        body: Value,
+    },
 }
 
+/// A local stand-in for the Lambda Runtime API, serving events to a real Lambda binary.
 pub struct FakeRuntimeApi {
     server: Arc<tiny_http::Server>,
     outcomes: Receiver<Outcome>,
@@ -53,6 +70,7 @@ impl FakeRuntimeApi {
             .unwrap_or_default()
     }
 
+    /// The next outcome posted, waiting at most `timeout`.
     pub fn next_outcome(&self, timeout: Duration) -> Option<Outcome> {
         self.outcomes.recv_timeout(timeout).ok()
     }

@@ -12,6 +12,8 @@
 //! thread running the current-thread runtime is what the engine actually costs. Set
 //! `SCONES_BENCH_WALL=1` for wall-clock time instead.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -147,16 +149,8 @@ fn bench<M: criterion::measurement::Measurement>(c: &mut Criterion<M>) {
 struct ThreadCpuTime;
 
 fn thread_cpu_now() -> std::time::Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on
-    // Linux. On failure the zeroed value is returned, which only degrades the measurement.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
-    }
-    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    // Time since the thread started: only differences are used.
+    cpu_time::ThreadTime::now().as_duration()
 }
 
 impl criterion::measurement::Measurement for ThreadCpuTime {

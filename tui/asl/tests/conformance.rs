@@ -2,6 +2,8 @@
 //! the pinned counts. Raise the floors when semantics improve; they must be the real
 //! current counts (run `scripts/conformance.sh` for the report).
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 #[path = "../examples/conformance/harness.rs"]
 mod harness;
 

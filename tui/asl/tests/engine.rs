@@ -1,6 +1,8 @@
 //! Behaviour of the engine through its public API: each state type, Retry timing on the
 //! virtual clock, Catch, timeouts, abort, the context object and the history shape.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! endpoint). Produces the SUCCEEDED and FAILED/LowConfidence histories a user would see
 //! on AWS.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

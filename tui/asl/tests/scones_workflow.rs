@@ -3,6 +3,8 @@
 //! the `LowConfidence` failure a user sees on AWS, and a transient Lambda service error
 //! absorbed by the definition's retry block.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

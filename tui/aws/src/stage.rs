@@ -37,45 +37,65 @@ pub enum StageError {
         source_dir.display()
     )]
     MissingLayout {
+        /// The directory given.
         source_dir: PathBuf,
+        /// What is missing.
         missing: String,
     },
     /// A local file or directory could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: std::io::Error,
     },
     /// A file name that cannot become an S3 key.
     #[error("{}: the path is not valid UTF-8, so it cannot be an S3 key", path.display())]
-    NonUtf8Path { path: PathBuf },
+    NonUtf8Path {
+        /// The file or directory.
+        path: PathBuf,
+    },
     /// Listing the bucket failed (missing bucket, no permission, no network).
     #[error("listing s3://{bucket}/{prefix} failed: {message}")]
     List {
+        /// The bucket.
         bucket: String,
+        /// The key prefix.
         prefix: String,
+        /// What the service said.
         message: String,
         #[source]
+        /// The underlying error.
         source: Box<aws_sdk_s3::Error>,
     },
     /// Reading an object's metadata failed.
     #[error("reading the metadata of s3://{bucket}/{key} failed: {message}")]
     Head {
+        /// The bucket.
         bucket: String,
+        /// The key.
         key: String,
+        /// What the service said.
         message: String,
         #[source]
+        /// The underlying error.
         source: Box<aws_sdk_s3::Error>,
     },
     /// An upload failed.
     #[error("uploading {} to s3://{bucket}/{key} failed: {message}", path.display())]
     Upload {
+        /// The file or directory.
         path: PathBuf,
+        /// The bucket.
         bucket: String,
+        /// The key.
         key: String,
+        /// What the service said.
         message: String,
         #[source]
+        /// The underlying error.
         source: Box<aws_sdk_s3::Error>,
     },
 }
@@ -270,16 +290,29 @@ impl Default for StageOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageEvent {
     /// The local layout was read.
-    Scanned { files: usize, bytes: u64 },
+    Scanned {
+        /// Files found.
+        files: usize,
+        /// Their size in bytes.
+        bytes: u64,
+    },
     /// The bucket was compared: `upload` objects (`upload_bytes`) will be sent, `skip` are
     /// already there.
     Planned {
+        /// Objects to upload.
         upload: usize,
+        /// Their size in bytes.
         upload_bytes: u64,
+        /// Objects already there.
         skip: usize,
     },
     /// One object was uploaded.
-    Uploaded { key: String, bytes: u64 },
+    Uploaded {
+        /// The key.
+        key: String,
+        /// Their size in bytes.
+        bytes: u64,
+    },
 }
 
 /// What [`stage_to_s3`] did.

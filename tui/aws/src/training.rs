@@ -82,23 +82,40 @@ pub enum SpecError {
     #[error(
         "job name {name:?} is not a valid SageMaker job name (1-63 letters, digits, hyphens; no leading or trailing hyphen)"
     )]
-    InvalidJobName { name: String },
+    InvalidJobName {
+        /// The name given.
+        name: String,
+    },
     /// A field that must be an `s3://bucket/...` URI is not.
     #[error("{field} = {value:?} is not an s3://bucket/key URI")]
-    InvalidS3Uri { field: String, value: String },
+    InvalidS3Uri {
+        /// The field.
+        field: String,
+        /// The value given.
+        value: String,
+    },
     /// A required text field is empty.
     #[error("{field} must not be empty")]
-    Empty { field: &'static str },
+    Empty {
+        /// The field.
+        field: &'static str,
+    },
     /// A number outside what SageMaker accepts.
     #[error("{field} = {value} is out of range ({range})")]
     OutOfRange {
+        /// The field.
         field: &'static str,
+        /// The value given.
         value: i64,
+        /// What is allowed.
         range: &'static str,
     },
     /// No `train` channel, or a channel name twice.
     #[error("channels: {reason}")]
-    Channels { reason: String },
+    Channels {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl TrainingJobSpec {
@@ -217,18 +234,25 @@ pub enum TrainingError {
     /// A SageMaker call failed (credentials, permissions, quota, network).
     #[error("SageMaker {operation} for {job_name} failed: {message}")]
     Aws {
+        /// The call.
         operation: &'static str,
+        /// The training job.
         job_name: String,
+        /// What the service said.
         message: String,
         #[source]
+        /// The underlying error.
         source: Box<aws_sdk_sagemaker::Error>,
     },
     /// The job ended, but not `Completed`. Job names are content-addressed, so the same
     /// hyperparameters and data will keep finding this job: change either to train anew.
     #[error("training job {job_name} ended {status}: {reason}")]
     NotCompleted {
+        /// The training job.
         job_name: String,
+        /// Its status.
         status: String,
+        /// Why.
         reason: String,
     },
     /// Still running when the caller's time ran out; the job itself goes on.
@@ -236,8 +260,11 @@ pub enum TrainingError {
         "training job {job_name} still {status} after {waited:?}; it keeps running in SageMaker"
     )]
     TimedOut {
+        /// The training job.
         job_name: String,
+        /// Its status.
         status: String,
+        /// How long it was followed.
         waited: Duration,
     },
 }
@@ -267,7 +294,10 @@ pub enum StartOutcome {
     /// A new job was created.
     Created,
     /// A job of that name already existed (any status); nothing was created.
-    AlreadyExists { status: String },
+    AlreadyExists {
+        /// Its status.
+        status: String,
+    },
 }
 
 /// Creates the job unless one of that name exists.
@@ -447,7 +477,12 @@ pub enum Observed {
     /// Done with a model.
     Completed(CompletedJob),
     /// Done without one.
-    Ended { status: String, reason: String },
+    Ended {
+        /// Its status.
+        status: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Classifies one DescribeTrainingJob answer.

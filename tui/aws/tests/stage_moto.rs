@@ -1,6 +1,8 @@
 //! `scones stage --aws` over the wire against moto: uploads the layout, skips what is
 //! unchanged, uploads what changed, and reports bucket errors.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod support;
 
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! `scones train --aws` over the wire against moto (whose training jobs complete at once):
 //! creates the job, waits for it, and is idempotent by job name.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod support;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! The local endpoint: SageMaker's answer shape, its metrics, and its data-capture files.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use std::sync::Arc;

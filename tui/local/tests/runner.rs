@@ -2,6 +2,8 @@
 //! local bucket and endpoint, and the store — SUCCEEDED, LowConfidence and ObjectNotFound
 //! executions with their histories, and stopping a running execution.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Staging from a CIFAR-format archive the test writes, from a labelled PNG folder, and from
 //! a download served on 127.0.0.1; corrupt inputs are named and leave the bucket untouched.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! The execution store: what the dashboard queries see, two processes writing at once, and a
 //! writer killed with SIGKILL mid-run.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -1,6 +1,8 @@
 //! Training a tiny model for a couple of epochs on generated data, keeping it in the
 //! bucket, and serving it from the endpoint.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::sync::Arc;
 
 use scones_local::endpoint::LocalEndpoint;

@@ -4,6 +4,8 @@
 //! The weights come from one quick epoch on generated images: inference cost depends on the
 //! architecture and width, not on what the weights learned.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use scones_model::{Class, IMAGE_BYTES, LabeledImage, RgbImage, TrainConfig, train};
 

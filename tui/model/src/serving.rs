@@ -149,6 +149,9 @@ fn bias_relu(data: &mut [f32], bias: &[f32]) {
 /// `out = lhs x rhs` for row-major `lhs` `[m, k]`, `rhs` `[k, n]` and `out` `[m, n]`, with
 /// `m` and `n` implied by the lengths. Single-threaded: the endpoint runs many requests
 /// side by side, so one request must not fan out over the cores.
+// The workspace's one use of `unsafe` (workspace lints deny it elsewhere): gemm's kernels
+// take raw pointers and strides; a safe wrapper would copy or re-check every product.
+#[allow(unsafe_code)]
 fn matmul(lhs: &[f32], rhs: &[f32], out: &mut [f32], k: usize) {
     let m = lhs.len() / k.max(1);
     let n = rhs.len() / k.max(1);

@@ -1,6 +1,8 @@
 //! Behaviour of the public API on generated data: training learns, saving round-trips,
 //! bad files and bad bytes give typed errors, a seed makes runs repeatable.
 
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
+
 use std::path::Path;
 
 use rand::rngs::StdRng;
