@@ -11,6 +11,8 @@ pub mod names {
     pub const TASK_FAILED: &str = "States.TaskFailed";
     /// A runtime problem with the definition or data (bad path, wrong type...).
     pub const RUNTIME: &str = "States.Runtime";
+    /// A ResultPath cannot be applied to the state's input (the States Language, Appendix A).
+    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
     /// A Task ran longer than `TimeoutSeconds` or missed a heartbeat.
     pub const TIMEOUT: &str = "States.Timeout";
     /// A result larger than the 256 KiB service limit.

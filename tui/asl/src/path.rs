@@ -61,6 +61,9 @@ pub struct Path {
     text: Arc<str>,
     root: PathRoot,
     query: Query,
+    /// A trailing JSONPath function (`.length()`, `.max()`...): the service accepts such a
+    /// definition and fails when the path is evaluated, so it is kept and refused then.
+    function: Option<Arc<str>>,
 }
 
 /// A path that could not be compiled.
@@ -88,6 +91,12 @@ pub enum PathMiss {
         /// The path up to and including the missing step.
         normalized: String,
     },
+    /// The path ends in a JSONPath function, which the service does not evaluate.
+    #[error("the JSONPath function {function}() is not supported")]
+    Function {
+        /// The function's name.
+        function: String,
+    },
 }
 
 impl Path {
@@ -113,6 +122,7 @@ impl Path {
         } else {
             return Err(err("a path must start with `$`"));
         };
+        let (rest, function) = split_function(rest);
         let segments = parse_segments(rest).map_err(|reason| err(&reason))?;
         let query = if segments.iter().all(Segment::is_definite) {
             Query::Definite(
@@ -138,6 +148,7 @@ impl Path {
             text: Arc::from(text),
             root,
             query,
+            function,
         })
     }
 
@@ -154,6 +165,7 @@ impl Path {
     /// True for `$` alone (selects the whole input).
     pub fn is_root_only(&self) -> bool {
         self.root == PathRoot::Input
+            && self.function.is_none()
             && matches!(&self.query, Query::Definite(steps) if steps.is_empty())
     }
 
@@ -173,6 +185,11 @@ impl Path {
     /// Apply the path to the value its root designates. Definite paths borrow; indefinite
     /// paths build the array of matches.
     pub fn select<'v>(&self, root: &'v Value) -> Result<Cow<'v, Value>, PathMiss> {
+        if let Some(function) = &self.function {
+            return Err(PathMiss::Function {
+                function: function.to_string(),
+            });
+        }
         match &self.query {
             Query::Definite(steps) => select_steps(root, steps).map(Cow::Borrowed),
             Query::Indefinite(path) => Ok(Cow::Owned(Value::Array(
@@ -298,6 +315,19 @@ impl Segment {
                 let _ = write!(out, "..[{i}]");
             }
         }
+    }
+}
+
+/// Splits a trailing `.name()` (a JSONPath function call such as `length()`) off the steps.
+fn split_function(rest: &str) -> (&str, Option<Arc<str>>) {
+    let Some(head) = rest.strip_suffix("()") else {
+        return (rest, None);
+    };
+    match head.rfind('.') {
+        Some(dot) if is_variable_name(&head[dot + 1..]) => {
+            (&head[..dot], Some(Arc::from(&head[dot + 1..])))
+        }
+        _ => (rest, None),
     }
 }
 
@@ -459,6 +489,9 @@ impl ReferencePath {
         if path.root != PathRoot::Input {
             return Err(err("a reference path must start with `$.` or be `$`"));
         }
+        if path.function.is_some() {
+            return Err(err("a reference path cannot call a function"));
+        }
         match path.query {
             Query::Definite(steps) => Ok(Self {
                 text: path.text,
@@ -475,9 +508,13 @@ impl ReferencePath {
         &self.text
     }
 
-    /// Place `result` into `input` at this path, creating objects on the way, and return the
-    /// combined value. `$` replaces the input entirely.
-    pub fn place(&self, input: Value, result: Value) -> Result<Value, PathMiss> {
+    /// Place `result` into `input` at this path, creating the objects that are missing on
+    /// the way, and return the combined value. `$` replaces the input entirely.
+    ///
+    /// A name step on a value that is there but is not an object (the input `5` for
+    /// `$.x`, a string at `$.a` for `$.a.b`) cannot be applied: the States Language's
+    /// `States.ResultPathMatchFailure` ([`PlaceError::NotAnObject`]).
+    pub fn place(&self, input: Value, result: Value) -> Result<Value, PlaceError> {
         if self.steps.is_empty() {
             return Ok(result);
         }
@@ -487,30 +524,37 @@ impl ReferencePath {
             let last = i + 1 == self.steps.len();
             match step {
                 Step::Name(name) => {
-                    if !slot.is_object() {
-                        *slot = Value::Object(serde_json::Map::new());
-                    }
-                    let Some(map) = slot.as_object_mut() else {
-                        return Err(PathMiss::MissingProperty {
-                            normalized: normalize(&self.steps[..=i]),
-                        });
+                    let map = match slot {
+                        Value::Object(map) => map,
+                        other => {
+                            return Err(PlaceError::NotAnObject {
+                                normalized: normalize(&self.steps[..i]),
+                                found: json_type(other),
+                            });
+                        }
                     };
                     if last {
                         map.insert(name.to_string(), result);
                         return Ok(root);
                     }
-                    slot = map.entry(name.to_string()).or_insert(Value::Null);
+                    slot = map
+                        .entry(name.to_string())
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()));
                 }
                 Step::Index(idx) => {
                     let normalized = normalize(&self.steps[..=i]);
                     let Value::Array(items) = slot else {
-                        return Err(PathMiss::MissingProperty { normalized });
+                        return Err(PlaceError::Missing(PathMiss::MissingProperty {
+                            normalized,
+                        }));
                     };
                     let len = items.len() as i64;
                     let at = if *idx < 0 { len + idx } else { *idx };
                     let Some(item) = usize::try_from(at).ok().and_then(|at| items.get_mut(at))
                     else {
-                        return Err(PathMiss::MissingProperty { normalized });
+                        return Err(PlaceError::Missing(PathMiss::MissingProperty {
+                            normalized,
+                        }));
                     };
                     if last {
                         *item = result;
@@ -521,6 +565,33 @@ impl ReferencePath {
             }
         }
         Ok(root)
+    }
+}
+
+/// Why a ResultPath could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceError {
+    /// A name step met a value that is not an object.
+    #[error("the value at {normalized} is {found}, not an object")]
+    NotAnObject {
+        /// The path up to that value.
+        normalized: String,
+        /// Its JSON type.
+        found: &'static str,
+    },
+    /// An index step found no array element.
+    #[error(transparent)]
+    Missing(PathMiss),
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -607,11 +678,21 @@ mod tests {
                 .unwrap(),
             json!([1])
         );
-        // A scalar in the way is replaced by an object.
+        // A value in the way that is not an object cannot take the result
+        // (States.ResultPathMatchFailure), nor can an input that is not an object.
         assert_eq!(
-            p.place(json!({"a": 3}), json!(true)).unwrap(),
-            json!({"a": {"b": true}})
+            p.place(json!({"a": 3}), json!(true)),
+            Err(PlaceError::NotAnObject {
+                normalized: "$['a']".into(),
+                found: "a number"
+            })
         );
+        assert!(matches!(
+            ReferencePath::parse("$.x")
+                .unwrap()
+                .place(json!(5), json!(1)),
+            Err(PlaceError::NotAnObject { .. })
+        ));
         assert!(ReferencePath::parse("$.a[*]").is_err());
         assert!(ReferencePath::parse("$$.Execution").is_err());
         assert!(ReferencePath::parse("$var").is_err());

@@ -64,13 +64,26 @@ impl Run {
                             effective
                         ))
                     })?;
-                    Ok(Some(display_plain(&v)))
+                    // The Fail state's page: the path "must select a field that contains a
+                    // string value"; anything else fails the execution.
+                    match v.as_ref() {
+                        Value::String(s) => Ok(Some(s.clone())),
+                        other => Err(sc.runtime(format!(
+                            "The JSONPath '{}' specified for the field '{field}' does not reference a string value: {other}",
+                            p.text()
+                        ))),
+                    }
                 }
                 Some(StringSource::Call(c)) => {
                     let scope =
                         Scope::new(effective, self, &frame.vars, sc, frame.map_item.as_ref());
                     let v = crate::intrinsics::evaluate(c, &scope).map_err(|f| sc.locate(f))?;
-                    Ok(Some(display_plain(&v)))
+                    match v {
+                        Value::String(s) => Ok(Some(s)),
+                        other => Err(sc.runtime(format!(
+                            "The intrinsic function specified for the field '{field}' returned {other}, not a string"
+                        ))),
+                    }
                 }
             }
         };

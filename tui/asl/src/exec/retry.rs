@@ -150,6 +150,13 @@ impl Run {
 /// Does a failure match a retrier's/catcher's `ErrorEquals`?
 pub(super) fn error_matches(error_equals: &[String], failure: &Failure) -> bool {
     let name = failure.error_name();
+    // States.Runtime is terminal: "not retriable, and will always cause the execution to
+    // fail" (the error-handling page); the recorded case test_catch_states_runtime shows
+    // even an explicit `ErrorEquals: ["States.Runtime"]` does not catch it. (Whatever state
+    // it comes from: a task, a Parallel branch, a Map iteration, a path or a template.)
+    if name == names::RUNTIME {
+        return false;
+    }
     error_equals.iter().any(|e| {
         e == name
             || e == names::ALL

@@ -15,6 +15,7 @@ use crate::definition::{
 };
 use crate::error::{Failure, names};
 use crate::history::{EventDetails, Payload, StateType};
+use crate::path::PlaceError;
 use crate::payload::Template;
 use crate::scope::PathResolver;
 
@@ -349,7 +350,19 @@ impl Run {
             ResultPathSpec::Path(p) => p
                 .place((**raw_input).clone(), result)
                 .map(Arc::new)
-                .map_err(|miss| sc.runtime(format!("Invalid path '{}' : {miss}", p.text()))),
+                .map_err(|e| match e {
+                    PlaceError::NotAnObject { .. } => Failure::new(
+                        names::RESULT_PATH_MATCH_FAILURE,
+                        format!(
+                            "Unable to apply ResultPath '{}' to the input of state '{}': {e}",
+                            p.text(),
+                            sc.name
+                        ),
+                    ),
+                    PlaceError::Missing(miss) => {
+                        sc.runtime(format!("Invalid path '{}' : {miss}", p.text()))
+                    }
+                }),
         }
     }
 

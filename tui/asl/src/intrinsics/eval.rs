@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use rand::{Rng, SeedableRng};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use sha2::Digest as _;
 
 use super::{Arg, Call, Function};
@@ -162,10 +162,11 @@ pub fn evaluate(call: &Call, scope: &(impl PathResolver + ?Sized)) -> Result<Val
                 .map_err(|_| fail("the decoded bytes are not UTF-8".into()))
         }
         Function::Hash => {
-            let data = match &args[0] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            // The documented argument is a string ("the data to hash"); anything else fails
+            // rather than hashing its JSON text.
+            let data = as_str(&args[0])
+                .ok_or_else(|| fail("the data to hash must be a string".into()))?
+                .to_owned();
             let algorithm =
                 as_str(&args[1]).ok_or_else(|| fail("the algorithm must be a string".into()))?;
             let digest = match algorithm {
@@ -186,11 +187,22 @@ pub fn evaluate(call: &Call, scope: &(impl PathResolver + ?Sized)) -> Result<Val
             let (Value::Object(a), Value::Object(b)) = (&args[0], &args[1]) else {
                 return Err(fail("both values to merge must be objects".into()));
             };
-            let deep = args[2]
-                .as_bool()
-                .ok_or_else(|| fail("the deep-merge flag must be a boolean".into()))?;
+            // AWS supports shallow merging only: the flag must be `false`.
+            match args[2].as_bool() {
+                Some(false) => {}
+                Some(true) => {
+                    return Err(fail(
+                        "deep merging is not supported: the third argument must be false \
+                         (shallow merge)"
+                            .into(),
+                    ));
+                }
+                None => return Err(fail("the third argument must be the boolean false".into())),
+            }
             let mut merged = a.clone();
-            merge(&mut merged, b, deep);
+            for (k, v) in b {
+                merged.insert(k.clone(), v.clone());
+            }
             Ok(Value::Object(merged))
         }
         Function::MathRandom => {
@@ -278,17 +290,6 @@ fn as_rounded(v: &Value) -> Option<i64> {
                 .map(|f| (f + 0.5).floor() as i64)
         }),
         _ => None,
-    }
-}
-
-fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>, deep: bool) {
-    for (k, v) in from {
-        match (into.get_mut(k), v) {
-            (Some(Value::Object(a)), Value::Object(b)) if deep => merge(a, b, true),
-            _ => {
-                into.insert(k.clone(), v.clone());
-            }
-        }
     }
 }
 

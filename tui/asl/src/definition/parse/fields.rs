@@ -168,6 +168,20 @@ impl Fields<'_, '_> {
             }
             (None, Some(Value::String(s))) if crate::intrinsics::looks_like_call(s) => {
                 match crate::intrinsics::parse_call(s) {
+                    // The Fail state's page: only the intrinsics that return a string.
+                    Ok(c) if !STRING_INTRINSICS.contains(&c.function.name()) => {
+                        self.err(
+                            key_path,
+                            ValidationErrorKind::InvalidIntrinsic,
+                            format!(
+                                "{} is not allowed in {key_path}: use one that returns a \
+                                 string ({})",
+                                c.function.name(),
+                                STRING_INTRINSICS.join(", ")
+                            ),
+                        );
+                        None
+                    }
                     Ok(c) => Some(StringSource::Call(c)),
                     Err(e) => {
                         self.err(
@@ -184,6 +198,17 @@ impl Fields<'_, '_> {
         }
     }
 }
+
+/// The intrinsics a Fail state's `ErrorPath`/`CausePath` may call (they return strings).
+const STRING_INTRINSICS: [&str; 7] = [
+    "States.Format",
+    "States.JsonToString",
+    "States.ArrayGetItem",
+    "States.Base64Encode",
+    "States.Base64Decode",
+    "States.Hash",
+    "States.UUID",
+];
 
 pub(super) fn result_path_of(
     obj: &Map<String, Value>,
