@@ -169,7 +169,7 @@ pub(crate) enum StateKind {
     Succeed,
     Fail(FailState),
     Parallel(ParallelState),
-    Map(MapState),
+    Map(Box<MapState>),
 }
 
 #[derive(Debug)]

@@ -443,7 +443,7 @@ fn parse_state(
             cause: f.string_source("Cause", "CausePath"),
         }),
         "Parallel" => StateKind::Parallel(f.parallel(language)?),
-        _ => StateKind::Map(f.map(language)?),
+        _ => StateKind::Map(Box::new(f.map(language)?)),
     };
     Some(State {
         name: Arc::from(name),
