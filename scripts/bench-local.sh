@@ -27,10 +27,10 @@ else
     trap 'rm -rf "$home"' EXIT
 fi
 
-log "building (release)"
-cargo build --quiet --release -p scones --bin scones
+log "building (profile app, what scripts/dashboard.sh runs)"
+cargo build --quiet --locked --profile app -p scones --bin scones
 cargo build --quiet --release -p scones-local --example bench_endpoint
-scones() { cargo run --quiet --release -p scones --bin scones -- --home "$home" "$@"; }
+scones() { cargo run --quiet --locked --profile app -p scones --bin scones -- --home "$home" "$@"; }
 
 echo "load before: $(uptime)"
 log "stage from $data"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: the scones dashboard on the local stack.
 #
-# First run (idempotent, each step skipped when done): builds `scones` (release), stages the
+# First run (idempotent, each step skipped when done): builds `scones` (profile `app`: release
+# with the AWS SDK crates unoptimised, see Cargo.toml), stages the
 # data — the labelled PNGs in $SCONES_SHARED_DATA (default <repo>/../shared/data/cifar100-bikes)
 # when they are there, else what `scones stage` does by default (download CIFAR-100, or,
 # offline, a loudly labelled synthetic set) — then the dashboard trains the model with a
@@ -15,8 +16,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 data="$(shared_data_dir)"
-cargo build --quiet --release -p scones --bin scones
-bin="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/scones"
+cargo build --quiet --locked --profile app -p scones --bin scones
+bin="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/app/scones"
 
 if [ -f "$data/labels.csv" ]; then
     "$bin" stage --local --if-missing --images "$data" --labels "$data/labels.csv"

@@ -38,7 +38,7 @@ fn labelled_folder(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut csv = String::from("split,filename,label,class_name,cifar100_fine_label\n");
     for split in ["train", "test"] {
         for e in read_lst(&source.root().join(format!("{split}.lst"))).unwrap() {
-            csv.push_str(&format!("{split},{},{},x,0\n", e.path, e.label));
+            csv.push_str(&format!("{split},{},{},x,0\n", e.path, e.label.index()));
         }
     }
     let labels = root.join("labels.csv");
@@ -148,7 +148,14 @@ fn stage_train_eval_and_run_from_the_command_line() {
         last.starts_with("accuracy: 0.") || last == "accuracy: 1.000",
         "{eval}"
     );
-    assert!(eval.contains("confusion matrix"), "{eval}");
+    for section in [
+        "confusion (rows actual",
+        "calibration: ECE",
+        "risk-coverage",
+        "▶ ",
+    ] {
+        assert!(eval.contains(section), "{section}: {eval}");
+    }
     let eval = scones(&home)
         .args(["eval", "--images"])
         .arg(&images)
@@ -159,7 +166,47 @@ fn stage_train_eval_and_run_from_the_command_line() {
         .get_output()
         .stdout
         .clone();
-    assert!(String::from_utf8(eval).unwrap().contains("images: 16"));
+    assert!(String::from_utf8(eval).unwrap().contains("(16 images)"));
+    let json = scones(&home)
+        .args(["eval", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["classification"]["total"], 16);
+    assert_eq!(json["risk_coverage"].as_array().unwrap().len(), 50);
+    assert!(json["calibration"]["ece"].as_f64().is_some());
+
+    // A threshold from a target accuracy: bad targets are refused with the range...
+    for bad in ["1.5", "0", "-1"] {
+        scones(&home)
+            .args(["threshold", "--target-accuracy", bad])
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(
+                "--target-accuracy must be a number in (0, 1]",
+            ));
+    }
+    // ... a reachable one is recommended and can be saved as the local stack's.
+    let recommended = scones(&home)
+        .args(["threshold", "--target-accuracy", "0.5", "--save"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let recommended = String::from_utf8(recommended).unwrap();
+    assert!(
+        recommended.contains("recommended threshold: 0.50"),
+        "{recommended}"
+    );
+    assert!(recommended.contains("saved"), "{recommended}");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(home.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(saved["threshold"], 0.5);
+    std::fs::remove_file(home.join("settings.json")).unwrap();
 
     // Threshold 0.5: every classified image passes.
     let run = scones(&home)

@@ -1,8 +1,14 @@
-//! The bucket's test images: the keys test executions pick from.
+//! The bucket's test images: the keys test executions pick from, and their labels.
 //!
-//! The `test/` listing is the truth; when it is empty (or not listable) `test.lst` (the
-//! SageMaker .lst file `scones stage --aws` uploads: `index \t label \t path`, paths
-//! relative to `test/`) names them.
+//! The `test/` listing is the truth for which images exist; when it is empty (or not
+//! listable) `test.lst` (the SageMaker .lst file `scones stage --aws` uploads:
+//! `index \t label \t path`, paths relative to `test/`) names them. The labels (the ground
+//! truth the dashboard shows) come from `test.lst` only, never from file names.
+
+use std::collections::HashMap;
+
+use scones_workflow::class::Class;
+use scones_workflow::dataset::{LstEntry, parse_lst};
 
 use crate::capture::get_object;
 use crate::error::AwsError;
@@ -44,42 +50,37 @@ pub async fn list_keys(
     }
 }
 
-/// Keys named by a .lst file's third column, under `prefix`.
-pub fn keys_of_lst(text: &str, prefix: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| {
-            let path = line.split('\t').nth(2)?.trim();
-            (!path.is_empty()).then(|| format!("{prefix}{}", path.trim_start_matches('/')))
-        })
-        .collect()
-}
-
-/// The test keys: the `test/` listing, or `test.lst` when the listing is empty.
-pub async fn test_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<String>, AwsError> {
-    let listed = list_keys(s3, bucket, TEST_PREFIX).await?;
-    if !listed.is_empty() {
-        return Ok(listed);
-    }
+/// The entries of the bucket's `test.lst`; empty when there is none.
+pub async fn test_lst(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<LstEntry>, AwsError> {
     match get_object(s3, bucket, TEST_LST).await {
-        Ok(bytes) => Ok(keys_of_lst(&String::from_utf8_lossy(&bytes), TEST_PREFIX)),
+        Ok(bytes) => parse_lst(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| AwsError::protocol("GetObject", format!("s3://{bucket}/{TEST_LST}: {e}"))),
         Err(e) if e.is_not_found() => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lst_paths_become_keys() {
-        let lst = "0\t0\tbicycle_s_000513.png\n1\t1.000000\tmotorcycle_s_000001.png\n\nbad line\n";
-        assert_eq!(
-            keys_of_lst(lst, TEST_PREFIX),
-            vec![
-                "test/bicycle_s_000513.png".to_owned(),
-                "test/motorcycle_s_000001.png".to_owned()
-            ]
-        );
+/// The test keys: the `test/` listing, or `test.lst`'s entries when the listing is empty.
+pub async fn test_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<String>, AwsError> {
+    let listed = list_keys(s3, bucket, TEST_PREFIX).await?;
+    if !listed.is_empty() {
+        return Ok(listed);
     }
+    Ok(test_lst(s3, bucket)
+        .await?
+        .iter()
+        .map(|e| format!("{TEST_PREFIX}{}", e.path))
+        .collect())
+}
+
+/// The labels of the test images, by key, from `test.lst` (empty when there is none).
+pub async fn test_labels(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<HashMap<String, Class>, AwsError> {
+    Ok(test_lst(s3, bucket)
+        .await?
+        .into_iter()
+        .map(|e| (format!("{TEST_PREFIX}{}", e.path), e.label))
+        .collect())
 }

@@ -58,6 +58,8 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     /// SageMaker (control plane: DescribeEndpoint).
     pub sagemaker: aws_sdk_sagemaker::Client,
+    /// SageMaker Runtime (InvokeEndpoint: `scones eval --aws`, `scones baseline --aws`).
+    pub sagemaker_runtime: aws_sdk_sagemakerruntime::Client,
     /// Counts every request the clients above send.
     pub counter: CallCounter,
     /// The region the clients talk to (`None` if the chain found none).
@@ -96,6 +98,12 @@ impl AwsClients {
         );
         let sagemaker = aws_sdk_sagemaker::Client::from_conf(
             aws_sdk_sagemaker::config::Builder::from(config)
+                .retry_config(retry_config.clone())
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let sagemaker_runtime = aws_sdk_sagemakerruntime::Client::from_conf(
+            aws_sdk_sagemakerruntime::config::Builder::from(config)
                 .retry_config(retry_config)
                 .interceptor(counter.clone())
                 .build(),
@@ -106,6 +114,7 @@ impl AwsClients {
             logs,
             s3,
             sagemaker,
+            sagemaker_runtime,
             counter,
             region: config.region().map(|r| r.to_string()),
         }

@@ -10,6 +10,7 @@
 //!   the incremental listing the dashboard refreshes with;
 //! - [`metrics`], [`logs`], [`capture`], [`endpoint`], [`bucket`]: CloudWatch metrics,
 //!   CloudWatch Logs, S3 data capture, SageMaker DescribeEndpoint, the test keys;
+//! - [`evaluation`]: the deployed endpoint on the labelled test split (`scones eval --aws`);
 //! - [`stage`] and [`training`]: putting the staged bucket layout into S3 and running the
 //!   SageMaker image-classification training job.
 //!
@@ -26,6 +27,7 @@ pub mod config;
 pub mod console;
 pub mod endpoint;
 pub mod error;
+pub mod evaluation;
 pub mod executions;
 pub mod logs;
 pub mod metrics;

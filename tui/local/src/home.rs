@@ -96,6 +96,11 @@ impl Home {
         Store::open(&self.store_path())
     }
 
+    /// The operator's saved settings (the defaults when none are saved).
+    pub fn settings(&self) -> Result<crate::Settings, crate::SettingsError> {
+        crate::Settings::load(&self.root)
+    }
+
     /// Where log files go.
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")

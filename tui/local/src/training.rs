@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use scones_model::{Class, EpochReport, LabeledImage, ModelError, TrainConfig, TrainedModel};
+use scones_model::{EpochReport, LabeledImage, ModelError, TrainConfig, TrainedModel};
 
 use crate::bucket::LocalBucket;
 use crate::stage::{Split, StageError, read_lst};
@@ -81,7 +81,7 @@ pub fn load_staged(bucket: &LocalBucket, split: Split) -> Result<Vec<LabeledImag
     for entry in read_lst(&lst)? {
         let path = dir.join(&entry.path);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let label = Class::from_label(i64::from(entry.label))?;
+        let label = entry.label;
         let image =
             LabeledImage::from_png(entry.path.clone(), &bytes, label).map_err(|e| match e {
                 ModelError::ImageDecode { reason } => ModelError::ImageDecode {

@@ -54,7 +54,10 @@ fn stages_only_bicycles_and_motorcycles_from_a_cifar_archive() {
     assert_eq!((manifest.train.bicycle, manifest.train.motorcycle), (2, 1));
     assert_eq!((manifest.test.bicycle, manifest.test.motorcycle), (1, 1));
     let lst = read_lst(&bucket.root().join("train.lst")).unwrap();
-    let listed: Vec<(&str, u8)> = lst.iter().map(|e| (e.path.as_str(), e.label)).collect();
+    let listed: Vec<(&str, u8)> = lst
+        .iter()
+        .map(|e| (e.path.as_str(), e.label.index() as u8))
+        .collect();
     assert_eq!(
         listed,
         [
@@ -115,7 +118,10 @@ fn stages_a_png_folder_with_labels_from_the_csv_not_the_names() {
     let manifest = stage::stage(&bucket, &Source::Images { dir, labels }, &NoProgress).unwrap();
     assert_eq!(manifest.train.total(), 2);
     let lst = read_lst(&bucket.root().join("train.lst")).unwrap();
-    let listed: Vec<(&str, u8)> = lst.iter().map(|e| (e.path.as_str(), e.label)).collect();
+    let listed: Vec<(&str, u8)> = lst
+        .iter()
+        .map(|e| (e.path.as_str(), e.label.index() as u8))
+        .collect();
     assert_eq!(listed, [("bicycle_1.png", 1), ("motorcycle_1.png", 0)]);
     assert_eq!(
         std::fs::read(bucket.root().join("train/bicycle_1.png")).unwrap(),

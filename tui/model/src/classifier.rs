@@ -22,6 +22,8 @@ pub struct Classifier {
     /// Why compiling failed, if it did: predictions then answer [`ModelError::Backend`].
     serving: Result<ServingNetwork, String>,
     test_time_flip: bool,
+    /// The calibration temperature the logits are divided by (1: uncalibrated).
+    temperature: f32,
 }
 
 /// Loss and accuracy over a labelled subset.
@@ -37,7 +39,22 @@ impl Classifier {
             serving: ServingNetwork::compile(&network).map_err(|e| e.to_string()),
             network,
             test_time_flip,
+            temperature: 1.0,
         }
+    }
+
+    /// The same network answering calibrated probabilities: `softmax(logits / temperature)`
+    /// (see [`crate::calibration`]). A temperature that is not a positive number is ignored.
+    pub fn with_temperature(mut self, temperature: f64) -> Classifier {
+        if temperature.is_finite() && temperature > 0.0 {
+            self.temperature = temperature as f32;
+        }
+        self
+    }
+
+    /// The temperature in use (1 when uncalibrated).
+    pub fn temperature(&self) -> f64 {
+        f64::from(self.temperature)
     }
 
     pub(crate) fn network(&self) -> &Network {
@@ -68,7 +85,8 @@ impl Classifier {
 
     /// `[p_bicycle, p_motorcycle]` for one decoded image.
     pub fn predict_image(&self, image: &RgbImage) -> Result<[f32; 2], ModelError> {
-        Ok(softmax(self.logits(image)?))
+        let t = self.temperature;
+        Ok(softmax(self.logits(image)?.map(|l| l / t)))
     }
 
     /// `[p_bicycle, p_motorcycle]` for each image, in order.
@@ -81,7 +99,7 @@ impl Classifier {
 
     /// Logits of one image; with test-time flip, the mean of the logits of the image and its
     /// mirror image (averaging before the softmax keeps the output a proper distribution).
-    fn logits(&self, image: &RgbImage) -> Result<[f32; NUM_CLASSES], ModelError> {
+    pub(crate) fn logits(&self, image: &RgbImage) -> Result<[f32; NUM_CLASSES], ModelError> {
         let serving = self
             .serving
             .as_ref()

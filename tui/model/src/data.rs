@@ -11,53 +11,8 @@ pub const CHANNELS: usize = 3;
 /// Bytes in one decoded image.
 pub const IMAGE_BYTES: usize = IMAGE_SIDE * IMAGE_SIDE * CHANNELS;
 
-/// The two classes, in the order the probability vector uses.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    /// Label 0.
-    Bicycle,
-    /// Label 1.
-    Motorcycle,
-}
-
-impl Class {
-    /// Both classes in label order.
-    pub const ALL: [Class; 2] = [Class::Bicycle, Class::Motorcycle];
-
-    /// The numeric label (`0` bicycle, `1` motorcycle), also the index into a probability vector.
-    pub fn index(self) -> usize {
-        match self {
-            Class::Bicycle => 0,
-            Class::Motorcycle => 1,
-        }
-    }
-
-    /// The class of a numeric label.
-    pub fn from_label(label: i64) -> Result<Class, ModelError> {
-        match label {
-            0 => Ok(Class::Bicycle),
-            1 => Ok(Class::Motorcycle),
-            other => Err(ModelError::UnknownLabel { label: other }),
-        }
-    }
-
-    /// The lower-case name (`bicycle`, `motorcycle`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Bicycle => "bicycle",
-            Class::Motorcycle => "motorcycle",
-        }
-    }
-}
-
-impl std::fmt::Display for Class {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The two classes, in the order the probability vector uses (the domain model's).
+pub use scones_workflow::class::Class;
 
 /// A decoded 32x32 RGB image, row-major, interleaved (`HWC`, `u8`).
 #[derive(Clone, PartialEq, Eq)]
@@ -155,13 +110,8 @@ impl LabeledImage {
     }
 }
 
-/// A row of a labels CSV (`split,filename,label,...`; extra columns are ignored).
-#[derive(Debug, serde::Deserialize)]
-struct LabelRow {
-    split: String,
-    filename: String,
-    label: i64,
-}
+/// The labels CSV and the file-name rule (the domain model's, shared with `scones stage`).
+pub use scones_workflow::dataset::{LabelRow, LabelsError, file_name_problem, read_labels};
 
 /// Where an image of a labelled folder could not be used.
 fn image_error(path: &Path, error: ModelError) -> ModelError {
@@ -184,26 +134,18 @@ pub fn load_split(
     labels_csv: &Path,
     split: &str,
 ) -> Result<Vec<LabeledImage>, ModelError> {
-    let labels_error = |reason: String| ModelError::Labels {
+    let rows = read_labels(labels_csv).map_err(|e| ModelError::Labels {
         path: labels_csv.to_path_buf(),
-        reason,
-    };
-    let mut reader = csv::Reader::from_path(labels_csv).map_err(|e| labels_error(e.to_string()))?;
+        reason: e.to_string(),
+    })?;
     let mut images = Vec::new();
-    for (row_number, row) in reader.deserialize::<LabelRow>().enumerate() {
-        // Row 1 is the header, so data row i is line i + 2.
-        let row = row.map_err(|e| labels_error(format!("line {}: {e}", row_number + 2)))?;
-        if row.split != split {
-            continue;
-        }
-        let label = Class::from_label(row.label)
-            .map_err(|e| labels_error(format!("line {}: {e}", row_number + 2)))?;
+    for row in rows.into_iter().filter(|r| r.split == split) {
         let path: PathBuf = root.join(&row.split).join(&row.filename);
         let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
         let image = RgbImage::decode_png(&bytes).map_err(|e| image_error(&path, e))?;
         images.push(LabeledImage {
             image,
-            label,
+            label: row.label,
             name: row.filename,
         });
     }

@@ -26,6 +26,7 @@
 
 mod augment;
 mod averaging;
+pub mod calibration;
 mod classifier;
 mod config;
 mod cross_validation;
@@ -44,10 +45,14 @@ mod tensors;
 mod train;
 
 pub use augment::Augmentation;
+pub use calibration::{Calibration, fit_temperature};
 pub use classifier::{Classifier, TrainedModel};
 pub use config::TrainConfig;
 pub use cross_validation::{CrossValidation, FoldReport, cross_validate, cross_validate_fold};
-pub use data::{CHANNELS, Class, IMAGE_BYTES, IMAGE_SIDE, LabeledImage, RgbImage, load_split};
+pub use data::{
+    CHANNELS, Class, IMAGE_BYTES, IMAGE_SIDE, LabelRow, LabeledImage, LabelsError, RgbImage,
+    file_name_problem, load_split, read_labels,
+};
 pub use error::ModelError;
 pub use evaluate::{ClassMetrics, Evaluation, evaluate};
 pub use metadata::{ARCHITECTURE, FORMAT_VERSION, FRAMEWORK, FRAMEWORK_VERSION, ModelMetadata};

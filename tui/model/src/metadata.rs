@@ -1,5 +1,6 @@
 //! `metadata.json`: what a saved model is, how it was trained and how well it validated.
 
+use crate::calibration::Calibration;
 use crate::config::TrainConfig;
 use crate::data::{CHANNELS, Class, IMAGE_SIDE};
 use crate::train::EpochReport;
@@ -64,6 +65,11 @@ pub struct ModelMetadata {
     pub weights_file: String,
     /// SHA-256 of the weights file, checked on load to catch corruption.
     pub weights_sha256: String,
+    /// How the served probabilities are calibrated; `None` for a final fit (nothing held
+    /// out to fit on) and for models saved before calibration existed, which serve their raw
+    /// softmax (`scones eval` says so).
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 /// Reads a number that serde_json wrote as `null` because it was NaN (JSON has no NaN).
@@ -105,6 +111,7 @@ impl ModelMetadata {
             // Filled in by `save`.
             weights_file: crate::persist::WEIGHTS_FILE.to_string(),
             weights_sha256: String::new(),
+            calibration: None,
         }
     }
 

@@ -146,7 +146,10 @@ impl TrainedModel {
                 ),
             });
         }
-        let classifier = Classifier::from_network(network, metadata.test_time_flip);
+        let mut classifier = Classifier::from_network(network, metadata.test_time_flip);
+        if let Some(c) = &metadata.calibration {
+            classifier = classifier.with_temperature(c.temperature);
+        }
         Ok(TrainedModel::new(classifier, metadata))
     }
 }

@@ -62,7 +62,7 @@ pub fn train(
     config.validate()?;
     let split = holdout(images, config.validation_fraction, config.seed)?;
     let (network, final_report) = fit(config, images, &split, Validation::EveryEpoch, on_epoch)?;
-    let metadata = ModelMetadata::new(
+    let mut metadata = ModelMetadata::new(
         config,
         fingerprint::of_images(images),
         images.len(),
@@ -70,10 +70,32 @@ pub fn train(
         split.validation.len(),
         &final_report,
     );
-    Ok(TrainedModel::new(
-        Classifier::from_network(network, config.test_time_flip),
-        metadata,
-    ))
+    let mut classifier = Classifier::from_network(network, config.test_time_flip);
+    // The holdout calibrates the served probabilities (a final fit has none).
+    metadata.calibration = calibrate(&classifier, images, &split.validation)?;
+    if let Some(c) = &metadata.calibration {
+        classifier = classifier.with_temperature(c.temperature);
+    }
+    Ok(TrainedModel::new(classifier, metadata))
+}
+
+/// Fits the calibration temperature on `images[held_out]` (images the network did not
+/// train on); `None` when there are none.
+pub(crate) fn calibrate(
+    classifier: &Classifier,
+    images: &[LabeledImage],
+    held_out: &[usize],
+) -> Result<Option<crate::calibration::Calibration>, ModelError> {
+    let mut logits = Vec::with_capacity(held_out.len());
+    let mut labels = Vec::with_capacity(held_out.len());
+    for &i in held_out {
+        let example = images.get(i).ok_or_else(|| ModelError::Backend {
+            reason: format!("calibration index {i} out of range"),
+        })?;
+        logits.push(classifier.logits(&example.image)?);
+        labels.push(example.label.index());
+    }
+    Ok(crate::calibration::fit_temperature(&logits, &labels))
 }
 
 /// When [`fit`] scores the validation part.

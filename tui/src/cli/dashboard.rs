@@ -32,9 +32,10 @@ pub struct DashboardArgs {
     /// Config file (default: $XDG_CONFIG_HOME/scones/dashboard.toml, if it exists).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// FilterLowConfidence threshold for executions started from the dashboard.
-    #[arg(long, default_value_t = Threshold::DEFAULT, allow_negative_numbers = true)]
-    pub threshold: Threshold,
+    /// FilterLowConfidence threshold for executions started from the dashboard (default: the
+    /// one saved with `scones threshold --save`, else 0.93).
+    #[arg(long, allow_negative_numbers = true)]
+    pub threshold: Option<Threshold>,
     /// Do not stage data or train a model when the home has none.
     #[arg(long)]
     pub no_setup: bool,
@@ -71,7 +72,7 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
     let backend = LocalBackend::open(
         &home,
         LocalOptions {
-            threshold: args.threshold,
+            threshold: home.settings()?.threshold(args.threshold),
             readonly: args.readonly,
             ..LocalOptions::default()
         },

@@ -10,6 +10,7 @@ mod dashboard_aws;
 mod eval;
 mod run;
 mod stage;
+mod threshold;
 mod train;
 
 use std::path::PathBuf;
@@ -78,8 +79,12 @@ pub enum Command {
     /// Build the bucket's train/ and test/ splits and .lst files from CIFAR-100 (archive,
     /// labelled PNG folder, or download).
     Stage(stage::StageArgs),
-    /// Evaluate the current model on a labelled image set; ends with `accuracy: 0.xxx`.
+    /// How good the model's decisions are on a labelled set: accuracy, calibration and the
+    /// risk-coverage table; ends with `accuracy: 0.xxx`.
     Eval(eval::EvalArgs),
+    /// The lowest confidence threshold whose accepted predictions reach a target accuracy,
+    /// with its coverage and a 95% interval; `--save` makes it the local stack's.
+    Threshold(threshold::ThresholdArgs),
     /// Start executions of the workflow; one line per execution, then a summary.
     Run(run::RunArgs),
     /// Train the model: locally on the staged train split (CPU), saved under models/;
@@ -97,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stage(args) => stage::run(&cli.global, args),
         Command::Train(args) => train::run(&cli.global, args),
         Command::Eval(args) => eval::run(&cli.global, args),
+        Command::Threshold(args) => threshold::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
     }
 }

@@ -10,6 +10,10 @@
 //!   next to its parser;
 //! - [`metric`]: the names of SageMaker's endpoint metrics, which the local endpoint records
 //!   and CloudWatch serves;
+//! - [`class`]: the two classes, in the order of the inference vector;
+//! - [`dataset`]: the staged dataset's formats (labels CSV, `.lst`, file names);
+//! - [`quality`]: decision quality (coverage, accepted accuracy, calibration, the
+//!   risk-coverage table, a threshold from a target accuracy);
 //! - [`port`]: the [`port::Backend`] trait the dashboard and `scones run` talk to, and the
 //!   types it speaks; implemented by `scones-local` and `scones-aws`;
 //! - [`run`]: `scones run` over that port, one runner for both backends.
@@ -19,9 +23,12 @@
 
 pub mod capture;
 pub mod cause;
+pub mod class;
+pub mod dataset;
 pub mod history;
 pub mod metric;
 pub mod port;
+pub mod quality;
 pub mod run;
 pub mod status;
 

@@ -2,65 +2,39 @@
 //! least the columns `split`, `filename`, `label` (the layout of `shared/data/cifar100-bikes`).
 //! Labels come from the CSV only, never from file names.
 
-use std::collections::HashSet;
 use std::path::Path;
+
+use scones_model::LabelsError;
 
 use super::{Split, StageError, StagedImage};
 use crate::progress::Progress;
-
-#[derive(Debug, serde::Deserialize)]
-struct Row {
-    split: String,
-    filename: String,
-    label: String,
-}
 
 pub(crate) fn read_folder(
     dir: &Path,
     labels: &Path,
     progress: &dyn Progress,
 ) -> Result<Vec<StagedImage>, StageError> {
-    let labels_error = |line: usize, reason: String| StageError::Labels {
-        path: labels.to_path_buf(),
-        reason: if line == 0 {
-            reason
-        } else {
-            format!("line {line}: {reason}")
+    let source_name = labels.display().to_string();
+    let rows = scones_model::read_labels(labels).map_err(|e| match e {
+        LabelsError::Unreadable { path, reason } => StageError::Labels { path, reason },
+        LabelsError::BadFileName {
+            line, name, reason, ..
+        } => StageError::BadFileName {
+            source_name: format!("{source_name}:{line}"),
+            name,
+            reason: reason.to_owned(),
         },
-    };
-    let mut reader = csv::Reader::from_path(labels).map_err(|e| labels_error(0, e.to_string()))?;
-    let mut rows = Vec::new();
-    for (i, row) in reader.deserialize::<Row>().enumerate() {
-        // The header is line 1.
-        let line = i + 2;
-        let row = row.map_err(|e| labels_error(line, e.to_string()))?;
-        let split = Split::parse(row.split.trim()).ok_or_else(|| {
-            labels_error(line, format!("split {:?} is not train or test", row.split))
-        })?;
-        let label = match row.label.trim() {
-            "0" => 0u8,
-            "1" => 1u8,
-            other => {
-                return Err(labels_error(
-                    line,
-                    format!("label {other:?} is not 0 (bicycle) or 1 (motorcycle)"),
-                ));
-            }
-        };
-        let filename = row.filename.trim().to_owned();
-        super::check_file_name(&format!("{}:{line}", labels.display()), &filename)?;
-        rows.push((split, filename, label));
-    }
-    let mut seen = HashSet::new();
-    for (split, filename, _) in &rows {
-        if !seen.insert((*split, filename.clone())) {
-            return Err(StageError::DuplicateImage {
-                source_name: labels.display().to_string(),
-                split: split.as_str(),
-                name: filename.clone(),
-            });
-        }
-    }
+        LabelsError::Duplicate { split, name, .. } => StageError::DuplicateImage {
+            source_name: source_name.clone(),
+            split: if split == "train" { "train" } else { "test" },
+            name,
+        },
+    })?;
+    // The reader admits only train and test.
+    let rows: Vec<(Split, String, u8)> = rows
+        .into_iter()
+        .filter_map(|r| Some((Split::parse(&r.split)?, r.filename, r.label.index() as u8)))
+        .collect();
     progress.begin("reading images", Some(rows.len() as u64));
     let mut images = Vec::with_capacity(rows.len());
     for (split, filename, label) in rows {

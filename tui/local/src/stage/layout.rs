@@ -51,62 +51,17 @@ pub struct StageManifest {
     pub test: ClassCounts,
 }
 
-/// One line of a SageMaker `.lst` file: `index \t label \t path`, the path relative to the
-/// split's directory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LstEntry {
-    /// Unique index.
-    pub index: u64,
-    /// Class label (0 bicycle, 1 motorcycle).
-    pub label: u8,
-    /// File name inside `train/` or `test/`.
-    pub path: String,
-}
+/// A line of a `.lst` file (the domain model's reader and writer).
+pub use scones_workflow::dataset::LstEntry;
 
-/// Reads a `.lst` file. Labels may be written as integers or floats (`1` or `1.000000`), as
-/// SageMaker accepts both.
+/// Reads a `.lst` file ([`scones_workflow::dataset::parse_lst`]: integer or float labels,
+/// plain file names).
 pub fn read_lst(path: &Path) -> Result<Vec<LstEntry>, StageError> {
     let text = std::fs::read_to_string(path).map_err(|e| StageError::io(path, e))?;
-    let bad = |line: usize, reason: String| StageError::Lst {
+    scones_workflow::dataset::parse_lst(&text).map_err(|e| StageError::Lst {
         path: path.to_path_buf(),
-        reason: format!("line {line}: {reason}"),
-    };
-    let mut entries = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split('\t').collect();
-        let [index, label, file] = fields.as_slice() else {
-            return Err(bad(
-                i + 1,
-                format!("expected 3 tab-separated fields, found {}", fields.len()),
-            ));
-        };
-        let index: u64 = index
-            .trim()
-            .parse()
-            .map_err(|e| bad(i + 1, format!("index {index:?}: {e}")))?;
-        let label_value: f64 = label
-            .trim()
-            .parse()
-            .map_err(|e| bad(i + 1, format!("label {label:?}: {e}")))?;
-        let label = if label_value == 0.0 {
-            0
-        } else if label_value == 1.0 {
-            1
-        } else {
-            return Err(bad(i + 1, format!("label {label:?} is not 0 or 1")));
-        };
-        let file = file.trim();
-        super::check_file_name(&path.display().to_string(), file)?;
-        entries.push(LstEntry {
-            index,
-            label,
-            path: file.to_owned(),
-        });
-    }
-    Ok(entries)
+        reason: e.to_string(),
+    })
 }
 
 /// Reads `staged.json`; `Ok(None)` when nothing is staged.
@@ -171,7 +126,14 @@ fn write_staging(
         for (index, image) in in_split.iter().enumerate() {
             let path = dir.join(&image.filename);
             std::fs::write(&path, &image.png).map_err(|e| StageError::io(&path, e))?;
-            lst.push_str(&format!("{index}\t{}\t{}\n", image.label, image.filename));
+            let line = LstEntry {
+                index: index as u64,
+                label: image.class(),
+                path: image.filename.clone(),
+            }
+            .to_line();
+            lst.push_str(&line);
+            lst.push('\n');
             let counts = match split {
                 Split::Train => &mut manifest.train,
                 Split::Test => &mut manifest.test,
@@ -268,7 +230,7 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(
             (e[1].index, e[1].label, e[1].path.as_str()),
-            (1, 1, "b.png")
+            (1, scones_workflow::class::Class::Motorcycle, "b.png")
         );
         for bad in [
             "0\t2\ta.png\n",

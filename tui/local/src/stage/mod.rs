@@ -76,7 +76,8 @@ impl Split {
         }
     }
 
-    fn parse(text: &str) -> Option<Split> {
+    /// The split named `text` (`train`, `test`).
+    pub fn parse(text: &str) -> Option<Split> {
         match text {
             "train" => Some(Split::Train),
             "test" => Some(Split::Test),
@@ -93,6 +94,17 @@ pub(crate) struct StagedImage {
     /// 0 bicycle, 1 motorcycle.
     pub label: u8,
     pub png: Vec<u8>,
+}
+
+impl StagedImage {
+    /// The image's class.
+    pub fn class(&self) -> scones_workflow::class::Class {
+        if self.label == 0 {
+            scones_workflow::class::Class::Bicycle
+        } else {
+            scones_workflow::class::Class::Motorcycle
+        }
+    }
 }
 
 /// Why staging failed. Nothing was changed in the bucket when this is returned.
@@ -309,24 +321,16 @@ fn check_splits(source_name: &str, images: &[StagedImage]) -> Result<(), StageEr
 }
 
 /// Checks that `name` is usable as the last segment of an object key.
+/// (The rule is the labels reader's, [`scones_model::file_name_problem`].)
 pub(crate) fn check_file_name(source_name: &str, name: &str) -> Result<(), StageError> {
-    let bad = |reason: &str| {
-        Err(StageError::BadFileName {
+    match scones_model::file_name_problem(name) {
+        Some(reason) => Err(StageError::BadFileName {
             source_name: source_name.to_owned(),
             name: name.to_owned(),
             reason: reason.to_owned(),
-        })
-    };
-    if name.is_empty() || name == "." || name == ".." {
-        return bad("is not a file name");
+        }),
+        None => Ok(()),
     }
-    if name.contains(['/', '\\', '\0', '\t', '\n', '\r']) {
-        return bad("contains a path separator, tab, newline or NUL");
-    }
-    if name.starts_with('.') {
-        return bad("is hidden (starts with '.')");
-    }
-    Ok(())
 }
 
 /// Decodes `png` to check it is an image; returns the decoder's complaint otherwise.

@@ -44,7 +44,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
     /// FilterLowConfidence threshold in (0, 1] (local; on AWS it is the filter function's
-    /// THRESHOLD, set by Terraform's `threshold` variable). Default 0.93.
+    /// THRESHOLD, set by Terraform's `threshold` variable). Default: the one saved with
+    /// `scones threshold --save`, else 0.93.
     #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<scones_handlers::Threshold>,
     /// Print only the summary, not one line per execution.
@@ -98,7 +99,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             let local = Arc::new(LocalBackend::open(
                 &home,
                 LocalOptions {
-                    threshold: args.threshold.unwrap_or_default(),
+                    threshold: home.settings()?.threshold(args.threshold),
                     readonly: false,
                     data_capture: !args.no_capture,
                 },

@@ -1,0 +1,120 @@
+//! `<home>/settings.json`: what the operator chose for the local stack, so every command and
+//! the dashboard use it without a flag. Today that is the confidence threshold
+//! (`scones threshold --target-accuracy A --save`).
+
+use std::path::{Path, PathBuf};
+
+use scones_handlers::Threshold;
+use serde::{Deserialize, Serialize};
+
+/// File name inside the home.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// The saved settings; absent fields take the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The FilterLowConfidence threshold of the local stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+}
+
+/// Why the settings cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file cannot be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid settings.
+    #[error("{path} is not valid settings ({reason}); fix it or delete it to use the defaults")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Reads `dir/settings.json`; the defaults when there is none.
+    pub fn load(dir: &Path) -> Result<Settings, SettingsError> {
+        let path = dir.join(SETTINGS_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(source) => return Err(SettingsError::Io { path, source }),
+        };
+        let settings: Settings =
+            serde_json::from_slice(&bytes).map_err(|e| SettingsError::Invalid {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Some(t) = settings.threshold
+            && let Err(e) = Threshold::new(t)
+        {
+            return Err(SettingsError::Invalid {
+                path,
+                reason: e.to_string(),
+            });
+        }
+        Ok(settings)
+    }
+
+    /// Writes `dir/settings.json` (atomically: a crash leaves the old file or the new one).
+    pub fn save(&self, dir: &Path) -> Result<(), SettingsError> {
+        let path = dir.join(SETTINGS_FILE);
+        let io = |source| SettingsError::Io {
+            path: path.clone(),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
+        std::fs::write(&tmp, json).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+
+    /// The threshold in force: `flag` when given, else the saved one, else the default.
+    pub fn threshold(&self, flag: Option<Threshold>) -> Threshold {
+        flag.or_else(|| self.threshold.and_then(|t| Threshold::new(t).ok()))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_the_flag_wins() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(Settings::load(tmp.path()).unwrap(), Settings::default());
+        assert_eq!(Settings::default().threshold(None), Threshold::DEFAULT);
+        let saved = Settings {
+            threshold: Some(0.87),
+        };
+        saved.save(tmp.path()).unwrap();
+        let loaded = Settings::load(tmp.path()).unwrap();
+        assert_eq!(loaded, saved);
+        assert_eq!(loaded.threshold(None).value(), 0.87);
+        let flag = Threshold::new(0.5).unwrap();
+        assert_eq!(loaded.threshold(Some(flag)), flag);
+    }
+
+    #[test]
+    fn bad_settings_are_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(SETTINGS_FILE), br#"{"threshold": 7}"#).unwrap();
+        let err = Settings::load(tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("THRESHOLD must be"), "{err}");
+        std::fs::write(tmp.path().join(SETTINGS_FILE), b"not json").unwrap();
+        assert!(matches!(
+            Settings::load(tmp.path()),
+            Err(SettingsError::Invalid { .. })
+        ));
+    }
+}

@@ -1,0 +1,214 @@
+//! Labelled predictions to score: the local model's, or the deployed endpoint's.
+
+use std::path::Path;
+
+use anyhow::Context;
+use scones_handlers::Threshold;
+use scones_local::{Home, stage, training};
+use scones_workflow::quality::Labelled;
+use serde::Serialize;
+
+use super::DataArgs;
+use crate::cli::aws_stack::{self, AwsStackArgs};
+use crate::cli::{BackendArgs, GlobalArgs};
+use crate::ui::{BarProgress, synthetic_banner};
+
+/// Predictions with what they were made by and on.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// The predictions with their labels.
+    pub predictions: Vec<Labelled>,
+    /// What was scored (e.g. "the staged test split (200 images)").
+    pub source: String,
+    /// Which model answered.
+    pub model: ModelInfo,
+    /// The threshold in force (the row the tables mark).
+    pub threshold: f64,
+    /// The staged data is the synthetic stand-in.
+    pub synthetic: bool,
+}
+
+/// The model behind the predictions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    /// Where it is (a model directory, an endpoint).
+    pub name: String,
+    /// How its probabilities are calibrated, as far as scones knows.
+    pub calibration: CalibrationState,
+}
+
+/// What is known about the served probabilities' calibration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CalibrationState {
+    /// Temperature scaling fitted on held-out training images.
+    Temperature {
+        /// The temperature.
+        temperature: f64,
+        /// Held-out images it was fitted on.
+        images: usize,
+    },
+    /// The model carries no calibration (a final fit, or trained before calibration
+    /// existed): its raw softmax is served.
+    Uncalibrated,
+    /// Not known from here (the SageMaker algorithm's own probabilities).
+    Unknown,
+}
+
+/// Scores the model of the chosen backend on its labelled set.
+pub fn score(
+    global: &GlobalArgs,
+    backend: &BackendArgs,
+    stack: &AwsStackArgs,
+    data: &DataArgs,
+    threshold: Option<Threshold>,
+) -> anyhow::Result<Scored> {
+    if backend.aws {
+        anyhow::ensure!(
+            data.images.is_none() && data.split == "test",
+            "--images/--labels/--split are local: on AWS the labelled set is the bucket's \
+             test.lst"
+        );
+        return score_aws(backend, stack, threshold);
+    }
+    score_local(global, data, threshold)
+}
+
+fn score_local(
+    global: &GlobalArgs,
+    data: &DataArgs,
+    threshold: Option<Threshold>,
+) -> anyhow::Result<Scored> {
+    let home = Home::resolve(global.home.as_deref())?;
+    let bucket = home.bucket();
+    let model_dir = training::latest_model_dir(&bucket)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no trained model in {}: train one with `scones train --local`",
+            home.root().display()
+        )
+    })?;
+    let model = training::load_latest(&bucket)?;
+    let mut synthetic = false;
+    let (images, source) = match (&data.images, &data.labels) {
+        (Some(dir), Some(labels)) => {
+            let images = scones_model::load_split(dir, labels, &data.split).with_context(|| {
+                format!("loading the {} split of {}", data.split, labels.display())
+            })?;
+            let source = format!(
+                "the {} split of {} ({} images)",
+                data.split,
+                labels.display(),
+                images.len()
+            );
+            (images, source)
+        }
+        _ => {
+            if let Some(manifest) = stage::read_manifest(&bucket)?
+                && manifest.synthetic
+            {
+                synthetic_banner(manifest.synthetic_reason.as_deref());
+                synthetic = true;
+            }
+            let split = match data.split.as_str() {
+                "train" => stage::Split::Train,
+                _ => stage::Split::Test,
+            };
+            let images = training::load_staged(&bucket, split)?;
+            let source = format!("the staged {} split ({} images)", data.split, images.len());
+            (images, source)
+        }
+    };
+    anyhow::ensure!(!images.is_empty(), "no images in the {} split", data.split);
+    let classifier = model.classifier();
+    let predictions = images
+        .iter()
+        .map(|example| {
+            let [b, m] = classifier
+                .predict_image(&example.image)
+                .with_context(|| format!("predicting {}", example.name))?;
+            Ok(Labelled {
+                scores: [f64::from(b), f64::from(m)],
+                label: example.label,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let calibration = match &model.metadata().calibration {
+        Some(c) => CalibrationState::Temperature {
+            temperature: c.temperature,
+            images: c.images,
+        },
+        None => CalibrationState::Uncalibrated,
+    };
+    Ok(Scored {
+        predictions,
+        source,
+        model: ModelInfo {
+            name: display_path(&model_dir),
+            calibration,
+        },
+        threshold: home.settings()?.threshold(threshold).value(),
+        synthetic,
+    })
+}
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn score_aws(
+    backend: &BackendArgs,
+    stack: &AwsStackArgs,
+    threshold: Option<Threshold>,
+) -> anyhow::Result<Scored> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let (resources, _) = stack.discovery().discover().await?;
+        let mut target = aws_stack::target(backend);
+        if target.region.is_none() {
+            target.region = resources.stack_region();
+        }
+        let config = scones_aws::sdk_config(&target).await;
+        let clients =
+            scones_aws::AwsClients::new(&config, &target, scones_aws::RetryPolicy::default());
+        let endpoint = resources.live_endpoint().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the stack has no endpoint to evaluate (Terraform created none: no training job \
+                 and no model_data_url)"
+            )
+        })?;
+        let bar = BarProgress::new();
+        let progress = |done: usize, total: usize| {
+            use scones_local::Progress;
+            if done == 1 {
+                bar.begin("invoking the endpoint", Some(total as u64));
+            }
+            bar.advance(1);
+        };
+        let predictions = scones_aws::evaluation::endpoint_predictions(
+            &clients,
+            &resources.bucket,
+            endpoint,
+            progress,
+        )
+        .await?;
+        scones_local::Progress::end(&bar);
+        let deployed = resources.threshold.unwrap_or(Threshold::DEFAULT.value());
+        Ok(Scored {
+            source: format!(
+                "s3://{}/test.lst through InvokeEndpoint ({} images)",
+                resources.bucket,
+                predictions.len()
+            ),
+            predictions: predictions.into_iter().map(|p| p.labelled).collect(),
+            model: ModelInfo {
+                name: format!("endpoint {endpoint}"),
+                calibration: CalibrationState::Unknown,
+            },
+            threshold: threshold.map_or(deployed, Threshold::value),
+            synthetic: false,
+        })
+    })
+}

@@ -1,0 +1,174 @@
+//! The evaluation report, as text for people and JSON for machines.
+
+use std::fmt;
+
+use scones_model::{Class, Evaluation};
+use scones_workflow::quality::{Calibration, Decisions, risk_coverage, table_thresholds};
+use serde::Serialize;
+
+use super::predictions::{CalibrationState, ModelInfo, Scored};
+
+/// Everything `scones eval` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// What was scored.
+    pub source: String,
+    /// Which model answered.
+    pub model: ModelInfo,
+    /// The staged data is the synthetic stand-in: the numbers say nothing of the real task.
+    pub synthetic: bool,
+    /// Accuracy, per-class precision and recall, the confusion matrix.
+    pub classification: Evaluation,
+    /// How honest the confidences are.
+    pub calibration: Calibration,
+    /// The threshold in force.
+    pub threshold: f64,
+    /// The decisions at the threshold in force.
+    pub at_threshold: Decisions,
+    /// The risk-coverage table, thresholds 0.50 to 0.99.
+    pub risk_coverage: Vec<Decisions>,
+}
+
+impl EvalReport {
+    /// The report of `scored`.
+    pub fn of(scored: &Scored) -> EvalReport {
+        let predictions = &scored.predictions;
+        let classification = Evaluation::from_pairs(
+            predictions
+                .iter()
+                .map(|p| (p.label, Class::predicted(p.scores))),
+        );
+        EvalReport {
+            source: scored.source.clone(),
+            model: scored.model.clone(),
+            synthetic: scored.synthetic,
+            classification,
+            calibration: Calibration::of(predictions),
+            threshold: scored.threshold,
+            at_threshold: Decisions::at(predictions, scored.threshold),
+            risk_coverage: risk_coverage(predictions, table_thresholds()),
+        }
+    }
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "model: {}", self.model.name)?;
+        writeln!(f, "data: {}", self.source)?;
+        if self.synthetic {
+            writeln!(
+                f,
+                "SYNTHETIC DATA: these numbers say nothing about the real task"
+            )?;
+        }
+        match &self.model.calibration {
+            CalibrationState::Temperature {
+                temperature,
+                images,
+            } => writeln!(
+                f,
+                "calibration: temperature {temperature:.3}, fitted on {images} held-out training images"
+            )?,
+            CalibrationState::Uncalibrated => writeln!(
+                f,
+                "calibration: NONE: this model serves its raw softmax (a final fit, or trained \
+                 before calibration existed); retrain with a holdout to calibrate it"
+            )?,
+            CalibrationState::Unknown => writeln!(
+                f,
+                "calibration: not known (the endpoint's own probabilities)"
+            )?,
+        }
+        writeln!(f)?;
+        let c = &self.classification;
+        writeln!(
+            f,
+            "{:<12} {:>9} {:>9} {:>9}",
+            "class", "precision", "recall", "support"
+        )?;
+        for m in &c.per_class {
+            writeln!(
+                f,
+                "{:<12} {:>9.3} {:>9.3} {:>9}",
+                m.class.name(),
+                m.precision,
+                m.recall,
+                m.support
+            )?;
+        }
+        writeln!(f, "confusion (rows actual, columns predicted):")?;
+        writeln!(f, "{:<12} {:>10} {:>10}", "", "bicycle", "motorcycle")?;
+        for class in Class::ALL {
+            let row = c.confusion[class.index()];
+            writeln!(f, "{:<12} {:>10} {:>10}", class.name(), row[0], row[1])?;
+        }
+        writeln!(f)?;
+        let cal = &self.calibration;
+        writeln!(
+            f,
+            "calibration: ECE {:.4} ({} equal-width bins of the top-class probability on [0.5, 1]), \
+             NLL {:.4}, Brier {:.4}",
+            cal.ece,
+            cal.bins.len(),
+            cal.nll,
+            cal.brier
+        )?;
+        writeln!(
+            f,
+            "reliability:  confidence bin  images  mean conf.  accuracy"
+        )?;
+        for b in cal.bins.iter().filter(|b| b.count > 0) {
+            writeln!(
+                f,
+                "              [{:.2}, {:.2}) {:>7}  {:>10}  {:>8}",
+                b.lower,
+                b.upper,
+                b.count,
+                percent(b.mean_confidence),
+                percent(b.accuracy)
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "risk-coverage (accepted: top-class probability >= threshold; the rest go to a person):"
+        )?;
+        writeln!(
+            f,
+            "  threshold  accepted  accuracy of accepted  errors let through  right but referred"
+        )?;
+        for d in &self.risk_coverage {
+            let marked = (d.threshold - self.threshold).abs() < 1e-9;
+            writeln!(
+                f,
+                "{} {:>8.2}  {:>8}  {:>20}  {:>18}  {:>18}",
+                if marked { "▶" } else { " " },
+                d.threshold,
+                percent(Some(d.coverage())),
+                percent(d.accepted_accuracy()),
+                d.accepted_wrong(),
+                d.rejected_correct
+            )?;
+        }
+        let t = &self.at_threshold;
+        let interval = t
+            .accepted_accuracy_interval()
+            .map(|(lo, hi)| format!(" (95% CI {:.1}%-{:.1}%)", lo * 100.0, hi * 100.0))
+            .unwrap_or_default();
+        writeln!(
+            f,
+            "at the threshold in force, {}: {} accepted ({}), accuracy of accepted {}{}, {} errors let through",
+            self.threshold,
+            t.accepted,
+            percent(Some(t.coverage())),
+            percent(t.accepted_accuracy()),
+            interval,
+            t.accepted_wrong()
+        )?;
+        write!(f, "accuracy: {:.3}", c.accuracy)
+    }
+}
