@@ -77,6 +77,8 @@ fn render(c: &mut Criterion) {
                 stop: None,
                 error: None,
                 cause: None,
+                scores: None,
+                label: None,
             })
             .collect();
         group.bench_function(format!("{n}/merge-10"), |b| {

@@ -205,6 +205,78 @@ async fn executions_are_listed_incrementally_and_finished_histories_cached() {
     );
 }
 
+/// Ground truth over the wire: the listing's scores come from the executions' outputs and
+/// causes, labels from the bucket's `test.lst` (an image it does not name is unlabelled);
+/// the low-confidence report carries the label too; images are read with GetObject.
+#[tokio::test]
+async fn labels_scores_and_images_come_from_the_bucket() {
+    use scones_workflow::class::Class;
+    let stack = Stack::create("truth").await;
+    aws_support::put_object(
+        &stack.s3,
+        &stack.bucket,
+        "test.lst",
+        b"0\t0\tbicycle_s_000001.png\n1\t1\tmotorcycle_s_000002.png\n".to_vec(),
+    )
+    .await;
+    stack.fail_low_confidence("motorcycle_s_000002", [0.6, 0.4]);
+    let mut arns = Vec::new();
+    for key in TEST_KEYS {
+        arns.push(stack.start(key).await);
+    }
+    for arn in &arns {
+        stack.wait_final(arn).await;
+    }
+    let backend = backend(&stack, options());
+    let (rows, _) = refresh_all(&backend, None).await;
+    let [right, rejected, unlabelled] = [0, 1, 2].map(|i| row(&rows, &arns[i]).clone());
+    assert_eq!(right.scores, Some(aws_support::SCORES), "{right:?}");
+    assert_eq!(right.label, Some(Class::Bicycle));
+    assert_eq!(right.correct(), Some(true));
+    assert_eq!(rejected.scores, Some([0.6, 0.4]), "{rejected:?}");
+    assert_eq!(rejected.label, Some(Class::Motorcycle));
+    assert_eq!(rejected.correct(), Some(false));
+    assert!(unlabelled.scores.is_some());
+    assert_eq!(
+        unlabelled.label, None,
+        "not in test.lst: never guessed from the name"
+    );
+    // test.lst is read once per TTL, not per refresh.
+    let before = backend.calls();
+    backend.executions_since(None, 100).await.unwrap();
+    assert_eq!(backend.calls().since(&before).of("S3.GetObject"), 0);
+
+    let now = Utc::now();
+    put_lines(
+        &stack,
+        &stack.filter_log_group,
+        &[(
+            now - chrono::Duration::seconds(5),
+            json!({"level": "INFO", "decision": "low_confidence", "s3_key": TEST_KEYS[1],
+                   "threshold": 0.93, "p_bicycle": 0.6, "p_motorcycle": 0.4})
+            .to_string(),
+        )],
+    )
+    .await;
+    let range = TimeRange {
+        start: now - chrono::Duration::seconds(600),
+        end: now + chrono::Duration::seconds(1),
+    };
+    let report = backend.low_confidence(range, 10).await.unwrap();
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert_eq!(report.failures[0].label, Some(Class::Motorcycle));
+    assert_eq!(report.failures[0].would_be_right(), Some(false));
+
+    assert_eq!(
+        backend.image(TEST_KEYS[0].to_owned()).await.unwrap(),
+        b"\x89PNG placeholder".to_vec()
+    );
+    assert_eq!(
+        backend.image("test/nope.png".to_owned()).await.unwrap_err(),
+        BackendError::ObjectNotFound(format!("s3://{}/test/nope.png", stack.bucket))
+    );
+}
+
 #[tokio::test]
 async fn a_running_execution_is_followed_and_stopped() {
     let stack = Stack::create("stop").await;
@@ -567,6 +639,8 @@ async fn low_confidence_lines_and_execution_logs_come_from_filter_log_events() {
     )
     .await;
     let execution = ExecutionSummary {
+        scores: None,
+        label: None,
         id: ExecutionId::new(arn.clone()),
         name: "run-1".into(),
         s3_key: Some("test/c.png".into()),
@@ -917,6 +991,8 @@ async fn the_dashboard_at_steady_state_costs_one_list_per_refresh() {
         no_color: true,
         tz: FixedOffset::east_opt(0).unwrap(),
         seed: 7,
+        // NO_COLOR: no images (an image costs one GetObject per key, fetched once).
+        picker: None,
     };
     let mut now = Utc::now();
     let mut d = Headless::new(std::sync::Arc::clone(&backend), options, now, 160, 48);

@@ -16,6 +16,7 @@ use ratatui::style::Color;
 
 use dashboard_support::{FixtureBackend, executions, options, t0};
 use scones::dashboard::action::View;
+use scones::dashboard::components::image::Entry;
 use scones::dashboard::headless::Headless;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
@@ -73,6 +74,10 @@ async fn detail_of_a_low_confidence_failure() {
         let detail = d.app.detail.as_ref().expect("history loaded");
         assert_eq!(detail.selected_run().unwrap().name, "FilterLowConfidence");
         assert_eq!(detail.runs[1].retries(), 1);
+        // exec-0009's image has no label: its prediction is shown, not judged.
+        let screen = d.screen();
+        assert!(screen.contains("predicted bicycle 0.710"), "{screen}");
+        assert!(screen.contains("label none (unlabelled)"), "{screen}");
         insta::assert_snapshot!(name("detail_low_confidence", size), d.screen());
     }
 }
@@ -85,6 +90,83 @@ async fn detail_of_a_running_execution_with_output_tab() {
     d.press(KeyCode::Char('k')); // SerializeImageData
     d.press(KeyCode::Char('l')); // next tab
     insta::assert_snapshot!("detail_running_80x24", d.screen());
+}
+
+/// The detail of an accepted-but-wrong execution says so next to the image it classified.
+#[tokio::test]
+async fn detail_shows_the_label_the_verdict_and_the_image() {
+    let mut d = dashboard(80, 24).await;
+    d.press(KeyCode::Char('/'));
+    d.type_text("wrong");
+    d.press(KeyCode::Enter);
+    assert_eq!(d.app.executions.view_len(), 1);
+    assert_eq!(d.app.executions.selected().unwrap().name, "exec-0008");
+    d.press(KeyCode::Enter);
+    settle(&mut d).await;
+    let key = d.app.executions.selected().unwrap().s3_key.clone().unwrap();
+    assert!(
+        matches!(d.app.images.get(&key), Some(Entry::Ready(p)) if p.dimensions() == (32, 32)),
+        "the image was fetched and decoded"
+    );
+    let screen = d.screen();
+    assert!(screen.contains("predicted motorcycle 0.950"), "{screen}");
+    assert!(screen.contains("label bicycle"), "{screen}");
+    assert!(screen.contains("WRONG, and accepted"), "{screen}");
+    // Half blocks: the picture is drawn with ▀/▄ cells inside the image panel.
+    assert!(screen.contains('▀') || screen.contains('▄'), "{screen}");
+    insta::assert_snapshot!("detail_wrong_80x24", screen);
+}
+
+/// An image that cannot be fetched says why in its place; no toast, no retry storm.
+#[tokio::test]
+async fn an_image_that_cannot_be_fetched_says_why_in_its_place() {
+    let mut rows = executions();
+    for row in &mut rows {
+        row.s3_key = Some("incoming/gone.png".to_owned());
+    }
+    let backend = FixtureBackend::new(rows);
+    let mut d = dashboard_with(Arc::clone(&backend), 80, 24, false).await;
+    d.press(KeyCode::Enter);
+    settle(&mut d).await;
+    let screen = d.screen();
+    let image = &d.app.images;
+    assert!(
+        matches!(image.get("incoming/gone.png"), Some(Entry::Failed { message, .. }) if message == "s3://scones-local/incoming/gone.png does not exist"),
+        "{screen}"
+    );
+    assert!(screen.contains("does not"), "{screen}");
+    assert!(d.app.toasts.items().is_empty(), "{screen}");
+    let calls = backend.image_calls.load(Ordering::SeqCst);
+    assert_eq!(calls, 1);
+    for second in 1..10 {
+        d.tick(t0() + chrono::Duration::seconds(second));
+        assert!(d.settle(Duration::from_secs(5)).await);
+    }
+    assert_eq!(
+        backend.image_calls.load(Ordering::SeqCst),
+        calls,
+        "not asked again within the retry pause"
+    );
+}
+
+/// Quality over the window: coverage, accuracy of the accepted, the errors let through, the
+/// curve; the unlabelled counted apart.
+#[tokio::test]
+async fn quality_view() {
+    for size in SIZES {
+        let mut d = dashboard(size.0, size.1).await;
+        d.press(KeyCode::Char('6'));
+        settle(&mut d).await;
+        assert_eq!(d.app.view, View::Quality);
+        let screen = d.screen();
+        assert!(
+            screen.contains("13 finished · 11 classified · 9 with a label"),
+            "{screen}"
+        );
+        assert!(screen.contains("2 unlabelled"), "{screen}");
+        assert!(screen.contains("8 of 9 accepted"), "{screen}");
+        insta::assert_snapshot!(name("quality", size), screen);
+    }
 }
 
 #[tokio::test]
@@ -188,7 +270,7 @@ async fn no_color_draws_without_colours() {
     let mut d = Headless::new(backend, options(false, true), t0(), 160, 48);
     d.tick(t0());
     assert!(d.settle(Duration::from_secs(5)).await);
-    for view in ['1', '2', '3', '4', '5'] {
+    for view in ['1', '2', '3', '4', '5', '6'] {
         d.press(KeyCode::Char(view));
         settle(&mut d).await;
         let buffer = d.render().buffer().clone();

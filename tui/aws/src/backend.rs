@@ -12,7 +12,9 @@
 //! - data capture: one `ListObjectsV2` from the window's first hour; each capture file
 //!   read once (cached by key and ETag);
 //! - low confidence: one `FilterLogEvents` on the filter Lambda's log group;
-//! - test keys (for `t`/`T`): listed once every [`TEST_KEYS_TTL`].
+//! - test keys (for `t`/`T`) and the test labels (`test.lst`, the ground truth the list
+//!   shows): read once every [`TEST_KEYS_TTL`];
+//! - images (the detail and the low-confidence tab show them): one `GetObject` each.
 //!
 //! Throttling and 5xx answers are retried by the SDK with exponential backoff and jitter
 //! ([`RetryPolicy`]); what is still throttled after that comes back as
@@ -29,7 +31,8 @@ use futures::StreamExt;
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl};
-use scones_workflow::cause::{LowConfidenceCause, STOPPED_ERROR};
+use scones_workflow::cause::STOPPED_ERROR;
+use scones_workflow::class::Class;
 use scones_workflow::history::{self, HistoryEvent};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
@@ -137,6 +140,9 @@ impl AwsBackendError {
 /// Parsed captures of one S3 object, keyed by its key, valid while the ETag is the same.
 type CaptureCache = HashMap<String, (Option<String>, Arc<Vec<CapturedInference>>)>;
 
+/// A value read from the bucket at an instant, re-read after [`TEST_KEYS_TTL`].
+type Expiring<T> = tokio::sync::Mutex<Option<(Instant, Arc<T>)>>;
+
 /// The deployed stack on AWS as a dashboard backend.
 pub struct AwsBackend {
     clients: AwsClients,
@@ -148,7 +154,8 @@ pub struct AwsBackend {
     lister: IncrementalLister,
     options: AwsOptions,
     histories: Mutex<HashMap<String, Arc<Vec<HistoryEvent>>>>,
-    test_keys: tokio::sync::Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+    test_keys: Expiring<Vec<String>>,
+    labels: Expiring<HashMap<String, Class>>,
     captures: Mutex<CaptureCache>,
 }
 
@@ -202,6 +209,7 @@ impl AwsBackend {
             options,
             histories: Mutex::new(HashMap::new()),
             test_keys: tokio::sync::Mutex::new(None),
+            labels: tokio::sync::Mutex::new(None),
             captures: Mutex::new(HashMap::new()),
         }
     }
@@ -298,6 +306,27 @@ impl AwsBackend {
         }
     }
 
+    /// The test split's labels by key (`test.lst`), re-read every [`TEST_KEYS_TTL`]. A
+    /// bucket without a readable `test.lst` has no labels: its traffic shows as unlabelled
+    /// (the error is logged, the listing goes on).
+    async fn labels(&self) -> Arc<HashMap<String, Class>> {
+        let mut slot = self.labels.lock().await;
+        if let Some((at, labels)) = slot.as_ref()
+            && at.elapsed() < TEST_KEYS_TTL
+        {
+            return Arc::clone(labels);
+        }
+        let labels = match bucket::test_labels(&self.clients.s3, &self.resources.bucket).await {
+            Ok(labels) => Arc::new(labels),
+            Err(e) => {
+                tracing::warn!(error = %e, "test.lst unreadable: executions show unlabelled");
+                Arc::default()
+            }
+        };
+        *slot = Some((Instant::now(), Arc::clone(&labels)));
+        labels
+    }
+
     fn live_endpoint(&self, operation: &'static str) -> BackendResult<&str> {
         self.resources
             .live_endpoint()
@@ -360,10 +389,7 @@ impl AwsBackend {
 /// How an execution ended, from its final description. The scores come from the output
 /// record (SUCCEEDED) or the LowConfidence cause.
 fn result_of(d: ExecutionDescription) -> ExecutionResult {
-    let scores = d.scores().or_else(|| {
-        let cause = LowConfidenceCause::parse(d.cause.as_deref()?)?;
-        Some([cause.p_bicycle, cause.p_motorcycle])
-    });
+    let scores = d.scores();
     let duration = d
         .listing
         .stop
@@ -524,18 +550,21 @@ impl Backend for AwsBackend {
             .changes(cursor.as_ref().map(|c| c.0.as_str()), limit)
             .await
             .map_err(listing_error)?;
+        let labels = self.labels().await;
         let changed = delta
             .rows
             .into_iter()
             .map(|row| ExecutionSummary {
                 id: ExecutionId::new(row.listing.arn),
                 name: row.listing.name,
+                label: row.s3_key.as_ref().and_then(|k| labels.get(k).copied()),
                 s3_key: row.s3_key,
                 status: row.listing.status,
                 start: row.listing.start,
                 stop: row.listing.stop,
                 error: row.error,
                 cause: row.cause,
+                scores: row.scores,
             })
             .collect();
         Ok(ExecutionDelta {
@@ -802,10 +831,12 @@ impl Backend for AwsBackend {
         )
         .await
         .map_err(backend_error)?;
+        let labels = self.labels().await;
         let failures: Vec<LowConfidenceFailure> = decisions
             .into_iter()
             .map(|d| LowConfidenceFailure {
                 execution: None,
+                label: labels.get(&d.decision.s3_key).copied(),
                 s3_key: Some(d.decision.s3_key),
                 p_bicycle: d.decision.p_bicycle,
                 p_motorcycle: d.decision.p_motorcycle,
@@ -826,6 +857,19 @@ impl Backend for AwsBackend {
             failures,
             decisions: None,
         })
+    }
+
+    async fn image(&self, s3_key: String) -> BackendResult<Vec<u8>> {
+        let max = scones_handlers::MAX_IMAGE_BYTES as u64;
+        capture::get_object_at_most(&self.clients.s3, &self.resources.bucket, &s3_key, max)
+            .await
+            .map_err(|e| {
+                if e.is_not_found() {
+                    BackendError::ObjectNotFound(format!("s3://{}/{s3_key}", self.resources.bucket))
+                } else {
+                    backend_error(e)
+                }
+            })
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {

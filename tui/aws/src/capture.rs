@@ -89,6 +89,16 @@ pub async fn get_object(
     bucket: &str,
     key: &str,
 ) -> Result<Vec<u8>, AwsError> {
+    get_object_at_most(s3, bucket, key, u64::MAX).await
+}
+
+/// [`get_object`] refusing (before reading the body) an object larger than `max` bytes.
+pub async fn get_object_at_most(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    max: u64,
+) -> Result<Vec<u8>, AwsError> {
     let out = s3
         .get_object()
         .bucket(bucket)
@@ -96,6 +106,13 @@ pub async fn get_object(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("GetObject", e))?;
+    let size = out.content_length.and_then(|n| u64::try_from(n).ok());
+    if let Some(size) = size.filter(|&n| n > max) {
+        return Err(AwsError::protocol(
+            "GetObject",
+            format!("{key} is {size} bytes, more than the {max} read"),
+        ));
+    }
     let bytes = out
         .body
         .collect()

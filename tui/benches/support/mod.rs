@@ -131,6 +131,7 @@ pub fn options() -> AppOptions {
         no_color: false,
         tz: FixedOffset::east_opt(0).expect("utc"),
         seed: 1,
+        picker: Some(ratatui_image::picker::Picker::halfblocks()),
     }
 }
 

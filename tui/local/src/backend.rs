@@ -21,6 +21,7 @@ use rand::seq::IndexedRandom;
 use scones_handlers::Threshold;
 use scones_workflow::capture::Keep;
 use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, STOPPED_ERROR};
+use scones_workflow::class::Class;
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
@@ -88,6 +89,16 @@ pub struct LocalBackend {
     endpoint_name: String,
     /// Executions started by [`Backend::start_execution`], until they are waited for.
     started: Mutex<HashMap<String, JoinHandle<ExecutionResult>>>,
+    /// The test split's labels by key, read from `test.lst` (re-read when it changes).
+    labels: Mutex<Labels>,
+}
+
+/// The ground truth of the staged test split, with the `test.lst` modification time it was
+/// read at.
+#[derive(Default)]
+struct Labels {
+    read_at: Option<std::time::SystemTime>,
+    by_key: Arc<HashMap<String, Class>>,
 }
 
 impl LocalBackend {
@@ -102,7 +113,31 @@ impl LocalBackend {
             options,
             endpoint_name: DEFAULT_ENDPOINT_NAME.to_owned(),
             started: Mutex::new(HashMap::new()),
+            labels: Mutex::new(Labels::default()),
         })
+    }
+
+    /// The test split's labels by key (`test/<file>`), re-read when `test.lst` changed;
+    /// empty when nothing is staged. Images outside the test split are unlabelled.
+    fn labels(&self) -> Arc<HashMap<String, Class>> {
+        let path = self.bucket.root().join("test.lst");
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let mut labels = lock(&self.labels);
+        if modified.is_some() && labels.read_at != modified {
+            match crate::stage::read_lst(&path) {
+                Ok(entries) => {
+                    labels.by_key = Arc::new(
+                        entries
+                            .into_iter()
+                            .map(|e| (format!("test/{}", e.path), e.label))
+                            .collect(),
+                    );
+                    labels.read_at = modified;
+                }
+                Err(e) => tracing::warn!(error = %e, "test.lst unreadable: no labels"),
+            }
+        }
+        Arc::clone(&labels.by_key)
     }
 
     /// The backend for `home` driving an already opened `stack` (tests and benchmarks use a
@@ -232,16 +267,18 @@ fn store_error(operation: &'static str, e: StoreError) -> BackendError {
     }
 }
 
-fn summary(s: store::ExecutionSummary) -> ExecutionSummary {
+fn summary(s: store::ExecutionSummary, labels: &HashMap<String, Class>) -> ExecutionSummary {
     ExecutionSummary {
         id: ExecutionId::new(s.arn),
         name: s.name,
+        label: s.s3_key.as_ref().and_then(|k| labels.get(k).copied()),
         s3_key: s.s3_key,
         status: s.status,
         start: s.start,
         stop: s.stop,
         error: s.error,
         cause: s.cause,
+        scores: s.scores,
     }
 }
 
@@ -284,8 +321,13 @@ impl Backend for LocalBackend {
         let changes = self
             .query("ListExecutions", move |s| s.changes_since(from, limit))
             .await?;
+        let labels = self.labels();
         Ok(ExecutionDelta {
-            changed: changes.executions.into_iter().map(summary).collect(),
+            changed: changes
+                .executions
+                .into_iter()
+                .map(|s| summary(s, &labels))
+                .collect(),
             cursor: encode_cursor(changes.cursor),
             more: changes.more,
         })
@@ -574,6 +616,7 @@ impl Backend for LocalBackend {
             })
             .await?;
         let default_threshold = self.options.threshold.value();
+        let labels = self.labels();
         let failures = found
             .newest
             .into_iter()
@@ -593,6 +636,7 @@ impl Backend for LocalBackend {
                     })?;
                 Some(LowConfidenceFailure {
                     execution: Some(ExecutionId::new(row.arn)),
+                    label: row.s3_key.as_ref().and_then(|k| labels.get(k).copied()),
                     s3_key: row.s3_key,
                     p_bicycle: cause.p_bicycle,
                     p_motorcycle: cause.p_motorcycle,
@@ -606,6 +650,23 @@ impl Backend for LocalBackend {
             total: found.total,
             decisions: Some(found.finished),
         })
+    }
+
+    async fn image(&self, s3_key: String) -> BackendResult<Vec<u8>> {
+        use scones_handlers::ObjectStore;
+        let bucket = self.bucket.name().to_owned();
+        self.bucket
+            .get_object(&bucket, &s3_key, scones_handlers::MAX_IMAGE_BYTES)
+            .await
+            .map_err(|e| match e {
+                scones_handlers::FetchError::NotFound => {
+                    BackendError::ObjectNotFound(format!("s3://{bucket}/{s3_key}"))
+                }
+                other => BackendError::Failed {
+                    operation: "GetObject",
+                    message: other.to_string(),
+                },
+            })
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {

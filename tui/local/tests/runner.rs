@@ -285,3 +285,93 @@ async fn an_interrupted_run_stops_what_runs_and_reports_what_ran() {
     assert_eq!(store.status_counts().unwrap().running, 0);
     assert_eq!(store.status_counts().unwrap().total(), summary.total as u64);
 }
+
+/// The listing carries each execution's scores and, for images of the staged test split, the
+/// label `test.lst` gives (re-read when the file changes); other images are unlabelled. The
+/// low-confidence report carries the label too, and the images themselves are served by key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_carry_scores_and_staged_labels_and_images_are_served() {
+    use scones_workflow::class::Class;
+    use scones_workflow::port::{Backend, BackendError, TimeRange};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = home_with_images(tmp.path());
+    let bucket_root = home.bucket().root().to_path_buf();
+    std::fs::create_dir_all(bucket_root.join("incoming")).unwrap();
+    std::fs::write(bucket_root.join("incoming/new.png"), png([250, 0, 0])).unwrap();
+    let stack = LocalStack::with_predictor(&home, &StackOptions::default(), Arc::new(RedPredictor))
+        .unwrap();
+    let backend =
+        Arc::new(LocalBackend::with_stack(&home, stack.clone(), Threshold::DEFAULT).unwrap());
+    let keys = ["test/red.png", "test/grey.png", "incoming/new.png"].map(str::to_owned);
+    run::run_to_end(Arc::clone(&backend), Keys::Given(keys.to_vec()), 3)
+        .await
+        .unwrap();
+    stack.flush().await.unwrap();
+
+    let listed = backend.executions_since(None, 100).await.unwrap().changed;
+    let by_key = |k: &str| {
+        listed
+            .iter()
+            .find(|e| e.s3_key.as_deref() == Some(k))
+            .unwrap()
+    };
+    let red = by_key("test/red.png");
+    assert_eq!(
+        (red.scores, red.label),
+        (Some([1.0, 0.0]), Some(Class::Bicycle))
+    );
+    assert_eq!(red.correct(), Some(true));
+    let grey = by_key("test/grey.png");
+    assert_eq!(grey.label, Some(Class::Motorcycle));
+    assert_eq!(grey.correct(), Some(false), "grey leans bicycle: {grey:?}");
+    let new = by_key("incoming/new.png");
+    assert!(new.scores.is_some());
+    assert_eq!(
+        new.label, None,
+        "outside the test split: unlabelled, never guessed"
+    );
+
+    let range = TimeRange::ending_at(chrono::Utc::now(), Duration::from_secs(3600));
+    let low = backend.low_confidence(range, 10).await.unwrap();
+    assert_eq!(low.failures.len(), 1);
+    assert_eq!(low.failures[0].label, Some(Class::Motorcycle));
+    assert_eq!(low.failures[0].would_be_right(), Some(false));
+
+    // A changed test.lst is read again.
+    let lst = bucket_root.join("test.lst");
+    let text = std::fs::read_to_string(&lst).unwrap();
+    let relabelled: String = text
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split('\t').collect();
+            if fields.get(2) == Some(&"red.png") {
+                fields[1] = "1";
+            }
+            fields.join("\t") + "\n"
+        })
+        .collect();
+    std::fs::write(&lst, relabelled).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&lst)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    let listed = backend.executions_since(None, 100).await.unwrap().changed;
+    let red = listed
+        .iter()
+        .find(|e| e.s3_key.as_deref() == Some("test/red.png"))
+        .unwrap();
+    assert_eq!(red.label, Some(Class::Motorcycle));
+
+    assert_eq!(
+        backend.image("test/red.png".into()).await.unwrap(),
+        png([255, 0, 0])
+    );
+    let missing = backend.image("test/missing.png".into()).await.unwrap_err();
+    assert_eq!(
+        missing,
+        BackendError::ObjectNotFound("s3://scones-local/test/missing.png".into())
+    );
+}

@@ -25,16 +25,19 @@ pub enum View {
     Capture,
     /// Logs of the selected execution.
     Logs,
+    /// Decision quality over the window (labelled executions).
+    Quality,
 }
 
 impl View {
     /// Tab order.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Executions,
         View::Metrics,
         View::LowConfidence,
         View::Capture,
         View::Logs,
+        View::Quality,
     ];
 
     /// Tab title.
@@ -45,6 +48,7 @@ impl View {
             View::LowConfidence => "Low confidence",
             View::Capture => "Capture",
             View::Logs => "Logs",
+            View::Quality => "Quality",
         }
     }
 

@@ -14,6 +14,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ratatui::layout::Rect;
+use ratatui_image::picker::Picker;
 
 use scones_workflow::ExecutionStatus;
 use scones_workflow::history::{self, HistoryEvent};
@@ -23,11 +24,13 @@ use scones_workflow::port::{
 
 use crate::dashboard::action::{Action, Command, View};
 use crate::dashboard::components::capture::CaptureState;
-use crate::dashboard::components::detail::DetailState;
+use crate::dashboard::components::detail::{self, DetailState};
 use crate::dashboard::components::executions::{self, ExecutionsState};
+use crate::dashboard::components::image::{ImageMode, Images};
 use crate::dashboard::components::logs::LogsState;
-use crate::dashboard::components::low_confidence::LowConfidenceState;
+use crate::dashboard::components::low_confidence::{self, LowConfidenceState};
 use crate::dashboard::components::metrics::MetricsState;
+use crate::dashboard::components::quality;
 use crate::dashboard::components::toasts::{ToastLevel, Toasts};
 use crate::dashboard::components::{self, Areas};
 use crate::dashboard::config::Config;
@@ -60,17 +63,28 @@ pub struct AppOptions {
     pub tz: FixedOffset,
     /// Seed of the jitter RNG (fixed in tests).
     pub seed: u64,
+    /// How images are encoded for this terminal (`None`: images off).
+    pub picker: Option<Picker>,
 }
 
 impl AppOptions {
     /// Options with `config`, colours per `NO_COLOR`, the local time zone and a random seed.
     pub fn new(config: Config, readonly: bool) -> Self {
+        let config_images = config.images;
+        let no_color = Theme::no_color_from_env();
         AppOptions {
             config,
             readonly,
-            no_color: Theme::no_color_from_env(),
+            no_color,
             tz: *chrono::Local::now().offset(),
             seed: rand::rng().random(),
+            // Half blocks until the terminal is asked (see `dashboard::run`). Half blocks are
+            // made of colours: NO_COLOR turns them off unless the config asks for them.
+            picker: match config_images {
+                ImageMode::Off => None,
+                ImageMode::Auto if no_color => None,
+                ImageMode::Auto | ImageMode::Halfblocks => Some(Picker::halfblocks()),
+            },
         }
     }
 }
@@ -135,6 +149,12 @@ pub struct App {
     pub toasts: Toasts,
     /// Endpoint status for the header.
     pub endpoint: Option<EndpointInfo>,
+    /// Decoded images by key.
+    pub images: Images,
+    /// How images are drawn (`None`: off).
+    pub picker: Option<Picker>,
+    /// The key of the image being fetched.
+    image_pending: Option<String>,
     cursor: Option<Cursor>,
     feeds: HashMap<Slot, Feed>,
     pending: HashMap<Slot, RequestId>,
@@ -175,6 +195,9 @@ impl App {
             logs: LogsState::default(),
             toasts: Toasts::default(),
             endpoint: None,
+            images: Images::default(),
+            picker: options.picker,
+            image_pending: None,
             cursor: None,
             feeds: HashMap::new(),
             pending: HashMap::new(),
@@ -412,7 +435,7 @@ impl App {
                 self.low_confidence.move_by(delta, h);
             }
             View::Logs => self.logs.move_by(delta),
-            View::Metrics | View::Capture => {}
+            View::Metrics | View::Capture | View::Quality => {}
         }
     }
 
@@ -494,6 +517,21 @@ impl App {
             View::Logs => serde_json::to_string_pretty(&self.logs.lines).ok(),
             View::Capture => serde_json::to_string_pretty(&self.capture.points).ok(),
             View::Metrics => None,
+            View::Quality => {
+                let range = TimeRange::ending_at(self.now, self.metrics.window());
+                let s = quality::Summary::of(self.executions.rows(), &range);
+                let at = scones_workflow::quality::Decisions::at(&s.labelled, self.info.threshold);
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "window_seconds": self.metrics.window().as_secs(),
+                    "finished": s.finished,
+                    "classified": s.classified,
+                    "labelled": s.labelled.len(),
+                    "unlabelled": s.unlabelled(),
+                    "at_threshold": at,
+                    "accepted_accuracy_95": at.accepted_accuracy_interval(),
+                }))
+                .ok()
+            }
         };
         match text {
             Some(text) => {
@@ -596,6 +634,20 @@ impl App {
         }
     }
 
+    /// The key of the image on screen: the selected execution's while its detail shows, the
+    /// selected failure's in the low-confidence tab.
+    pub fn image_on_screen(&self) -> Option<&str> {
+        match self.view {
+            View::Executions if detail::image_rows(self.areas().detail, self) > 0 => {
+                self.executions.selected()?.s3_key.as_deref()
+            }
+            View::LowConfidence if low_confidence::image_rows(self.areas().body, self) > 0 => {
+                self.low_confidence.selected()?.s3_key.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     /// True when the logs panel holds the selected execution's logs.
     pub fn logs_current(&self) -> bool {
         self.executions
@@ -631,6 +683,7 @@ impl App {
                     Request::Logs { execution } => {
                         self.pending_for.insert(slot, execution.id.clone());
                     }
+                    Request::Image { s3_key } => self.image_pending = Some(s3_key.clone()),
                     _ => {}
                 }
                 out.push(Command::Fetch { id, slot, request });
@@ -646,6 +699,7 @@ impl App {
             Slot::History | Slot::Logs => {
                 self.pending_for.get(&slot) != self.executions.selected_id().as_ref()
             }
+            Slot::Image => self.image_pending.as_deref() != self.image_on_screen(),
             _ => false,
         }
     }
@@ -705,6 +759,11 @@ impl App {
         }
         self.pending.remove(&c.slot);
         self.pending_for.remove(&c.slot);
+        let image_key = if c.slot == Slot::Image {
+            self.image_pending.take()
+        } else {
+            None
+        };
         match c.result {
             Ok(response) => {
                 let more = matches!(&response, Response::Executions(d) if d.more);
@@ -716,7 +775,10 @@ impl App {
             }
             Err(e) => {
                 self.reschedule(c.slot, Err(&e));
-                if e.is_throttling() {
+                if let Some(key) = image_key {
+                    // Shown in the image's place, not as a toast, and asked again later.
+                    self.images.insert_failure(key, e.to_string(), self.now);
+                } else if e.is_throttling() {
                     self.toast_error(format!("{} throttled: backing off", c.operation));
                 } else {
                     self.toast_error(e.to_string());
@@ -812,6 +874,7 @@ impl App {
                 self.low_confidence.set(report, finished);
             }
             Response::Logs(id, lines) => self.logs.set(id, lines),
+            Response::Image(key, bytes) => self.images.insert_png(key, &bytes, self.now),
             Response::Started(_)
             | Response::Stopped(_)
             | Response::Redriven(_)

@@ -6,6 +6,8 @@
 //! burst = 10             # executions started by the burst key (1..=1000)
 //! theme = "dark"         # "dark" or "mono"; NO_COLOR forces mono
 //! mouse = true           # capture the mouse (click to select, wheel to scroll)
+//! images = "auto"        # "auto" (graphics if the terminal answers; off under NO_COLOR),
+//!                        # "halfblocks" or "off"
 //!
 //! [keys]                 # action = key or [keys]; replaces that action's default keys
 //! test = "x"
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::dashboard::components::image::ImageMode;
 use crate::dashboard::keymap::{KeyMap, KeyMapError};
 use crate::dashboard::theme::ThemeName;
 
@@ -38,6 +41,8 @@ pub struct Config {
     pub mouse: bool,
     /// Key bindings.
     pub keymap: KeyMap,
+    /// How the classified image is drawn.
+    pub images: ImageMode,
     /// The file these came from (`None`: defaults only).
     pub source: Option<PathBuf>,
 }
@@ -50,6 +55,7 @@ impl Default for Config {
             theme: ThemeName::Dark,
             mouse: true,
             keymap: KeyMap::default(),
+            images: ImageMode::Auto,
             source: None,
         }
     }
@@ -95,6 +101,16 @@ pub enum ConfigError {
         /// The value found.
         value: String,
     },
+    /// An unknown image mode.
+    #[error(
+        "dashboard config {path}: images = \"{value}\" is unknown (use \"auto\", \"halfblocks\" or \"off\")"
+    )]
+    Images {
+        /// The file.
+        path: PathBuf,
+        /// The value found.
+        value: String,
+    },
     /// A bad `[keys]` entry.
     #[error("dashboard config {path}: {source}")]
     Keys {
@@ -114,6 +130,7 @@ impl ConfigError {
             ConfigError::Parse { .. } => "Parse",
             ConfigError::OutOfRange { .. } => "OutOfRange",
             ConfigError::Theme { .. } => "Theme",
+            ConfigError::Images { .. } => "Images",
             ConfigError::Keys { .. } => "Keys",
         }
     }
@@ -126,6 +143,7 @@ struct RawConfig {
     burst: Option<u64>,
     theme: Option<String>,
     mouse: Option<bool>,
+    images: Option<String>,
     #[serde(default)]
     keys: BTreeMap<String, OneOrMany>,
 }
@@ -196,6 +214,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     if let Some(mouse) = raw.mouse {
         config.mouse = mouse;
     }
+    if let Some(images) = raw.images {
+        config.images = ImageMode::parse(&images).ok_or_else(|| ConfigError::Images {
+            path: path.to_path_buf(),
+            value: images.clone(),
+        })?;
+    }
     let overrides: BTreeMap<String, Vec<String>> = raw
         .keys
         .into_iter()
@@ -227,7 +251,7 @@ mod tests {
     #[test]
     fn a_full_file_is_read() {
         let c = parse(
-            "refresh_ms = 500\nburst = 25\ntheme = \"mono\"\nmouse = false\n[keys]\ntest = \"x\"\nquit = [\"q\", \"ctrl-q\"]\n",
+            "refresh_ms = 500\nburst = 25\ntheme = \"mono\"\nmouse = false\nimages = \"off\"\n[keys]\ntest = \"x\"\nquit = [\"q\", \"ctrl-q\"]\n",
             p(),
         )
         .unwrap();
@@ -235,6 +259,7 @@ mod tests {
         assert_eq!(c.burst, 25);
         assert_eq!(c.theme, ThemeName::Mono);
         assert!(!c.mouse);
+        assert_eq!(c.images, ImageMode::Off);
         let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
         assert_eq!(c.keymap.action_for(&x), Some(KeyAction::Test));
         let cq = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL);
@@ -250,7 +275,8 @@ mod tests {
 
     #[test]
     fn bad_files_are_typed_errors_naming_the_file() {
-        let cases: [(&str, &str); 6] = [
+        let cases: [(&str, &str); 7] = [
+            ("images = \"sixel-please\"", "Images"),
             ("refresh_ms = ", "Parse"),
             ("refresh = 5", "Parse"),
             ("refresh_ms = \"fast\"", "Parse"),

@@ -103,6 +103,23 @@ pub const FEEDS: &[Feed] = &[
         },
     },
     Feed {
+        slot: Slot::Image,
+        interval: |base| base,
+        // The image on screen, once (a failed fetch is shown in its place and asked again
+        // after `image::RETRY_AFTER`).
+        wanted: |app| {
+            app.picker.is_some()
+                && app
+                    .image_on_screen()
+                    .is_some_and(|key| app.images.wants(key, app.now))
+        },
+        request: |app| {
+            Some(Request::Image {
+                s3_key: app.image_on_screen()?.to_owned(),
+            })
+        },
+    },
+    Feed {
         slot: Slot::Logs,
         interval: panel_interval,
         // A finished execution's logs are fetched until they are current (see

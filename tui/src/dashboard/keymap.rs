@@ -46,6 +46,8 @@ pub enum KeyAction {
     Capture,
     /// Tab 5.
     Logs,
+    /// Tab 6.
+    Quality,
     /// Next pane.
     NextFocus,
     /// Next payload tab.
@@ -107,7 +109,7 @@ const fn bind(
 
 /// Every command, in help order: the one definition of names, descriptions, actions and
 /// default keys.
-pub static BINDINGS: [Binding; 30] = {
+pub static BINDINGS: [Binding; 31] = {
     use KeyAction as K;
     [
         bind(
@@ -210,6 +212,13 @@ pub static BINDINGS: [Binding; 30] = {
             "logs tab",
             Action::GoView(View::Logs),
             &["5"],
+        ),
+        bind(
+            K::Quality,
+            "view_quality",
+            "decision-quality tab",
+            Action::GoView(View::Quality),
+            &["6"],
         ),
         bind(
             K::NextFocus,

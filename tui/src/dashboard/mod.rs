@@ -40,6 +40,7 @@ use ratatui::layout::Rect;
 
 use crate::dashboard::action::{Action, Command};
 use crate::dashboard::app::{App, AppOptions};
+use crate::dashboard::components::image::ImageMode;
 use crate::dashboard::config::Config;
 use crate::dashboard::event::{Event, EventTask};
 use crate::dashboard::keymap::{map_key, map_mouse};
@@ -77,14 +78,23 @@ pub enum DashboardError {
 /// Runs the dashboard in this terminal until the user quits.
 pub async fn run<B: Backend>(backend: Arc<B>, options: RunOptions) -> Result<(), DashboardError> {
     let mut session = TerminalSession::enter(options.config.mouse, options.log_file.as_deref())?;
+    let mut app_options = AppOptions::new(options.config, options.readonly);
+    if app_options.config.images == ImageMode::Auto && app_options.picker.is_some() {
+        // Asks the terminal which graphics it speaks (before anything reads its input);
+        // one that does not answer gets half blocks.
+        match ratatui_image::picker::Picker::from_query_stdio() {
+            Ok(picker) => app_options.picker = Some(picker),
+            Err(e) => tracing::info!(error = %e, "terminal graphics query failed: half blocks"),
+        }
+    }
     let size = session.terminal().size()?;
     let (tx, mut rx) = event::channel();
     let _events = EventTask::spawn(tx.clone(), TICK, FRAME);
     let mut worker = Worker::new(Arc::clone(&backend), tx);
-    let keymap = options.config.keymap.clone();
+    let keymap = app_options.config.keymap.clone();
     let mut app = App::new(
         backend.info(),
-        AppOptions::new(options.config, options.readonly),
+        app_options,
         Utc::now(),
         Rect::new(0, 0, size.width, size.height),
     );

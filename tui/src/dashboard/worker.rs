@@ -42,6 +42,8 @@ pub enum Slot {
     LowConfidence,
     /// Logs panel.
     Logs,
+    /// The image of the selected execution or failure.
+    Image,
     /// Start/stop/redrive: never cancelled, never stale.
     Mutation,
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use scones::dashboard::app::AppOptions;
 use scones::dashboard::config::Config;
 use scones_workflow::ExecutionStatus;
+use scones_workflow::class::Class;
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
@@ -36,6 +37,8 @@ pub fn options(readonly: bool, no_color: bool) -> AppOptions {
         no_color,
         tz: FixedOffset::east_opt(0).unwrap(),
         seed: 7,
+        // As `AppOptions::new` with the default `images = "auto"` before the terminal is asked.
+        picker: (!no_color).then(ratatui_image::picker::Picker::halfblocks),
     }
 }
 
@@ -47,6 +50,32 @@ const KEYS: [&str; 6] = [
     "test/bicycle_s_001999.png",
     "test/motorcycle_s_000450.png",
 ];
+
+/// The labels of [`KEYS`] (given, as `test.lst` gives them: never read from the name).
+const LABELS: [Class; 6] = [
+    Class::Bicycle,
+    Class::Motorcycle,
+    Class::Bicycle,
+    Class::Motorcycle,
+    Class::Bicycle,
+    Class::Motorcycle,
+];
+
+/// A 32x32 PNG: a red-to-blue gradient with a white diagonal, so its rendering shows.
+pub fn fixture_png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(32, 32, |x, y| {
+        if x == y {
+            image::Rgb([255, 255, 255])
+        } else {
+            image::Rgb([(x * 8) as u8, 40, (y * 8) as u8])
+        }
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
 
 fn arn(i: usize) -> String {
     format!("arn:aws:states:local:000000000000:execution:scones:exec-{i:04}")
@@ -64,6 +93,8 @@ fn low_cause(b: f64, m: f64) -> String {
 }
 
 /// The fixture executions: 14 of them, newest last, with every status the list colours.
+/// Classified ones carry scores; every fifth image is unlabelled, the others have their
+/// label; exec-0008 is accepted but wrong.
 pub fn executions() -> Vec<ExecutionSummary> {
     (0..14)
         .map(|i| {
@@ -90,6 +121,18 @@ pub fn executions() -> Vec<ExecutionSummary> {
                 13 => (ExecutionStatus::Running, None, None, 0),
                 _ => (ExecutionStatus::Succeeded, None, None, 180 + 7 * i as i64),
             };
+            let label = (i % 5 != 4).then_some(LABELS[i % KEYS.len()]);
+            let leaning = |class: Class, p: f64| match class {
+                Class::Bicycle => [p, 1.0 - p],
+                Class::Motorcycle => [1.0 - p, p],
+            };
+            let truth = LABELS[i % KEYS.len()];
+            let scores = match (status, error.as_deref()) {
+                (ExecutionStatus::Succeeded, _) if i == 8 => Some(leaning(truth.other(), 0.95)),
+                (ExecutionStatus::Succeeded, _) => Some(leaning(truth, 0.97)),
+                (_, Some("LowConfidence")) => Some([0.71, 0.29]),
+                _ => None,
+            };
             ExecutionSummary {
                 id: ExecutionId::new(arn(i)),
                 name: format!("exec-{i:04}"),
@@ -100,6 +143,8 @@ pub fn executions() -> Vec<ExecutionSummary> {
                     .then(|| start + chrono::Duration::milliseconds(ms)),
                 error,
                 cause,
+                scores,
+                label,
             }
         })
         .collect()
@@ -270,6 +315,8 @@ pub struct FixtureBackend {
     pub executions: Vec<ExecutionSummary>,
     pub failing: AtomicBool,
     pub started: AtomicUsize,
+    /// `image` calls answered.
+    pub image_calls: AtomicUsize,
     pub home: PathBuf,
     /// Histories served instead of the generated ones, by execution id.
     pub histories: std::sync::Mutex<std::collections::HashMap<ExecutionId, Vec<Value>>>,
@@ -281,6 +328,7 @@ impl FixtureBackend {
             executions,
             failing: AtomicBool::new(false),
             started: AtomicUsize::new(0),
+            image_calls: AtomicUsize::new(0),
             home: PathBuf::from("/home/ml/.local/share/scones"),
             histories: Default::default(),
         })
@@ -441,6 +489,7 @@ impl Backend for FixtureBackend {
             .map(|e| LowConfidenceFailure {
                 execution: Some(e.id.clone()),
                 s3_key: e.s3_key.clone(),
+                label: e.label,
                 p_bicycle: 0.71,
                 p_motorcycle: 0.29,
                 threshold: 0.93,
@@ -455,6 +504,18 @@ impl Backend for FixtureBackend {
             total,
             decisions: None,
         })
+    }
+
+    async fn image(&self, s3_key: String) -> BackendResult<Vec<u8>> {
+        self.check("GetObject")?;
+        self.image_calls.fetch_add(1, Ordering::SeqCst);
+        if KEYS.contains(&s3_key.as_str()) {
+            Ok(fixture_png())
+        } else {
+            Err(BackendError::ObjectNotFound(format!(
+                "s3://scones-local/{s3_key}"
+            )))
+        }
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {

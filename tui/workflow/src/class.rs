@@ -36,6 +36,14 @@ impl Class {
         }
     }
 
+    /// The other class.
+    pub fn other(self) -> Class {
+        match self {
+            Class::Bicycle => Class::Motorcycle,
+            Class::Motorcycle => Class::Bicycle,
+        }
+    }
+
     /// The class of a numeric label; `None` for anything but 0 and 1.
     pub fn from_index(index: i64) -> Option<Class> {
         match index {

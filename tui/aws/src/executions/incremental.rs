@@ -77,6 +77,8 @@ pub struct ExecutionRow {
     pub error: Option<String>,
     /// Cause of a failed execution (once described).
     pub cause: Option<String>,
+    /// `[p_bicycle, p_motorcycle]` of an ended execution (once described after it ended).
+    pub scores: Option<[f64; 2]>,
 }
 
 /// The answer to [`IncrementalLister::changes`].
@@ -174,6 +176,7 @@ struct Described {
     s3_key: Option<String>,
     error: Option<String>,
     cause: Option<String>,
+    scores: Option<[f64; 2]>,
     status: ExecutionStatus,
 }
 
@@ -547,6 +550,7 @@ impl IncrementalLister {
             s3_key: d.s3_key(),
             error: d.error.clone(),
             cause: d.cause.clone(),
+            scores: d.scores(),
             status: d.listing.status,
         };
         let row = row_from(d.listing, &described);
@@ -578,17 +582,16 @@ impl IncrementalLister {
             s3_key,
             error: None,
             cause: None,
+            scores: None,
         }
     }
 }
 
-/// A cached description is enough unless the execution since ended in a failure whose
-/// error and cause we have not read.
+/// A cached description is enough unless the execution has since ended: its error and
+/// cause, or its output's scores, have not been read (one more DescribeExecution per
+/// execution, when it ends).
 fn needs_description(d: &Described, e: &ExecutionListing) -> bool {
-    if d.status == e.status {
-        return false;
-    }
-    e.status != ExecutionStatus::Succeeded && e.is_final()
+    d.status != e.status && e.is_final()
 }
 
 fn row_from(listing: ExecutionListing, d: &Described) -> ExecutionRow {
@@ -597,6 +600,7 @@ fn row_from(listing: ExecutionListing, d: &Described) -> ExecutionRow {
         s3_key: d.s3_key.clone(),
         error: if same { d.error.clone() } else { None },
         cause: if same { d.cause.clone() } else { None },
+        scores: if same { d.scores } else { None },
         listing,
     }
 }
@@ -685,15 +689,17 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_needs_its_error_read_once() {
+    fn an_ended_execution_is_described_once_more() {
         let running = Described {
             s3_key: Some("k".into()),
             error: None,
             cause: None,
+            scores: None,
             status: ExecutionStatus::Running,
         };
         assert!(needs_description(&running, &listing("a", 1, "FAILED")));
-        assert!(!needs_description(&running, &listing("a", 1, "SUCCEEDED")));
+        // Its output holds the scores the list shows.
+        assert!(needs_description(&running, &listing("a", 1, "SUCCEEDED")));
         assert!(!needs_description(&running, &listing("a", 1, "RUNNING")));
         let failed = Described {
             status: ExecutionStatus::Failed,
@@ -714,18 +720,21 @@ mod tests {
                 s3_key: None,
                 error: None,
                 cause: None,
+                scores: None,
             },
             ExecutionRow {
                 listing: listing("b", 1, "SUCCEEDED"),
                 s3_key: Some("kb".into()),
                 error: None,
                 cause: None,
+                scores: None,
             },
             ExecutionRow {
                 listing: listing("a", 2, "FAILED"),
                 s3_key: Some("ka".into()),
                 error: Some("E".into()),
                 cause: None,
+                scores: None,
             },
         ];
         dedup_rows(&mut rows);

@@ -7,6 +7,7 @@ pub mod incremental;
 
 use chrono::{DateTime, Utc};
 use scones_workflow::ExecutionStatus;
+use scones_workflow::cause::LowConfidenceCause;
 use serde_json::Value;
 
 use crate::error::AwsError;
@@ -55,13 +56,20 @@ impl ExecutionDescription {
         s3_key_of(self.input.as_deref()?)
     }
 
-    /// `inferences` `[p_bicycle, p_motorcycle]` of the output record.
+    /// `[p_bicycle, p_motorcycle]`: the output record's `inferences` (SUCCEEDED), or the
+    /// scores in a LowConfidence cause.
     pub fn scores(&self) -> Option<[f64; 2]> {
-        let output: Value = serde_json::from_str(self.output.as_deref()?).ok()?;
-        match output.get("inferences")?.as_array()?.as_slice() {
-            [b, m] => Some([b.as_f64()?, m.as_f64()?]),
-            _ => None,
-        }
+        let from_output = || {
+            let output: Value = serde_json::from_str(self.output.as_deref()?).ok()?;
+            match output.get("inferences")?.as_array()?.as_slice() {
+                [b, m] => Some([b.as_f64()?, m.as_f64()?]),
+                _ => None,
+            }
+        };
+        from_output().or_else(|| {
+            let cause = LowConfidenceCause::parse(self.cause.as_deref()?)?;
+            Some([cause.p_bicycle, cause.p_motorcycle])
+        })
     }
 }
 

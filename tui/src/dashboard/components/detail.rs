@@ -11,11 +11,13 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Tabs, Wrap};
 
 use crate::dashboard::app::App;
-use crate::dashboard::components::executions::visible_offset;
+use crate::dashboard::components::executions::{Truth, visible_offset};
+use crate::dashboard::components::image;
 use crate::dashboard::components::{fmt_duration, fmt_offset, truncate};
 use crate::dashboard::state_runs::{
     StateRun, cause_message, failing_state, pretty_json, pretty_json_for_display, state_runs,
 };
+use scones_workflow::class::Class;
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{ExecutionId, ExecutionSummary};
 
@@ -256,24 +258,86 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, summary: Option<&Execution
     };
     let states_h = (detail.runs.len() as u16 + 1).clamp(2, 6);
     let events_h = if inner.height >= 24 { 9 } else { 5 };
-    let [key_line, states_area, payload_area, events_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(states_h),
+    let image_rows = image_rows(area, app);
+    let top_h = (2 + states_h).max(image_rows + 2);
+    let [top, payload_area, events_area] = Layout::vertical([
+        Constraint::Length(top_h),
         Constraint::Min(3),
         Constraint::Length(events_h),
     ])
     .areas(inner);
-    let key = summary.and_then(|s| s.s3_key.as_deref()).unwrap_or("-");
+    let image_w = if image_rows > 0 {
+        image::square_cells(image_rows).width + 2
+    } else {
+        0
+    };
+    let [facts, image_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(image_w)]).areas(top);
+    let [key_line, truth_line, states_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(states_h),
+    ])
+    .areas(facts);
+    let key = summary.and_then(|s| s.s3_key.as_deref());
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("s3 key ", theme.dim),
-            Span::styled(key.to_owned(), theme.text),
+            Span::styled(key.unwrap_or("-").to_owned(), theme.text),
         ])),
         key_line,
     );
+    if let Some(s) = summary {
+        frame.render_widget(Paragraph::new(truth_spans(s, theme)), truth_line);
+    }
+    if image_rows > 0 {
+        image::draw(frame, image_area, app, key, "image");
+    }
     draw_states(frame, states_area, app, detail);
     draw_payload(frame, payload_area, app, detail);
     draw_events(frame, events_area, app, detail);
+}
+
+/// Rows the image takes in a detail drawn in `area` (0: not shown; the preview beside the
+/// list is too narrow for it next to the states).
+pub fn image_rows(area: Rect, app: &App) -> u16 {
+    match app.picker {
+        Some(_) if area.width >= 70 && area.height >= 20 => {
+            if area.height >= 30 {
+                8
+            } else {
+                6
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// `predicted motorcycle 0.982 · label motorcycle · right`, or what is not known yet.
+fn truth_spans(s: &ExecutionSummary, theme: &crate::dashboard::theme::Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    match s.scores {
+        Some(scores) => {
+            let class = Class::predicted(scores);
+            spans.push(Span::styled("predicted ", theme.dim));
+            spans.push(Span::styled(
+                format!("{class} {:.3}", scores[class.index()]),
+                theme.text,
+            ));
+        }
+        None => spans.push(Span::styled("not classified", theme.dim)),
+    }
+    spans.push(Span::styled(" · label ", theme.dim));
+    match s.label {
+        Some(label) => spans.push(Span::styled(label.to_string(), theme.text)),
+        None => spans.push(Span::styled("none (unlabelled)", theme.dim)),
+    }
+    let truth = Truth::of(s);
+    if s.label.is_some() && !truth.sentence().is_empty() {
+        spans.push(Span::styled(" · ", theme.dim));
+        spans.push(Span::styled(truth.sentence(), truth.style(theme)));
+    }
+    Line::from(spans)
 }
 
 fn draw_states(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {

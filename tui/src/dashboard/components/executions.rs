@@ -1,5 +1,6 @@
 //! The executions list: every execution the backend reported, filtered (`/`), sorted (`S`),
-//! with status colours, name, s3 key, start, duration and error.
+//! with status colours, name, s3 key, whether the prediction matched the image's label
+//! (TRUTH), start, duration and error.
 //!
 //! Rows are merged incrementally by id; the filtered and sorted view is an index vector
 //! rebuilt only when data, filter or sort change, and drawing touches only the visible
@@ -16,7 +17,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use crate::dashboard::app::App;
 use crate::dashboard::components::{fmt_duration, fmt_start, truncate};
 use scones_workflow::ExecutionStatus;
-use scones_workflow::cause::cause_message;
+use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, cause_message};
 use scones_workflow::port::{ExecutionId, ExecutionSummary, TimeRange};
 
 /// Orders of the list, cycled by the sort key.
@@ -234,6 +235,11 @@ impl ExecutionsState {
         self.running
     }
 
+    /// Every execution known, in arrival order.
+    pub fn rows(&self) -> impl Iterator<Item = &ExecutionSummary> {
+        self.rows.iter()
+    }
+
     /// Executions that ended inside `range`.
     pub fn finished_in(&self, range: &TimeRange) -> usize {
         self.rows
@@ -271,6 +277,73 @@ fn matches_filter(row: &ExecutionSummary, needle: &str) -> bool {
         || row.s3_key.as_deref().is_some_and(has)
         || has(row.status.as_str())
         || row.error.as_deref().is_some_and(has)
+        || has(Truth::of(row).text())
+}
+
+/// What the label says about an execution's prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    /// Accepted, and the prediction matches the label.
+    Right,
+    /// Accepted although it does not: an error let through.
+    Wrong,
+    /// Rejected (`LowConfidence`) although it leaned the right way: work for a person.
+    RejectedRight,
+    /// Rejected, and it leaned the wrong way: a mistake stopped.
+    RejectedWrong,
+    /// Classified, but the image has no label (production traffic).
+    Unlabelled,
+    /// Not classified (yet).
+    Unknown,
+}
+
+impl Truth {
+    /// The truth of `row`'s prediction.
+    pub fn of(row: &ExecutionSummary) -> Truth {
+        let rejected = row.error.as_deref() == Some(LOW_CONFIDENCE_ERROR);
+        match (row.correct(), row.scores, rejected) {
+            (Some(true), _, false) => Truth::Right,
+            (Some(false), _, false) => Truth::Wrong,
+            (Some(true), _, true) => Truth::RejectedRight,
+            (Some(false), _, true) => Truth::RejectedWrong,
+            (None, Some(_), _) => Truth::Unlabelled,
+            (None, None, _) => Truth::Unknown,
+        }
+    }
+
+    /// The TRUTH column's text (also what the filter matches: `/wrong`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Truth::Right => "ok",
+            Truth::Wrong => "WRONG",
+            Truth::RejectedRight => "(ok)",
+            Truth::RejectedWrong => "(bad)",
+            Truth::Unlabelled => "unlab",
+            Truth::Unknown => "",
+        }
+    }
+
+    /// In words, for the detail view.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Truth::Right => "right",
+            Truth::Wrong => "WRONG, and accepted: an error let through",
+            Truth::RejectedRight => "rejected, though it leaned the right way",
+            Truth::RejectedWrong => "rejected, and it leaned the wrong way: a mistake stopped",
+            Truth::Unlabelled => "no label: not judged",
+            Truth::Unknown => "",
+        }
+    }
+
+    /// Its style.
+    pub fn style(self, theme: &crate::dashboard::theme::Theme) -> ratatui::style::Style {
+        match self {
+            Truth::Right | Truth::RejectedWrong => theme.ok,
+            Truth::Wrong => theme.bad,
+            Truth::RejectedRight => theme.warn,
+            Truth::Unlabelled | Truth::Unknown => theme.dim,
+        }
+    }
 }
 
 /// The first visible row that keeps `selected` inside a window of `height` rows over `len`
@@ -299,19 +372,21 @@ pub struct Columns {
 }
 
 /// The key gets most of the room (it says which image), then the name; the error takes
-/// the rest. At 80 columns a CIFAR test key (`test/motorcycle_s_001234.png`) and the
-/// longest error name (`MalformedInferences` cut to 14) fit.
+/// the rest. At 80 columns a CIFAR test key (`test/motorcycle_s_001234.png`) fits whole.
 pub fn columns(width: u16) -> Columns {
     let inner = width.saturating_sub(2);
     let start = if inner >= 120 { 14 } else { 8 };
-    // status 9, duration 6, five spaces between six columns
-    let room = inner.saturating_sub(9 + 6 + 5 + start);
+    // status 9, truth 5, duration 6, six spaces between seven columns
+    let room = inner.saturating_sub(9 + TRUTH_WIDTH + 6 + 6 + start);
     Columns {
-        key: (room * 56 / 100).clamp(12, 32),
+        key: (room * 64 / 100).clamp(12, 32),
         name: (room * 18 / 100).clamp(6, 36),
         start,
     }
 }
+
+/// Width of the TRUTH column.
+const TRUTH_WIDTH: u16 = 5;
 
 /// Rows of table body that fit in a bordered table `area` with one header row.
 pub fn body_height(area: Rect) -> usize {
@@ -355,6 +430,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         Constraint::Length(9),
         Constraint::Length(cols.name),
         Constraint::Length(cols.key),
+        Constraint::Length(TRUTH_WIDTH),
         Constraint::Length(cols.start),
         Constraint::Length(6),
         Constraint::Fill(1),
@@ -362,7 +438,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let (name_w, key_w) = (usize::from(cols.name), usize::from(cols.key));
     let error_w = usize::from(
         area.width
-            .saturating_sub(2 + 9 + 6 + 5)
+            .saturating_sub(2 + 9 + TRUTH_WIDTH + 6 + 6)
             .saturating_sub(cols.name + cols.key + cols.start),
     );
     let wide = cols.start > 8;
@@ -383,6 +459,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 Cell::from(Span::styled(e.status.as_str(), theme.status(e.status))),
                 Cell::from(truncate(&e.name, name_w)),
                 Cell::from(truncate(e.s3_key.as_deref().unwrap_or("-"), key_w)),
+                {
+                    let truth = Truth::of(e);
+                    Cell::from(Span::styled(truth.text(), truth.style(theme)))
+                },
                 Cell::from(fmt_start(e.start, app.now, app.tz, wide)),
                 Cell::from(fmt_duration(e.duration(app.now))),
                 Cell::from(Span::styled(truncate(&error, error_w), theme.bad)),
@@ -390,7 +470,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             .style(style),
         )
     });
-    let header = Row::new(["STATUS", "NAME", "S3 KEY", "START", "DUR", "ERROR"]).style(theme.dim);
+    let header =
+        Row::new(["STATUS", "NAME", "S3 KEY", "TRUTH", "START", "DUR", "ERROR"]).style(theme.dim);
     let empty = state.total() == 0;
     let block = Block::default()
         .borders(Borders::ALL)
@@ -449,6 +530,8 @@ mod tests {
                 .then_some(start + chrono::Duration::milliseconds(100 + i64::from(i))),
             error: (status == ExecutionStatus::Failed).then(|| "LowConfidence".to_owned()),
             cause: None,
+            scores: None,
+            label: None,
         }
     }
 
@@ -515,6 +598,71 @@ mod tests {
         s.set_filter("lowconf".into(), now());
         assert_eq!(s.view_len(), 1);
         assert_eq!(s.selected().unwrap().name, "exec-2");
+        s.set_filter("nothing-matches".into(), now());
+        assert_eq!(s.view_len(), 0);
+        assert!(s.selected().is_none());
+        s.move_by(1, 10);
+        assert!(s.selected().is_none());
+    }
+
+    #[test]
+    fn truth_compares_the_prediction_with_the_label_and_filters() {
+        use scones_workflow::class::Class;
+        let scored = |i, scores, label| ExecutionSummary {
+            scores: Some(scores),
+            label,
+            ..exec(i, ExecutionStatus::Succeeded, "test/x.png")
+        };
+        let right = scored(1, [0.97, 0.03], Some(Class::Bicycle));
+        let wrong = scored(2, [0.02, 0.98], Some(Class::Bicycle));
+        let unlabelled = scored(3, [0.02, 0.98], None);
+        let pending = ExecutionSummary {
+            label: Some(Class::Motorcycle),
+            ..exec(4, ExecutionStatus::Running, "test/y.png")
+        };
+        let rejected = |i, label| ExecutionSummary {
+            scores: Some([0.7, 0.3]),
+            label: Some(label),
+            ..exec(i, ExecutionStatus::Failed, "test/z.png")
+        };
+        let (rejected_right, rejected_wrong) =
+            (rejected(5, Class::Bicycle), rejected(6, Class::Motorcycle));
+        assert_eq!(Truth::of(&right), Truth::Right);
+        assert_eq!(Truth::of(&wrong), Truth::Wrong);
+        assert_eq!(Truth::of(&unlabelled), Truth::Unlabelled);
+        assert_eq!(Truth::of(&pending), Truth::Unknown);
+        assert_eq!(Truth::of(&rejected_right), Truth::RejectedRight);
+        assert_eq!(Truth::of(&rejected_wrong), Truth::RejectedWrong);
+        let mut s = ExecutionsState::default();
+        s.merge(
+            vec![
+                right,
+                wrong,
+                unlabelled,
+                pending,
+                rejected_right,
+                rejected_wrong,
+            ],
+            now(),
+        );
+        s.set_filter("wrong".into(), now());
+        assert_eq!(s.view_len(), 1);
+        assert_eq!(s.selected().unwrap().name, "exec-2");
+        s.set_filter("unlab".into(), now());
+        assert_eq!(s.selected().unwrap().name, "exec-3");
+        s.set_filter("".into(), now());
+        assert_eq!(s.view_len(), 6);
+    }
+
+    #[test]
+    fn a_cifar_test_key_fits_whole_at_80_columns() {
+        assert!(usize::from(columns(80).key) >= "test/motorcycle_s_001234.png".len());
+    }
+
+    #[test]
+    fn filter_finds_nothing_for_a_needle_that_matches_no_row() {
+        let mut s = ExecutionsState::default();
+        s.merge(vec![exec(1, ExecutionStatus::Succeeded, "k")], now());
         s.set_filter("nothing-matches".into(), now());
         assert_eq!(s.view_len(), 0);
         assert!(s.selected().is_none());

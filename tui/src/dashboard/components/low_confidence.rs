@@ -1,5 +1,8 @@
-//! Executions that failed with `LowConfidence`: key, both scores, the threshold and the
-//! time, and the rate over the metrics window (failures / executions that finished in it).
+//! Executions that failed with `LowConfidence`: key, both scores, the threshold, the time
+//! and the image's label where it has one (green: the model leaned the right way and a
+//! person had to check it anyway; red: the rejection stopped a wrong answer), the rate over
+//! the metrics window (failures / executions that finished in it), and the selected
+//! failure's image.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use crate::dashboard::app::App;
 use crate::dashboard::components::executions::visible_offset;
 use crate::dashboard::components::metrics::fmt_window;
-use crate::dashboard::components::{fmt_start, truncate};
+use crate::dashboard::components::{fmt_start, image, truncate};
 use scones_workflow::port::{LowConfidenceFailure, LowConfidenceReport};
 
 /// The failures in the window and the selection.
@@ -55,6 +58,29 @@ impl LowConfidenceState {
     pub fn rate(&self) -> Option<f64> {
         (self.finished_in_window > 0).then(|| self.total as f64 / self.finished_in_window as f64)
     }
+
+    /// Of the listed failures with a label: how many leaned the right way (rejected but
+    /// right) and how many the wrong way (rejections that stopped a mistake).
+    pub fn labelled_split(&self) -> (usize, usize) {
+        self.items
+            .iter()
+            .fold((0, 0), |(right, wrong), f| match f.would_be_right() {
+                Some(true) => (right + 1, wrong),
+                Some(false) => (right, wrong + 1),
+                None => (right, wrong),
+            })
+    }
+}
+
+/// Rows of the image beside the table in the panel drawn in `area` (0: too small to show
+/// one, or images off).
+pub fn image_rows(area: Rect, app: &App) -> u16 {
+    // Inside the borders, below the rate line.
+    let height = area.height.saturating_sub(3);
+    match app.picker {
+        Some(_) if area.width >= 110 && height >= 8 => height.saturating_sub(2).min(10),
+        _ => 0,
+    }
 }
 
 /// Draws the panel.
@@ -80,6 +106,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     let [rate_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let image_rows = image_rows(area, app);
+    let [table_area, image_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(if image_rows > 0 {
+            image::square_cells(image_rows).width + 2
+        } else {
+            0
+        }),
+    ])
+    .areas(table_area);
+    if image_rows > 0 {
+        let key = s.selected().and_then(|f| f.s3_key.as_deref());
+        let [image_area, _] =
+            Layout::vertical([Constraint::Length(image_rows + 2), Constraint::Min(0)])
+                .areas(image_area);
+        image::draw(frame, image_area, app, key, "image");
+    }
     let per_min = s.total as f64 / (window.as_secs_f64() / 60.0);
     let rate = match s.rate() {
         Some(r) => format!(
@@ -100,6 +143,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 if s.total == 0 { theme.ok } else { theme.bad },
             ),
             Span::styled(format!(" · {rate} · {per_min:.2}/min"), theme.dim),
+            {
+                let (right, wrong) = s.labelled_split();
+                Span::styled(
+                    if right + wrong > 0 {
+                        format!(" · listed with a label: {right} leaned right, {wrong} wrong")
+                    } else {
+                        String::new()
+                    },
+                    theme.dim,
+                )
+            },
         ])),
         rate_area,
     );
@@ -112,7 +166,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let wide = table_area.width >= 100;
     let time_w: u16 = if wide { 14 } else { 8 };
     let key_w = (table_area.width as usize)
-        .saturating_sub(36 + usize::from(time_w) + 4)
+        .saturating_sub(36 + 11 + usize::from(time_w) + 5)
         .clamp(12, 60);
     let rows = s
         .items
@@ -132,6 +186,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 Cell::from(format!("{:.4}", f.p_bicycle)),
                 Cell::from(format!("{:.4}", f.p_motorcycle)),
                 Cell::from(format!("{}", f.threshold)),
+                match (f.label, f.would_be_right()) {
+                    (Some(label), Some(right)) => Cell::from(Span::styled(
+                        label.to_string(),
+                        if right { theme.ok } else { theme.bad },
+                    )),
+                    _ => Cell::from(Span::styled("unlabelled", theme.dim)),
+                },
             ])
             .style(style)
         });
@@ -143,8 +204,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Constraint::Length(9),
             Constraint::Length(9),
             Constraint::Length(9),
+            Constraint::Length(10),
         ],
     )
-    .header(Row::new(["TIME", "S3 KEY", "P_BICYCLE", "P_MOTOR", "THRESHOLD"]).style(theme.dim));
+    .header(
+        Row::new([
+            "TIME",
+            "S3 KEY",
+            "P_BICYCLE",
+            "P_MOTOR",
+            "THRESHOLD",
+            "LABEL",
+        ])
+        .style(theme.dim),
+    );
     frame.render_widget(table, table_area);
 }

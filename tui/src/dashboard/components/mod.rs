@@ -10,9 +10,11 @@ pub mod detail;
 pub mod executions;
 pub mod header;
 pub mod help;
+pub mod image;
 pub mod logs;
 pub mod low_confidence;
 pub mod metrics;
+pub mod quality;
 pub mod toasts;
 
 use std::time::Duration;
@@ -152,6 +154,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::LowConfidence => low_confidence::draw(frame, a.body, app),
         View::Capture => capture::draw(frame, a.body, app, false),
         View::Logs => logs::draw(frame, a.body, app),
+        View::Quality => quality::draw(frame, a.body, app),
     }
     draw_footer(frame, a.footer, app);
     toasts::draw(frame, a.body, app);
@@ -230,7 +233,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
                 (KeyAction::Sort, "sort"),
             ]);
         }
-        View::Metrics | View::Capture | View::LowConfidence => {
+        View::Metrics | View::Capture | View::LowConfidence | View::Quality => {
             hints.extend([
                 (KeyAction::WindowWider, "wider"),
                 (KeyAction::WindowNarrower, "narrower"),
@@ -322,7 +325,7 @@ mod tests {
     #[test]
     fn tab_ranges_are_contiguous() {
         let r = tab_ranges(0);
-        assert_eq!(r.len(), 5);
+        assert_eq!(r.len(), View::ALL.len());
         assert_eq!(r[0].0, 0);
         for w in r.windows(2) {
             assert_eq!(w[0].1 + 1, w[1].0);

@@ -23,7 +23,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::class::Class;
 use crate::history::HistoryEvent;
+use crate::quality::Labelled;
 use crate::run::ExecutionResult;
 use crate::status::ExecutionStatus;
 
@@ -74,6 +76,23 @@ pub struct ExecutionSummary {
     pub error: Option<String>,
     /// Cause of a failed execution, when the backend knows it cheaply.
     pub cause: Option<String>,
+    /// `[p_bicycle, p_motorcycle]` once ClassifyImage answered (as far as the backend knows).
+    pub scores: Option<[f64; 2]>,
+    /// The image's true class, when the staged test split's labels name it; `None` for
+    /// unlabelled traffic (never guessed from the file name).
+    pub label: Option<Class>,
+}
+
+impl LowConfidenceFailure {
+    /// The class the model leaned to (below the threshold, so not acted on).
+    pub fn predicted(&self) -> Class {
+        Class::predicted([self.p_bicycle, self.p_motorcycle])
+    }
+
+    /// Whether the rejected prediction would have been right: `None` without a label.
+    pub fn would_be_right(&self) -> Option<bool> {
+        Some(self.predicted() == self.label?)
+    }
 }
 
 impl ExecutionSummary {
@@ -81,6 +100,24 @@ impl ExecutionSummary {
     pub fn duration(&self, now: DateTime<Utc>) -> Duration {
         let end = self.stop.unwrap_or(now);
         (end - self.start).to_std().unwrap_or_default()
+    }
+
+    /// The predicted class, once classified.
+    pub fn predicted(&self) -> Option<Class> {
+        self.scores.map(Class::predicted)
+    }
+
+    /// Whether the prediction was right: `None` without both a prediction and a label.
+    pub fn correct(&self) -> Option<bool> {
+        Some(self.predicted()? == self.label?)
+    }
+
+    /// The prediction with its label, for the quality measures.
+    pub fn labelled(&self) -> Option<Labelled> {
+        Some(Labelled {
+            scores: self.scores?,
+            label: self.label?,
+        })
     }
 }
 
@@ -171,6 +208,8 @@ pub struct LowConfidenceFailure {
     pub execution: Option<ExecutionId>,
     /// The image.
     pub s3_key: Option<String>,
+    /// The image's true class, when the staged test split's labels name it.
+    pub label: Option<Class>,
     /// Probability of bicycle.
     pub p_bicycle: f64,
     /// Probability of motorcycle.
@@ -323,6 +362,9 @@ pub enum BackendError {
     /// No such execution.
     #[error("execution {0} not found")]
     NotFound(String),
+    /// No such object in the bucket (its `s3://` URI).
+    #[error("{0} does not exist")]
+    ObjectNotFound(String),
     /// Anything else the backend reported.
     #[error("{operation} failed: {message}")]
     Failed {
@@ -349,6 +391,7 @@ impl BackendError {
             BackendError::Unsupported { .. } => "Unsupported",
             BackendError::NotReady { .. } => "NotReady",
             BackendError::NotFound(_) => "NotFound",
+            BackendError::ObjectNotFound(_) => "ObjectNotFound",
             BackendError::Failed { .. } => "Failed",
             BackendError::TaskCrashed { .. } => "TaskCrashed",
         }
@@ -440,6 +483,9 @@ pub trait Backend: Send + Sync + 'static {
         range: TimeRange,
         limit: usize,
     ) -> impl Future<Output = BackendResult<LowConfidenceReport>> + Send;
+
+    /// The bytes of the image `s3_key` of the deployment's bucket (a PNG), to show it.
+    fn image(&self, s3_key: String) -> impl Future<Output = BackendResult<Vec<u8>>> + Send;
 
     /// Log lines about one execution within its time window, oldest first.
     fn logs(

@@ -63,6 +63,11 @@ pub enum Request {
         /// Max failures listed.
         limit: usize,
     },
+    /// [`Backend::image`].
+    Image {
+        /// The image's key.
+        s3_key: String,
+    },
     /// [`Backend::logs`].
     Logs {
         /// The execution.
@@ -96,6 +101,8 @@ pub enum Response {
     Capture(Vec<CapturePoint>),
     /// Low-confidence failures.
     LowConfidence(LowConfidenceReport),
+    /// An image's bytes, by key.
+    Image(String, Arc<Vec<u8>>),
     /// Log lines of one execution.
     Logs(ExecutionId, Vec<LogLine>),
     /// Where an execution's record lives.
@@ -115,6 +122,7 @@ impl Request {
             Request::Metrics { .. } => "GetMetricData",
             Request::Capture { .. } => "ReadDataCapture",
             Request::LowConfidence { .. } => "LowConfidenceFailures",
+            Request::Image { .. } => "GetObject",
             Request::Logs { .. } => "FilterLogEvents",
             Request::RecordLink { .. } => "RecordLink",
         }
@@ -156,6 +164,10 @@ impl Request {
             }
             Request::LowConfidence { range, limit } => {
                 Response::LowConfidence(backend.low_confidence(range, limit).await?)
+            }
+            Request::Image { s3_key } => {
+                let bytes = backend.image(s3_key.clone()).await?;
+                Response::Image(s3_key, Arc::new(bytes))
             }
             Request::Logs { execution } => {
                 let id = execution.id.clone();

@@ -1,0 +1,334 @@
+//! Decision quality over the selected window: of the executions that finished in it and
+//! whose image has a label, how many the threshold accepted, how right those were (with a
+//! 95% Wilson interval, so 40 images are not read as certainty), the errors let through,
+//! the work referred to a person for nothing, and the risk-coverage curve with the
+//! threshold in force marked. Unlabelled traffic is counted apart, never judged.
+//!
+//! Everything is derived from the executions list (scores and labels ride on its rows): no
+//! backend call of its own. The decisions are recomputed from the scores at the threshold
+//! in force, so the curve and the numbers agree; measures are those of
+//! [`scones_workflow::quality`], the ones `scones eval` and `scones threshold` print.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table,
+};
+
+use scones_workflow::port::{ExecutionSummary, TimeRange};
+use scones_workflow::quality::{Decisions, Labelled, risk_coverage, table_thresholds};
+
+use crate::dashboard::app::App;
+use crate::dashboard::components::metrics::fmt_window;
+
+/// Thresholds listed beside the curve (the one in force is added).
+const LISTED: [f64; 6] = [0.50, 0.80, 0.85, 0.90, 0.95, 0.99];
+
+/// What the window holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Executions that finished in the window.
+    pub finished: usize,
+    /// ... of which were classified (have scores).
+    pub classified: usize,
+    /// Classified with a label.
+    pub labelled: Vec<Labelled>,
+}
+
+impl Summary {
+    /// The summary of `rows` that finished in `range`.
+    pub fn of<'a>(rows: impl Iterator<Item = &'a ExecutionSummary>, range: &TimeRange) -> Summary {
+        let mut s = Summary {
+            finished: 0,
+            classified: 0,
+            labelled: Vec::new(),
+        };
+        for row in rows.filter(|r| r.stop.is_some_and(|t| range.contains(t))) {
+            s.finished += 1;
+            if row.scores.is_some() {
+                s.classified += 1;
+            }
+            if let Some(l) = row.labelled() {
+                s.labelled.push(l);
+            }
+        }
+        s
+    }
+
+    /// Classified images without a label.
+    pub fn unlabelled(&self) -> usize {
+        self.classified - self.labelled.len()
+    }
+}
+
+/// Draws the view.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let threshold = app.info.threshold;
+    let window = app.metrics.window();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Line::from(vec![
+            Span::styled(" Decision quality ", theme.title),
+            Span::styled(
+                format!("last {} · threshold {threshold} ", fmt_window(window)),
+                theme.dim,
+            ),
+        ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let range = TimeRange::ending_at(app.now, window);
+    let summary = Summary::of(app.executions.rows(), &range);
+    let [counts_line, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{} finished · {} classified · {} with a label",
+                    summary.finished,
+                    summary.classified,
+                    summary.labelled.len()
+                ),
+                theme.text,
+            ),
+            Span::styled(
+                format!(
+                    " · {} unlabelled (no ground truth: not judged)",
+                    summary.unlabelled()
+                ),
+                theme.dim,
+            ),
+        ])),
+        counts_line,
+    );
+    if summary.labelled.is_empty() {
+        frame.render_widget(
+            Paragraph::new(
+                "No labelled executions in the window: test images (test.lst) carry labels; \
+                 widen the window or start test executions.",
+            )
+            .style(theme.dim)
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+            body,
+        );
+        return;
+    }
+    let [numbers, chart] = if body.width >= 100 {
+        Layout::horizontal([Constraint::Length(52), Constraint::Min(0)]).areas(body)
+    } else {
+        Layout::vertical([Constraint::Length(18), Constraint::Min(0)]).areas(body)
+    };
+    let at = Decisions::at(&summary.labelled, threshold);
+    draw_numbers(frame, numbers, app, &summary, &at);
+    draw_curve(frame, chart, app, &summary, &at);
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn draw_numbers(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Decisions) {
+    let theme = &app.theme;
+    let accuracy = at.accepted_accuracy().map_or("-".to_owned(), percent);
+    let interval = at
+        .accepted_accuracy_interval()
+        .map_or(String::new(), |(lo, hi)| {
+            format!("95% CI {}–{}", percent(lo), percent(hi))
+        });
+    let rejected = at.total - at.accepted;
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("at threshold {} (from the scores)", at.threshold),
+            theme.dim,
+        )),
+        fact(
+            "coverage",
+            percent(at.coverage()),
+            format!("{} of {} accepted", at.accepted, at.total),
+            theme.text,
+            app,
+        ),
+        fact("accuracy of accepted", accuracy, interval, theme.text, app),
+        fact(
+            "accepted but wrong",
+            at.accepted_wrong().to_string(),
+            "errors let through".to_owned(),
+            if at.accepted_wrong() > 0 {
+                theme.bad
+            } else {
+                theme.ok
+            },
+            app,
+        ),
+        fact(
+            "rejected but right",
+            at.rejected_correct.to_string(),
+            format!("of {rejected} referred to a person"),
+            theme.warn,
+            app,
+        ),
+        fact(
+            "accuracy, all labelled",
+            percent(
+                s.labelled.iter().filter(|l| l.correct()).count() as f64 / s.labelled.len() as f64,
+            ),
+            "if every prediction were acted on".to_owned(),
+            theme.text,
+            app,
+        ),
+    ];
+    let [facts, table] = Layout::vertical([
+        Constraint::Length(lines.len() as u16 + 1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(lines), facts);
+    let mut thresholds: Vec<f64> = LISTED.to_vec();
+    if !thresholds.iter().any(|t| (t - at.threshold).abs() < 1e-9) {
+        thresholds.push(at.threshold);
+        thresholds.sort_by(f64::total_cmp);
+    }
+    let rows = risk_coverage(&s.labelled, thresholds).into_iter().map(|d| {
+        let current = (d.threshold - at.threshold).abs() < 1e-9;
+        Row::new(vec![
+            Cell::from(format!(
+                "{}{:.2}",
+                if current { "▶" } else { " " },
+                d.threshold
+            )),
+            Cell::from(percent(d.coverage())),
+            Cell::from(d.accepted_accuracy().map_or("-".to_owned(), percent)),
+            Cell::from(d.accepted_wrong().to_string()),
+        ])
+        .style(if current { theme.selected } else { theme.text })
+    });
+    frame.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(6),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(6),
+            ],
+        )
+        .header(Row::new(["THRESH", "COVERAGE", "ACCURACY", "WRONG"]).style(theme.dim)),
+        table,
+    );
+}
+
+fn fact(
+    name: &str,
+    value: String,
+    note: String,
+    style: ratatui::style::Style,
+    app: &App,
+) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{name:<23}"), app.theme.dim),
+        Span::styled(format!("{value:>7}"), style),
+        Span::styled(format!("  {note}"), app.theme.dim),
+    ])
+}
+
+/// Accuracy of the accepted against coverage for thresholds 0.50..0.99: moving right
+/// accepts more and (usually) lets more errors through. The threshold in force is marked.
+fn draw_curve(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Decisions) {
+    let theme = &app.theme;
+    let curve: Vec<(f64, f64)> = risk_coverage(&s.labelled, table_thresholds())
+        .iter()
+        .filter_map(|d| Some((d.coverage(), d.accepted_accuracy()?)))
+        .collect();
+    let marker: Vec<(f64, f64)> = at
+        .accepted_accuracy()
+        .map(|a| (at.coverage(), a))
+        .into_iter()
+        .collect();
+    let floor = curve.iter().map(|p| p.1).fold(1.0_f64, f64::min).min(0.9);
+    let floor = (floor * 20.0).floor() / 20.0;
+    let datasets = vec![
+        Dataset::default()
+            .name("0.50→0.99")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.series)
+            .data(&curve),
+        Dataset::default()
+            .name(format!("threshold {}", at.threshold))
+            .marker(Marker::Block)
+            .graph_type(GraphType::Scatter)
+            .style(theme.series_alt)
+            .data(&marker),
+    ];
+    let chart = Chart::new(datasets)
+        .block(Block::default().title(Span::styled(
+            "risk-coverage: accuracy of accepted (y) vs share accepted (x)",
+            theme.dim,
+        )))
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, 1.0])
+                .labels(["0%", "50%", "100%"])
+                .style(theme.dim),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([floor, 1.0])
+                .labels([percent(floor), "100%".to_owned()])
+                .style(theme.dim),
+        );
+    frame.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+    use scones_workflow::ExecutionStatus;
+    use scones_workflow::class::Class;
+    use scones_workflow::port::ExecutionId;
+
+    fn row(
+        i: i64,
+        stop_minutes_ago: i64,
+        scores: Option<[f64; 2]>,
+        label: Option<Class>,
+    ) -> ExecutionSummary {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        let stop = now - Duration::minutes(stop_minutes_ago);
+        ExecutionSummary {
+            id: ExecutionId::new(format!("e{i}")),
+            name: format!("e{i}"),
+            s3_key: Some("test/x.png".into()),
+            status: ExecutionStatus::Succeeded,
+            start: stop - Duration::seconds(1),
+            stop: Some(stop),
+            error: None,
+            cause: None,
+            scores,
+            label,
+        }
+    }
+
+    #[test]
+    fn the_window_counts_finished_classified_labelled_and_unlabelled() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        let range = TimeRange::ending_at(now, std::time::Duration::from_secs(15 * 60));
+        let rows = [
+            row(1, 1, Some([0.9, 0.1]), Some(Class::Bicycle)),
+            row(2, 2, Some([0.2, 0.8]), None),
+            row(3, 3, None, Some(Class::Bicycle)),
+            row(4, 60, Some([0.9, 0.1]), Some(Class::Motorcycle)),
+        ];
+        let s = Summary::of(rows.iter(), &range);
+        assert_eq!(
+            (s.finished, s.classified, s.labelled.len(), s.unlabelled()),
+            (3, 2, 1, 1)
+        );
+        assert_eq!(s.labelled[0].label, Class::Bicycle);
+    }
+}
