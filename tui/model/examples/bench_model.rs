@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use process::{load_average, process_cpu_seconds, shared_data_dir};
+use scones_model::calibration::probabilities;
 use scones_model::{TrainConfig, TrainedModel, evaluate, load_split, train};
+use scones_workflow::quality::{Calibration, Decisions, Labelled};
 
 /// The workflow's default confidence threshold (`scones run --threshold`).
 const CONFIDENCE_THRESHOLD: f32 = 0.93;
@@ -123,25 +125,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other.test_time_flip(),
             other_eval.accuracy
         );
-        // How many images the workflow's confidence filter would let through (informational:
-        // never a selection criterion, this is test/).
+        // What the workflow's confidence filter would do with these images, and how honest
+        // the confidences are (informational: never a selection criterion, this is test/).
         let decoded: Vec<_> = test_images.iter().map(|i| i.image.clone()).collect();
         let probs = shipped.predict_batch(&decoded)?;
-        let confident: Vec<bool> = probs
-            .iter()
-            .map(|p| p[0].max(p[1]) >= CONFIDENCE_THRESHOLD)
-            .collect();
-        let correct_confident = probs
+        let labelled: Vec<Labelled> = probs
             .iter()
             .zip(&test_images)
-            .zip(&confident)
-            .filter(|((p, example), ok)| **ok && usize::from(p[1] > p[0]) == example.label.index())
-            .count();
-        let n_confident = confident.iter().filter(|&&c| c).count();
+            .map(|(p, example)| Labelled {
+                scores: p.map(f64::from),
+                label: example.label,
+            })
+            .collect();
+        let at = Decisions::at(&labelled, f64::from(CONFIDENCE_THRESHOLD));
         println!(
-            "test images at least {CONFIDENCE_THRESHOLD} confident: {n_confident}/{} ({:.1}%), {correct_confident} of them correct",
-            test_images.len(),
-            100.0 * n_confident as f64 / test_images.len().max(1) as f64
+            "at threshold {CONFIDENCE_THRESHOLD}: accepted {}/{} ({:.1}%), accuracy of accepted {}",
+            at.accepted,
+            at.total,
+            100.0 * at.coverage(),
+            at.accepted_accuracy()
+                .map_or("-".to_owned(), |a| format!("{a:.3}"))
+        );
+        let calibration = Calibration::of(&labelled);
+        println!(
+            "calibration (temperature {:.3}): ECE {:.4} ({} bins on [0.5, 1]), NLL {:.4}, Brier {:.4}",
+            shipped.temperature(),
+            calibration.ece,
+            scones_workflow::quality::ECE_BINS,
+            calibration.nll,
+            calibration.brier
+        );
+        let raw: Vec<Labelled> = decoded
+            .iter()
+            .zip(&test_images)
+            .map(|(image, example)| {
+                let logits = shipped.logits(image)?;
+                let p = probabilities(logits, 1.0);
+                Ok(Labelled {
+                    scores: p,
+                    label: example.label,
+                })
+            })
+            .collect::<Result<_, scones_model::ModelError>>()?;
+        let raw_at = Decisions::at(&raw, f64::from(CONFIDENCE_THRESHOLD));
+        println!(
+            "uncalibrated (temperature 1): ECE {:.4}, accepted {:.1}% at {CONFIDENCE_THRESHOLD}",
+            Calibration::of(&raw).ece,
+            100.0 * raw_at.coverage()
         );
         println!(
             "shipped model (test_time_flip={}):",

@@ -10,6 +10,11 @@
 //! share a confidence filter such as the workflow's 0.93 lets through), the record behind the
 //! configuration log (tui/model/SELECTION.md).
 //!
+//! After the folds, the pooled out-of-fold predictions (every image of `train/` predicted by
+//! the fold model that did not see it) get a calibration temperature fitted on them: the last
+//! line (also in `--log`) prints it as the `out_of_fold_calibration` the configuration should
+//! carry, with ECE, NLL, Brier and the decisions at `--threshold` before and after.
+//!
 //! `--train-fraction F` (below 1) trains each fold on a stratified fraction F of its training
 //! part only and scores it on the same held-out fold: a learning-curve point. F = 0.85
 //! against the full fold mirrors a 15% holdout against a final fit on all images, which is
@@ -23,10 +28,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use process::{load_average, process_cpu_seconds, shared_data_dir};
+use scones_model::calibration::{FittedOn, probabilities};
 use scones_model::{
-    EpochReport, FoldReport, LabeledImage, TrainConfig, cross_validate_fold, evaluate, load_split,
-    split, train,
+    EpochReport, FoldReport, LabeledImage, TrainConfig, cross_validate_fold, evaluate,
+    fit_temperature, load_split, split, train,
 };
+use scones_workflow::class::Class;
+use scones_workflow::quality::{Calibration, Decisions, Labelled};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -59,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => (0..folds).collect(),
     };
     let mut accuracies = Vec::new();
+    let (mut oof_logits, mut oof_labels) = (Vec::new(), Vec::new());
     for fold in which {
         let load_before = load_average();
         let cpu_before = process_cpu_seconds();
@@ -77,6 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         };
+        let mut calibration = serde_json::Value::Null;
         let report = if train_fraction < 1.0 {
             thinned_fold(
                 &config,
@@ -84,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (folds, fold_seed, fold),
                 train_fraction,
                 progress,
+                &mut calibration,
             )?
         } else {
             cross_validate_fold(&config, &images, folds, fold_seed, fold, progress)?
@@ -111,6 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "load_before": load_before,
             "load_after": load_average(),
             "config": config,
+            "calibration": calibration,
         });
         println!("{line}");
         if let Some(path) = &log {
@@ -121,6 +133,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             writeln!(file, "{line}")?;
         }
         accuracies.push(f64::from(report.validation_accuracy));
+        oof_logits.extend_from_slice(&report.validation_logits);
+        oof_labels.extend_from_slice(&report.validation_labels);
+    }
+    // Every image held out once: the pooled out-of-fold predictions of the whole training
+    // set, what `TrainConfig::out_of_fold_calibration` is fitted on.
+    if let Some(mut fit) = fit_temperature(&oof_logits, &oof_labels) {
+        fit.fitted_on = FittedOn::OutOfFold { folds };
+        let measures = |t: f64| {
+            let labelled: Vec<Labelled> = oof_logits
+                .iter()
+                .zip(&oof_labels)
+                .map(|(l, &label)| Labelled {
+                    scores: probabilities(*l, t),
+                    label: if label == 0 {
+                        Class::Bicycle
+                    } else {
+                        Class::Motorcycle
+                    },
+                })
+                .collect();
+            let cal = Calibration::of(&labelled);
+            let at = Decisions::at(&labelled, f64::from(threshold));
+            serde_json::json!({
+                "ece": cal.ece, "nll": cal.nll, "brier": cal.brier,
+                "coverage": at.coverage(), "accepted_accuracy": at.accepted_accuracy(),
+            })
+        };
+        let line = serde_json::json!({
+            "label": label,
+            "pooled_out_of_fold": oof_labels.len(),
+            "temperature": fit.temperature,
+            "calibration": fit,
+            "threshold": threshold,
+            "raw": measures(1.0),
+            "calibrated": measures(fit.temperature),
+        });
+        println!("{line}");
+        if let Some(path) = &log {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            writeln!(file, "{line}")?;
+        }
     }
     let n = accuracies.len() as f64;
     let mean = accuracies.iter().sum::<f64>() / n;
@@ -128,15 +184,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// One fold trained on a stratified `fraction` of its training part (a final fit on those
-/// images: same seed, same training stream as a full fold) and scored on the whole held-out
-/// fold, with the public API only.
+/// One fold trained on a stratified `fraction` of its training part, the rest of that part
+/// held out to calibrate (exactly what `train` does with `validation_fraction` 1 - fraction),
+/// and scored on the whole held-out fold, with the public API only. `calibration` receives
+/// the temperature and the fold's calibration and decision measures, raw and calibrated.
 fn thinned_fold(
     config: &TrainConfig,
     images: &[LabeledImage],
     (folds, fold_seed, fold): (usize, u64, usize),
     fraction: f64,
     on_epoch: impl FnMut(&EpochReport),
+    calibration: &mut serde_json::Value,
 ) -> Result<FoldReport, Box<dyn std::error::Error>> {
     if !(fraction > 0.0 && fraction < 1.0) {
         return Err(format!("--train-fraction must be within (0, 1), got {fraction}").into());
@@ -150,19 +208,12 @@ fn thinned_fold(
             .collect()
     };
     let part = pick(&this.train);
-    // The stratified holdout's "validation" side is the part dropped.
-    let kept = split::holdout(&part, 1.0 - fraction, fold_seed)?;
-    let train_images: Vec<LabeledImage> = kept
-        .train
-        .iter()
-        .filter_map(|&k| part.get(k).cloned())
-        .collect();
     let validation = pick(&this.validation);
-    let final_fit = TrainConfig {
-        validation_fraction: 0.0,
+    let holdout = TrainConfig {
+        validation_fraction: 1.0 - fraction,
         ..config.clone()
     };
-    let model = train(&final_fit, &train_images, on_epoch)?;
+    let model = train(&holdout, &part, on_epoch)?;
     let classifier = model.classifier();
     let shipped = evaluate(classifier, &validation)?;
     let other = evaluate(
@@ -171,20 +222,54 @@ fn thinned_fold(
             .with_test_time_flip(!classifier.test_time_flip()),
         &validation,
     )?;
+    let measures =
+        |c: &scones_model::Classifier| -> Result<serde_json::Value, scones_model::ModelError> {
+            let labelled = validation
+                .iter()
+                .map(|v| {
+                    let [b, m] = c.predict_image(&v.image)?;
+                    Ok(Labelled {
+                        scores: [f64::from(b), f64::from(m)],
+                        label: v.label,
+                    })
+                })
+                .collect::<Result<Vec<_>, scones_model::ModelError>>()?;
+            let cal = Calibration::of(&labelled);
+            let at = Decisions::at(&labelled, 0.93);
+            Ok(serde_json::json!({
+                "ece": cal.ece, "nll": cal.nll, "brier": cal.brier,
+                "coverage_093": at.coverage(),
+                "accepted_accuracy_093": at.accepted_accuracy(),
+            }))
+        };
+    *calibration = serde_json::json!({
+        "temperature": model.metadata().calibration.as_ref().map(|c| c.temperature),
+        "calibration_images": model.metadata().validation_images,
+        "raw": measures(&classifier.clone().with_temperature(1.0))?,
+        "calibrated": measures(classifier)?,
+    });
+    let train_images_count = model.metadata().train_images;
     let held_out: Vec<_> = validation.iter().map(|v| v.image.clone()).collect();
     let validation_confidences = classifier
         .predict_batch(&held_out)?
         .iter()
         .map(|p| p[0].max(p[1]))
         .collect();
+    let validation_logits = held_out
+        .iter()
+        .map(|image| classifier.logits(image))
+        .collect::<Result<Vec<_>, _>>()?;
+    let validation_labels = validation.iter().map(|v| v.label.index()).collect();
     Ok(FoldReport {
         fold,
         validation_accuracy: shipped.accuracy as f32,
         validation_loss: f32::NAN,
         validation_accuracy_other_flip: other.accuracy as f32,
-        train_images: train_images.len(),
+        train_images: train_images_count,
         validation_images: validation.len(),
         elapsed: std::time::Duration::from_secs_f64(model.metadata().training_seconds),
         validation_confidences,
+        validation_logits,
+        validation_labels,
     })
 }

@@ -1,10 +1,18 @@
 //! Honest confidence: temperature scaling (Guo et al., 2017). The served probabilities are
-//! `softmax(logits / T)` with one `T` fitted on images the network was not trained on (the
-//! stratified holdout of `train/`, never `test/`), by minimising their negative
-//! log-likelihood. It changes confidences, never the predicted class.
+//! `softmax(logits / T)` with one `T` fitted on predictions of images the network was not
+//! trained on, by minimising their negative log-likelihood; never on `test/`. It changes
+//! confidences, never the predicted class.
 //!
-//! Label smoothing and flip averaging both pull this network's confidences down (images it
-//! gets right every time scored 0.90-0.95), so `T` comes out below 1 and sharpens them.
+//! Two sources of such predictions ([`FittedOn`]): the stratified holdout of a training run
+//! with `validation_fraction > 0`, or, for the shipped final fit (which holds nothing out),
+//! the pooled out-of-fold predictions of the configuration's 5-fold cross-validation on
+//! `train/`: every training image predicted once by a model that did not see it, 1000
+//! predictions instead of a 150-image holdout (whose fitted `T` moved between 0.67 and 1.15
+//! from fold to fold). `cv_model` prints that calibration; the default configuration carries
+//! it (`TrainConfig::out_of_fold_calibration`, numbers in SELECTION.md).
+//!
+//! Label smoothing and flip averaging both pull this network's confidences down, so `T`
+//! comes out below 1 and sharpens them.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,12 +23,42 @@ pub struct Calibration {
     pub method: String,
     /// The temperature the logits are divided by.
     pub temperature: f64,
-    /// Held-out images it was fitted on.
+    /// Predictions it was fitted on.
     pub images: usize,
+    /// Which predictions those were.
+    #[serde(default)]
+    pub fitted_on: FittedOn,
     /// Their mean negative log-likelihood before scaling.
     pub nll_before: f64,
     /// ... and after.
     pub nll_after: f64,
+}
+
+/// The predictions a calibration was fitted on (never `test/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FittedOn {
+    /// The training run's own stratified holdout.
+    #[default]
+    Holdout,
+    /// The pooled out-of-fold predictions of a `folds`-fold cross-validation of the same
+    /// configuration on `train/`.
+    OutOfFold {
+        /// Folds.
+        folds: usize,
+    },
+}
+
+impl std::fmt::Display for FittedOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FittedOn::Holdout => f.write_str("held-out training images"),
+            FittedOn::OutOfFold { folds } => write!(
+                f,
+                "out-of-fold predictions of train/ ({folds}-fold cross-validation of this configuration)"
+            ),
+        }
+    }
 }
 
 /// The method's name in the file.
@@ -63,9 +101,19 @@ pub fn fit_temperature(logits: &[[f32; 2]], labels: &[usize]) -> Option<Calibrat
         method: TEMPERATURE.to_owned(),
         temperature,
         images: logits.len(),
+        fitted_on: FittedOn::Holdout,
         nll_before: nll(1.0),
         nll_after: nll(temperature),
     })
+}
+
+/// `softmax(logits / t)` in f64: the probabilities a classifier calibrated with temperature
+/// `t` answers for these raw logits.
+pub fn probabilities(logits: [f32; 2], t: f64) -> [f64; 2] {
+    let z = logits.map(|l| f64::from(l) / t);
+    let top = z[0].max(z[1]);
+    let e = z.map(|v| (v - top).exp());
+    e.map(|v| v / (e[0] + e[1]))
 }
 
 /// Mean negative log-likelihood of the true classes under `softmax(logits / t)`.
@@ -107,6 +155,22 @@ mod tests {
         logits.extend([[0.0, 6.0], [0.0, 6.0]]);
         let c = fit_temperature(&logits, &[0; 10]).unwrap();
         assert!((c.temperature - 6.0 / 4f64.ln()).abs() < 1e-3, "{c:?}");
+    }
+
+    #[test]
+    fn a_calibration_saved_before_fitted_on_existed_was_fitted_on_a_holdout() {
+        let old = r#"{"method":"temperature","temperature":0.8,"images":150,"nll_before":0.3,"nll_after":0.25}"#;
+        let c: Calibration = serde_json::from_str(old).unwrap();
+        assert_eq!(c.fitted_on, FittedOn::Holdout);
+        let new = serde_json::to_value(Calibration {
+            fitted_on: FittedOn::OutOfFold { folds: 5 },
+            ..c
+        })
+        .unwrap();
+        assert_eq!(
+            new["fitted_on"],
+            serde_json::json!({"kind": "out_of_fold", "folds": 5})
+        );
     }
 
     #[test]

@@ -97,9 +97,10 @@ impl Classifier {
             .collect()
     }
 
-    /// Logits of one image; with test-time flip, the mean of the logits of the image and its
-    /// mirror image (averaging before the softmax keeps the output a proper distribution).
-    pub(crate) fn logits(&self, image: &RgbImage) -> Result<[f32; NUM_CLASSES], ModelError> {
+    /// Raw logits of one image (before the calibration temperature); with test-time flip, the
+    /// mean of the logits of the image and its mirror image (averaging before the softmax
+    /// keeps the output a proper distribution). What a calibration is fitted on.
+    pub fn logits(&self, image: &RgbImage) -> Result<[f32; NUM_CLASSES], ModelError> {
         let serving = self
             .serving
             .as_ref()

@@ -3,6 +3,7 @@
 
 use crate::ModelError;
 use crate::augment::Augmentation;
+use crate::calibration::{Calibration, FittedOn, TEMPERATURE};
 use crate::mixing::BatchMixing;
 
 /// Everything that decides how a model is trained. [`TrainConfig::default`] is the shipped
@@ -76,6 +77,13 @@ pub struct TrainConfig {
     /// on any machine. Models saved before this setting trained with one.
     #[serde(default = "one_replica")]
     pub replicas: usize,
+    /// The calibration of a final fit (`validation_fraction` 0, nothing held out to fit
+    /// one on): temperature scaling fitted on the pooled out-of-fold predictions of this
+    /// configuration's 5-fold cross-validation on `train/` (`cv_model` prints it). It belongs
+    /// to the configuration: change a setting and re-run `cv_model` for a new one. Ignored
+    /// when a holdout is there to fit on. `None`: the final fit serves its raw softmax.
+    #[serde(default)]
+    pub out_of_fold_calibration: Option<Calibration>,
 }
 
 fn one_replica() -> usize {
@@ -104,7 +112,22 @@ impl Default for TrainConfig {
             ema_decay: 0.0,
             mixing: BatchMixing::None,
             replicas: 2,
+            out_of_fold_calibration: Some(shipped_calibration()),
         }
+    }
+}
+
+/// The default configuration's out-of-fold calibration: `cv_model` (5 folds, fold seed 1)
+/// on this very configuration pooled 1000 out-of-fold predictions and fitted this
+/// temperature on them (SELECTION.md, "Calibration").
+fn shipped_calibration() -> Calibration {
+    Calibration {
+        method: TEMPERATURE.to_owned(),
+        temperature: 0.8919,
+        images: 1000,
+        fitted_on: FittedOn::OutOfFold { folds: 5 },
+        nll_before: 0.2705,
+        nll_after: 0.2686,
     }
 }
 
@@ -151,6 +174,11 @@ impl TrainConfig {
         }
         if let Some(problem) = self.mixing.problem() {
             return invalid(problem);
+        }
+        if let Some(c) = &self.out_of_fold_calibration
+            && !(c.temperature.is_finite() && c.temperature > 0.0)
+        {
+            return invalid("out_of_fold_calibration.temperature must be a positive number");
         }
         Ok(())
     }
@@ -231,6 +259,13 @@ mod tests {
             },
             TrainConfig {
                 replicas: 0,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                out_of_fold_calibration: Some(Calibration {
+                    temperature: 0.0,
+                    ..shipped_calibration()
+                }),
                 ..TrainConfig::default()
             },
             TrainConfig {

@@ -33,6 +33,12 @@ pub struct FoldReport {
     /// setting), in fold order: how confident the model is, which decides how many images a
     /// confidence threshold such as the workflow's 0.93 lets through.
     pub validation_confidences: Vec<f32>,
+    /// The raw logits (before any calibration temperature) of each held-out image, in fold
+    /// order: pooled over the folds they are out-of-fold predictions of the whole training
+    /// set, what the shipped calibration temperature is fitted on (see `cv_model`).
+    pub validation_logits: Vec<[f32; 2]>,
+    /// The true class index of each held-out image, in the same order.
+    pub validation_labels: Vec<usize>,
 }
 
 impl FoldReport {
@@ -154,6 +160,15 @@ pub fn cross_validate_fold(
         .iter()
         .map(|p| p[0].max(p[1]))
         .collect();
+    let validation_logits = held_out
+        .iter()
+        .map(|image| classifier.logits(image))
+        .collect::<Result<Vec<_>, _>>()?;
+    let validation_labels = split
+        .validation
+        .iter()
+        .filter_map(|&i| images.get(i).map(|example| example.label.index()))
+        .collect();
     let other = classifier
         .with_test_time_flip(!config.test_time_flip)
         .score(images, &split.validation)?;
@@ -166,5 +181,7 @@ pub fn cross_validate_fold(
         validation_images: split.validation.len(),
         elapsed: last.elapsed,
         validation_confidences,
+        validation_logits,
+        validation_labels,
     })
 }

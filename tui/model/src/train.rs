@@ -71,8 +71,12 @@ pub fn train(
         &final_report,
     );
     let mut classifier = Classifier::from_network(network, config.test_time_flip);
-    // The holdout calibrates the served probabilities (a final fit has none).
-    metadata.calibration = calibrate(&classifier, images, &split.validation)?;
+    // The holdout calibrates the served probabilities; a final fit has none and takes the
+    // configuration's out-of-fold calibration.
+    metadata.calibration = match calibrate(&classifier, images, &split.validation)? {
+        Some(fitted) => Some(fitted),
+        None => config.out_of_fold_calibration.clone(),
+    };
     if let Some(c) = &metadata.calibration {
         classifier = classifier.with_temperature(c.temperature);
     }

@@ -511,6 +511,68 @@ fn final_fit_trains_on_every_image_and_saves_nan_validation_as_null() {
     assert_eq!(loaded.metadata().train_images, 64);
 }
 
+/// A final fit serves the configuration's out-of-fold calibration; a run with a holdout fits
+/// its own; a configuration without one serves the raw softmax. The temperature is saved and
+/// applied after loading.
+#[test]
+fn calibration_comes_from_the_holdout_or_the_configurations_out_of_fold_fit() {
+    use scones_model::calibration::{Calibration, FittedOn};
+    let images = synthetic(32, 1);
+    let out_of_fold = Calibration {
+        method: "temperature".into(),
+        temperature: 0.5,
+        images: 1000,
+        fitted_on: FittedOn::OutOfFold { folds: 5 },
+        nll_before: 0.3,
+        nll_after: 0.2,
+    };
+    let final_fit = TrainConfig {
+        validation_fraction: 0.0,
+        out_of_fold_calibration: Some(out_of_fold.clone()),
+        ..tiny_config(4)
+    };
+    let model = train(&final_fit, &images, |_| {}).expect("train");
+    assert_eq!(model.metadata().calibration.as_ref(), Some(&out_of_fold));
+    assert_eq!(model.classifier().temperature(), 0.5);
+    let image = &images[0].image;
+    let raw = model.classifier().logits(image).expect("logits");
+    let served = model.classifier().predict_image(image).expect("predict");
+    let expected = scones_model::calibration::probabilities(raw, 0.5);
+    assert!(
+        (f64::from(served[0]) - expected[0]).abs() < 1e-5,
+        "{served:?} {expected:?}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    model.save(dir.path()).expect("save");
+    let loaded = TrainedModel::load(dir.path()).expect("load");
+    assert_eq!(loaded.classifier().temperature(), 0.5);
+    assert_eq!(
+        loaded.classifier().predict_image(image).expect("predict"),
+        served
+    );
+
+    let holdout = TrainConfig {
+        out_of_fold_calibration: Some(out_of_fold),
+        ..tiny_config(4)
+    };
+    let fitted = train(&holdout, &images, |_| {}).expect("train");
+    let c = fitted
+        .metadata()
+        .calibration
+        .clone()
+        .expect("fitted on the holdout");
+    assert_eq!((c.fitted_on, c.images), (FittedOn::Holdout, 16));
+
+    let uncalibrated = TrainConfig {
+        validation_fraction: 0.0,
+        out_of_fold_calibration: None,
+        ..tiny_config(4)
+    };
+    let raw_model = train(&uncalibrated, &images, |_| {}).expect("train");
+    assert_eq!(raw_model.metadata().calibration, None);
+    assert_eq!(raw_model.classifier().temperature(), 1.0);
+}
+
 #[test]
 fn cross_validation_scores_every_image_once_on_the_same_folds() {
     let images = synthetic(20, 1);

@@ -41,12 +41,14 @@ pub struct ModelInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CalibrationState {
-    /// Temperature scaling fitted on held-out training images.
+    /// Temperature scaling fitted on predictions of training images the network did not see.
     Temperature {
         /// The temperature.
         temperature: f64,
-        /// Held-out images it was fitted on.
+        /// Predictions it was fitted on.
         images: usize,
+        /// Which: the run's holdout or the configuration's out-of-fold predictions.
+        fitted_on: scones_model::calibration::FittedOn,
     },
     /// The model carries no calibration (a final fit, or trained before calibration
     /// existed): its raw softmax is served.
@@ -136,6 +138,7 @@ fn score_local(
         Some(c) => CalibrationState::Temperature {
             temperature: c.temperature,
             images: c.images,
+            fitted_on: c.fitted_on,
         },
         None => CalibrationState::Uncalibrated,
     };

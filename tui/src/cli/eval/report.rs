@@ -69,14 +69,16 @@ impl fmt::Display for EvalReport {
             CalibrationState::Temperature {
                 temperature,
                 images,
+                fitted_on,
             } => writeln!(
                 f,
-                "calibration: temperature {temperature:.3}, fitted on {images} held-out training images"
+                "calibration: temperature {temperature:.3}, fitted on {images} {fitted_on}"
             )?,
             CalibrationState::Uncalibrated => writeln!(
                 f,
-                "calibration: NONE: this model serves its raw softmax (a final fit, or trained \
-                 before calibration existed); retrain with a holdout to calibrate it"
+                "calibration: NONE: this model serves its raw softmax (trained before \
+                 calibration existed, or with a configuration that carries none); retrain \
+                 it (`scones train --local`) to calibrate it"
             )?,
             CalibrationState::Unknown => writeln!(
                 f,
