@@ -7,6 +7,8 @@
 # `tmux capture-pane` until the execution appears and ends SUCCEEDED or FAILED. Then it
 # presses `q` and checks the process exited 0 and left the terminal as it found it
 # (no alternate screen, no mouse reporting, cursor shown, canonical mode and echo back).
+# A second dashboard is then ended from outside with SIGINT, a third with SIGQUIT: each
+# must restore the terminal the same way.
 #
 # Usage: scripts/smoke-dashboard.sh [path/to/scones]   (default: builds it with cargo)
 # Prints `N passed, M failed`; exits non-zero on any failure. Kills its tmux session on exit.
@@ -107,5 +109,26 @@ MODES=$(tmx display -p -t "$SESSION" '#{alternate_on} #{mouse_any_flag} #{cursor
     || fail "terminal modes after exit (alternate mouse cursor): $MODES"
 grep -Eq '(^| )icanon( |$)' "$WORK/stty" && grep -Eq '(^| )echo( |$)' "$WORK/stty" \
     && pass "terminal restored: canonical mode and echo" || fail "raw mode left on: $(cat "$WORK/stty")"
+
+# --- a dashboard ended by a signal from outside -------------------------------------------
+for sig in INT QUIT; do
+    name="$SESSION-$sig"
+    rm -f "$WORK/stty"
+    tmx new-session -d -s "$name" -x 80 -y 24 \
+        "'$BIN' --home '$SCONES_HOME'; stty -a > '$WORK/stty'; sleep 600"
+    deadline=$((SECONDS + 30))
+    until tmx capture-pane -p -t "$name" | grep -q "Executions"; do
+        [ $SECONDS -lt $deadline ] || break
+        sleep 0.2
+    done
+    shell=$(tmx display -p -t "$name" '#{pane_pid}')
+    pid=$(pgrep -P "$shell" | head -1)
+    [ -n "$pid" ] && kill -"$sig" "$pid"
+    for _ in $(seq 1 100); do [ -s "$WORK/stty" ] && break; sleep 0.1; done
+    MODES=$(tmx display -p -t "$name" '#{alternate_on} #{mouse_any_flag} #{cursor_flag}')
+    [ "$MODES" = "0 0 1" ] && grep -Eq '(^| )icanon( |$)' "$WORK/stty" 2>/dev/null \
+        && pass "SIG$sig from outside: terminal restored" \
+        || fail "SIG$sig from outside: modes '$MODES', stty: $(cat "$WORK/stty" 2>/dev/null || echo 'dashboard still running')"
+done
 
 report

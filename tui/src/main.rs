@@ -4,9 +4,12 @@
 mod cli;
 mod ui;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use cli::output;
 
 /// mimalloc rather than glibc's malloc: `scones run --local` allocates small JSON values at a
 /// high rate on several threads; A/B on 5,000 executions: ~9% more executions/s, ~7% less CPU.
@@ -16,10 +19,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_tracing(args.global.verbose);
-    match cli::run(args) {
+    match cli::run(args).and_then(|code| output::flush().map(|()| code)) {
         Ok(code) => code,
+        // `scones eval | head`: the reader has what it wanted; end quietly, as SIGPIPE would.
+        Err(err) if output::is_closed_output(&err) => ExitCode::from(output::EXIT_OUTPUT_CLOSED),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Not eprintln!: it panics when stderr cannot be written either.
+            let _ = writeln!(std::io::stderr(), "error: {}", output::message(&err));
             ExitCode::FAILURE
         }
     }

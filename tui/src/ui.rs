@@ -1,5 +1,6 @@
 //! Terminal output shared by the commands: progress bars and loud notices.
 
+use crate::cli::output::errln;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -59,12 +60,12 @@ impl Progress for BarProgress {
 /// The banner shown whenever the staged data is synthetic: never silently.
 pub fn synthetic_banner(reason: Option<&str>) {
     let line = "!".repeat(78);
-    eprintln!("{line}");
-    eprintln!("!! SYNTHETIC DATA: the bucket holds generated images, NOT CIFAR-100.");
+    errln!("{line}");
+    errln!("!! SYNTHETIC DATA: the bucket holds generated images, NOT CIFAR-100.");
     if let Some(reason) = reason {
-        eprintln!("!! {reason}");
+        errln!("!! {reason}");
     }
-    eprintln!("!! Accuracy and confidence numbers on it say nothing about the real task.");
-    eprintln!("!! Stage real data with --cifar PATH or --images DIR --labels CSV.");
-    eprintln!("{line}");
+    errln!("!! Accuracy and confidence numbers on it say nothing about the real task.");
+    errln!("!! Stage real data with --cifar PATH or --images DIR --labels CSV.");
+    errln!("{line}");
 }

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use scones_local::stage::{self, Source, SyntheticSpec, read_lst};
 use scones_local::store::{ExecutionStatus, Store};
 use scones_local::{Home, LocalBucket, NoProgress};
@@ -345,4 +346,98 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         .stderr(predicates::str::contains(
             "THRESHOLD must be a number in (0, 1]",
         ));
+}
+
+/// stdout closed by its reader (`| head -0`): the command ends quietly with 141, as a Unix
+/// tool killed by SIGPIPE; stdout on a full disk (`> /dev/full`): a one-line error, exit 1.
+/// Neither panics.
+#[test]
+fn a_closed_or_full_stdout_ends_the_command_without_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    scones(&home)
+        .args(["stage", "--synthetic"])
+        .assert()
+        .success();
+    let again = || {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("scones"));
+        cmd.arg("--home")
+            .arg(&home)
+            .env_remove("SCONES_HOME")
+            .args(["stage", "--synthetic", "--if-missing"]);
+        cmd
+    };
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let closed = again()
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "quiet: {stderr}");
+
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = again()
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write to stdout: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A careless user's home: a file as `--home` is "not a directory"; a command that fails on a
+/// new home (`run` without a model, `eval`, `train` with nothing staged) leaves nothing
+/// behind; the dashboard without a terminal says so in one line and exits 2 without writing
+/// escape codes, before any set-up.
+#[test]
+fn a_careless_home_is_told_what_is_wrong_and_left_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    scones(&file)
+        .args(["run", "--key", "test/x.png"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("is not a directory"))
+        .stderr(predicates::str::contains("File exists").not());
+
+    let home = tmp.path().join("new-home");
+    for args in [
+        &["run", "--key", "test/x.png"][..],
+        &["eval"][..],
+        &["train"][..],
+        &["threshold", "--target-accuracy", "0.9"][..],
+        &["dashboard", "--readonly"][..],
+        &["dashboard"][..],
+    ] {
+        let out = scones(&home).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(!home.exists(), "{args:?} created {}", home.display());
+    }
+    let out = scones(&home).args(["run", "--key", "x"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("scones train --local").count(),
+        1,
+        "the fix said once: {stderr}"
+    );
+
+    // No terminal (assert_cmd pipes stdout): one line, exit 2, nothing on stdout.
+    let out = scones(&home).arg("dashboard").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no escape codes into a pipe");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stdout is not a terminal"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -308,3 +308,21 @@ async fn colours_mark_statuses() {
     assert_eq!(colour_of("SUCCEEDED"), Color::Green);
     assert_eq!(colour_of("RUNNING"), Color::Yellow);
 }
+
+/// A terminal below the minimum: the notice wraps inside it, and keys that would change
+/// anything do nothing (their effect could not be seen); at a usable size they work again.
+#[tokio::test]
+async fn a_too_small_terminal_shows_a_notice_that_fits_and_ignores_mutating_keys() {
+    let backend = FixtureBackend::new(executions());
+    let mut d = dashboard_with(Arc::clone(&backend), 30, 8, false).await;
+    let screen = d.screen();
+    assert!(screen.contains("scones needs at"), "{screen}");
+    assert!(screen.contains("30x8"), "the whole notice fits: {screen}");
+    d.press(KeyCode::Char('t'));
+    settle(&mut d).await;
+    assert_eq!(backend.started.load(Ordering::SeqCst), 0, "nothing started");
+    d.resize(80, 24);
+    d.press(KeyCode::Char('t'));
+    settle(&mut d).await;
+    assert_eq!(backend.started.load(Ordering::SeqCst), 1);
+}

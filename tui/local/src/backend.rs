@@ -102,9 +102,15 @@ struct Labels {
 }
 
 impl LocalBackend {
-    /// The backend for `home`; opens (and if needed creates) its store.
+    /// The backend for `home`; opens (and if needed creates) its store. Read-only (see
+    /// [`LocalOptions::readonly`]), it opens the store read-only and writes nothing, not even
+    /// a missing home.
     pub fn open(home: &Home, options: LocalOptions) -> Result<LocalBackend, LocalBackendError> {
-        let store = home.open_store()?;
+        let store = if options.readonly {
+            Store::open_readonly(&home.store_path())?
+        } else {
+            home.open_store()?
+        };
         Ok(LocalBackend {
             home: home.clone(),
             bucket: home.bucket(),
@@ -203,9 +209,10 @@ impl LocalBackend {
                 *slot = StackSlot::Open(stack.clone());
                 Ok(stack)
             }
+            // Its message says which command fixes it.
             Err(e @ StackError::Training(_)) => Err(BackendError::NotReady {
                 operation,
-                reason: format!("{e} (train one with `scones train --local`)"),
+                reason: e.to_string(),
             }),
             Err(e) => Err(BackendError::Failed {
                 operation,
@@ -222,7 +229,16 @@ impl LocalBackend {
     {
         let store = Arc::clone(&self.store);
         let joined = tokio::task::spawn_blocking(move || {
-            let store = store.lock().map_err(|_| poisoned(operation))?;
+            let mut store = store.lock().map_err(|_| poisoned(operation))?;
+            // A read-only backend on a home without a store yet reads an empty stand-in
+            // until another process (`scones run`) creates the file.
+            // A file still being created (no schema yet) leaves the stand-in for next time.
+            if store.is_stand_in()
+                && store.path().exists()
+                && let Ok(opened) = Store::open_readonly(store.path())
+            {
+                *store = opened;
+            }
             f(&store).map_err(|e| store_error(operation, e))
         })
         .await;

@@ -438,3 +438,139 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
         );
     }
 }
+
+/// Read-only opens write nothing: a store that does not exist reads as empty and is not
+/// created (nor its directory, nor a read-only backend's home); an existing store reads with
+/// everything committed, also what is still in the WAL.
+#[tokio::test]
+async fn a_read_only_open_writes_nothing_and_reads_the_wal_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere/scones.sqlite3");
+    let empty = Store::open_readonly(&missing).unwrap();
+    let page = empty.changes_since(ChangeCursor::default(), 10).unwrap();
+    assert!(page.executions.is_empty());
+    assert!(!tmp.path().join("nowhere").exists(), "nothing created");
+
+    let home = tmp.path().join("home");
+    let backend = scones_local::LocalBackend::open(
+        &Home::locate(Some(&home)).unwrap(),
+        scones_local::LocalOptions {
+            readonly: true,
+            ..scones_local::LocalOptions::default()
+        },
+    )
+    .unwrap();
+    use scones_workflow::port::Backend;
+    assert!(
+        backend
+            .executions_since(None, 10)
+            .await
+            .unwrap()
+            .changed
+            .is_empty()
+    );
+    assert!(
+        !home.exists(),
+        "a read-only backend on a new home creates nothing"
+    );
+
+    // A store with a commit still in its WAL (its writer open) reads whole.
+    let path = tmp.path().join("s.sqlite3");
+    let store = Store::open(&path).unwrap();
+    let writer = store.writer().unwrap();
+    writer.start_execution(ExecutionStart {
+        arn: "arn:aws:states:us-east-1:0:execution:scones:e1".into(),
+        name: "e1".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+        s3_key: Some("test/a.png".into()),
+        input: "{}".into(),
+        start: ms(1_700_000_000_000),
+    });
+    writer.flush().await.unwrap();
+    let readonly = Store::open_readonly(&path).unwrap();
+    let page = readonly.changes_since(ChangeCursor::default(), 10).unwrap();
+    assert_eq!(page.executions.len(), 1);
+    assert_eq!(page.executions[0].name, "e1");
+    writer.close().unwrap();
+}
+
+/// Set to a store path when this test binary runs as the read-only child.
+const CHILD_READONLY_STORE: &str = "SCONES_TEST_CHILD_READONLY_STORE";
+
+/// Not a test of its own: with `CHILD_READONLY_STORE` set, opens that store read-only and
+/// read-write, as the user it was started as, and prints what happened.
+#[test]
+fn child_reader() {
+    let Ok(path) = std::env::var(CHILD_READONLY_STORE) else {
+        return;
+    };
+    let path = Path::new(&path);
+    match Store::open(path) {
+        Ok(_) => println!("read-write: opened"),
+        Err(e) => println!("read-write: refused: {e}"),
+    }
+    let store = Store::open_readonly(path).unwrap();
+    let page = store.changes_since(ChangeCursor::default(), 10).unwrap();
+    println!("read-only: {} executions", page.executions.len());
+}
+
+/// A home the user cannot write (`chmod -R a-w`; as root, the child drops to `nobody`,
+/// for whom the mode bits count): a read-write open is refused, the read-only open reads it.
+#[tokio::test]
+async fn a_home_nobody_may_write_is_read_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let path = home.join("scones.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        let writer = store.writer().unwrap();
+        writer.start_execution(ExecutionStart {
+            arn: "arn:aws:states:us-east-1:0:execution:scones:e1".into(),
+            name: "e1".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+            s3_key: Some("test/a.png".into()),
+            input: "{}".into(),
+            start: ms(1_700_000_000_000),
+        });
+        writer.flush().await.unwrap();
+        writer.close().unwrap();
+    }
+    for entry in std::fs::read_dir(&home).unwrap() {
+        let file = entry.unwrap().path();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // A copy of this binary where `nobody` can run it (the target directory may not be).
+    let exe = tmp.path().join("store-test");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = std::fs::metadata("/proc/self").map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    let mut child = if root.unwrap_or(false) {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let out = child
+        .args(["child_reader", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_READONLY_STORE, &path)
+        .output()
+        .expect("run the child (as root it needs util-linux's setpriv to become nobody)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("read-write: refused"), "{stdout}");
+    assert!(stdout.contains("read-only: 1 executions"), "{stdout}");
+}

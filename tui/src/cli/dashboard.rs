@@ -16,6 +16,7 @@ use scones_local::Home;
 use scones_local::{LocalBackend, LocalOptions};
 
 use super::aws_stack::AwsStackArgs;
+use super::output::errln;
 use super::stage::StageArgs;
 use super::train::TrainArgs;
 use super::{BackendArgs, GlobalArgs};
@@ -53,9 +54,17 @@ impl DashboardArgs {
     }
 }
 
+/// Exit status when there is no terminal to draw on (a usage error, as clap's).
+const EXIT_NO_TERMINAL: u8 = 2;
+
 pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode> {
     // A bad config file is reported before the terminal is taken over.
     let config = config::load(args.config.as_deref())?;
+    // Before any set-up (minutes of training for nothing) and before the screen is touched.
+    if let Some(problem) = scones::dashboard::terminal::unusable_terminal() {
+        errln!("scones dashboard: {problem}");
+        return Ok(ExitCode::from(EXIT_NO_TERMINAL));
+    }
     if args.backend.aws {
         return super::dashboard_aws::run(
             global,
@@ -65,7 +74,12 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
             config,
         );
     }
-    let home = Home::resolve(global.home.as_deref())?;
+    // Read-only never creates anything, not even the home.
+    let home = if args.readonly {
+        Home::locate(global.home.as_deref())?
+    } else {
+        Home::resolve(global.home.as_deref())?
+    };
     if !args.no_setup && !args.readonly {
         first_run_setup(global, &home)?;
     }
@@ -84,7 +98,10 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
     let options = RunOptions {
         config,
         readonly: args.readonly,
-        log_file: Some(home.logs_dir().join("dashboard.log")),
+        log_file: home
+            .logs_dir()
+            .is_dir()
+            .then(|| home.logs_dir().join("dashboard.log")),
     };
     let backend = Arc::new(backend);
     runtime.block_on(async {

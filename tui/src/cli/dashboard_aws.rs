@@ -24,9 +24,11 @@ pub fn run(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // Log output goes to the local home's logs while the dashboard owns the terminal.
-    let log_file = Home::resolve(global.home.as_deref())
+    // Log output goes to the local home's logs while the dashboard owns the terminal, when
+    // there is one: AWS mode creates nothing locally.
+    let log_file = Home::locate(global.home.as_deref())
         .ok()
+        .filter(|home| home.logs_dir().is_dir())
         .map(|home| home.logs_dir().join("dashboard-aws.log"));
     runtime.block_on(async {
         // Discovery and credential errors are reported before the terminal is taken over.

@@ -8,6 +8,7 @@ mod aws_stack;
 mod dashboard;
 mod dashboard_aws;
 mod eval;
+pub mod output;
 mod run;
 mod stage;
 mod threshold;

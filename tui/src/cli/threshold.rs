@@ -68,7 +68,7 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
              the filter function's THRESHOLD)"
         )?;
     } else if args.save {
-        let home = Home::resolve(global.home.as_deref())?;
+        let home = Home::locate(global.home.as_deref())?;
         let mut settings = home.settings()?;
         settings.threshold = Some(threshold);
         settings.save(home.root())?;

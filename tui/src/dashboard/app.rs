@@ -78,13 +78,7 @@ impl AppOptions {
             no_color,
             tz: *chrono::Local::now().offset(),
             seed: rand::rng().random(),
-            // Half blocks until the terminal is asked (see `dashboard::run`). Half blocks are
-            // made of colours: NO_COLOR turns them off unless the config asks for them.
-            picker: match config_images {
-                ImageMode::Off => None,
-                ImageMode::Auto if no_color => None,
-                ImageMode::Auto | ImageMode::Halfblocks => Some(Picker::halfblocks()),
-            },
+            picker: ImageMode::picker(config_images, no_color),
         }
     }
 }
@@ -263,6 +257,10 @@ impl App {
     fn apply(&mut self, action: Action, out: &mut Vec<Command>) {
         if !matches!(action, Action::Tick(_)) {
             self.dirty = true;
+        }
+        if action.is_mutating() && components::is_too_small(self.size) {
+            // The screen shows only the size notice: nothing the key did could be seen.
+            return;
         }
         if action.is_mutating() && self.readonly {
             let keys = self.config.keymap.hints(&KeyAction::MUTATING);

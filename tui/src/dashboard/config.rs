@@ -6,8 +6,9 @@
 //! burst = 10             # executions started by the burst key (1..=1000)
 //! theme = "dark"         # "dark" or "mono"; NO_COLOR forces mono
 //! mouse = true           # capture the mouse (click to select, wheel to scroll)
-//! images = "auto"        # "auto" (graphics if the terminal answers; off under NO_COLOR),
-//!                        # "halfblocks" or "off"
+//! images = "halfblocks"  # the execution's image: "halfblocks" (the default, off under
+//!                        # NO_COLOR), "sixel", "kitty", "iterm2" (the terminal's graphics)
+//!                        # or "off"
 //!
 //! [keys]                 # action = key or [keys]; replaces that action's default keys
 //! test = "x"
@@ -41,8 +42,8 @@ pub struct Config {
     pub mouse: bool,
     /// Key bindings.
     pub keymap: KeyMap,
-    /// How the classified image is drawn.
-    pub images: ImageMode,
+    /// How the classified image is drawn (`None`: not set, half blocks unless NO_COLOR).
+    pub images: Option<ImageMode>,
     /// The file these came from (`None`: defaults only).
     pub source: Option<PathBuf>,
 }
@@ -55,7 +56,7 @@ impl Default for Config {
             theme: ThemeName::Dark,
             mouse: true,
             keymap: KeyMap::default(),
-            images: ImageMode::Auto,
+            images: None,
             source: None,
         }
     }
@@ -103,7 +104,7 @@ pub enum ConfigError {
     },
     /// An unknown image mode.
     #[error(
-        "dashboard config {path}: images = \"{value}\" is unknown (use \"auto\", \"halfblocks\" or \"off\")"
+        "dashboard config {path}: images = \"{value}\" is unknown (use \"halfblocks\", \"sixel\", \"kitty\", \"iterm2\" or \"off\")"
     )]
     Images {
         /// The file.
@@ -215,10 +216,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         config.mouse = mouse;
     }
     if let Some(images) = raw.images {
-        config.images = ImageMode::parse(&images).ok_or_else(|| ConfigError::Images {
-            path: path.to_path_buf(),
-            value: images.clone(),
-        })?;
+        config.images = Some(
+            ImageMode::parse(&images).ok_or_else(|| ConfigError::Images {
+                path: path.to_path_buf(),
+                value: images.clone(),
+            })?,
+        );
     }
     let overrides: BTreeMap<String, Vec<String>> = raw
         .keys
@@ -259,7 +262,7 @@ mod tests {
         assert_eq!(c.burst, 25);
         assert_eq!(c.theme, ThemeName::Mono);
         assert!(!c.mouse);
-        assert_eq!(c.images, ImageMode::Off);
+        assert_eq!(c.images, Some(ImageMode::Off));
         let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
         assert_eq!(c.keymap.action_for(&x), Some(KeyAction::Test));
         let cq = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL);

@@ -33,7 +33,8 @@ pub enum Event {
     Completed(Completion),
     /// Reading the terminal failed; the dashboard cannot go on.
     InputError(String),
-    /// SIGTERM/SIGHUP: leave like `q` would.
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT from outside (in raw mode Ctrl-C is a key, not a
+    /// signal): leave like `q` would, restoring the terminal.
     Terminate,
 }
 
@@ -87,7 +88,9 @@ impl Drop for EventTask {
     }
 }
 
-/// SIGTERM and SIGHUP as one stream, so a killed dashboard still restores the terminal.
+/// SIGTERM, SIGHUP, SIGINT and SIGQUIT as one stream, so a dashboard killed with any
+/// catchable signal still restores the terminal (SIGQUIT's core dump is not worth a
+/// terminal left in raw mode).
 /// The sender is returned so the caller keeps the channel open (and `recv` pending) even
 /// when no signal could be hooked.
 fn terminate_signals() -> (UnboundedSender<()>, UnboundedReceiver<()>) {
@@ -95,7 +98,12 @@ fn terminate_signals() -> (UnboundedSender<()>, UnboundedReceiver<()>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        for kind in [SignalKind::terminate(), SignalKind::hangup()] {
+        for kind in [
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+            SignalKind::interrupt(),
+            SignalKind::quit(),
+        ] {
             if let Ok(mut sig) = signal(kind) {
                 let tx = tx.clone();
                 tokio::spawn(async move {

@@ -96,6 +96,12 @@ impl<B: Backend> Headless<B> {
         }
     }
 
+    /// Resizes the terminal (what a real one reports as a resize event).
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.terminal.backend_mut().resize(width, height);
+        self.act(Action::Resize(width, height));
+    }
+
     /// Types text (each character a key press).
     pub fn type_text(&mut self, text: &str) {
         for c in text.chars() {

@@ -40,7 +40,6 @@ use ratatui::layout::Rect;
 
 use crate::dashboard::action::{Action, Command};
 use crate::dashboard::app::{App, AppOptions};
-use crate::dashboard::components::image::ImageMode;
 use crate::dashboard::config::Config;
 use crate::dashboard::event::{Event, EventTask};
 use crate::dashboard::keymap::{map_key, map_mouse};
@@ -78,15 +77,7 @@ pub enum DashboardError {
 /// Runs the dashboard in this terminal until the user quits.
 pub async fn run<B: Backend>(backend: Arc<B>, options: RunOptions) -> Result<(), DashboardError> {
     let mut session = TerminalSession::enter(options.config.mouse, options.log_file.as_deref())?;
-    let mut app_options = AppOptions::new(options.config, options.readonly);
-    if app_options.config.images == ImageMode::Auto && app_options.picker.is_some() {
-        // Asks the terminal which graphics it speaks (before anything reads its input);
-        // one that does not answer gets half blocks.
-        match ratatui_image::picker::Picker::from_query_stdio() {
-            Ok(picker) => app_options.picker = Some(picker),
-            Err(e) => tracing::info!(error = %e, "terminal graphics query failed: half blocks"),
-        }
-    }
+    let app_options = AppOptions::new(options.config, options.readonly);
     let size = session.terminal().size()?;
     let (tx, mut rx) = event::channel();
     let _events = EventTask::spawn(tx.clone(), TICK, FRAME);

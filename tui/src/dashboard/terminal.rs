@@ -31,6 +31,39 @@ static BACKGROUND_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
 static HOOK: Once = Once::new();
 
+/// Why this process cannot draw the dashboard, if it cannot: checked before anything touches
+/// the screen, so a dashboard started from a script or a pipe says so in one line instead of
+/// writing escape codes into a file.
+pub fn unusable_terminal() -> Option<&'static str> {
+    use std::io::IsTerminal;
+    terminal_problem(
+        io::stdout().is_terminal(),
+        io::stdin().is_terminal(),
+        std::env::var("TERM").ok().as_deref(),
+    )
+}
+
+/// [`unusable_terminal`] for given facts.
+pub fn terminal_problem(
+    stdout_is_tty: bool,
+    stdin_is_tty: bool,
+    term: Option<&str>,
+) -> Option<&'static str> {
+    if !stdout_is_tty {
+        Some(
+            "stdout is not a terminal: the dashboard draws on one (in scripts use `scones run` and `scones eval`)",
+        )
+    } else if !stdin_is_tty {
+        Some("stdin is not a terminal: the dashboard reads its keys from one")
+    } else if term == Some("dumb") {
+        Some(
+            "TERM=dumb cannot draw the dashboard: run it in a terminal emulator (TERM=xterm-256color or similar)",
+        )
+    } else {
+        None
+    }
+}
+
 /// The dashboard's hold on the terminal; dropping it restores the terminal.
 pub struct TerminalSession {
     terminal: Terminal<CrosstermBackend<Stdout>>,
@@ -89,7 +122,11 @@ impl Drop for TerminalSession {
     fn drop(&mut self) {
         restore();
         for message in take_background_panics() {
-            eprintln!("scones dashboard: a background task panicked: {message}");
+            // Not eprintln!: it panics when stderr cannot be written.
+            let _ = writeln!(
+                io::stderr(),
+                "scones dashboard: a background task panicked: {message}"
+            );
         }
     }
 }
@@ -191,6 +228,17 @@ impl Write for LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipe_a_missing_tty_or_a_dumb_terminal_cannot_draw() {
+        assert!(terminal_problem(false, true, Some("xterm")).is_some_and(|p| p.contains("stdout")));
+        assert!(terminal_problem(true, false, Some("xterm")).is_some_and(|p| p.contains("stdin")));
+        assert!(
+            terminal_problem(true, true, Some("dumb")).is_some_and(|p| p.contains("TERM=dumb"))
+        );
+        assert_eq!(terminal_problem(true, true, Some("xterm-256color")), None);
+        assert_eq!(terminal_problem(true, true, None), None);
+    }
 
     #[test]
     fn osc52_encodes_base64_and_wraps_for_tmux() {

@@ -37,8 +37,8 @@ pub fn options(readonly: bool, no_color: bool) -> AppOptions {
         no_color,
         tz: FixedOffset::east_opt(0).unwrap(),
         seed: 7,
-        // As `AppOptions::new` with the default `images = "auto"` before the terminal is asked.
-        picker: (!no_color).then(ratatui_image::picker::Picker::halfblocks),
+        // As `AppOptions::new` with the default images.
+        picker: scones::dashboard::components::image::ImageMode::picker(None, no_color),
     }
 }
 

@@ -94,6 +94,8 @@ impl StoreError {
 pub struct Store {
     path: PathBuf,
     conn: Connection,
+    /// A read-only open of a file that did not exist: an empty in-memory stand-in.
+    stand_in: bool,
 }
 
 impl Store {
@@ -104,12 +106,58 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             conn,
+            stand_in: false,
+        })
+    }
+
+    /// Opens the store at `path` for reading only, writing nothing anywhere: no file, no
+    /// directory, no schema change. A store that does not exist yet reads as empty. On a home
+    /// the user cannot write (another user's, `chmod a-w`, a read-only mount), where SQLite
+    /// cannot create the WAL's shared-memory file, the file is opened immutable: read as it
+    /// is, without the locks that would need that file.
+    pub fn open_readonly(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            let conn = Connection::open_in_memory().map_err(|e| sqlite(path, e))?;
+            schema::migrate(&conn, path)?;
+            return Ok(Store {
+                path: path.to_path_buf(),
+                conn,
+                stand_in: true,
+            });
+        }
+        let open = |uri: String| -> Result<Connection, rusqlite::Error> {
+            let conn = Connection::open_with_flags(
+                uri,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // Reading the version makes SQLite open the WAL: a failure shows here.
+            conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        };
+        let uri = file_uri(path);
+        let conn = open(format!("{uri}?mode=ro"))
+            .or_else(|_| open(format!("{uri}?immutable=1")))
+            .map_err(|e| sqlite(path, e))?;
+        schema::check_readable(&conn, path)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn,
+            stand_in: false,
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True for the empty stand-in of a read-only open whose file did not exist: worth
+    /// opening again once another process has created the file.
+    pub fn is_stand_in(&self) -> bool {
+        self.stand_in
     }
 
     /// Starts a background writer on its own connection.
@@ -159,6 +207,20 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(|e| sqlite(path, e))?;
     Ok(conn)
+}
+
+/// `file:` URI of `path` for SQLite, with the characters URIs reserve escaped.
+fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri
 }
 
 pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {

@@ -86,6 +86,29 @@ CREATE TABLE payloads (
 ) WITHOUT ROWID;
 "#;
 
+/// Checks that a store opened read-only has the schema this build reads (it cannot be
+/// migrated without writing).
+pub(crate) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| sqlite(path, e))?;
+    match version {
+        v if v == SCHEMA_VERSION => Ok(()),
+        v if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        v => Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!(
+                "schema version {v} is older than this build's {SCHEMA_VERSION} and a read-only \
+                 open cannot upgrade it: open it once without --readonly"
+            ),
+        }),
+    }
+}
+
 /// Brings the file up to [`SCHEMA_VERSION`]. Safe when several processes open a new file at
 /// once: the check and the creation happen in one write transaction.
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -81,7 +81,7 @@ fn score_local(
     data: &DataArgs,
     threshold: Option<Threshold>,
 ) -> anyhow::Result<Scored> {
-    let home = Home::resolve(global.home.as_deref())?;
+    let home = Home::locate(global.home.as_deref())?;
     let bucket = home.bucket();
     let model_dir = training::latest_model_dir(&bucket)?.ok_or_else(|| {
         anyhow::anyhow!(

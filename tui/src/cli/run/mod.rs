@@ -10,6 +10,7 @@
 
 mod print;
 
+use crate::cli::output::errln;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use scones_workflow::port::Backend;
 use scones_workflow::run::{self, Interruption, Keys, Next, RunReport};
 
 use super::aws_stack::{self, AwsStackArgs};
+use super::output;
 use super::{BackendArgs, GlobalArgs};
 use crate::ui::synthetic_banner;
 use print::{line, not_finished_line};
@@ -56,11 +58,7 @@ pub struct RunArgs {
     pub no_capture: bool,
 }
 
-/// Exit status after Ctrl-C (128 + SIGINT).
-const EXIT_INTERRUPTED: u8 = 130;
-/// Exit status when the output was closed (128 + SIGPIPE).
-const EXIT_OUTPUT_CLOSED: u8 = 141;
-
+/// Runs the command.
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,7 +88,15 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             let aws = Arc::new(aws);
             execute(Arc::clone(&aws), &args).await
         } else {
-            let home = Home::resolve(global.home.as_deref())?;
+            // No model: one clear error, and a new home stays as it was.
+            let home = Home::locate(global.home.as_deref())?;
+            if scones_local::training::latest_model_dir(&home.bucket())?.is_none() {
+                anyhow::bail!(
+                    "scones run: no trained model in {}: run `scones train --local` first",
+                    home.bucket().models_dir().display()
+                );
+            }
+            let home = home.create()?;
             if let Some(manifest) = stage::read_manifest(&home.bucket())?
                 && manifest.synthetic
             {
@@ -134,7 +140,7 @@ async fn execute<B: Backend>(backend: Arc<B>, args: &RunArgs) -> anyhow::Result<
                 Err(n) => {
                     // Failures go to stderr at once; stdout keeps the results.
                     let _ = out.flush();
-                    eprintln!("{}", not_finished_line(n));
+                    errln!("{}", not_finished_line(n));
                     Ok(())
                 }
             };
@@ -157,7 +163,7 @@ async fn execute<B: Backend>(backend: Arc<B>, args: &RunArgs) -> anyhow::Result<
     let summary_written = writeln!(out, "{}", report.summary).and_then(|()| out.flush());
     if let Some(e) = write_error.or(summary_written.err()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return Ok(ExitCode::from(EXIT_OUTPUT_CLOSED));
+            return Ok(ExitCode::from(output::EXIT_OUTPUT_CLOSED));
         }
         anyhow::bail!("cannot write the results to stdout: {e}");
     }
@@ -167,10 +173,10 @@ async fn execute<B: Backend>(backend: Arc<B>, args: &RunArgs) -> anyhow::Result<
 fn exit_code(report: &RunReport) -> ExitCode {
     match report.interrupted {
         Some(Interruption::Interrupted) => {
-            eprintln!("interrupted: the executions still running were stopped");
-            ExitCode::from(EXIT_INTERRUPTED)
+            errln!("interrupted: the executions still running were stopped");
+            ExitCode::from(output::EXIT_INTERRUPTED)
         }
-        Some(Interruption::OutputClosed) => ExitCode::from(EXIT_OUTPUT_CLOSED),
+        Some(Interruption::OutputClosed) => ExitCode::from(output::EXIT_OUTPUT_CLOSED),
         None if report.summary.unexpected > 0
             || report.summary.not_persisted > 0
             || !report.not_finished.is_empty() =>

@@ -1,5 +1,6 @@
 //! `scones stage --aws`: upload the staged bucket layout to S3, skipping unchanged objects.
 
+use crate::cli::output::outln;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -54,12 +55,12 @@ pub fn run(global: &GlobalArgs, args: &StageArgs, target: AwsTarget) -> anyhow::
     } else {
         "uploaded"
     };
-    println!(
+    outln!(
         "{verb} {} objects ({:.1} MB) to s3://{bucket}, {} unchanged",
         report.uploaded.len(),
         report.bytes_uploaded as f64 / 1e6,
         report.skipped
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
 //! `scones stage --local`: stage into the local bucket.
 
+use crate::cli::output::outln;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -17,13 +18,13 @@ pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
     if args.if_missing
         && let Some(existing) = stage::read_manifest(&bucket)?
     {
-        println!(
+        outln!(
             "already staged in {}: {} ({} train, {} test images); skipping",
             bucket.root().display(),
             existing.source,
             existing.train.total(),
             existing.test.total()
-        );
+        )?;
         if existing.synthetic {
             synthetic_banner(existing.synthetic_reason.as_deref());
         }
@@ -48,25 +49,26 @@ pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
         stage::stage_default(&bucket, &cache_dir(&home), &progress)
     }
     .context("staging failed; the bucket was left as it was")?;
-    report(&home, &manifest);
+    report(&home, &manifest)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(home: &Home, manifest: &StageManifest) {
+fn report(home: &Home, manifest: &StageManifest) -> anyhow::Result<()> {
     if manifest.synthetic {
         synthetic_banner(manifest.synthetic_reason.as_deref());
     }
-    println!(
+    outln!(
         "staged {} into {}",
         manifest.source,
         home.bucket_dir().display()
-    );
+    )?;
     for (split, counts) in [("train", manifest.train), ("test", manifest.test)] {
-        println!(
+        outln!(
             "  {split:<5} {:>5} images ({} bicycle, {} motorcycle)",
             counts.total(),
             counts.bicycle,
             counts.motorcycle
-        );
+        )?;
     }
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! `scones train --aws`: create the SageMaker training job unless one of that name exists,
 //! wait for it with progress, and fail unless it ends `Completed`.
 
+use crate::cli::output::errln;
+use crate::cli::output::outln;
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -52,8 +54,9 @@ pub fn run(_global: &GlobalArgs, args: &TrainArgs, target: AwsTarget) -> anyhow:
                         format!("training job {} already exists ({status})", spec.job_name)
                     }
                 };
-                // println, not bar.println: the line must show when stdout is not a terminal.
-                bar.suspend(|| println!("{line}"));
+                // Not bar.println: the line must show when stdout is not a terminal. A write
+                // error here surfaces again at the last lines, once the job is done.
+                let _ = bar.suspend(|| outln!("{line}"));
             },
             &mut |progress| {
                 let message = progress.message.as_deref().unwrap_or("");
@@ -70,10 +73,10 @@ pub fn run(_global: &GlobalArgs, args: &TrainArgs, target: AwsTarget) -> anyhow:
     });
     bar.finish_and_clear();
     let job = job?;
-    println!("training job {} Completed", job.job_name);
-    println!("model: {}", job.model_data_url);
+    outln!("training job {} Completed", job.job_name)?;
+    outln!("model: {}", job.model_data_url)?;
     if job.model_data_url != spec.expected_model_data_url() {
-        eprintln!(
+        errln!(
             "warning: the artifact is not where Terraform expects it ({})",
             spec.expected_model_data_url()
         );

@@ -1,5 +1,6 @@
 //! `scones train --local`: train on the local bucket's train split, save under models/.
 
+use crate::cli::output::outln;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -12,13 +13,15 @@ use crate::cli::GlobalArgs;
 use crate::ui::synthetic_banner;
 
 pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let home = Home::resolve(global.home.as_deref())?;
+    // Nothing staged, nothing to train: a new home stays as it was (the models directory is
+    // created when a model is saved).
+    let home = Home::locate(global.home.as_deref())?;
     let bucket = home.bucket();
     if args.if_missing
         && let Some(dir) = training::latest_model_dir(&bucket)?
         && dir.is_dir()
     {
-        println!("a model exists already ({}); skipping", dir.display());
+        outln!("a model exists already ({}); skipping", dir.display())?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(manifest) = stage::read_manifest(&bucket)?
@@ -64,21 +67,24 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     .context("training failed")?;
     bar.finish_and_clear();
     let meta = model.metadata();
-    println!(
+    outln!(
         "trained {} in {:.1} s",
-        meta.architecture, meta.training_seconds
-    );
+        meta.architecture,
+        meta.training_seconds
+    )?;
     if meta.validation_images > 0 {
-        println!(
+        outln!(
             "  validation accuracy {:.3} on {} held-out images ({} trained on)",
-            meta.validation_accuracy, meta.validation_images, meta.train_images
-        );
+            meta.validation_accuracy,
+            meta.validation_images,
+            meta.train_images
+        )?;
     } else {
-        println!(
+        outln!(
             "  final fit on all {} images, nothing held out: measure it with `scones eval --local`",
             meta.train_images
-        );
+        )?;
     }
-    println!("  saved to {}", dir.display());
+    outln!("  saved to {}", dir.display())?;
     Ok(ExitCode::SUCCESS)
 }

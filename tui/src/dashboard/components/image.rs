@@ -3,10 +3,14 @@
 //! Images arrive as PNG bytes through the image feed and are decoded once into a small
 //! cache (an operator flips between a few executions, so a few dozen images cover it).
 //! Drawing goes through `ratatui-image`: half-block cells by default (any terminal with
-//! colours), sixel, kitty or iTerm2 graphics when the terminal said it supports them at
-//! start-up ([`ImageMode::Auto`]). The encoded picture depends on the area it fills, so it is
-//! rebuilt only when that area changes; that memo is the one piece of interior mutability
-//! in drawing, and it changes nothing the user can see besides the pixels.
+//! colours), sixel, kitty or iTerm2 graphics when the config names the terminal's protocol.
+//! The protocol is not detected: `ratatui-image`'s terminal query reads stdin on a thread
+//! that outlives its timeout, so on a terminal that does not answer (tmux does not) it
+//! swallowed the first key press and switched raw mode off under the running dashboard.
+//!
+//! The encoded picture depends on the area it fills, so it is rebuilt only when that area
+//! changes; that memo is the one piece of interior mutability in drawing, and it changes
+//! nothing the user can see besides the pixels.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -32,13 +36,17 @@ pub const RETRY_AFTER: Duration = Duration::seconds(30);
 const MAX_SIDE: u32 = 4096;
 
 /// How images are drawn (`images` in the dashboard config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageMode {
-    /// Ask the terminal at start-up; graphics where it answers, half blocks otherwise.
-    #[default]
-    Auto,
-    /// Half-block cells only (two pixels per cell, foreground and background colour).
+    /// Half-block cells (two pixels per cell, foreground and background colour): any
+    /// terminal with colours.
     Halfblocks,
+    /// Sixel graphics (xterm -ti vt340, foot, mlterm, WezTerm...).
+    Sixel,
+    /// The kitty graphics protocol (kitty, Ghostty...).
+    Kitty,
+    /// iTerm2's inline images (iTerm2, WezTerm...).
+    Iterm2,
     /// No images.
     Off,
 }
@@ -47,11 +55,30 @@ impl ImageMode {
     /// Parses the config value.
     pub fn parse(text: &str) -> Option<ImageMode> {
         match text {
-            "auto" => Some(ImageMode::Auto),
             "halfblocks" => Some(ImageMode::Halfblocks),
+            "sixel" => Some(ImageMode::Sixel),
+            "kitty" => Some(ImageMode::Kitty),
+            "iterm2" => Some(ImageMode::Iterm2),
             "off" => Some(ImageMode::Off),
             _ => None,
         }
+    }
+
+    /// The encoder for `mode` (`None`: the config does not say), `None` for no images.
+    /// Without a setting, half blocks, except under NO_COLOR (they are made of colours).
+    pub fn picker(mode: Option<ImageMode>, no_color: bool) -> Option<Picker> {
+        use ratatui_image::picker::ProtocolType;
+        let protocol = match mode {
+            None if no_color => return None,
+            None | Some(ImageMode::Halfblocks) => ProtocolType::Halfblocks,
+            Some(ImageMode::Sixel) => ProtocolType::Sixel,
+            Some(ImageMode::Kitty) => ProtocolType::Kitty,
+            Some(ImageMode::Iterm2) => ProtocolType::Iterm2,
+            Some(ImageMode::Off) => return None,
+        };
+        let mut picker = Picker::halfblocks();
+        picker.set_protocol_type(protocol);
+        Some(picker)
     }
 }
 
@@ -241,6 +268,26 @@ mod tests {
             .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    #[test]
+    fn the_config_picks_the_protocol_and_no_color_turns_the_default_off() {
+        use ratatui_image::picker::ProtocolType;
+        let protocol =
+            |mode, no_color| ImageMode::picker(mode, no_color).map(|p| p.protocol_type());
+        assert_eq!(protocol(None, false), Some(ProtocolType::Halfblocks));
+        assert_eq!(protocol(None, true), None);
+        assert_eq!(
+            protocol(Some(ImageMode::Halfblocks), true),
+            Some(ProtocolType::Halfblocks)
+        );
+        assert_eq!(
+            protocol(Some(ImageMode::Sixel), false),
+            Some(ProtocolType::Sixel)
+        );
+        assert_eq!(protocol(Some(ImageMode::Off), false), None);
+        assert_eq!(ImageMode::parse("kitty"), Some(ImageMode::Kitty));
+        assert_eq!(ImageMode::parse("auto"), None);
     }
 
     #[test]

@@ -32,6 +32,12 @@ use crate::dashboard::keymap::{InputMode, KeyAction};
 /// Smallest terminal the dashboard draws in; below it, a message asks for more room.
 pub const MIN_SIZE: (u16, u16) = (60, 16);
 
+/// True when `size` is below [`MIN_SIZE`]: only the notice is drawn, and mutating keys are
+/// ignored (their effect could not be seen).
+pub fn is_too_small(size: Rect) -> bool {
+    size.width < MIN_SIZE.0 || size.height < MIN_SIZE.1
+}
+
 /// Where each part of the screen goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Areas {
@@ -121,12 +127,15 @@ pub fn list_area(size: Rect) -> Rect {
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
     let size = frame.area();
-    if size.width < MIN_SIZE.0 || size.height < MIN_SIZE.1 {
+    if is_too_small(size) {
+        // Wrapped, so it fits any size that has room for words at all.
         frame.render_widget(
             Paragraph::new(format!(
-                "scones needs at least {}x{}; this terminal is {}x{}",
+                "scones needs at least {}x{}; this terminal is {}x{}. Keys that change \
+                 anything are off until it is larger.",
                 MIN_SIZE.0, MIN_SIZE.1, size.width, size.height
             ))
+            .wrap(ratatui::widgets::Wrap { trim: true })
             .style(app.theme.bad),
             size,
         );
