@@ -441,3 +441,68 @@ fn a_careless_home_is_told_what_is_wrong_and_left_as_it_was() {
     assert!(stderr.contains("stdout is not a terminal"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// `scones run --random 1000000000` starts at once (keys are drawn as executions start, not
+/// all up front), and Ctrl-C ends it: the executions still running are stopped (ABORTED in
+/// the store, none left RUNNING for another process to reap), the summary of what ran is
+/// printed, and the exit status is 130.
+#[test]
+fn ctrl_c_ends_a_huge_run_with_its_summary_and_nothing_left_running() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    scones(&home)
+        .args(["stage", "--synthetic"])
+        .assert()
+        .success();
+    scones(&home)
+        .args(["train", "--epochs", "1", "--width", "4"])
+        .assert()
+        .success();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scones"))
+        .arg("--home")
+        .arg(&home)
+        .env_remove("SCONES_HOME")
+        .args(["run", "--random", "1000000000", "--concurrency", "8"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let started = std::time::Instant::now();
+    let mut line = String::new();
+    for _ in 0..20 {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the run ended early"
+        );
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "a billion keys must not be drawn before the first execution"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let summary = rest.lines().last().unwrap_or_default();
+    assert!(
+        summary.contains(" executions: "),
+        "the summary last: {rest}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let counts = Store::open(&home.join("scones.sqlite3"))
+        .unwrap()
+        .status_counts()
+        .unwrap();
+    assert_eq!(counts.running, 0, "{counts:?}");
+    assert!(counts.total() >= 20, "{counts:?}");
+}

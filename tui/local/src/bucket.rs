@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Object keys map to paths below the bucket directory; keys that could escape it
-//! (`..`, absolute, empty segments) are refused.
+//! (`..`, absolute, empty segments) are refused, and so are symbolic links below the bucket's
+//! directory (a link could point anywhere; S3 has no links).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,27 @@ impl LocalBucket {
         Ok(path)
     }
 
+    /// Refuses a key whose path below the bucket's directory passes through a symbolic
+    /// link. Stops at the first missing segment (the read then reports NotFound).
+    fn refuse_links(&self, key: &str) -> Result<(), String> {
+        let mut path = self.root.clone();
+        for segment in key.split('/') {
+            path.push(segment);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(format!(
+                        "key {key:?} goes through the symbolic link {}: the local bucket \
+                         serves only files inside it",
+                        path.display()
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
     /// The keys of the test images listed in `test.lst` (`test/<path>`), in file order.
     pub fn test_keys(&self) -> Result<Vec<String>, crate::stage::StageError> {
         let entries = crate::stage::read_lst(&self.root.join("test.lst"))?;
@@ -102,6 +124,7 @@ impl ObjectStore for LocalBucket {
             )));
         }
         let path = self.path_of(key).map_err(FetchError::Unreadable)?;
+        self.refuse_links(key).map_err(FetchError::Unreadable)?;
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -159,6 +182,30 @@ mod tests {
         assert_eq!(
             b.get_object(LOCAL_BUCKET_NAME, "test", 100).await,
             Err(FetchError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_symbolic_links_out_of_the_bucket() {
+        let (tmp, b) = bucket();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.png"), b"secret").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.png"),
+            tmp.path().join("test/link.png"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("elsewhere")).unwrap();
+        for key in ["test/link.png", "elsewhere/secret.png"] {
+            let r = b.get_object(LOCAL_BUCKET_NAME, key, 100).await;
+            assert!(
+                matches!(&r, Err(FetchError::Unreadable(m)) if m.contains("symbolic link")),
+                "{key}: {r:?}"
+            );
+        }
+        assert_eq!(
+            b.get_object(LOCAL_BUCKET_NAME, "test/a.png", 100).await,
+            Ok(b"12345".to_vec())
         );
     }
 

@@ -82,13 +82,8 @@ pub fn load_staged(bucket: &LocalBucket, split: Split) -> Result<Vec<LabeledImag
         let path = dir.join(&entry.path);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         let label = entry.label;
-        let image =
-            LabeledImage::from_png(entry.path.clone(), &bytes, label).map_err(|e| match e {
-                ModelError::ImageDecode { reason } => ModelError::ImageDecode {
-                    reason: format!("{}: {reason}", path.display()),
-                },
-                other => other,
-            })?;
+        let image = LabeledImage::from_png(entry.path.clone(), &bytes, label)
+            .map_err(|e| ModelError::in_file(&path, e))?;
         images.push(image);
     }
     Ok(images)

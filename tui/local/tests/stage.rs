@@ -174,7 +174,36 @@ fn a_corrupt_image_is_named_and_the_previous_data_survives() {
         "{err:?}"
     );
     assert!(err.to_string().contains("broken.png"));
-    // Nothing of the failed stage is visible; the previous stage is intact.
+    // An image of another size is refused by name too, not left to fail training later.
+    let big = {
+        let mut out = Vec::new();
+        image::write_buffer_with_format(
+            &mut std::io::Cursor::new(&mut out),
+            &vec![7u8; 64 * 64 * 3],
+            64,
+            64,
+            image::ExtendedColorType::Rgb8,
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+        out
+    };
+    let (dir, labels) = stage_folder(
+        &tmp.path().join("sized"),
+        &[
+            ("train", "good.png", png([9, 9, 9]), "0"),
+            ("train", "big.png", big, "1"),
+            ("test", "a.png", png([1, 2, 3]), "0"),
+            ("test", "b.png", png([4, 5, 6]), "1"),
+        ],
+    );
+    let err = stage::stage(&bucket, &Source::Images { dir, labels }, &NoProgress).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("big.png") && message.contains("64x64") && message.contains("32x32"),
+        "{message}"
+    );
+    // Nothing of the failed stages is visible; the previous stage is intact.
     assert_eq!(read_manifest(&bucket).unwrap(), Some(first));
     assert!(!bucket.root().join("train/good.png").exists());
     assert_eq!(read_lst(&bucket.root().join("train.lst")).unwrap().len(), 6);

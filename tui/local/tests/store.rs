@@ -574,3 +574,49 @@ async fn a_home_nobody_may_write_is_read_read_only() {
     assert!(stdout.contains("read-write: refused"), "{stdout}");
     assert!(stdout.contains("read-only: 1 executions"), "{stdout}");
 }
+
+/// A damaged store is refused before anything is written into it, with the way out; a file
+/// that is no database at all too.
+#[tokio::test]
+async fn a_damaged_store_is_refused_with_how_to_recover() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("scones.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        let writer = store.writer().unwrap();
+        for i in 0..200 {
+            writer.start_execution(ExecutionStart {
+                arn: format!("arn:aws:states:us-east-1:0:execution:scones:e{i}"),
+                name: format!("e{i}"),
+                state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+                s3_key: Some(format!("test/img_{i}.png")),
+                input: format!(
+                    "{{\"s3_key\": \"test/img_{i}.png\", \"pad\": \"{}\"}}",
+                    "x".repeat(200)
+                ),
+                start: ms(1_700_000_000_000 + i),
+            });
+        }
+        writer.flush().await.unwrap();
+        writer.close().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 4 * 4096, "several pages: {}", bytes.len());
+    // Garbage over the third page: a table page of the executions.
+    bytes[2 * 4096..3 * 4096].fill(0xA5);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open(&path)
+        .and_then(|store| store.writer())
+        .expect_err("a damaged store must not be written to");
+    assert_eq!(err.name(), "Corrupt", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("damaged") && message.contains("mv "),
+        "{message}"
+    );
+
+    let junk = tmp.path().join("junk.sqlite3");
+    std::fs::write(&junk, vec![0x42; 8192]).unwrap();
+    let err = Store::open(&junk).expect_err("not a database");
+    assert_eq!(err.name(), "Corrupt", "{err}");
+}

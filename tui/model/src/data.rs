@@ -114,14 +114,6 @@ impl LabeledImage {
 pub use scones_workflow::dataset::{LabelRow, LabelsError, file_name_problem, read_labels};
 
 /// Where an image of a labelled folder could not be used.
-fn image_error(path: &Path, error: ModelError) -> ModelError {
-    match error {
-        ModelError::ImageDecode { reason } => ModelError::ImageDecode {
-            reason: format!("{}: {reason}", path.display()),
-        },
-        other => other,
-    }
-}
 
 /// Loads the images of one split of a labelled folder.
 ///
@@ -142,7 +134,7 @@ pub fn load_split(
     for row in rows.into_iter().filter(|r| r.split == split) {
         let path: PathBuf = root.join(&row.split).join(&row.filename);
         let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
-        let image = RgbImage::decode_png(&bytes).map_err(|e| image_error(&path, e))?;
+        let image = RgbImage::decode_png(&bytes).map_err(|e| ModelError::in_file(&path, e))?;
         images.push(LabeledImage {
             image,
             label: row.label,

@@ -98,6 +98,18 @@ pub enum ModelError {
         /// What the backend said.
         reason: String,
     },
+
+    /// An error about one image file (decoding, size), naming the file. Its [`name`] is the
+    /// inner error's.
+    ///
+    /// [`name`]: ModelError::name
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: Box<ModelError>,
+    },
 }
 
 impl ModelError {
@@ -115,6 +127,15 @@ impl ModelError {
             ModelError::Mismatch { .. } => "Mismatch",
             ModelError::Io { .. } => "Io",
             ModelError::Backend { .. } => "Backend",
+            ModelError::InFile { source, .. } => source.name(),
+        }
+    }
+
+    /// `error` about the image file `path`.
+    pub fn in_file(path: impl Into<PathBuf>, error: ModelError) -> ModelError {
+        ModelError::InFile {
+            path: path.into(),
+            source: Box::new(error),
         }
     }
 

@@ -418,10 +418,20 @@ fn load_split_reads_labels_from_the_csv_not_file_names() {
     );
     std::fs::write(root.path().join("train/junk.png"), b"junk").expect("write");
     std::fs::write(&csv, "split,filename,label\ntrain,junk.png,0\n").expect("write");
-    match load_split(root.path(), &csv, "train") {
-        Err(ModelError::ImageDecode { reason }) => assert!(reason.contains("junk.png"), "{reason}"),
-        other => panic!("expected ImageDecode, got {other:?}"),
-    }
+    let err = load_split(root.path(), &csv, "train").expect_err("junk");
+    assert_eq!(err.name(), "ImageDecode");
+    assert!(err.to_string().contains("junk.png"), "{err}");
+    // An image of another size names its file too (eval --images reads folders this way).
+    let big = image::RgbImage::from_pixel(64, 64, image::Rgb([1, 2, 3]));
+    big.save(root.path().join("train/big.png")).expect("write");
+    std::fs::write(&csv, "split,filename,label\ntrain,big.png,0\n").expect("write");
+    let err = load_split(root.path(), &csv, "train").expect_err("big");
+    assert_eq!(err.name(), "ImageSize");
+    let message = err.to_string();
+    assert!(
+        message.contains("big.png") && message.contains("64x64"),
+        "{message}"
+    );
 }
 
 /// The shipped kind of run, shrunk: weight averaging and batch mixing switched on. CutMix

@@ -135,7 +135,7 @@ pub enum StageError {
         reason: String,
     },
     /// An image listed for staging is not a decodable PNG.
-    #[error("image {path} is corrupt: {reason}")]
+    #[error("image {path} cannot be staged: {reason}")]
     CorruptImage {
         /// The image file (or `archive:member/filename`).
         path: PathBuf,
@@ -333,9 +333,20 @@ pub(crate) fn check_file_name(source_name: &str, name: &str) -> Result<(), Stage
     }
 }
 
-/// Decodes `png` to check it is an image; returns the decoder's complaint otherwise.
+/// Decodes `png` to check it is an image the model takes (32x32, CIFAR-100's size); returns
+/// what is wrong otherwise. Staging refuses the others by name rather than leave them to
+/// fail training or evaluation later.
 pub(crate) fn check_png(png: &[u8]) -> Result<(), String> {
-    image::load_from_memory_with_format(png, image::ImageFormat::Png)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let image = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    let side = scones_model::IMAGE_SIDE as u32;
+    if (image.width(), image.height()) != (side, side) {
+        return Err(format!(
+            "it is {}x{}, the model takes {side}x{side} images (CIFAR-100's size): resize it \
+             or leave it out of the labels file",
+            image.width(),
+            image.height()
+        ));
+    }
+    Ok(())
 }

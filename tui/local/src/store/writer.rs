@@ -130,6 +130,9 @@ impl std::fmt::Debug for StoreWriter {
 impl StoreWriter {
     pub(crate) fn start(path: &Path) -> Result<StoreWriter, StoreError> {
         let conn = open_connection(path)?;
+        // A damaged file is refused before anything is written into it: SQLite would go on
+        // appending to the healthy pages and nobody would notice until a read failed.
+        super::refuse_if_damaged(&conn, path)?;
         schema::migrate(&conn, path)?;
         let runner_id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().timestamp_millis();
