@@ -237,6 +237,44 @@ fn stage_train_eval_and_run_from_the_command_line() {
         "{run}"
     );
 
+    // Drift: the model's baseline against its captured traffic, twelve inferences so far
+    // (too few to judge, said as such; never an alarm on a handful).
+    let drift = scones(&home)
+        .args(["drift", "--window", "6", "--windows", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let drift = String::from_utf8(drift).unwrap();
+    assert!(
+        drift.contains("baseline inputs: the 80 images of train/"),
+        "{drift}"
+    );
+    assert!(drift.contains("baseline outputs: none"), "{drift}");
+    assert!(drift.contains("6 inferences"), "{drift}");
+    assert_eq!(
+        drift.lines().last(),
+        Some("drift: NOT ENOUGH DATA"),
+        "{drift}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &scones(&home)
+            .args(["drift", "--window", "1h", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["windows"].as_array().unwrap().len(), 6);
+    assert_eq!(json["windows"][5]["inferences"], 12);
+    scones(&home)
+        .args(["drift", "--window", "0"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("neither a count of inferences"));
+
     // A threshold between the most and the least confident answers splits them.
     let store = Home::at(&home).unwrap().open_store().unwrap();
     let mut scored: Vec<(f64, String)> = first

@@ -17,8 +17,10 @@
 
 pub mod backend;
 pub mod bucket;
+pub mod drift;
 pub mod endpoint;
 pub mod home;
+pub mod perturb;
 pub mod progress;
 pub mod runner;
 pub mod settings;

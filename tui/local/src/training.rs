@@ -3,6 +3,7 @@
 //! ```text
 //! bucket/models/
 //!   20240501T120000Z-3f2a9c1b/   model.safetensors + metadata.json (see scones-model)
+//!                                 + baseline.json (the drift baseline, see crate::drift)
 //!   LATEST                        the directory name of the model the endpoint serves
 //! ```
 
@@ -113,6 +114,10 @@ pub fn train_staged(
     );
     let dir = models.join(&name);
     model.save(&dir)?;
+    // The drift baseline goes with the model, before LATEST points at it: a served model
+    // always has one.
+    let baseline = crate::drift::baseline_of(&name, &images, config.out_of_fold_outputs.as_ref());
+    crate::drift::save_baseline(&dir, &baseline).map_err(io(&dir))?;
     // The pointer is replaced atomically, so the endpoint never reads half a name.
     let tmp = models.join(format!(".{LATEST_FILE}.{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&tmp, format!("{name}\n")).map_err(io(&tmp))?;

@@ -296,6 +296,31 @@ async fn queries_are_incremental_filtered_and_bounded() {
         chrono::Duration::milliseconds(997)
     );
 
+    // The count and the rate come from the whole window, not from the page: six
+    // LowConfidence failures of the seven finished, read two at a time, newest first.
+    for i in [0usize, 1, 2, 4, 6] {
+        writer
+            .finish(
+                &arns[i],
+                ExecutionStop {
+                    status: ExecutionStatus::Failed,
+                    output: None,
+                    error: Some("LowConfidence".to_owned()),
+                    cause: None,
+                    stop: ms(1_700_000_002_000),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    writer.flush().await.unwrap();
+    let page = store
+        .failures("LowConfidence", ms(0), ms(4_000_000_000_000), 2)
+        .unwrap();
+    let names: Vec<&str> = page.newest.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["e6", "e4"]);
+    assert_eq!((page.total, page.finished), (6, 7));
+
     let newest = store
         .latest_executions(&ExecutionFilter::default(), 3)
         .unwrap();
@@ -325,7 +350,7 @@ async fn queries_are_incremental_filtered_and_bounded() {
         .unwrap();
     assert_eq!(by_key.len(), 1);
     let counts = store.status_counts().unwrap();
-    assert_eq!((counts.running, counts.succeeded, counts.failed), (8, 1, 1));
+    assert_eq!((counts.running, counts.succeeded, counts.failed), (3, 1, 6));
     assert_eq!(
         store.execution("e7").unwrap().unwrap().output.as_deref(),
         Some("{}")

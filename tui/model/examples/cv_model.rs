@@ -1,7 +1,7 @@
 //! Model selection by k-fold cross-validation on the shared train split (test/ is never read).
 //!
 //! Usage: `cv_model --config CONFIG.json [--label NAME] [--folds 5] [--fold-seed 1]
-//!         [--fold I] [--log FILE] [--threshold 0.93] [--train-fraction F]`
+//!         [--fold I] [--log FILE] [--threshold 0.93] [--train-fraction F] [--oof FILE]`
 //!
 //! Every configuration is scored on the same folds (same `--fold-seed`), so two configurations
 //! are compared image by image. `--fold I` runs one fold only (to spread folds over processes);
@@ -13,7 +13,12 @@
 //! After the folds, the pooled out-of-fold predictions (every image of `train/` predicted by
 //! the fold model that did not see it) get a calibration temperature fitted on them: the last
 //! line (also in `--log`) prints it as the `out_of_fold_calibration` the configuration should
-//! carry, with ECE, NLL, Brier and the decisions at `--threshold` before and after.
+//! carry, with ECE, NLL, Brier and the decisions at `--threshold` before and after, and the
+//! calibrated predictions' distribution as the `out_of_fold_outputs` it should carry (the
+//! model-output half of a final fit's drift baseline).
+//!
+//! `--oof FILE` writes the pooled out-of-fold predictions, one JSON line per image (the raw
+//! logits and the label), for measures computed later (the drift baseline's model outputs).
 //!
 //! `--train-fraction F` (below 1) trains each fold on a stratified fraction F of its training
 //! part only and scores it on the same held-out fold: a learning-curve point. F = 0.85
@@ -30,10 +35,11 @@ use std::time::Instant;
 use process::{load_average, process_cpu_seconds, shared_data_dir};
 use scones_model::calibration::{FittedOn, probabilities};
 use scones_model::{
-    EpochReport, FoldReport, LabeledImage, TrainConfig, cross_validate_fold, evaluate,
-    fit_temperature, load_split, split, train,
+    EpochReport, FoldReport, LabeledImage, OutOfFoldOutputs, TrainConfig, cross_validate_fold,
+    evaluate, fit_temperature, load_split, split, train,
 };
 use scones_workflow::class::Class;
+use scones_workflow::drift::Profile;
 use scones_workflow::quality::{Calibration, Decisions, Labelled};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut log: Option<PathBuf> = None;
     let mut threshold = 0.93f32;
     let mut train_fraction = 1.0f64;
+    let mut oof_out: Option<PathBuf> = None;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -56,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--log" => log = Some(value()?.into()),
             "--threshold" => threshold = value()?.parse()?,
             "--train-fraction" => train_fraction = value()?.parse()?,
+            "--oof" => oof_out = Some(value()?.into()),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -136,6 +144,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         oof_logits.extend_from_slice(&report.validation_logits);
         oof_labels.extend_from_slice(&report.validation_labels);
     }
+    if let Some(path) = &oof_out {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (logits, label) in oof_logits.iter().zip(&oof_labels) {
+            writeln!(
+                file,
+                "{}",
+                serde_json::json!({"logits": logits, "label": label})
+            )?;
+        }
+        file.flush()?;
+    }
     // Every image held out once: the pooled out-of-fold predictions of the whole training
     // set, what `TrainConfig::out_of_fold_calibration` is fitted on.
     if let Some(mut fit) = fit_temperature(&oof_logits, &oof_labels) {
@@ -160,9 +179,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "coverage": at.coverage(), "accepted_accuracy": at.accepted_accuracy(),
             })
         };
+        // The model-output half of a final fit's drift baseline (TrainConfig's
+        // `out_of_fold_outputs`): the calibrated predictions' confidence and class mix.
+        let mut outputs = Profile::default();
+        for logits in &oof_logits {
+            outputs.add_scores(probabilities(*logits, fit.temperature));
+        }
+        let out_of_fold_outputs = OutOfFoldOutputs {
+            folds,
+            confidence: outputs.confidence,
+            predicted: outputs.predicted,
+        };
         let line = serde_json::json!({
             "label": label,
             "pooled_out_of_fold": oof_labels.len(),
+            "out_of_fold_outputs": out_of_fold_outputs,
             "temperature": fit.temperature,
             "calibration": fit,
             "threshold": threshold,

@@ -5,6 +5,7 @@ use crate::ModelError;
 use crate::augment::Augmentation;
 use crate::calibration::{Calibration, FittedOn, TEMPERATURE};
 use crate::mixing::BatchMixing;
+use scones_workflow::drift::Histogram;
 
 /// Everything that decides how a model is trained. [`TrainConfig::default`] is the shipped
 /// configuration, chosen by 5-fold cross-validation on `train/` (fold seed 1, 200 images per
@@ -88,6 +89,24 @@ pub struct TrainConfig {
     /// when a holdout is there to fit on. `None`: the final fit serves its raw softmax.
     #[serde(default)]
     pub out_of_fold_calibration: Option<Calibration>,
+    /// The distribution of this configuration's calibrated out-of-fold predictions (what
+    /// `cv_model` pools): the model-output half of the drift baseline saved with a final fit,
+    /// which has no held-out images of its own. Belongs to the configuration, like the
+    /// calibration. `None`: the baseline judges the inputs only.
+    #[serde(default)]
+    pub out_of_fold_outputs: Option<OutOfFoldOutputs>,
+}
+
+/// The calibrated out-of-fold predictions of a configuration, as drift histograms.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutOfFoldOutputs {
+    /// Cross-validation folds.
+    pub folds: usize,
+    /// The top-class probability ([`scones_workflow::drift::CONFIDENCE_BINS`] bins over
+    /// [0.5, 1]).
+    pub confidence: Histogram,
+    /// Predictions per class (bin 0 bicycle, bin 1 motorcycle).
+    pub predicted: Histogram,
 }
 
 fn one_replica() -> usize {
@@ -117,7 +136,30 @@ impl Default for TrainConfig {
             mixing: BatchMixing::None,
             replicas: 2,
             out_of_fold_calibration: Some(shipped_calibration()),
+            out_of_fold_outputs: Some(shipped_outputs()),
         }
+    }
+}
+
+/// The default configuration's out-of-fold outputs: the same `cv_model` run's 1000 pooled
+/// predictions, calibrated with [`shipped_calibration`] (its `out_of_fold_outputs` line).
+fn shipped_outputs() -> OutOfFoldOutputs {
+    let confidence = [
+        5, 9, 6, 5, 2, 5, 6, 1, 4, 3, 2, 3, 4, 6, 6, 6, 6, 8, 6, 5, 5, 5, 9, 7, 2, 3, 7, 6, 9, 10,
+        11, 7, 14, 6, 10, 9, 9, 18, 16, 19, 21, 28, 22, 27, 38, 45, 81, 140, 178, 140,
+    ];
+    OutOfFoldOutputs {
+        folds: 5,
+        confidence: Histogram {
+            lo: 0.5,
+            hi: 1.0,
+            counts: confidence.to_vec(),
+        },
+        predicted: Histogram {
+            lo: 0.0,
+            hi: 2.0,
+            counts: vec![483, 517],
+        },
     }
 }
 

@@ -113,8 +113,6 @@ impl LabeledImage {
 /// The labels CSV and the file-name rule (the domain model's, shared with `scones stage`).
 pub use scones_workflow::dataset::{LabelRow, LabelsError, file_name_problem, read_labels};
 
-/// Where an image of a labelled folder could not be used.
-
 /// Loads the images of one split of a labelled folder.
 ///
 /// `labels_csv` has a header with at least the columns `split`, `filename`, `label` (the layout

@@ -47,7 +47,7 @@ mod train;
 pub use augment::Augmentation;
 pub use calibration::{Calibration, fit_temperature};
 pub use classifier::{Classifier, TrainedModel};
-pub use config::TrainConfig;
+pub use config::{OutOfFoldOutputs, TrainConfig};
 pub use cross_validation::{CrossValidation, FoldReport, cross_validate, cross_validate_fold};
 pub use data::{
     CHANNELS, Class, IMAGE_BYTES, IMAGE_SIDE, LabelRow, LabeledImage, LabelsError, RgbImage,

@@ -7,6 +7,7 @@
 mod aws_stack;
 mod dashboard;
 mod dashboard_aws;
+mod drift;
 mod eval;
 pub mod output;
 mod run;
@@ -88,6 +89,10 @@ pub enum Command {
     Threshold(threshold::ThresholdArgs),
     /// Start executions of the workflow; one line per execution, then a summary.
     Run(run::RunArgs),
+    /// Whether the served model's traffic still looks like its baseline: each statistic's
+    /// PSI, Kolmogorov-Smirnov test and verdict over windows of captured inferences (local);
+    /// ends with `drift: OK|WARN|ALERT|NOT ENOUGH DATA`.
+    Drift(drift::DriftArgs),
     /// Train the model: locally on the staged train split (CPU), saved under models/;
     /// `--aws`: run the SageMaker training job Terraform specifies.
     Train(train::TrainArgs),
@@ -105,5 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&cli.global, args),
         Command::Threshold(args) => threshold::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
+        Command::Drift(args) => drift::run(&cli.global, args),
     }
 }

@@ -12,6 +12,8 @@
 //!   and CloudWatch serves;
 //! - [`class`]: the two classes, in the order of the inference vector;
 //! - [`dataset`]: the staged dataset's formats (labels CSV, `.lst`, file names);
+//! - [`drift`]: drift statistics (PSI, Kolmogorov-Smirnov) of captured traffic against a
+//!   baseline saved with the model, with OK / WARN / ALERT verdicts;
 //! - [`quality`]: decision quality (coverage, accepted accuracy, calibration, the
 //!   risk-coverage table, a threshold from a target accuracy);
 //! - [`port`]: the [`port::Backend`] trait the dashboard and `scones run` talk to, and the
@@ -25,6 +27,7 @@ pub mod capture;
 pub mod cause;
 pub mod class;
 pub mod dataset;
+pub mod drift;
 pub mod history;
 pub mod metric;
 pub mod port;

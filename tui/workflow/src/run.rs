@@ -189,6 +189,9 @@ pub enum Keys {
     /// This many keys drawn at random (with replacement) from the test split, one at a time
     /// as executions start.
     Random(u64),
+    /// This many keys drawn at random (with replacement) from these (e.g. perturbed copies
+    /// of the test images).
+    RandomFrom(Arc<Vec<String>>, u64),
 }
 
 impl Keys {
@@ -196,7 +199,7 @@ impl Keys {
     pub fn len(&self) -> u64 {
         match self {
             Keys::Given(k) => k.len() as u64,
-            Keys::Random(n) => *n,
+            Keys::Random(n) | Keys::RandomFrom(_, n) => *n,
         }
     }
 
@@ -407,6 +410,7 @@ impl KeySource {
     async fn new<B: Backend>(backend: &B, keys: Keys) -> Result<KeySource, BackendError> {
         let pool = match &keys {
             Keys::Random(n) if *n > 0 => backend.test_keys().await?,
+            Keys::RandomFrom(pool, _) => Arc::clone(pool),
             _ => Arc::default(),
         };
         Ok(KeySource {
@@ -422,7 +426,7 @@ impl KeySource {
         }
         let key = match &self.keys {
             Keys::Given(keys) => keys.get(usize::try_from(self.next).ok()?).cloned(),
-            Keys::Random(_) => {
+            Keys::Random(_) | Keys::RandomFrom(..) => {
                 let i = rand::rng().random_range(0..self.pool.len().max(1));
                 self.pool.get(i).cloned()
             }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use scones_aws::{AwsBackend, AwsOptions};
+use scones_local::perturb::Perturbation;
 use scones_local::{Home, LocalBackend, LocalOptions, stage};
 use scones_workflow::port::Backend;
 use scones_workflow::run::{self, Interruption, Keys, Next, RunReport};
@@ -56,6 +57,19 @@ pub struct RunArgs {
     /// Do not write endpoint data capture (local; on AWS capture is the endpoint's).
     #[arg(long)]
     pub no_capture: bool,
+    /// Send drifted traffic (local, with --random): `darken` (a camera at dusk), `noise` (a
+    /// cheap sensor), `blur` (a dirty lens), or `one-class` (only motorcycles). The
+    /// transformed images are written under perturbed/ in the bucket; `scones drift` and the
+    /// dashboard show what the drift looks like.
+    #[arg(long, value_name = "KIND", requires = "random", value_parser = perturbation)]
+    pub perturb: Option<Perturbation>,
+}
+
+fn perturbation(name: &str) -> Result<Perturbation, String> {
+    Perturbation::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Perturbation::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown perturbation {name:?}: one of {}", names.join(", "))
+    })
 }
 
 /// Runs the command.
@@ -73,6 +87,10 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
                  (terraform apply -var threshold=0.9)"
             );
             anyhow::ensure!(
+                args.perturb.is_none(),
+                "--perturb is local: it writes transformed images into the local bucket"
+            );
+            anyhow::ensure!(
                 !args.no_capture,
                 "--no-capture is a local setting: on AWS data capture is the endpoint's \
                  configuration (Terraform's `data_capture_percentage`)"
@@ -86,7 +104,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             aws.check_deployed().await?;
             tracing::info!(state_machine = %aws.resources().state_machine_arn, "running on AWS");
             let aws = Arc::new(aws);
-            execute(Arc::clone(&aws), &args).await
+            execute(Arc::clone(&aws), &args, None).await
         } else {
             // No model: one clear error, and a new home stays as it was.
             let home = Home::locate(global.home.as_deref())?;
@@ -112,7 +130,14 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             )?);
             // No model, no data: one clear error before anything starts.
             local.stack("scones run")?;
-            let code = execute(Arc::clone(&local), &args).await;
+            let pool = match args.perturb {
+                Some(kind) => Some(Arc::new(
+                    scones_local::perturb::prepare(&home.bucket(), kind)
+                        .with_context(|| format!("cannot prepare the {} images", kind.name()))?,
+                )),
+                None => None,
+            };
+            let code = execute(Arc::clone(&local), &args, pool).await;
             local.finish(std::time::Duration::from_secs(30)).await;
             code
         }
@@ -120,10 +145,15 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the executions on `backend`, printing as they end.
-async fn execute<B: Backend>(backend: Arc<B>, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let keys = match args.random {
-        Some(n) => Keys::Random(n),
-        None => Keys::Given(args.key.clone()),
+async fn execute<B: Backend>(
+    backend: Arc<B>,
+    args: &RunArgs,
+    pool: Option<Arc<Vec<String>>>,
+) -> anyhow::Result<ExitCode> {
+    let keys = match (args.random, pool) {
+        (Some(n), Some(pool)) => Keys::RandomFrom(pool, n),
+        (Some(n), None) => Keys::Random(n),
+        (None, _) => Keys::Given(args.key.clone()),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -1,6 +1,6 @@
 //! `scones train --local`: train on the local bucket's train split, save under models/.
 
-use crate::cli::output::outln;
+use crate::cli::output::{errln, outln};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -30,6 +30,19 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         synthetic_banner(manifest.synthetic_reason.as_deref());
     }
     let mut config = TrainConfig::default();
+    // The shipped calibration and drift baseline were measured on the default recipe's
+    // out-of-fold predictions; another width or length is another recipe, whose numbers
+    // nobody measured: its final fit serves raw probabilities and judges inputs only.
+    if args.epochs.is_some_and(|e| e != config.epochs)
+        || args.width.is_some_and(|w| w != config.width)
+    {
+        config.out_of_fold_calibration = None;
+        config.out_of_fold_outputs = None;
+        errln!(
+            "note: a changed --epochs/--width has no out-of-fold calibration or output \
+             baseline (run tui/model's cv_model for them): probabilities are served raw"
+        );
+    }
     if let Some(epochs) = args.epochs {
         config.epochs = epochs;
     }

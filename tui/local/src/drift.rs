@@ -1,0 +1,271 @@
+//! Drift on the local stack: the baseline saved with every model, and the windows of the
+//! endpoint's captured traffic judged against it (`scones drift`, the dashboard's drift view).
+//! The statistics are `scones_workflow::drift`'s, the same the AWS side uses.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use scones_model::{LabeledImage, ModelMetadata, OutOfFoldOutputs, RgbImage};
+use scones_workflow::capture::{CapturedInference, Keep};
+use scones_workflow::drift::{
+    BASELINE_FILE, Baseline, Cutoffs, DriftReport, ImageFeatures, Profile, WindowCounter,
+    WindowSpec, compare, split_windows,
+};
+
+use crate::bucket::LocalBucket;
+use crate::endpoint::capture::read_captures;
+use crate::training::{TrainingError, latest_model_dir};
+
+/// Why drift could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    /// No model has been trained yet.
+    #[error("no trained model in {models}: run `scones train --local` first")]
+    NoModel {
+        /// The models directory.
+        models: PathBuf,
+    },
+    /// The model has no baseline (trained before baselines were saved).
+    #[error(
+        "the model in {model} has no drift baseline ({BASELINE_FILE}; models trained before \
+         scones saved one): train a new one with `scones train --local`"
+    )]
+    NoBaseline {
+        /// The model directory.
+        model: PathBuf,
+    },
+    /// The model or its baseline could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Locating the model failed.
+    #[error(transparent)]
+    Training(#[from] TrainingError),
+    /// The capture files could not be listed or read.
+    #[error("cannot read the data capture in {dir}: {source}")]
+    Capture {
+        /// The capture directory.
+        dir: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The baseline of a model trained on `train_images`: the input statistics of those images
+/// (label-free and model-free, so every training image is fair game), the output statistics
+/// from the recipe's out-of-fold predictions when it carries them (a final fit's predictions
+/// on its own training images are over-confident: measured 83% above 0.93 against 70% on
+/// unseen images).
+pub fn baseline_of(
+    model: &str,
+    train_images: &[LabeledImage],
+    outputs: Option<&OutOfFoldOutputs>,
+) -> Baseline {
+    let mut profile = Profile::default();
+    for image in train_images {
+        if let Some(features) = features_of(&image.image) {
+            profile.add_image(&features);
+        }
+    }
+    let outputs_from = outputs.map(|o| {
+        profile.confidence = o.confidence.clone();
+        profile.predicted = o.predicted.clone();
+        format!(
+            "{} out-of-fold predictions of train/ ({}-fold cross-validation of the training \
+             configuration), calibrated",
+            o.confidence.total(),
+            o.folds
+        )
+    });
+    Baseline {
+        format: Baseline::FORMAT,
+        created: Utc::now(),
+        model: model.to_owned(),
+        inputs_from: format!("the {} images of train/", train_images.len()),
+        outputs_from,
+        profile,
+    }
+}
+
+/// The input statistics of a decoded image.
+pub fn features_of(image: &RgbImage) -> Option<ImageFeatures> {
+    let side = scones_model::IMAGE_SIDE;
+    ImageFeatures::of_rgb(side, side, image.as_bytes())
+}
+
+/// Saves `baseline` into the model directory `dir`.
+pub fn save_baseline(dir: &Path, baseline: &Baseline) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(baseline).map_err(std::io::Error::other)?;
+    let path = dir.join(BASELINE_FILE);
+    let tmp = dir.join(format!(".{BASELINE_FILE}.tmp"));
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads the baseline saved with the model in `dir`.
+pub fn load_baseline(dir: &Path) -> Result<Baseline, DriftError> {
+    let path = dir.join(BASELINE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DriftError::NoBaseline {
+                model: dir.to_path_buf(),
+            });
+        }
+        Err(e) => {
+            return Err(DriftError::Unreadable {
+                path,
+                reason: e.to_string(),
+            });
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|e| DriftError::Unreadable {
+        path,
+        reason: e.to_string(),
+    })
+}
+
+/// What `scones drift` judges.
+#[derive(Debug, Clone, Copy)]
+pub struct DriftOptions {
+    /// How windows are cut.
+    pub window: WindowSpec,
+    /// How many windows (the newest is the current one; the others are its trend).
+    pub windows: usize,
+    /// The threshold the low-confidence rate is taken at.
+    pub threshold: f64,
+    /// Where verdicts change.
+    pub cutoffs: Cutoffs,
+}
+
+/// One window of traffic judged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WindowDrift {
+    /// The first inference's time (`None`: an empty window).
+    pub from: Option<DateTime<Utc>>,
+    /// The last inference's time.
+    pub to: Option<DateTime<Utc>>,
+    /// Inferences in the window.
+    pub inferences: u64,
+    /// Of them, repeats of an image counted already (counted once).
+    pub repeats: u64,
+    /// The judgement.
+    pub report: DriftReport,
+}
+
+/// The drift of the served model's traffic.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalDrift {
+    /// The model directory.
+    pub model: PathBuf,
+    /// Its baseline.
+    pub baseline: Baseline,
+    /// Traffic is counted from here: when the model was trained (earlier traffic was
+    /// another model's).
+    pub since: DateTime<Utc>,
+    /// The windows, oldest first; the last is the current one.
+    pub windows: Vec<WindowDrift>,
+    /// Captured records that could not be used (cut short, or an input that is not a
+    /// 32x32 PNG).
+    pub unreadable: usize,
+}
+
+impl LocalDrift {
+    /// The newest window.
+    pub fn current(&self) -> Option<&WindowDrift> {
+        self.windows.last()
+    }
+}
+
+/// Judges the captured traffic of `endpoint` since the served model was trained, against the
+/// baseline saved with it.
+pub fn drift(
+    bucket: &LocalBucket,
+    endpoint: &str,
+    options: &DriftOptions,
+    now: DateTime<Utc>,
+) -> Result<LocalDrift, DriftError> {
+    let model = latest_model_dir(bucket)?.ok_or_else(|| DriftError::NoModel {
+        models: bucket.models_dir(),
+    })?;
+    let baseline = load_baseline(&model)?;
+    let since = model_created(&model)?;
+    let (windows, unreadable) = judge_captures(bucket, endpoint, &baseline, since, options, now)?;
+    Ok(LocalDrift {
+        model,
+        baseline,
+        since,
+        windows,
+        unreadable,
+    })
+}
+
+/// The windows of `endpoint`'s traffic captured since `since` judged against `baseline`,
+/// oldest first, and how many captured records could not be used.
+pub fn judge_captures(
+    bucket: &LocalBucket,
+    endpoint: &str,
+    baseline: &Baseline,
+    since: DateTime<Utc>,
+    options: &DriftOptions,
+    now: DateTime<Utc>,
+) -> Result<(Vec<WindowDrift>, usize), DriftError> {
+    let captured = read_captures(bucket, endpoint, since, Keep::Input).map_err(|source| {
+        DriftError::Capture {
+            dir: crate::endpoint::capture::capture_dir(bucket, endpoint),
+            source,
+        }
+    })?;
+    let mut unreadable = 0;
+    let windows = split_windows(&captured, |c| c.time, options.window, options.windows, now)
+        .into_iter()
+        .map(|window| {
+            let counted = count(window);
+            unreadable += counted.unusable as usize;
+            WindowDrift {
+                from: window.first().map(|c| c.time),
+                to: window.last().map(|c| c.time),
+                inferences: counted.inferences,
+                repeats: counted.repeats,
+                report: compare(
+                    &baseline.profile,
+                    &counted.profile,
+                    options.threshold,
+                    &options.cutoffs,
+                ),
+            }
+        })
+        .collect();
+    Ok((windows, unreadable))
+}
+
+/// The counted window of captured inferences.
+fn count(window: &[CapturedInference]) -> WindowCounter {
+    let mut counter = WindowCounter::default();
+    for inference in window {
+        counter.add(inference.scores, inference.input.as_deref(), |png| {
+            features_of(&RgbImage::decode_png(png).ok()?)
+        });
+    }
+    counter
+}
+
+/// When the model in `dir` was trained.
+fn model_created(dir: &Path) -> Result<DateTime<Utc>, DriftError> {
+    let path = dir.join(scones_model::METADATA_FILE);
+    let unreadable = |reason: String| DriftError::Unreadable {
+        path: path.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
+    let meta: ModelMetadata =
+        serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+    DateTime::parse_from_rfc3339(&meta.created_at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| unreadable(format!("created_at {:?}: {e}", meta.created_at)))
+}

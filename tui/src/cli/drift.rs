@@ -1,0 +1,164 @@
+//! `scones drift`: the served model's captured traffic judged against its baseline, window by
+//! window (local). Each statistic's PSI and Kolmogorov-Smirnov test, its verdict, and the
+//! verdicts of the windows before (the trend); the last line is `drift: <verdict>`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use scones_local::Home;
+use scones_local::drift::{DriftOptions, LocalDrift, WindowDrift, drift};
+use scones_local::endpoint::DEFAULT_ENDPOINT_NAME;
+use scones_workflow::drift::{Cutoffs, Finding, Statistic, Verdict, WindowSpec};
+
+use super::GlobalArgs;
+use crate::cli::output::outln;
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The window: a count of inferences (500) or a period (30m, 1h, 2d).
+    #[arg(long, default_value = "500")]
+    pub window: WindowSpec,
+    /// Windows shown: the current one and the ones before it (the trend).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub windows: u16,
+    /// The threshold the low-confidence rate is taken at. Default: the local stack's (saved
+    /// with `scones threshold --save`, else 0.93).
+    #[arg(long, allow_negative_numbers = true)]
+    pub threshold: Option<scones_handlers::Threshold>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::locate(global.home.as_deref())?;
+    let options = DriftOptions {
+        window: args.window,
+        windows: usize::from(args.windows),
+        threshold: home.settings()?.threshold(args.threshold).value(),
+        cutoffs: Cutoffs::default(),
+    };
+    let result = drift(
+        &home.bucket(),
+        DEFAULT_ENDPOINT_NAME,
+        &options,
+        chrono::Utc::now(),
+    )?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&result)?;
+        outln!("{json}")?;
+    } else {
+        print_report(&result, &args.window)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(result: &LocalDrift, spec: &WindowSpec) -> anyhow::Result<()> {
+    let b = &result.baseline;
+    outln!("model: {}", result.model.display())?;
+    outln!("baseline inputs: {}", b.inputs_from)?;
+    outln!(
+        "baseline outputs: {}",
+        b.outputs_from
+            .as_deref()
+            .unwrap_or("none (the training configuration carries no out-of-fold predictions)")
+    )?;
+    let Some(current) = result.current() else {
+        outln!("no captured traffic since the model was trained")?;
+        outln!("drift: {}", Verdict::NotEnoughData.label())?;
+        return Ok(());
+    };
+    let r = &current.report;
+    let window = match spec {
+        WindowSpec::Count(_) => spec.to_string(),
+        WindowSpec::Period(_) => format!("the last {spec}"),
+    };
+    outln!(
+        "window: {window}: {} inferences, {} distinct images{}; low-confidence rate at \
+         threshold {:.2}",
+        current.inferences,
+        current.inferences - current.repeats,
+        span(current),
+        r.threshold
+    )?;
+    outln!(
+        "verdicts: PSI >= {} WARN, >= {} ALERT, when the Kolmogorov-Smirnov p-value < {}; \
+         fewer than {} distinct images: not enough data",
+        r.cutoffs.psi_warn,
+        r.cutoffs.psi_alert,
+        r.cutoffs.significance,
+        r.cutoffs.min_samples
+    )?;
+    if result.unreadable > 0 {
+        outln!(
+            "{} captured records had no usable scores or image",
+            result.unreadable
+        )?;
+    }
+    outln!("")?;
+    outln!(
+        "{:<20} {:>9} {:>9} {:>7} {:>6} {:>8}  {:<15} trend (oldest -> newest)",
+        "statistic",
+        "baseline",
+        "window",
+        "PSI",
+        "KS D",
+        "p-value",
+        "verdict"
+    )?;
+    for finding in &r.findings {
+        let trend: Vec<&str> = result
+            .windows
+            .iter()
+            .filter_map(|w| w.report.finding(finding.statistic))
+            .map(|f| short(f.verdict))
+            .collect();
+        outln!("{}  {}", row(finding), trend.join(" "))?;
+    }
+    outln!("")?;
+    outln!("drift: {}", r.verdict.label())?;
+    Ok(())
+}
+
+fn span(window: &WindowDrift) -> String {
+    match (window.from, window.to) {
+        (Some(from), Some(to)) => format!(
+            ", {} to {}",
+            from.format("%Y-%m-%d %H:%M:%S"),
+            to.format("%H:%M:%S UTC")
+        ),
+        _ => String::new(),
+    }
+}
+
+fn row(f: &Finding) -> String {
+    let number = |v: Option<f64>, digits: usize| match v {
+        Some(v) => format!("{v:.digits$}"),
+        None => "-".to_owned(),
+    };
+    let label = match f.statistic {
+        Statistic::PredictedClass => "bicycle share".to_owned(),
+        Statistic::LowConfidenceRate => "low-confidence rate".to_owned(),
+        s => s.name().to_owned(),
+    };
+    format!(
+        "{:<20} {:>9} {:>9} {:>7} {:>6} {:>8}  {:<15}",
+        label,
+        number(f.baseline_mean, 3),
+        number(f.current_mean, 3),
+        number(f.psi, 3),
+        number(f.ks.map(|k| k.d), 3),
+        f.ks.map_or("-".to_owned(), |k| format!("{:.1e}", k.p_value)),
+        f.verdict.label()
+    )
+}
+
+/// A verdict in a trend column.
+fn short(v: Verdict) -> &'static str {
+    match v {
+        Verdict::NotEnoughData => "-",
+        Verdict::Ok => "ok",
+        Verdict::Warn => "WARN",
+        Verdict::Alert => "ALERT",
+    }
+}

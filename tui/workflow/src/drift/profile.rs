@@ -1,0 +1,160 @@
+//! The distributions drift compares: a [`Profile`] of a population of inferences, and the
+//! [`Baseline`] saved with a model.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Feature, Histogram, ImageFeatures};
+use crate::class::Class;
+
+/// Bins of the confidence histogram: 0.01 wide over [0.5, 1], so the share below any
+/// two-decimal threshold is exact.
+pub const CONFIDENCE_BINS: usize = 50;
+/// Bins of each input statistic's histogram (1/50 of its range).
+pub const FEATURE_BINS: usize = 50;
+/// The file a model's baseline is saved in, next to the model (local) or next to the data
+/// capture (AWS).
+pub const BASELINE_FILE: &str = "baseline.json";
+
+/// The distributions of a population of inferences. Outputs and inputs are counted
+/// separately: an inference whose input was not captured still has an output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The top-class probability, over [0.5, 1].
+    pub confidence: Histogram,
+    /// Predictions per class: bin 0 bicycle, bin 1 motorcycle.
+    pub predicted: Histogram,
+    /// Each input statistic.
+    pub inputs: BTreeMap<Feature, Histogram>,
+}
+
+impl Default for Profile {
+    fn default() -> Profile {
+        Profile {
+            confidence: Histogram::new(0.5, 1.0, CONFIDENCE_BINS),
+            predicted: Histogram::new(0.0, 2.0, 2),
+            inputs: Feature::ALL
+                .iter()
+                .map(|&f| {
+                    let (lo, hi) = f.range();
+                    (f, Histogram::new(lo, hi, FEATURE_BINS))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Profile {
+    /// Counts one model output `[p_bicycle, p_motorcycle]`.
+    pub fn add_scores(&mut self, scores: [f64; 2]) {
+        if scores.iter().any(|s| !s.is_finite()) {
+            return;
+        }
+        self.confidence.add(scores[0].max(scores[1]));
+        self.predicted.add(Class::predicted(scores).index() as f64);
+    }
+
+    /// Counts one input image's statistics.
+    pub fn add_image(&mut self, features: &ImageFeatures) {
+        for (&feature, histogram) in &mut self.inputs {
+            histogram.add(features.get(feature));
+        }
+    }
+
+    /// Model outputs counted.
+    pub fn outputs(&self) -> u64 {
+        self.confidence.total()
+    }
+
+    /// Input images counted.
+    pub fn images(&self) -> u64 {
+        self.inputs
+            .values()
+            .map(Histogram::total)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The input histogram of `feature` (empty when this profile has none).
+    pub fn input(&self, feature: Feature) -> Histogram {
+        self.inputs.get(&feature).cloned().unwrap_or_else(|| {
+            let (lo, hi) = feature.range();
+            Histogram::new(lo, hi, FEATURE_BINS)
+        })
+    }
+}
+
+/// Counts a window's captured inferences into a [`Profile`], each distinct input image once:
+/// an image classified twice (a retry, a photo sent again) is one observation of the traffic,
+/// and counting it twice would make the tests over-confident.
+#[derive(Debug, Default)]
+pub struct WindowCounter {
+    /// What was counted.
+    pub profile: Profile,
+    /// Inferences offered.
+    pub inferences: u64,
+    /// Inferences whose input had been counted already.
+    pub repeats: u64,
+    /// Inferences with no usable scores, or whose input could not be read as an image.
+    pub unusable: u64,
+    seen: HashSet<u64>,
+}
+
+impl WindowCounter {
+    /// Counts one inference: its scores, and its input's statistics (`features` decodes the
+    /// captured bytes) unless the same bytes were counted before. An inference captured
+    /// without its input counts its scores only.
+    pub fn add(
+        &mut self,
+        scores: Option<[f64; 2]>,
+        input: Option<&[u8]>,
+        features: impl FnOnce(&[u8]) -> Option<ImageFeatures>,
+    ) {
+        self.inferences += 1;
+        let Some(scores) = scores else {
+            self.unusable += 1;
+            return;
+        };
+        let Some(input) = input else {
+            self.profile.add_scores(scores);
+            return;
+        };
+        let mut hasher = DefaultHasher::new();
+        input.hash(&mut hasher);
+        if !self.seen.insert(hasher.finish()) {
+            self.repeats += 1;
+            return;
+        }
+        self.profile.add_scores(scores);
+        match features(input) {
+            Some(f) => self.profile.add_image(&f),
+            None => self.unusable += 1,
+        }
+    }
+}
+
+/// The reference a model's traffic is judged against, saved with the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// The format of this file (1).
+    pub format: u32,
+    /// When it was computed.
+    pub created: DateTime<Utc>,
+    /// The model it belongs to (its directory or SageMaker model name).
+    pub model: String,
+    /// What the input statistics were computed on.
+    pub inputs_from: String,
+    /// What the output statistics were computed on; `None` when no held-out predictions of
+    /// this model's recipe exist (the output statistics are then not judged).
+    pub outputs_from: Option<String>,
+    /// The distributions.
+    pub profile: Profile,
+}
+
+impl Baseline {
+    /// The current format.
+    pub const FORMAT: u32 = 1;
+}
