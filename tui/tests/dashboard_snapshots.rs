@@ -169,6 +169,54 @@ async fn quality_view() {
     }
 }
 
+/// Drift: the newest window's dark images are an ALERT on brightness, said in the table,
+/// its trend and the header (from any tab); the selected statistic's distributions below.
+#[tokio::test]
+async fn drift_view() {
+    for size in SIZES {
+        let backend = FixtureBackend::new(executions());
+        backend.drifting.store(true, Ordering::SeqCst);
+        let mut d = dashboard_with(backend, size.0, size.1, false).await;
+        let first = d.screen();
+        assert!(
+            first.contains("DRIFT ALERT"),
+            "the header, on tab 1: {first}"
+        );
+        d.press(KeyCode::Char('7'));
+        settle(&mut d).await;
+        assert_eq!(d.app.view, View::Drift);
+        // The brightness row (confidence, class mix, low-confidence rate come first).
+        d.press(KeyCode::Down);
+        d.press(KeyCode::Down);
+        d.press(KeyCode::Down);
+        let screen = d.screen();
+        let brightness = screen.lines().find(|l| l.contains("brightness")).unwrap();
+        assert!(brightness.contains("ALERT"), "{screen}");
+        assert!(
+            screen.contains("300 inferences (300 distinct images)"),
+            "{screen}"
+        );
+        assert!(screen.contains("brightness: share per bin"), "{screen}");
+        insta::assert_snapshot!(name("drift", size), screen);
+    }
+}
+
+/// No baseline: the drift view says why and how to get one; no toast, no header marker.
+#[tokio::test]
+async fn drift_without_a_baseline_says_so_in_the_view() {
+    let backend = FixtureBackend::new(executions());
+    backend.failing.store(true, Ordering::SeqCst);
+    let mut d = dashboard_with(backend.clone(), 80, 24, false).await;
+    d.press(KeyCode::Char('7'));
+    settle(&mut d).await;
+    let screen = d.screen();
+    assert!(
+        screen.contains("Drift failed: connection refused"),
+        "{screen}"
+    );
+    assert!(!screen.contains("DRIFT "), "{screen}");
+}
+
 #[tokio::test]
 async fn metrics_view() {
     for size in SIZES {

@@ -872,6 +872,21 @@ impl Backend for AwsBackend {
             })
     }
 
+    async fn drift(
+        &self,
+        _window: scones_workflow::drift::WindowSpec,
+        _windows: usize,
+    ) -> BackendResult<scones_workflow::drift::DriftView> {
+        Err(BackendError::Unsupported {
+            operation: "Drift",
+            backend: "AWS",
+            reason: "the AWS side of drift (the monitor-drift function, its metrics and \
+                     reports) is not deployed by this version; `scones drift` judges the local \
+                     stack's traffic"
+                .to_owned(),
+        })
+    }
+
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
         let start = execution.start - chrono::Duration::seconds(2);
         let end = execution.stop.unwrap_or_else(Utc::now) + chrono::Duration::seconds(5);

@@ -22,6 +22,7 @@ use scones_handlers::Threshold;
 use scones_workflow::capture::Keep;
 use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, STOPPED_ERROR};
 use scones_workflow::class::Class;
+use scones_workflow::drift::{Cutoffs, DriftView, WindowSpec};
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
@@ -31,6 +32,7 @@ use scones_workflow::port::{
 use scones_workflow::run::ExecutionResult;
 use tokio::task::JoinHandle;
 
+use crate::drift::{DriftError, DriftOptions};
 use crate::endpoint::{DEFAULT_ENDPOINT_NAME, metric, read_captures};
 use crate::store::{self, ChangeCursor, Store, StoreError};
 use crate::training::latest_model_dir;
@@ -222,6 +224,20 @@ impl LocalBackend {
     }
 
     /// Runs a store query on the blocking pool.
+    /// The stack of this process buffers capture lines (flushed each second while traffic
+    /// lasts): writes them out so a reader sees the latest inferences.
+    fn flush_capture(&self) {
+        let stack = match self.stack.lock().as_deref() {
+            Ok(StackSlot::Open(s) | StackSlot::Fixed(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if let Some(stack) = stack
+            && let Err(e) = stack.endpoint().flush()
+        {
+            tracing::warn!(error = %e, "data capture flush failed");
+        }
+    }
+
     async fn query<T, F>(&self, operation: &'static str, f: F) -> BackendResult<T>
     where
         T: Send + 'static,
@@ -570,17 +586,7 @@ impl Backend for LocalBackend {
     }
 
     async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<Vec<CapturePoint>> {
-        // The stack of this process buffers capture lines (flushed each second while
-        // traffic lasts): write them out so the chart shows the latest inferences.
-        let stack = match self.stack.lock().as_deref() {
-            Ok(StackSlot::Open(s) | StackSlot::Fixed(s)) => Some(s.clone()),
-            _ => None,
-        };
-        if let Some(stack) = stack
-            && let Err(e) = stack.endpoint().flush()
-        {
-            tracing::warn!(error = %e, "data capture flush failed");
-        }
+        self.flush_capture();
         let bucket = self.bucket.clone();
         let endpoint = self.endpoint_name.clone();
         let read = tokio::task::spawn_blocking(move || {
@@ -683,6 +689,40 @@ impl Backend for LocalBackend {
                     message: other.to_string(),
                 },
             })
+    }
+
+    async fn drift(&self, window: WindowSpec, windows: usize) -> BackendResult<DriftView> {
+        let operation = "Drift";
+        self.flush_capture();
+        let bucket = self.bucket.clone();
+        let endpoint = self.endpoint_name.clone();
+        let options = DriftOptions {
+            window,
+            windows,
+            threshold: self.options.threshold.value(),
+            cutoffs: Cutoffs::default(),
+        };
+        let judged = tokio::task::spawn_blocking(move || {
+            crate::drift::drift(&bucket, &endpoint, &options, Utc::now())
+        })
+        .await
+        .map_err(|e| BackendError::TaskCrashed {
+            operation,
+            message: e.to_string(),
+        })?;
+        match judged {
+            Ok(drift) => Ok(drift.view(&window)),
+            Err(e @ (DriftError::NoModel { .. } | DriftError::NoBaseline { .. })) => {
+                Err(BackendError::NotReady {
+                    operation,
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            }),
+        }
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use scones_model::{LabeledImage, ModelMetadata, OutOfFoldOutputs, RgbImage};
 use scones_workflow::capture::{CapturedInference, Keep};
 use scones_workflow::drift::{
-    BASELINE_FILE, Baseline, Cutoffs, DriftReport, ImageFeatures, Profile, WindowCounter,
-    WindowSpec, compare, split_windows,
+    BASELINE_FILE, Baseline, Cutoffs, DriftView, ImageFeatures, Profile, WindowCounter,
+    WindowDrift, WindowSpec, compare, split_windows,
 };
 
 use crate::bucket::LocalBucket;
@@ -143,21 +143,6 @@ pub struct DriftOptions {
     pub cutoffs: Cutoffs,
 }
 
-/// One window of traffic judged.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct WindowDrift {
-    /// The first inference's time (`None`: an empty window).
-    pub from: Option<DateTime<Utc>>,
-    /// The last inference's time.
-    pub to: Option<DateTime<Utc>>,
-    /// Inferences in the window.
-    pub inferences: u64,
-    /// Of them, repeats of an image counted already (counted once).
-    pub repeats: u64,
-    /// The judgement.
-    pub report: DriftReport,
-}
-
 /// The drift of the served model's traffic.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LocalDrift {
@@ -179,6 +164,21 @@ impl LocalDrift {
     /// The newest window.
     pub fn current(&self) -> Option<&WindowDrift> {
         self.windows.last()
+    }
+
+    /// As the port's [`DriftView`], its windows cut by `spec`.
+    pub fn view(self, spec: &WindowSpec) -> DriftView {
+        DriftView {
+            model: self.model.file_name().map_or_else(
+                || self.model.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            inputs_from: self.baseline.inputs_from,
+            outputs_from: self.baseline.outputs_from,
+            window: spec.describe(),
+            windows: self.windows,
+            unreadable: self.unreadable,
+        }
     }
 }
 

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use scones_local::Home;
-use scones_local::drift::{DriftOptions, LocalDrift, WindowDrift, drift};
+use scones_local::drift::{DriftOptions, LocalDrift, drift};
 use scones_local::endpoint::DEFAULT_ENDPOINT_NAME;
-use scones_workflow::drift::{Cutoffs, Finding, Statistic, Verdict, WindowSpec};
+use scones_workflow::drift::{Cutoffs, Finding, Statistic, Verdict, WindowDrift, WindowSpec};
 
 use super::GlobalArgs;
 use crate::cli::output::outln;
@@ -69,10 +69,7 @@ fn print_report(result: &LocalDrift, spec: &WindowSpec) -> anyhow::Result<()> {
         return Ok(());
     };
     let r = &current.report;
-    let window = match spec {
-        WindowSpec::Count(_) => spec.to_string(),
-        WindowSpec::Period(_) => format!("the last {spec}"),
-    };
+    let window = spec.describe();
     outln!(
         "window: {window}: {} inferences, {} distinct images{}; low-confidence rate at \
          threshold {:.2}",

@@ -27,17 +27,20 @@ pub enum View {
     Logs,
     /// Decision quality over the window (labelled executions).
     Quality,
+    /// Drift of the served model's traffic against its baseline.
+    Drift,
 }
 
 impl View {
     /// Tab order.
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Executions,
         View::Metrics,
         View::LowConfidence,
         View::Capture,
         View::Logs,
         View::Quality,
+        View::Drift,
     ];
 
     /// Tab title.
@@ -49,6 +52,16 @@ impl View {
             View::Capture => "Capture",
             View::Logs => "Logs",
             View::Quality => "Quality",
+            View::Drift => "Drift",
+        }
+    }
+
+    /// Tab title where the full ones do not fit.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            View::Executions => "Execs",
+            View::LowConfidence => "Low conf",
+            other => other.title(),
         }
     }
 

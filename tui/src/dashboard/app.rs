@@ -25,6 +25,7 @@ use scones_workflow::port::{
 use crate::dashboard::action::{Action, Command, View};
 use crate::dashboard::components::capture::CaptureState;
 use crate::dashboard::components::detail::{self, DetailState};
+use crate::dashboard::components::drift::DriftState;
 use crate::dashboard::components::executions::{self, ExecutionsState};
 use crate::dashboard::components::image::{ImageMode, Images};
 use crate::dashboard::components::logs::LogsState;
@@ -139,6 +140,8 @@ pub struct App {
     pub capture: CaptureState,
     /// Logs panel.
     pub logs: LogsState,
+    /// Drift view (and the header's marker).
+    pub drift: DriftState,
     /// Notifications.
     pub toasts: Toasts,
     /// Endpoint status for the header.
@@ -187,6 +190,7 @@ impl App {
             low_confidence: LowConfidenceState::default(),
             capture: CaptureState::default(),
             logs: LogsState::default(),
+            drift: DriftState::default(),
             toasts: Toasts::default(),
             endpoint: None,
             images: Images::default(),
@@ -433,6 +437,7 @@ impl App {
                 self.low_confidence.move_by(delta, h);
             }
             View::Logs => self.logs.move_by(delta),
+            View::Drift => self.drift.move_by(delta),
             View::Metrics | View::Capture | View::Quality => {}
         }
     }
@@ -513,6 +518,12 @@ impl App {
                 .selected()
                 .and_then(|f| serde_json::to_string_pretty(f).ok()),
             View::Logs => serde_json::to_string_pretty(&self.logs.lines).ok(),
+            // The whole report: what `scones drift --json` would print for these windows.
+            View::Drift => self
+                .drift
+                .view
+                .as_ref()
+                .and_then(|v| serde_json::to_string_pretty(v.as_ref()).ok()),
             View::Capture => serde_json::to_string_pretty(&self.capture.points).ok(),
             View::Metrics => None,
             View::Quality => {
@@ -547,7 +558,7 @@ impl App {
         let a = self.areas();
         let inside = |r: Rect| x >= r.x && x < r.right() && y >= r.y && y < r.bottom();
         if inside(a.tabs) {
-            if let Some((_, _, view)) = components::tab_ranges(a.tabs.x)
+            if let Some((_, _, view)) = components::tab_ranges(a.tabs)
                 .into_iter()
                 .find(|(s, e, _)| x >= *s && x < *e)
             {
@@ -776,6 +787,10 @@ impl App {
                 if let Some(key) = image_key {
                     // Shown in the image's place, not as a toast, and asked again later.
                     self.images.insert_failure(key, e.to_string(), self.now);
+                } else if c.slot == Slot::Drift {
+                    // Refreshed in the background from every tab: a missing baseline is
+                    // said in the drift view, not in a toast every refresh.
+                    self.drift.fail(e.to_string());
                 } else if e.is_throttling() {
                     self.toast_error(format!("{} throttled: backing off", c.operation));
                 } else {
@@ -872,6 +887,7 @@ impl App {
                 self.low_confidence.set(report, finished);
             }
             Response::Logs(id, lines) => self.logs.set(id, lines),
+            Response::Drift(view) => self.drift.set(view),
             Response::Image(key, bytes) => self.images.insert_png(key, &bytes, self.now),
             Response::Started(_)
             | Response::Stopped(_)

@@ -13,6 +13,7 @@ use scones_workflow::port::{Request, TimeRange};
 
 use crate::dashboard::action::View;
 use crate::dashboard::app::{App, CAPTURE_LIMIT, LOW_CONFIDENCE_LIMIT, PAGE_SIZE};
+use crate::dashboard::components::drift;
 use crate::dashboard::worker::Slot;
 
 /// One stream of data.
@@ -99,6 +100,19 @@ pub const FEEDS: &[Feed] = &[
             Some(Request::LowConfidence {
                 range: window(app),
                 limit: LOW_CONFIDENCE_LIMIT,
+            })
+        },
+    },
+    Feed {
+        slot: Slot::Drift,
+        // Wanted on every tab: the header shows a WARN or ALERT wherever the user is. Each
+        // refresh reads the current windows' capture files (~0.1 s for 10,000 inferences).
+        interval: |base| (base * 5).max(Duration::from_secs(5)),
+        wanted: |_| true,
+        request: |_| {
+            Some(Request::Drift {
+                window: drift::WINDOW,
+                windows: drift::WINDOWS,
             })
         },
     },

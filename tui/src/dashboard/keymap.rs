@@ -48,6 +48,8 @@ pub enum KeyAction {
     Logs,
     /// Tab 6.
     Quality,
+    /// Tab 7.
+    Drift,
     /// Next pane.
     NextFocus,
     /// Next payload tab.
@@ -109,7 +111,7 @@ const fn bind(
 
 /// Every command, in help order: the one definition of names, descriptions, actions and
 /// default keys.
-pub static BINDINGS: [Binding; 31] = {
+pub static BINDINGS: [Binding; 32] = {
     use KeyAction as K;
     [
         bind(
@@ -219,6 +221,13 @@ pub static BINDINGS: [Binding; 31] = {
             "decision-quality tab",
             Action::GoView(View::Quality),
             &["6"],
+        ),
+        bind(
+            K::Drift,
+            "view_drift",
+            "drift tab",
+            Action::GoView(View::Drift),
+            &["7"],
         ),
         bind(
             K::NextFocus,

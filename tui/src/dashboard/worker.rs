@@ -42,6 +42,8 @@ pub enum Slot {
     LowConfidence,
     /// Logs panel.
     Logs,
+    /// Drift view (and the header's drift marker).
+    Drift,
     /// The image of the selected execution or failure.
     Image,
     /// Start/stop/redrive: never cancelled, never stale.

@@ -16,6 +16,9 @@ use scones::dashboard::app::AppOptions;
 use scones::dashboard::config::Config;
 use scones_workflow::ExecutionStatus;
 use scones_workflow::class::Class;
+use scones_workflow::drift::{
+    Cutoffs, DriftView, ImageFeatures, Profile, WindowDrift, WindowSpec, compare,
+};
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
@@ -320,6 +323,8 @@ pub struct FixtureBackend {
     pub home: PathBuf,
     /// Histories served instead of the generated ones, by execution id.
     pub histories: std::sync::Mutex<std::collections::HashMap<ExecutionId, Vec<Value>>>,
+    /// The newest drift window is dark traffic (an ALERT) rather than the baseline's.
+    pub drifting: AtomicBool,
 }
 
 impl FixtureBackend {
@@ -331,6 +336,7 @@ impl FixtureBackend {
             image_calls: AtomicUsize::new(0),
             home: PathBuf::from("/home/ml/.local/share/scones"),
             histories: Default::default(),
+            drifting: AtomicBool::new(false),
         })
     }
 
@@ -518,6 +524,15 @@ impl Backend for FixtureBackend {
         }
     }
 
+    async fn drift(&self, window: WindowSpec, windows: usize) -> BackendResult<DriftView> {
+        self.check("Drift")?;
+        Ok(fixture_drift(
+            window,
+            windows,
+            self.drifting.load(Ordering::SeqCst),
+        ))
+    }
+
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
         self.check("FilterLogEvents")?;
         let events = self.history(execution.id.clone()).await?;
@@ -617,4 +632,58 @@ pub async fn run_random(runner: &Arc<LocalBackend>, n: u64) {
         .await
         .unwrap();
     runner.finish(Duration::from_secs(10)).await;
+}
+
+/// A drift view of fixed traffic: `windows` windows of 300 inferences like the baseline's
+/// (mid-grey images); with `drifting`, the newest window's are much darker (brightness ALERT)
+/// and less confident.
+pub fn fixture_drift(window: WindowSpec, windows: usize, drifting: bool) -> DriftView {
+    let grey = |level: u8, i: usize| {
+        let pixels: Vec<u8> = (0..16usize)
+            .flat_map(|p| {
+                let v = level.saturating_add(((p * 7 + i) % 40) as u8);
+                [v, v, v]
+            })
+            .collect();
+        ImageFeatures::of_rgb(4, 4, &pixels).unwrap()
+    };
+    let profile = |n: usize, level: u8, confidence: f64| {
+        let mut p = Profile::default();
+        for i in 0..n {
+            let c = confidence + (i % 10) as f64 / 100.0;
+            p.add_scores(if i % 2 == 0 {
+                [c, 1.0 - c]
+            } else {
+                [1.0 - c, c]
+            });
+            p.add_image(&grey(level, i));
+        }
+        p
+    };
+    let baseline = profile(1000, 100, 0.9);
+    let judged = (0..windows)
+        .map(|w| {
+            let dark = drifting && w + 1 == windows;
+            let current = profile(
+                300,
+                if dark { 30 } else { 100 },
+                if dark { 0.6 } else { 0.9 },
+            );
+            WindowDrift {
+                from: Some(t0() + chrono::Duration::seconds(60 * w as i64)),
+                to: Some(t0() + chrono::Duration::seconds(60 * w as i64 + 59)),
+                inferences: 300,
+                repeats: 0,
+                report: compare(&baseline, &current, 0.93, &Cutoffs::default()),
+            }
+        })
+        .collect();
+    DriftView {
+        model: "20260101T000000Z-fixture".into(),
+        inputs_from: "the 1000 images of train/".into(),
+        outputs_from: Some("1000 out-of-fold predictions of train/".into()),
+        window: window.describe(),
+        windows: judged,
+        unreadable: 0,
+    }
 }

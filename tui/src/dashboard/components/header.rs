@@ -74,11 +74,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         first.push(Span::styled("READ-ONLY", theme.warn));
     }
 
+    let drift = app.drift.alarm();
     let mut second = vec![Span::styled(" endpoint ", theme.dim)];
     match &app.endpoint {
         Some(e) => {
-            // The name is long and constant: only when there is room for it.
-            if area.width >= 80 {
+            // The name is long and constant: only when there is room for it (a drift
+            // marker takes its place at 80 columns).
+            if area.width >= 80 + if drift.is_some() { 20 } else { 0 } {
                 second.push(Span::styled(truncate(&e.name, 24), theme.text));
                 second.push(Span::raw(" "));
             }
@@ -86,6 +88,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             second.push(Span::styled(format!("● {}", e.status), style));
         }
         None => second.push(Span::styled("…", theme.dim)),
+    }
+    // Drift shows from every tab, next to the endpoint whose traffic it is about: the point
+    // of a safeguard is not having to look for it.
+    if let Some(verdict) = drift {
+        second.push(sep());
+        second.push(Span::styled(
+            format!(" DRIFT {} ", verdict.label()),
+            super::drift::verdict_style(theme, verdict)
+                .add_modifier(ratatui::style::Modifier::REVERSED),
+        ));
+        second.push(Span::styled(" (7)", theme.dim));
     }
     second.push(sep());
     let pending = app.pending();

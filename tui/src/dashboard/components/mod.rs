@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod detail;
+pub mod drift;
 pub mod executions;
 pub mod header;
 pub mod help;
@@ -164,6 +165,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Capture => capture::draw(frame, a.body, app, false),
         View::Logs => logs::draw(frame, a.body, app),
         View::Quality => quality::draw(frame, a.body, app),
+        View::Drift => drift::draw(frame, a.body, app),
     }
     draw_footer(frame, a.footer, app);
     toasts::draw(frame, a.body, app);
@@ -172,20 +174,37 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// Column ranges of the tab titles in the tab bar starting at `x`.
-pub fn tab_ranges(x: u16) -> Vec<(u16, u16, View)> {
+/// Column ranges of the tab titles in the tab bar `area`.
+pub fn tab_ranges(area: Rect) -> Vec<(u16, u16, View)> {
+    let short = short_tabs(area.width);
     let mut out = Vec::new();
-    let mut pos = x;
+    let mut pos = area.x;
     for (i, view) in View::ALL.iter().enumerate() {
-        let w = tab_label(i, *view).chars().count() as u16;
+        let w = tab_label(i, *view, short).chars().count() as u16;
         out.push((pos, pos + w, *view));
         pos += w + 1;
     }
     out
 }
 
-fn tab_label(i: usize, view: View) -> String {
-    format!(" {} {} ", i + 1, view.title())
+/// True when the full titles do not fit in `width` (all seven tabs must stay visible at 80
+/// columns).
+fn short_tabs(width: u16) -> bool {
+    let full: usize = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| tab_label(i, *v, false).chars().count() + 1)
+        .sum();
+    usize::from(width) < full
+}
+
+fn tab_label(i: usize, view: View, short: bool) -> String {
+    let title = if short {
+        view.short_title()
+    } else {
+        view.title()
+    };
+    format!(" {} {title} ", i + 1)
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
@@ -200,7 +219,7 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             theme.dim
         };
-        let label = tab_label(i, *view);
+        let label = tab_label(i, *view, short_tabs(area.width));
         // Brackets (same width as the padding) mark the active tab without colours too.
         let label = if *view == app.view {
             format!("[{}]", label.trim())
@@ -248,6 +267,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
                 (KeyAction::WindowNarrower, "narrower"),
             ]);
         }
+        View::Drift => {}
         View::Logs => hints.push((KeyAction::Copy, "copy")),
     }
     if !app.readonly {
@@ -333,11 +353,21 @@ mod tests {
 
     #[test]
     fn tab_ranges_are_contiguous() {
-        let r = tab_ranges(0);
+        let r = tab_ranges(Rect::new(0, 0, 200, 1));
         assert_eq!(r.len(), View::ALL.len());
         assert_eq!(r[0].0, 0);
         for w in r.windows(2) {
             assert_eq!(w[0].1 + 1, w[1].0);
         }
+    }
+
+    #[test]
+    fn every_tab_fits_at_80_columns() {
+        let r = tab_ranges(Rect::new(0, 0, 80, 1));
+        let last = r.last().unwrap();
+        assert_eq!(last.2, View::Drift);
+        // The active tab's brackets take the place of its padding: the width is the same.
+        assert!(last.1 <= 80, "{r:?}");
+        assert!(!short_tabs(160));
     }
 }

@@ -20,7 +20,7 @@ mod window;
 pub use features::{Feature, ImageFeatures};
 pub use histogram::{Histogram, Ks, kolmogorov_q, ks, psi};
 pub use profile::{BASELINE_FILE, Baseline, CONFIDENCE_BINS, FEATURE_BINS, Profile, WindowCounter};
-pub use report::{DriftReport, Finding, Statistic, compare};
+pub use report::{DriftReport, DriftView, Finding, Statistic, WindowDrift, compare};
 pub use window::{WindowSpec, WindowSpecError, split_windows};
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,6 @@
 //! Judging a window of traffic against a baseline.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::histogram::{ks, psi};
@@ -89,6 +90,52 @@ impl DriftReport {
     /// The finding on `statistic`.
     pub fn finding(&self, statistic: Statistic) -> Option<&Finding> {
         self.findings.iter().find(|f| f.statistic == statistic)
+    }
+}
+
+/// One window of traffic judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowDrift {
+    /// The first inference's time (`None`: an empty window).
+    pub from: Option<DateTime<Utc>>,
+    /// The last inference's time.
+    pub to: Option<DateTime<Utc>>,
+    /// Inferences in the window.
+    pub inferences: u64,
+    /// Of them, repeats of an image counted already (counted once).
+    pub repeats: u64,
+    /// The judgement.
+    pub report: DriftReport,
+}
+
+/// The drift of a model's traffic, window by window: what `scones drift` prints and the
+/// dashboard's drift view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftView {
+    /// The model the traffic went to.
+    pub model: String,
+    /// What the baseline's input statistics were computed on.
+    pub inputs_from: String,
+    /// What its output statistics were computed on (`None`: inputs only).
+    pub outputs_from: Option<String>,
+    /// How the windows were cut (e.g. "the last 500 inferences").
+    pub window: String,
+    /// The windows, oldest first; the last is the current one.
+    pub windows: Vec<WindowDrift>,
+    /// Captured records that could not be used.
+    pub unreadable: usize,
+}
+
+impl DriftView {
+    /// The newest window.
+    pub fn current(&self) -> Option<&WindowDrift> {
+        self.windows.last()
+    }
+
+    /// The current window's verdict (NOT ENOUGH DATA without traffic).
+    pub fn verdict(&self) -> Verdict {
+        self.current()
+            .map_or(Verdict::NotEnoughData, |w| w.report.verdict)
     }
 }
 

@@ -43,6 +43,16 @@ impl FromStr for WindowSpec {
     }
 }
 
+impl WindowSpec {
+    /// How the window reads in a report: "the last 500 inferences", "the last 1h".
+    pub fn describe(&self) -> String {
+        match self {
+            WindowSpec::Count(_) => self.to_string(),
+            WindowSpec::Period(_) => format!("the last {self}"),
+        }
+    }
+}
+
 impl std::fmt::Display for WindowSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::class::Class;
+use crate::drift::{DriftView, WindowSpec};
 use crate::history::HistoryEvent;
 use crate::quality::Labelled;
 use crate::run::ExecutionResult;
@@ -486,6 +487,15 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The bytes of the image `s3_key` of the deployment's bucket (a PNG), to show it.
     fn image(&self, s3_key: String) -> impl Future<Output = BackendResult<Vec<u8>>> + Send;
+
+    /// The served model's captured traffic judged against its drift baseline, in up to
+    /// `windows` windows cut by `window` (oldest first). No baseline is
+    /// [`BackendError::NotReady`], saying how to get one.
+    fn drift(
+        &self,
+        window: WindowSpec,
+        windows: usize,
+    ) -> impl Future<Output = BackendResult<DriftView>> + Send;
 
     /// Log lines about one execution within its time window, oldest first.
     fn logs(

@@ -8,6 +8,7 @@ use super::{
     Backend, BackendResult, CapturePoint, Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta,
     ExecutionId, ExecutionSummary, LogLine, LowConfidenceReport, RecordLink, TimeRange,
 };
+use crate::drift::{DriftView, WindowSpec};
 use crate::history::HistoryEvent;
 
 /// A backend call to make.
@@ -68,6 +69,13 @@ pub enum Request {
         /// The image's key.
         s3_key: String,
     },
+    /// [`Backend::drift`].
+    Drift {
+        /// How windows are cut.
+        window: WindowSpec,
+        /// How many.
+        windows: usize,
+    },
     /// [`Backend::logs`].
     Logs {
         /// The execution.
@@ -103,6 +111,8 @@ pub enum Response {
     LowConfidence(LowConfidenceReport),
     /// An image's bytes, by key.
     Image(String, Arc<Vec<u8>>),
+    /// The drift view.
+    Drift(Arc<DriftView>),
     /// Log lines of one execution.
     Logs(ExecutionId, Vec<LogLine>),
     /// Where an execution's record lives.
@@ -123,6 +133,7 @@ impl Request {
             Request::Capture { .. } => "ReadDataCapture",
             Request::LowConfidence { .. } => "LowConfidenceFailures",
             Request::Image { .. } => "GetObject",
+            Request::Drift { .. } => "Drift",
             Request::Logs { .. } => "FilterLogEvents",
             Request::RecordLink { .. } => "RecordLink",
         }
@@ -168,6 +179,9 @@ impl Request {
             Request::Image { s3_key } => {
                 let bytes = backend.image(s3_key.clone()).await?;
                 Response::Image(s3_key, Arc::new(bytes))
+            }
+            Request::Drift { window, windows } => {
+                Response::Drift(Arc::new(backend.drift(window, windows).await?))
             }
             Request::Logs { execution } => {
                 let id = execution.id.clone();
