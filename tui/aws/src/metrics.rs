@@ -36,18 +36,14 @@ pub struct EndpointSeries {
     pub errors_5xx: Vec<f64>,
 }
 
-/// A period CloudWatch accepts: 1, 5, 10, 30 or 60 s below a minute, whole minutes above.
+/// The period asked of CloudWatch for SageMaker's endpoint invocation metrics: whole
+/// minutes, at least one. They are standard-resolution metrics published once a minute
+/// (SageMaker API reference, `MetricsConfig`: "invocation metrics continue to be published at
+/// the default 60-second interval" unless enhanced metrics are on), so a shorter period
+/// returns mostly empty buckets and a chart that misleads.
 pub fn valid_period(period: Duration) -> Duration {
-    let secs = period.as_secs().max(1);
-    let secs = match secs {
-        0..=1 => 1,
-        2..=5 => 5,
-        6..=10 => 10,
-        11..=30 => 30,
-        31..=60 => 60,
-        s => s.div_ceil(60) * 60,
-    };
-    Duration::from_secs(secs)
+    let secs = period.as_secs().max(60);
+    Duration::from_secs(secs.div_ceil(60) * 60)
 }
 
 /// The query ids, in the order of the fields of [`EndpointSeries`].
@@ -60,7 +56,7 @@ const QUERIES: [(&str, &str, &str); 5] = [
 ];
 
 /// Reads the endpoint's metrics over `[start, end)` in periods of `period` (rounded up to
-/// one CloudWatch accepts). The window is aligned down to a whole period so buckets line up
+/// whole minutes, [`valid_period`]). The window is aligned down to a whole period so buckets line up
 /// with CloudWatch's.
 pub async fn endpoint_series(
     cloudwatch: &aws_sdk_cloudwatch::Client,
@@ -225,15 +221,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn periods_are_rounded_up_to_what_cloudwatch_accepts() {
+    fn periods_are_whole_minutes_as_sagemaker_publishes_them() {
         let s = |n| valid_period(Duration::from_secs(n)).as_secs();
-        assert_eq!(s(0), 1);
-        assert_eq!(s(3), 5);
-        assert_eq!(s(7), 10);
-        assert_eq!(s(20), 30);
+        // The dashboard's 15-minute window over 60 points asks for 15 s: one minute it is.
+        assert_eq!(s(15), 60);
+        assert_eq!(s(0), 60);
         assert_eq!(s(45), 60);
         assert_eq!(s(61), 120);
         assert_eq!(s(300), 300);
-        assert_eq!(valid_period(Duration::from_millis(500)).as_secs(), 1);
+        assert_eq!(valid_period(Duration::from_millis(500)).as_secs(), 60);
     }
 }

@@ -116,7 +116,13 @@ pub fn train_staged(
     model.save(&dir)?;
     // The drift baseline goes with the model, before LATEST points at it: a served model
     // always has one.
-    let baseline = crate::drift::baseline_of(&name, &images, config.out_of_fold_outputs.as_ref());
+    // The recipe's out-of-fold outputs describe its predictions on the data they were
+    // measured on: another training set (the synthetic stand-in) gets an inputs-only baseline.
+    let outputs = config
+        .out_of_fold_outputs
+        .as_ref()
+        .filter(|o| o.data_fingerprint == model.metadata().data_fingerprint);
+    let baseline = crate::drift::baseline_of(&name, &images, outputs);
     crate::drift::save_baseline(&dir, &baseline).map_err(io(&dir))?;
     // The pointer is replaced atomically, so the endpoint never reads half a name.
     let tmp = models.join(format!(".{LATEST_FILE}.{}", uuid::Uuid::new_v4().simple()));

@@ -81,6 +81,29 @@ fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
     let scores = scones_handlers::Scores::from_endpoint_body(&body).unwrap();
     assert!((scores.p_bicycle + scores.p_motorcycle - 1.0).abs() < 1e-3);
 
+    // The drift baseline is saved with the model: the inputs of train/, and no output
+    // baseline, since the shipped recipe's out-of-fold outputs are predictions of other data.
+    let baseline = scones_local::drift::load_baseline(&dir).unwrap();
+    assert_eq!(baseline.inputs_from, "the 80 images of train/");
+    assert_eq!(baseline.profile.images(), 80);
+    assert_eq!(
+        (baseline.outputs_from.as_deref(), baseline.profile.outputs()),
+        (None, 0)
+    );
+    // Out-of-fold outputs of this very training set are used.
+    let train = training::load_staged(&bucket, Split::Train).unwrap();
+    let mut ours = config.out_of_fold_outputs.clone().unwrap();
+    ours.data_fingerprint = scones_model::fingerprint::of_images(&train);
+    let with_outputs = TrainConfig {
+        epochs: 1,
+        out_of_fold_outputs: Some(ours),
+        ..config.clone()
+    };
+    let (_, second) = training::train_staged(&bucket, &with_outputs, |_| {}).unwrap();
+    let baseline = scones_local::drift::load_baseline(&second).unwrap();
+    assert!(baseline.outputs_from.is_some());
+    assert_eq!(baseline.profile.outputs(), 1000);
+
     // A second model replaces the pointer; a broken pointer is a typed error.
     std::fs::write(bucket.models_dir().join("LATEST"), "../elsewhere\n").unwrap();
     assert_eq!(

@@ -187,6 +187,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let out_of_fold_outputs = OutOfFoldOutputs {
             folds,
+            data_fingerprint: scones_model::fingerprint::of_images(&images),
             confidence: outputs.confidence,
             predicted: outputs.predicted,
         };

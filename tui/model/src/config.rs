@@ -97,11 +97,16 @@ pub struct TrainConfig {
     pub out_of_fold_outputs: Option<OutOfFoldOutputs>,
 }
 
-/// The calibrated out-of-fold predictions of a configuration, as drift histograms.
+/// The calibrated out-of-fold predictions of a configuration on one training set, as drift
+/// histograms.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutOfFoldOutputs {
     /// Cross-validation folds.
     pub folds: usize,
+    /// The training set they are predictions of ([`crate::fingerprint::of_images`]): a model
+    /// trained on other data (the synthetic stand-in, another subset) gets no output
+    /// baseline rather than the wrong one.
+    pub data_fingerprint: String,
     /// The top-class probability ([`scones_workflow::drift::CONFIDENCE_BINS`] bins over
     /// [0.5, 1]).
     pub confidence: Histogram,
@@ -150,6 +155,9 @@ fn shipped_outputs() -> OutOfFoldOutputs {
     ];
     OutOfFoldOutputs {
         folds: 5,
+        // The 1000 train/ images of the shared CIFAR-100 bicycle/motorcycle subset.
+        data_fingerprint: "9bdcf10df669084269b725b01340c5f42c7c6f424c6cb4c69e8db2cd5b86dc19"
+            .to_owned(),
         confidence: Histogram {
             lo: 0.5,
             hi: 1.0,

@@ -91,13 +91,16 @@ fn totals(m: &EndpointMetrics) -> (f64, Option<f64>, Option<f64>, f64) {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let state = &app.metrics;
+    // The period of the data received, which the backend may have widened (SageMaker's
+    // endpoint metrics come in whole minutes), not the one asked for.
+    let period = state.data.as_ref().map_or(state.period(), |m| m.period);
     let title = Line::from(vec![
         Span::styled(" Endpoint metrics ", theme.title),
         Span::styled(
             format!(
                 "last {} · {} periods · +/- window ",
                 fmt_window(state.window()),
-                fmt_window(state.period())
+                fmt_window(period)
             ),
             theme.dim,
         ),
