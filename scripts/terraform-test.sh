@@ -98,7 +98,17 @@ step_static() {
     terraform fmt -check -recursive -diff || { echo "terraform fmt found unformatted files (run: terraform -chdir=terraform fmt -recursive)"; exit 1; }
     python3 tests/readme_tables.py --check || exit 1
     terraform init -backend=false -input=false >/dev/null || exit 1
-    terraform validate
+    terraform validate || exit 1
+    # Destroy order, which no plan shows: the bucket must depend on its KMS key, so a
+    # destroy that stops at a non-empty bucket never schedules the key's deletion while
+    # the bucket's objects still need it.
+    # (The graph is read whole first: `grep -q` stopping early would give `terraform graph`
+    # a broken pipe, which pipefail reports as a failure.)
+    graph="$(terraform graph)" || exit 1
+    grep -qF '"module.storage.aws_s3_bucket.this" -> "module.storage.aws_kms_key.this"' <<<"$graph" || {
+      echo "the bucket does not depend on its KMS key: destroy could delete the key and leave the bucket unreadable"
+      exit 1
+    }
   )
 }
 

@@ -64,6 +64,14 @@ run "job_is_content_addressed" {
     condition     = terraform_data.training_job[0].triggers_replace == output.job_name
     error_message = "The training resource must be replaced exactly when the job name changes."
   }
+
+  assert {
+    condition = jsonencode([
+      for st in jsondecode(aws_iam_role_policy.this.policy).Statement : sort(st.Action)
+      if lookup(st, "Sid", "") == "UseBucketKey"
+    ]) == jsonencode([["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]])
+    error_message = "The training role may use the bucket key to encrypt the model artefact (kms:Encrypt, as the OutputDataConfig docs require)."
+  }
 }
 
 run "same_inputs_same_name" {

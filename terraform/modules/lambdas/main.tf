@@ -141,7 +141,11 @@ resource "aws_lambda_function" "this" {
   source_code_hash = try(filebase64sha256(local.zip_paths[each.key]), null)
   memory_size      = var.memory_size
   timeout          = each.value.timeout
-  kms_key_arn      = var.kms_key_arn
+  # The key encrypts environment variables; Lambda does not store it for a function
+  # without any, and the provider then shows a change on every plan ("the AWS Lambda API does
+  # not save this configuration and Terraform will show a perpetual difference", provider
+  # docs for aws_lambda_function): set only where there are variables.
+  kms_key_arn = length(each.value.environment) > 0 ? var.kms_key_arn : null
 
   tracing_config {
     mode = "Active"

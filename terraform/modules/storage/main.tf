@@ -89,6 +89,12 @@ resource "aws_s3_bucket" "this" {
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
   tags          = var.tags
+
+  # Nothing in the bucket's own arguments names the key (its encryption is a separate
+  # resource), so without this a destroy that stops at a non-empty bucket would still
+  # schedule the key's deletion, and everything in the bucket would become unreadable.
+  # With it, the key is deleted only after the bucket is gone.
+  depends_on = [aws_kms_key.this]
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {

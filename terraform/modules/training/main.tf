@@ -98,9 +98,13 @@ locals {
         Resource = ["${var.bucket_arn}/${var.model_prefix}*"]
       },
       {
+        # Encrypt too: the SageMaker API reference (OutputDataConfig.KmsKeyId) says the
+        # execution role "must include permissions to call kms:Encrypt" when an output key
+        # is given; it names the key-id and alias forms, and we give the ARN, so this takes
+        # the safe side.
         Sid      = "UseBucketKey"
         Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
         Resource = [var.kms_key_arn]
       },
       {
