@@ -104,6 +104,43 @@ run "new_hyperparameters_new_name" {
   }
 }
 
+run "another_key_instance_or_limit_new_name" {
+  command = plan
+
+  module {
+    source = "./modules/training"
+  }
+
+  # A re-created stack has a new KMS key: its job must not be the destroyed stack's, whose
+  # artefact is gone.
+  variables {
+    kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/99999999-2222-3333-4444-555555555555"
+  }
+
+  assert {
+    condition     = output.job_name != run.job_is_content_addressed.job_name
+    error_message = "Another KMS key (a re-created stack) must give another job name."
+  }
+}
+
+run "another_instance_type_new_name" {
+  command = plan
+
+  module {
+    source = "./modules/training"
+  }
+
+  variables {
+    instance_type       = "ml.p3.2xlarge"
+    max_runtime_seconds = 7200
+  }
+
+  assert {
+    condition     = output.job_name != run.job_is_content_addressed.job_name
+    error_message = "A failed job must be retriable with another instance type or run-time limit: they change the job name."
+  }
+}
+
 run "missing_staged_data_fails" {
   command = plan
 

@@ -29,12 +29,24 @@ locals {
   }
   hyperparameters = merge(local.default_hyperparameters, var.hyperparameters)
 
-  # Content-addressed: the same hyperparameters and the same .lst files give the same job
-  # name, so re-applies reuse the finished job and its artifact; any change trains anew.
+  # Content-addressed: everything that determines the job's output or whether it can run
+  # (hyperparameters, data, where the artefact goes and with which key, the algorithm image,
+  # the instance, its limits) gives the job name, so re-applies reuse the finished job and
+  # its artefact, and any change trains anew. SageMaker job names are unique per account and
+  # region forever: after a destroy the new key (or another bucket) is a new name, and a
+  # Failed or Stopped job can be retried with another instance type or run-time limit.
+  # (`scones train --aws` also checks a reused job's artefact exists.)
   job_fingerprint = sha256(jsonencode({
-    hyperparameters = local.hyperparameters
-    train_lst       = local.train_lst_sha256
-    test_lst        = local.test_lst_sha256
+    hyperparameters     = local.hyperparameters
+    train_lst           = local.train_lst_sha256
+    test_lst            = local.test_lst_sha256
+    bucket              = var.bucket_name
+    output              = local.output_s3_uri
+    kms_key             = var.kms_key_arn
+    image               = local.image_uri
+    instance_type       = var.instance_type
+    max_runtime_seconds = var.max_runtime_seconds
+    volume_size_gb      = var.volume_size_gb
   }))
   job_name = "${var.name}-ic-${substr(local.job_fingerprint, 0, 16)}"
 

@@ -22,9 +22,12 @@ mock_data "aws_sagemaker_prebuilt_ecr_image" {
   }
 }
 
-# The provider validates these as ARNs where other resources take them.
+# The provider validates these as ARNs where other resources take them. The key's ARN is
+# known at plan: the training job's name hashes it.
 mock_resource "aws_kms_key" {
+  override_during = plan
   defaults = {
+    id     = "11111111-2222-3333-4444-555555555555"
     arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     key_id = "11111111-2222-3333-4444-555555555555"
   }

@@ -255,6 +255,29 @@ pub enum TrainingError {
         /// Why.
         reason: String,
     },
+    /// A `Completed` job of this name was found, but its model artefact is gone: the bucket
+    /// was emptied or re-created since. SageMaker job names are unique per account and
+    /// region forever, so this name can never train again.
+    #[error(
+        "training job {job_name} completed earlier, but its model artefact {model_data_url} \
+         does not exist (the bucket was emptied or re-created since), and a SageMaker job name \
+         can never be used again: change what the job name hashes (e.g. a hyperparameter, \
+         the instance type or the run-time limit, `terraform apply -var ...`) to train anew"
+    )]
+    ArtifactMissing {
+        /// The training job.
+        job_name: String,
+        /// Where its model should be.
+        model_data_url: String,
+    },
+    /// The model artefact's existence could not be checked.
+    #[error("cannot check the model artefact {model_data_url}: {message}")]
+    ArtifactUnchecked {
+        /// Where the model should be.
+        model_data_url: String,
+        /// What S3 said.
+        message: String,
+    },
     /// Still running when the caller's time ran out; the job itself goes on.
     #[error(
         "training job {job_name} still {status} after {waited:?}; it keeps running in SageMaker"
@@ -570,9 +593,13 @@ pub async fn wait_for_completion(
     }
 }
 
-/// [`start_training_job`] then [`wait_for_completion`]: what `scones train --aws` does.
+/// [`start_training_job`] then [`wait_for_completion`]: what `scones train --aws` does. A job
+/// that existed already is reused only while its model artefact exists (HeadObject through
+/// `s3`): after a destroy and a new apply the name is the same but the artefact is gone,
+/// and the model and endpoint built on it would fail later and less clearly.
 pub async fn run_training_job(
     client: &aws_sdk_sagemaker::Client,
+    s3: &aws_sdk_s3::Client,
     spec: &TrainingJobSpec,
     options: &WaitOptions,
     on_start: &mut (dyn FnMut(&StartOutcome) + Send),
@@ -580,7 +607,34 @@ pub async fn run_training_job(
 ) -> Result<CompletedJob, TrainingError> {
     let outcome = start_training_job(client, spec).await?;
     on_start(&outcome);
-    wait_for_completion(client, &spec.job_name, options, on_progress).await
+    let job = wait_for_completion(client, &spec.job_name, options, on_progress).await?;
+    if matches!(outcome, StartOutcome::AlreadyExists { .. }) {
+        check_artifact(s3, &job).await?;
+    }
+    Ok(job)
+}
+
+/// The reused job's model artefact exists.
+async fn check_artifact(s3: &aws_sdk_s3::Client, job: &CompletedJob) -> Result<(), TrainingError> {
+    let unchecked = |message: String| TrainingError::ArtifactUnchecked {
+        model_data_url: job.model_data_url.clone(),
+        message,
+    };
+    let (bucket, key) = job
+        .model_data_url
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .ok_or_else(|| unchecked("not an s3://bucket/key URI".to_owned()))?;
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            Err(TrainingError::ArtifactMissing {
+                job_name: job.job_name.clone(),
+                model_data_url: job.model_data_url.clone(),
+            })
+        }
+        Err(err) => Err(unchecked(DisplayErrorContext(&err).to_string())),
+    }
 }
 
 #[cfg(test)]

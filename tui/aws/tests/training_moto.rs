@@ -1,5 +1,6 @@
 //! `scones train --aws` over the wire against moto (whose training jobs complete at once):
-//! creates the job, waits for it, and is idempotent by job name.
+//! creates the job, waits for it, and is idempotent by job name while the job's model
+//! artefact exists (moto writes none: the tests put it there, or not).
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
@@ -8,7 +9,9 @@ mod support;
 use std::time::Duration;
 
 use scones_aws::training::{TrainingJobSpec, WaitOptions};
-use scones_aws::{SpecError, StartOutcome, TrainingError, run_training_job, sagemaker_client};
+use scones_aws::{
+    SpecError, StartOutcome, TrainingError, run_training_job, s3_client, sagemaker_client,
+};
 
 fn spec(job_name: &str) -> TrainingJobSpec {
     TrainingJobSpec::from_json(&format!(
@@ -46,12 +49,15 @@ fn fast() -> WaitOptions {
 #[tokio::test]
 async fn trains_once_and_reuses_the_job_by_name() {
     let moto = support::Moto::start();
-    let sagemaker = sagemaker_client(&moto.sdk_config().await);
+    let config = moto.sdk_config().await;
+    let sagemaker = sagemaker_client(&config);
+    let s3 = s3_client(&config, &moto.target());
     let spec = spec("scones-ic-0123456789abcdef");
 
     let mut starts = Vec::new();
     let job = run_training_job(
         &sagemaker,
+        &s3,
         &spec,
         &fast(),
         &mut |s| starts.push(s.clone()),
@@ -93,10 +99,35 @@ async fn trains_once_and_reuses_the_job_by_name() {
         Some(spec.image_uri.as_str())
     );
 
-    // Same name again: no second job, same artifact.
+    // Same name again, and the artefact gone (a destroy emptied the bucket, a new apply
+    // re-created it): a clear error naming the artefact, not a model that fails later.
+    let bucket = "scones-123456789012-us-east-1";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let err = run_training_job(&sagemaker, &s3, &spec, &fast(), &mut |_| {}, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TrainingError::ArtifactMissing { model_data_url, .. } if *model_data_url == job.model_data_url),
+        "{err}"
+    );
+    assert!(err.to_string().contains("can never be used again"), "{err}");
+
+    // With the artefact there: no second job, same artifact.
+    let key = job
+        .model_data_url
+        .strip_prefix(&format!("s3://{bucket}/"))
+        .unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(b"model".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let mut starts = Vec::new();
     let again = run_training_job(
         &sagemaker,
+        &s3,
         &spec,
         &fast(),
         &mut |s| starts.push(s.clone()),
@@ -121,7 +152,8 @@ async fn an_invalid_spec_sends_nothing() {
     let sagemaker = sagemaker_client(&moto.sdk_config().await);
     let mut bad = spec("scones-ic-0123456789abcdef");
     bad.job_name = "scones_ic".into();
-    let err = run_training_job(&sagemaker, &bad, &fast(), &mut |_| {}, &mut |_| {})
+    let s3 = s3_client(&moto.sdk_config().await, &moto.target());
+    let err = run_training_job(&sagemaker, &s3, &bad, &fast(), &mut |_| {}, &mut |_| {})
         .await
         .unwrap_err();
     assert!(

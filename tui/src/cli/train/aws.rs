@@ -43,8 +43,10 @@ pub fn run(_global: &GlobalArgs, args: &TrainArgs, target: AwsTarget) -> anyhow:
     let job = runtime.block_on(async {
         let config = scones_aws::sdk_config(&target).await;
         let sagemaker = scones_aws::sagemaker_client(&config);
+        let s3 = scones_aws::s3_client(&config, &target);
         scones_aws::run_training_job(
             &sagemaker,
+            &s3,
             &spec,
             &options,
             &mut |start| {
