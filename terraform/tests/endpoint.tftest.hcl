@@ -77,6 +77,47 @@ run "provisioned_endpoint" {
   }
 }
 
+# Instance types with local NVMe storage refuse a KmsKeyId (CreateEndpointConfig fails):
+# the key is left out for them, kept for the others.
+run "local_storage_instances_get_no_volume_key" {
+  command = plan
+
+  module {
+    source = "./modules/endpoint"
+  }
+
+  variables {
+    instance_type = "ml.g4dn.xlarge"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this[0].kms_key_arn == null
+    error_message = "ml.g4dn has local NVMe storage: the endpoint configuration must not name a KMS key."
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this[0].data_capture_config[0].kms_key_id == var.kms_key_arn
+    error_message = "Data capture (in S3) stays encrypted with the project key."
+  }
+}
+
+run "local_storage_families" {
+  command = plan
+
+  module {
+    source = "./modules/endpoint"
+  }
+
+  variables {
+    instance_type = "ml.m5d.large"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this[0].kms_key_arn == null
+    error_message = "ml.m5d has local NVMe storage: no KMS key."
+  }
+}
+
 run "serverless_endpoint" {
   command = plan
 

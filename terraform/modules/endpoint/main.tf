@@ -3,6 +3,16 @@ locals {
   endpoint_arn  = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}:endpoint/${local.endpoint_name}"
   variant_name  = "AllTraffic"
 
+  # Instance types with local NVMe storage encrypt it in hardware and refuse a KmsKeyId: the
+  # SageMaker API reference (CreateEndpointConfig, KmsKeyId) says the call fails if one is
+  # given. The families: a `d` after the generation (m5d, c5d, r5d, g4dn, g4ad, p3dn, p4d,
+  # m6id, c6gd...), and the GPU/accelerator families whose every size has instance storage
+  # (g5, g6, g6e, p5, trn1). Erring towards omission is the safe side: a volume without our
+  # key is still encrypted (with an AWS key), while a key where none is allowed fails the
+  # deployment.
+  instance_has_local_storage = can(regex("^ml\\.([a-z]+[0-9]+[a-z]*d[a-z]*|g5|g6|g6e|gr6|p5|p5e|p5en|trn1|trn1n)\\.", var.instance_type))
+  volume_kms_key_arn         = var.serverless || local.instance_has_local_storage ? null : var.kms_key_arn
+
   # A new artifact needs a new model (models are immutable); the suffix keeps names unique
   # so the endpoint can switch over before the old model is deleted.
   model_suffix = substr(sha256(coalesce(var.model_data_url, "none")), 0, 12)
@@ -115,8 +125,9 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
   # Endpoint configurations are immutable: a prefix lets Terraform create the new one and
   # switch the endpoint before deleting the old.
   name_prefix = "${var.name}-"
-  # Serverless endpoints have no storage volume to encrypt.
-  kms_key_arn = var.serverless ? null : var.kms_key_arn
+  # Serverless endpoints have no storage volume to encrypt, and local NVMe storage is
+  # encrypted by the instance (see local.instance_has_local_storage).
+  kms_key_arn = local.volume_kms_key_arn
 
   production_variants {
     variant_name           = local.variant_name
