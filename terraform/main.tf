@@ -97,6 +97,7 @@ module "workflow" {
 
   name               = var.name
   definition_file    = "${path.module}/workflow/scones.asl.json"
+  partition          = local.partition
   function_arns      = module.lambdas.function_arns
   kms_key_arn        = module.storage.kms_key_arn
   log_retention_days = var.log_retention_days

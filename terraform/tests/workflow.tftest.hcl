@@ -120,3 +120,25 @@ run "function_arns_must_name_all_three_functions" {
 
   expect_failures = [var.function_arns]
 }
+
+# The service integrations' ARNs carry the stack's partition (GovCloud, China), not a
+# hard-coded arn:aws.
+run "definition_renders_the_partition" {
+  command = plan
+
+  module {
+    source = "./modules/workflow"
+  }
+
+  variables {
+    partition = "aws-us-gov"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in values(jsondecode(aws_sfn_state_machine.this.definition).States) :
+      s.Resource == "arn:aws-us-gov:states:::lambda:invoke"
+    ])
+    error_message = "Every state must invoke through arn:<partition>:states:::lambda:invoke."
+  }
+}

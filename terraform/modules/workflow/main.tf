@@ -4,6 +4,7 @@ locals {
   # The template variables are the contract with the local engine, which renders the same
   # file with local function names.
   definition = templatefile(var.definition_file, {
+    partition                      = var.partition
     serialize_image_data_function  = var.function_arns["serialize-image-data"]
     classify_image_function        = var.function_arns["classify-image"]
     filter_low_confidence_function = var.function_arns["filter-low-confidence"]

@@ -8,6 +8,17 @@ variable "name" {
   }
 }
 
+variable "partition" {
+  description = "AWS partition of the service integrations' ARNs in the definition (aws, aws-us-gov, aws-cn)."
+  type        = string
+  default     = "aws"
+
+  validation {
+    condition     = contains(["aws", "aws-us-gov", "aws-cn"], var.partition)
+    error_message = "partition must be aws, aws-us-gov or aws-cn."
+  }
+}
+
 variable "definition_file" {
   description = "Path of the one ASL definition (terraform/workflow/scones.asl.json), rendered with templatefile."
   type        = string

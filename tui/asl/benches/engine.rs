@@ -51,6 +51,7 @@ fn map_over_items() -> StateMachine {
 fn scones() -> (StateMachine, LambdaRegistry) {
     type Reply = BoxFuture<'static, Result<Vec<u8>, InvokeError>>;
     let vars: HashMap<&str, &str> = [
+        ("partition", "aws"),
         ("serialize_image_data_function", "serialize-image-data"),
         ("classify_image_function", "classify-image"),
         ("filter_low_confidence_function", "filter-low-confidence"),

@@ -165,6 +165,7 @@ mod tests {
             text,
             &vars(&[
                 ("serialize_image_data_function", "serialize-image-data"),
+                ("partition", "aws"),
                 ("classify_image_function", "classify-image"),
                 ("filter_low_confidence_function", "filter-low-confidence"),
             ]),

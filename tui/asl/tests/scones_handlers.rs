@@ -28,6 +28,7 @@ const KEY: &str = "test/bicycle_s_000513.png";
 
 fn machine() -> StateMachine {
     let vars: HashMap<&str, &str> = [
+        ("partition", "aws"),
         ("serialize_image_data_function", "serialize-image-data"),
         ("classify_image_function", "classify-image"),
         ("filter_low_confidence_function", "filter-low-confidence"),

@@ -24,6 +24,7 @@ const THRESHOLD: f64 = 0.93;
 
 fn scones_machine() -> StateMachine {
     let vars: HashMap<&str, &str> = [
+        ("partition", "aws"),
         ("serialize_image_data_function", "serialize-image-data"),
         ("classify_image_function", "classify-image"),
         ("filter_low_confidence_function", "filter-low-confidence"),
@@ -242,6 +243,7 @@ async fn a_transient_lambda_service_error_is_retried() {
 #[test]
 fn the_definition_needs_all_three_function_names() {
     let vars: HashMap<&str, &str> = [
+        ("partition", "aws"),
         ("serialize_image_data_function", "a"),
         ("classify_image_function", "b"),
     ]

@@ -40,6 +40,9 @@ pub enum WorkflowError {
 /// The definition with the local function names in.
 pub fn local_definition() -> Result<String, WorkflowError> {
     let vars: HashMap<&str, &str> = [
+        // The local engine is in no partition; the service integrations' ARNs read as the
+        // commercial partition's.
+        ("partition", "aws"),
         ("serialize_image_data_function", SERIALIZE_IMAGE_DATA),
         ("classify_image_function", CLASSIFY_IMAGE),
         ("filter_low_confidence_function", FILTER_LOW_CONFIDENCE),

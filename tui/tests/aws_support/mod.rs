@@ -161,6 +161,7 @@ pub fn render_definition(functions: &[String; 3]) -> String {
         );
         text = text.replace(&placeholder, &function_arn(name));
     }
+    text = text.replace("${partition}", "aws");
     assert!(!text.contains("${"), "unrendered variable left: {text}");
     text
 }

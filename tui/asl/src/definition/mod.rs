@@ -526,6 +526,25 @@ mod tests {
     }
 
     #[test]
+    fn the_lambda_integration_is_recognised_in_every_partition() {
+        for partition in ["aws", "aws-us-gov", "aws-cn"] {
+            let def = json!({
+                "StartAt": "T",
+                "States": {"T": {"Type": "Task",
+                    "Resource": format!("arn:{partition}:states:::lambda:invoke"),
+                    "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": true}}
+            });
+            assert!(StateMachine::parse(&def.to_string()).is_ok(), "{partition}");
+        }
+        let errors = errors_of(json!({
+            "StartAt": "T",
+            "States": {"T": {"Type": "Task", "Resource": "arn:nope:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f"}, "End": true}}
+        }));
+        assert!(errors.to_string().contains("arn:nope"), "{errors}");
+    }
+
+    #[test]
     fn invalid_json_is_a_single_typed_error() {
         let errors = StateMachine::parse("{not json").unwrap_err();
         assert_eq!(errors.errors.len(), 1);

@@ -10,7 +10,7 @@ impl Fields<'_, '_> {
         let resource = match self.obj.get("Resource") {
             Some(Value::String(r)) => {
                 let r = r.as_str();
-                if r == "arn:aws:states:::lambda:invoke" {
+                if is_lambda_invoke_integration(r) {
                     let has_fn = self.language == QueryLanguage::Jsonata
                         || self
                             .obj
@@ -91,4 +91,12 @@ pub(super) fn is_lambda_function_arn(r: &str) -> bool {
         && parts[2] == "lambda"
         && parts[5] == "function"
         && !parts[6].is_empty()
+}
+
+/// `arn:<partition>:states:::lambda:invoke`, the optimized Lambda integration, in the
+/// commercial, GovCloud and China partitions (the definition renders its partition).
+fn is_lambda_invoke_integration(resource: &str) -> bool {
+    ["aws", "aws-us-gov", "aws-cn"]
+        .iter()
+        .any(|partition| resource == format!("arn:{partition}:states:::lambda:invoke"))
 }
