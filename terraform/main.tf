@@ -65,6 +65,7 @@ module "endpoint" {
   serverless_max_concurrency                  = var.serverless_max_concurrency
   instance_type                               = var.endpoint_instance_type
   initial_instance_count                      = var.endpoint_instance_count
+  autoscaling_enabled                         = var.autoscaling_enabled
   autoscaling_min_capacity                    = var.autoscaling_min_capacity
   autoscaling_max_capacity                    = var.autoscaling_max_capacity
   autoscaling_target_invocations_per_instance = var.autoscaling_target_invocations_per_instance

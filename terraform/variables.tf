@@ -164,6 +164,12 @@ variable "endpoint_instance_count" {
   default     = 1
 }
 
+variable "autoscaling_enabled" {
+  description = "Register the provisioned endpoint with Application Auto Scaling. Turn off for one apply before changing endpoint_instance_type: SageMaker refuses to update an endpoint that is registered as a scalable target (see README)."
+  type        = bool
+  default     = true
+}
+
 variable "autoscaling_min_capacity" {
   description = "Lower bound of the provisioned endpoint's instances."
   type        = number

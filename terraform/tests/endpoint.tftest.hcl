@@ -118,6 +118,30 @@ run "local_storage_families" {
   }
 }
 
+# The first step of changing the instance type: the variant leaves Application Auto Scaling
+# (SageMaker refuses to update an endpoint registered as a scalable target).
+run "autoscaling_can_be_turned_off" {
+  command = plan
+
+  module {
+    source = "./modules/endpoint"
+  }
+
+  variables {
+    autoscaling_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_appautoscaling_target.this) == 0 && length(aws_appautoscaling_policy.invocations) == 0
+    error_message = "autoscaling_enabled = false must deregister the scalable target and its policy."
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint.this) == 1
+    error_message = "The endpoint itself stays."
+  }
+}
+
 run "serverless_endpoint" {
   command = plan
 

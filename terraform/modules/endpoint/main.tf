@@ -10,6 +10,10 @@ locals {
   # (g5, g6, g6e, p5, trn1). Erring towards omission is the safe side: a volume without our
   # key is still encrypted (with an AWS key), while a key where none is allowed fails the
   # deployment.
+  # SageMaker refuses UpdateEndpoint (a new instance type) while the variant is a scalable
+  # target, so autoscaling can be turned off for the apply that changes it (README).
+  autoscaling = var.create && !var.serverless && var.autoscaling_enabled
+
   instance_has_local_storage = can(regex("^ml\\.([a-z]+[0-9]+[a-z]*d[a-z]*|g5|g6|g6e|gr6|p5|p5e|p5en|trn1|trn1n)\\.", var.instance_type))
   volume_kms_key_arn         = var.serverless || local.instance_has_local_storage ? null : var.kms_key_arn
 
@@ -182,7 +186,7 @@ resource "aws_sagemaker_endpoint" "this" {
 }
 
 resource "aws_appautoscaling_target" "this" {
-  count = var.create && !var.serverless ? 1 : 0
+  count = local.autoscaling ? 1 : 0
 
   service_namespace  = "sagemaker"
   resource_id        = "endpoint/${aws_sagemaker_endpoint.this[0].name}/variant/${local.variant_name}"
@@ -192,7 +196,7 @@ resource "aws_appautoscaling_target" "this" {
 }
 
 resource "aws_appautoscaling_policy" "invocations" {
-  count = var.create && !var.serverless ? 1 : 0
+  count = local.autoscaling ? 1 : 0
 
   name               = "${var.name}-invocations-per-instance"
   policy_type        = "TargetTrackingScaling"

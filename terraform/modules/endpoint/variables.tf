@@ -116,6 +116,12 @@ variable "initial_instance_count" {
   }
 }
 
+variable "autoscaling_enabled" {
+  description = "Register the provisioned endpoint with Application Auto Scaling."
+  type        = bool
+  default     = true
+}
+
 variable "autoscaling_min_capacity" {
   description = "Lower bound of the provisioned endpoint's instance count."
   type        = number
