@@ -44,6 +44,15 @@ run "job_is_content_addressed" {
   }
 
   assert {
+    condition = (
+      output.hyperparameters.use_pretrained_model == "0" &&
+      contains(["20", "32", "44", "56", "110"], output.hyperparameters.num_layers) &&
+      tonumber(output.hyperparameters.resize) > 32
+    )
+    error_message = "From scratch at 32x32: a small-image depth (20-110, per the algorithm's docs; pretrained models are 224x224 ImageNet depths) and resize set above 32 (required with image content types)."
+  }
+
+  assert {
     condition = {
       for c in output.job_spec.channels : c.name => c.s3_uri
       } == {
