@@ -111,6 +111,11 @@ run "new_hyperparameters_new_name" {
     condition     = output.job_name != run.job_is_content_addressed.job_name && output.hyperparameters.epochs == "50"
     error_message = "Changing a hyperparameter must change the job name."
   }
+
+  assert {
+    condition     = output.hyperparameters.checkpoint_frequency == "50"
+    error_message = "The model kept is the last epoch's (checkpoint_frequency = epochs), never the one that scored best on the validation channel, which is test/."
+  }
 }
 
 run "another_key_instance_or_limit_new_name" {

@@ -50,7 +50,15 @@ locals {
     mini_batch_size      = "32"
     augmentation_type    = "crop_color_transform"
   }
-  hyperparameters = merge(local.default_hyperparameters, var.hyperparameters)
+  merged_hyperparameters = merge(local.default_hyperparameters, var.hyperparameters)
+  # The validation channel is test/: without a checkpoint period the algorithm saves the
+  # epoch with the best validation accuracy, which would select the model on test/. A period
+  # of `epochs` keeps the last epoch's (the docs: "Default value: no default (Saves
+  # checkpoint at the epoch that has the best validation accuracy)"); validation accuracy is
+  # then only reported.
+  hyperparameters = merge(local.merged_hyperparameters, {
+    checkpoint_frequency = lookup(var.hyperparameters, "checkpoint_frequency", local.merged_hyperparameters.epochs)
+  })
 
   # Content-addressed: everything that determines the job's output or whether it can run
   # (hyperparameters, data, where the artefact goes and with which key, the algorithm image,
