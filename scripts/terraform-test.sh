@@ -97,6 +97,7 @@ step_static() {
     cd "$TF_DIR" || exit 1
     terraform fmt -check -recursive -diff || { echo "terraform fmt found unformatted files (run: terraform -chdir=terraform fmt -recursive)"; exit 1; }
     python3 tests/readme_tables.py --check || exit 1
+    python3 tests/operator_policy.py || exit 1
     terraform init -backend=false -input=false >/dev/null || exit 1
     terraform validate || exit 1
     # Destroy order, which no plan shows: the bucket must depend on its KMS key, so a
