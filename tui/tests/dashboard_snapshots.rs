@@ -201,6 +201,39 @@ async fn drift_view() {
     }
 }
 
+/// Nothing could ever be listed (wrong region, no credentials, the service down at start):
+/// the list says so and what to check, not "no executions"; other panels show the error
+/// instead of "loading…"; the first refresh that succeeds shows the executions.
+#[tokio::test]
+async fn a_backend_that_never_answered_shows_its_error_not_an_empty_list() {
+    let backend = FixtureBackend::new(executions());
+    backend.failing.store(true, Ordering::SeqCst);
+    let mut d = Headless::new(backend.clone(), options(false, false), t0(), 100, 30);
+    d.tick(t0());
+    assert!(d.settle(Duration::from_secs(5)).await);
+    let screen = d.screen();
+    assert!(
+        screen.contains("Cannot list executions: ListExecutions failed: connection refused"),
+        "{screen}"
+    );
+    assert!(screen.contains("Check the home"), "{screen}");
+    assert!(!screen.contains("No executions yet"), "{screen}");
+    d.press(KeyCode::Char('3'));
+    d.tick(t0() + chrono::Duration::seconds(1));
+    assert!(d.settle(Duration::from_secs(5)).await);
+    let screen = d.screen();
+    assert!(screen.contains("connection refused"), "{screen}");
+    assert!(!screen.contains("loading…"), "{screen}");
+
+    backend.failing.store(false, Ordering::SeqCst);
+    d.press(KeyCode::Char('1'));
+    d.tick(t0() + chrono::Duration::seconds(30));
+    assert!(d.settle(Duration::from_secs(5)).await);
+    let screen = d.screen();
+    assert!(!screen.contains("Cannot list executions"), "{screen}");
+    assert_eq!(d.app.executions.total(), 14);
+}
+
 /// No baseline: the drift view says why and how to get one; no toast, no header marker.
 #[tokio::test]
 async fn drift_without_a_baseline_says_so_in_the_view() {

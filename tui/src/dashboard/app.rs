@@ -95,6 +95,8 @@ pub struct Feed {
     pub last_ok: Option<DateTime<Utc>>,
     /// The last answer was an error.
     pub failing: bool,
+    /// What the last error said (`None` after a success).
+    pub last_error: Option<String>,
 }
 
 /// The whole dashboard state.
@@ -240,6 +242,16 @@ impl App {
         };
         let limit = (self.config.refresh * 3).max(Duration::from_secs(5));
         feed.failing || self.refresh_age().is_some_and(|age| age > limit)
+    }
+
+    /// Why a panel has nothing to show: its feed has never answered and its last call
+    /// failed. The panel says this (and the likely fix) instead of "no executions" or
+    /// "loading…", until a refresh succeeds.
+    pub fn unavailable(&self, slot: Slot) -> Option<&str> {
+        let feed = self.feeds.get(&slot)?;
+        (feed.failing && feed.last_ok.is_none())
+            .then_some(feed.last_error.as_deref())
+            .flatten()
     }
 
     /// The feed state of a slot.
@@ -724,11 +736,13 @@ impl App {
                 Ok(()) => {
                     feed.throttled = 0;
                     feed.failing = false;
+                    feed.last_error = None;
                     feed.last_ok = Some(now);
                     None
                 }
                 Err(e) => {
                     feed.failing = true;
+                    feed.last_error = Some(e.to_string());
                     if e.is_throttling() {
                         feed.throttled = feed.throttled.saturating_add(1);
                         Some(feed.throttled)

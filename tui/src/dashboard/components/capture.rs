@@ -9,6 +9,7 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 
 use crate::dashboard::app::App;
 use crate::dashboard::components::metrics::fmt_window;
+use crate::dashboard::worker::Slot;
 use scones_workflow::port::CapturePoint;
 
 /// The captured points in the window.
@@ -65,7 +66,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
         chart
     };
     if !app.capture.loaded {
-        frame.render_widget(Paragraph::new("loading…").style(theme.dim), chart_area);
+        super::draw_loading(frame, chart_area, app, Slot::Capture);
         return;
     }
     let span = window.as_secs_f64();

@@ -16,6 +16,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use crate::dashboard::app::App;
 use crate::dashboard::components::{fmt_duration, fmt_start, truncate};
+use crate::dashboard::worker::Slot;
 use scones_workflow::ExecutionStatus;
 use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, cause_message};
 use scones_workflow::port::{ExecutionId, ExecutionSummary, TimeRange};
@@ -481,6 +482,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             theme.border
         })
         .title(title);
+    if empty && let Some(error) = app.unavailable(Slot::Executions) {
+        let text = vec![
+            Line::styled(format!("Cannot list executions: {error}"), theme.bad),
+            Line::raw(""),
+            Line::styled(super::unavailable_hint(app), theme.dim),
+        ];
+        frame.render_widget(
+            ratatui::widgets::Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        return;
+    }
     if empty {
         let hint = if app.readonly {
             "No executions yet. This dashboard is read-only: start some from another terminal, e.g. `scones run --local --random 10`.".to_owned()

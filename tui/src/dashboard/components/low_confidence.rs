@@ -13,6 +13,7 @@ use crate::dashboard::app::App;
 use crate::dashboard::components::executions::visible_offset;
 use crate::dashboard::components::metrics::fmt_window;
 use crate::dashboard::components::{fmt_start, image, truncate};
+use crate::dashboard::worker::Slot;
 use scones_workflow::port::{LowConfidenceFailure, LowConfidenceReport};
 
 /// The failures in the window and the selection.
@@ -158,7 +159,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         rate_area,
     );
     if !s.loaded {
-        frame.render_widget(Paragraph::new("loading…").style(theme.dim), table_area);
+        super::draw_loading(frame, table_area, app, Slot::LowConfidence);
         return;
     }
     let height = table_area.height.saturating_sub(1) as usize;

@@ -29,6 +29,8 @@ use ratatui::widgets::Paragraph;
 use crate::dashboard::action::View;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{InputMode, KeyAction};
+use crate::dashboard::worker::Slot;
+use scones_workflow::port::BackendKind;
 
 /// Smallest terminal the dashboard draws in; below it, a message asks for more room.
 pub const MIN_SIZE: (u16, u16) = (60, 16);
@@ -326,6 +328,38 @@ pub fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// "loading…" in a panel whose data has not arrived, or, when its feed has never answered and
+/// failed, the error itself and what to check.
+pub fn draw_loading(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
+    let theme = &app.theme;
+    let text = match app.unavailable(slot) {
+        Some(error) => vec![
+            Line::styled(error.to_owned(), theme.bad),
+            Line::styled(unavailable_hint(app), theme.dim),
+        ],
+        None => vec![Line::styled("loading…", theme.dim)],
+    };
+    frame.render_widget(
+        Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
+}
+
+/// What to check when nothing can be read from the backend.
+pub fn unavailable_hint(app: &App) -> String {
+    match &app.info.kind {
+        BackendKind::Aws { .. } => "Check the region (--region or AWS_REGION), the profile \
+            (--profile or AWS_PROFILE) and that its credentials are valid (e.g. aws sso login); \
+            this clears as soon as a refresh succeeds."
+            .to_owned(),
+        BackendKind::Local { home, .. } => format!(
+            "Check the home {} and its store (scones.sqlite3); this clears as soon as a \
+             refresh succeeds.",
+            home.display()
+        ),
+    }
 }
 
 #[cfg(test)]
