@@ -458,7 +458,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         Some(
             Row::new(vec![
                 Cell::from(Span::styled(e.status.as_str(), theme.status(e.status))),
-                Cell::from(truncate(&e.name, name_w)),
+                Cell::from(display_name(&e.name, name_w)),
                 Cell::from(truncate(e.s3_key.as_deref().unwrap_or("-"), key_w)),
                 {
                     let truth = Truth::of(e);
@@ -526,9 +526,48 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     frame.render_widget(table, area);
 }
 
+/// The part of an execution name that tells it apart, in `width` columns. The names scones
+/// gives on AWS (`<prefix>-<epoch ms>-<8 hex>`, e.g. `scones-run-1796352448423-8d14c180`) all
+/// start alike, so their random suffix is what is shown; other names (the local stack's
+/// UUIDs) are cut at the end as usual.
+pub fn display_name(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        return name.to_owned();
+    }
+    let mut parts = name.rsplitn(3, '-');
+    if let (Some(hex), Some(ms), Some(_)) = (parts.next(), parts.next(), parts.next())
+        && hex.len() == 8
+        && hex.chars().all(|c| c.is_ascii_hexdigit())
+        && ms.len() >= 10
+        && ms.chars().all(|c| c.is_ascii_digit())
+        && width >= 2
+    {
+        let keep = hex.len().min(width - 1);
+        return format!("…{}", &hex[hex.len() - keep..]);
+    }
+    truncate(name, width)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scones_names_show_their_distinguishing_suffix() {
+        let a = display_name("scones-run-1796352448423-8d14c180", 9);
+        let b = display_name("scones-run-1796352448424-0a1b2c3d", 9);
+        assert_eq!((a.as_str(), b.as_str()), ("…8d14c180", "…0a1b2c3d"));
+        assert_eq!(
+            display_name("scones-run-1796352448423-8d14c180", 7),
+            "…14c180"
+        );
+        // Local UUIDs differ at the start: cut at the end as before.
+        assert_eq!(
+            display_name("cfcdba04-6b3e-4c1d-9a3b-1e2f3a4b5c6d", 11),
+            truncate("cfcdba04-6b3e-4c1d-9a3b-1e2f3a4b5c6d", 11)
+        );
+        assert_eq!(display_name("exec-1", 9), "exec-1");
+    }
     use chrono::TimeZone;
 
     fn exec(i: u32, status: ExecutionStatus, key: &str) -> ExecutionSummary {
