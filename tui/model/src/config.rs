@@ -105,7 +105,9 @@ pub struct OutOfFoldOutputs {
     pub folds: usize,
     /// The training set they are predictions of ([`crate::fingerprint::of_images`]): a model
     /// trained on other data (the synthetic stand-in, another subset) gets no output
-    /// baseline rather than the wrong one.
+    /// baseline rather than the wrong one. (Empty in a configuration saved before it was
+    /// recorded: matches no data.)
+    #[serde(default)]
     pub data_fingerprint: String,
     /// The top-class probability ([`scones_workflow::drift::CONFIDENCE_BINS`] bins over
     /// [0.5, 1]).
@@ -278,6 +280,27 @@ mod tests {
         assert!(lrs[..24].windows(2).all(|w| w[0] < w[1]));
         assert!(lrs[24..].windows(2).all(|w| w[0] >= w[1]));
         assert!(lrs[99].abs() < 1e-9);
+    }
+
+    #[test]
+    fn configurations_saved_before_a_field_existed_still_read() {
+        // The default configuration as saved, minus the fields added over time: models
+        // saved with it must still load (their metadata carries their configuration).
+        let mut saved = serde_json::to_value(TrainConfig::default()).unwrap();
+        saved["out_of_fold_outputs"]
+            .as_object_mut()
+            .unwrap()
+            .remove("data_fingerprint");
+        let read: TrainConfig = serde_json::from_value(saved.clone()).unwrap();
+        assert_eq!(read.out_of_fold_outputs.unwrap().data_fingerprint, "");
+        let object = saved.as_object_mut().unwrap();
+        object.remove("out_of_fold_outputs");
+        object.remove("out_of_fold_calibration");
+        let read: TrainConfig = serde_json::from_value(saved).unwrap();
+        assert_eq!(
+            (read.out_of_fold_outputs, read.out_of_fold_calibration),
+            (None, None)
+        );
     }
 
     #[test]
