@@ -88,10 +88,10 @@ pub fn evaluate(
     )))
 }
 
-impl fmt::Display for Evaluation {
-    /// A human-readable report; the last line is always `accuracy: 0.xxx`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "images: {}", self.total)?;
+impl Evaluation {
+    /// The precision/recall table per class and the confusion matrix, a line each row (what
+    /// every report of an evaluation shows between its header and its accuracy line).
+    pub fn write_tables(&self, f: &mut impl fmt::Write) -> fmt::Result {
         writeln!(
             f,
             "{:<12} {:>9} {:>9} {:>9}",
@@ -107,12 +107,21 @@ impl fmt::Display for Evaluation {
                 m.support
             )?;
         }
-        writeln!(f, "confusion matrix (rows actual, columns predicted):")?;
+        writeln!(f, "confusion (rows actual, columns predicted):")?;
         writeln!(f, "{:<12} {:>10} {:>10}", "", "bicycle", "motorcycle")?;
         for class in Class::ALL {
             let row = self.confusion[class.index()];
             writeln!(f, "{:<12} {:>10} {:>10}", class.name(), row[0], row[1])?;
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Evaluation {
+    /// A human-readable report; the last line is always `accuracy: 0.xxx`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "images: {}", self.total)?;
+        self.write_tables(f)?;
         write!(f, "accuracy: {:.3}", self.accuracy)
     }
 }

@@ -86,28 +86,7 @@ impl fmt::Display for EvalReport {
             )?,
         }
         writeln!(f)?;
-        let c = &self.classification;
-        writeln!(
-            f,
-            "{:<12} {:>9} {:>9} {:>9}",
-            "class", "precision", "recall", "support"
-        )?;
-        for m in &c.per_class {
-            writeln!(
-                f,
-                "{:<12} {:>9.3} {:>9.3} {:>9}",
-                m.class.name(),
-                m.precision,
-                m.recall,
-                m.support
-            )?;
-        }
-        writeln!(f, "confusion (rows actual, columns predicted):")?;
-        writeln!(f, "{:<12} {:>10} {:>10}", "", "bicycle", "motorcycle")?;
-        for class in Class::ALL {
-            let row = c.confusion[class.index()];
-            writeln!(f, "{:<12} {:>10} {:>10}", class.name(), row[0], row[1])?;
-        }
+        self.classification.write_tables(f)?;
         writeln!(f)?;
         let cal = &self.calibration;
         writeln!(
@@ -171,6 +150,6 @@ impl fmt::Display for EvalReport {
             interval,
             t.accepted_wrong()
         )?;
-        write!(f, "accuracy: {:.3}", c.accuracy)
+        write!(f, "accuracy: {:.3}", self.classification.accuracy)
     }
 }
