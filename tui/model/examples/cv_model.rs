@@ -132,14 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "config": config,
             "calibration": calibration,
         });
-        println!("{line}");
-        if let Some(path) = &log {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            writeln!(file, "{line}")?;
-        }
+        emit(&line, log.as_deref())?;
         accuracies.push(f64::from(report.validation_accuracy));
         oof_logits.extend_from_slice(&report.validation_logits);
         oof_labels.extend_from_slice(&report.validation_labels);
@@ -201,18 +194,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "raw": measures(1.0),
             "calibrated": measures(fit.temperature),
         });
-        println!("{line}");
-        if let Some(path) = &log {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            writeln!(file, "{line}")?;
-        }
+        emit(&line, log.as_deref())?;
     }
     let n = accuracies.len() as f64;
     let mean = accuracies.iter().sum::<f64>() / n;
     eprintln!("[{label}] mean validation accuracy {mean:.4} over {n} fold(s)");
+    Ok(())
+}
+
+/// Prints `line` and appends it to the log file, if any.
+fn emit(line: &serde_json::Value, log: Option<&std::path::Path>) -> std::io::Result<()> {
+    println!("{line}");
+    if let Some(path) = log {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(file, "{line}")?;
+    }
     Ok(())
 }
 
