@@ -158,7 +158,15 @@ mod tests {
         let eval = Evaluation::from_pairs([(B, B), (M, B), (M, M)]);
         let text = eval.to_string();
         assert!(text.ends_with("accuracy: 0.667"), "{text}");
-        assert!(text.contains("confusion matrix"));
-        assert!(text.contains("motorcycle"));
+        assert!(
+            text.contains("confusion (rows actual, columns predicted)"),
+            "{text}"
+        );
+        // The matrix itself: actual motorcycles, 1 predicted bicycle and 1 motorcycle.
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["motorcycle", "1", "1"]),
+            "{text}"
+        );
     }
 }
