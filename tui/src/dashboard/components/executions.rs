@@ -76,6 +76,10 @@ pub struct ExecutionsState {
     pub sort: SortKey,
     /// Number of running executions (for the title).
     running: usize,
+    /// The user chose a row other than the first: arriving executions keep it selected.
+    /// At the first row the selection follows the list's head (the newest execution), so a
+    /// list that loads in pages, or grows, shows its newest at the top.
+    pinned: bool,
 }
 
 impl Default for ExecutionsState {
@@ -89,18 +93,20 @@ impl Default for ExecutionsState {
             filter: String::new(),
             sort: SortKey::NewestFirst,
             running: 0,
+            pinned: false,
         }
     }
 }
 
 impl ExecutionsState {
-    /// Adds new executions and replaces changed ones; keeps the selected execution selected.
-    /// Returns true if anything changed.
+    /// Adds new executions and replaces changed ones; keeps the selected execution selected
+    /// when the user picked it (see `pinned`), else the first row. Returns true if anything
+    /// changed.
     pub fn merge(&mut self, changed: Vec<ExecutionSummary>, now: DateTime<Utc>) -> bool {
         if changed.is_empty() {
             return false;
         }
-        let keep = self.selected_id();
+        let keep = self.pinned.then(|| self.selected_id()).flatten();
         for summary in changed {
             match self.index.get(&summary.id) {
                 Some(&i) => {
@@ -194,6 +200,7 @@ impl ExecutionsState {
         match self.position_of(id) {
             Some(p) => {
                 self.selected = p;
+                self.pinned = p != 0;
                 true
             }
             None => false,
@@ -254,6 +261,7 @@ impl ExecutionsState {
     pub fn move_by(&mut self, delta: i64, height: usize) {
         let last = self.view.len().saturating_sub(1) as i64;
         self.selected = (self.selected as i64 + delta).clamp(0, last.max(0)) as usize;
+        self.pinned = self.selected != 0;
         self.offset = visible_offset(self.offset, self.selected, height, self.view.len());
     }
 
@@ -613,6 +621,32 @@ mod tests {
             s.get(&ExecutionId::new("id-1")).unwrap().status,
             ExecutionStatus::Failed
         );
+    }
+
+    #[test]
+    fn an_untouched_selection_follows_the_newest_as_pages_arrive() {
+        // A big store lists in pages, older ones first: the newest must end up at the top
+        // and selected, not scrolled off above an older page's first row.
+        let mut s = ExecutionsState::default();
+        s.merge(
+            (0..5)
+                .map(|i| exec(i, ExecutionStatus::Succeeded, "k"))
+                .collect(),
+            now(),
+        );
+        s.merge(
+            (5..8)
+                .map(|i| exec(i, ExecutionStatus::Succeeded, "k"))
+                .collect(),
+            now(),
+        );
+        assert_eq!(s.selected, 0);
+        assert_eq!(s.selected().unwrap().name, "exec-7");
+        // Back at the top after a move: following again.
+        s.move_by(3, 10);
+        s.move_by(-3, 10);
+        s.merge(vec![exec(8, ExecutionStatus::Running, "k")], now());
+        assert_eq!(s.selected().unwrap().name, "exec-8");
     }
 
     #[test]
