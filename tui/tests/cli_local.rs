@@ -377,13 +377,16 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         .failure()
         .stderr(predicates::str::contains("corrupt.tar.gz is corrupt"));
     assert!(!home.join("bucket/staged.json").exists());
-    scones(&home)
-        .args(["run", "--key", "x", "--threshold", "1.5"])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains(
-            "THRESHOLD must be a number in (0, 1]",
-        ));
+    // A negative value is a value, not an unknown flag: the range is what is said.
+    for bad in ["1.5", "-1"] {
+        scones(&home)
+            .args(["run", "--key", "x", "--threshold", bad])
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(
+                "THRESHOLD must be a number in (0, 1]",
+            ));
+    }
 }
 
 /// stdout closed by its reader (`| head -0`): the command ends quietly with 141, as a Unix
