@@ -8,7 +8,7 @@ use clap::Args;
 use scones_local::Home;
 use scones_local::drift::{DriftOptions, LocalDrift, drift};
 use scones_local::endpoint::DEFAULT_ENDPOINT_NAME;
-use scones_workflow::drift::{Cutoffs, Finding, Statistic, Verdict, WindowDrift, WindowSpec};
+use scones_workflow::drift::{Cutoffs, Finding, Verdict, WindowDrift, WindowSpec};
 
 use super::GlobalArgs;
 use crate::cli::output::outln;
@@ -133,14 +133,9 @@ fn row(f: &Finding) -> String {
         Some(v) => format!("{v:.digits$}"),
         None => "-".to_owned(),
     };
-    let label = match f.statistic {
-        Statistic::PredictedClass => "bicycle share".to_owned(),
-        Statistic::LowConfidenceRate => "low-confidence rate".to_owned(),
-        s => s.name().to_owned(),
-    };
     format!(
         "{:<20} {:>9} {:>9} {:>7} {:>6} {:>8}  {:<15}",
-        label,
+        f.statistic.label(),
         number(f.baseline_mean, 3),
         number(f.current_mean, 3),
         number(f.psi, 3),

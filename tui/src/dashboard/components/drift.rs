@@ -177,7 +177,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App, view: &DriftView) {
             .map(|f| Span::styled(trend_mark(f.verdict), verdict_style(theme, f.verdict)))
             .collect();
         let row = Row::new(vec![
-            Cell::from(label(f.statistic)),
+            Cell::from(f.statistic.label()),
             Cell::from(number(f.baseline_mean)),
             Cell::from(number(f.current_mean)),
             Cell::from(number(f.psi)),
@@ -267,7 +267,7 @@ fn draw_distributions(frame: &mut Frame, area: Rect, theme: &Theme, finding: &Fi
                 .borders(Borders::TOP)
                 .border_style(theme.border)
                 .title(Span::styled(
-                    format!(" {}: share per bin ", label(finding.statistic)),
+                    format!(" {}: share per bin ", finding.statistic.label()),
                     theme.dim,
                 )),
         )
@@ -284,14 +284,6 @@ fn draw_distributions(frame: &mut Frame, area: Rect, theme: &Theme, finding: &Fi
                 .style(theme.dim),
         );
     frame.render_widget(chart, area);
-}
-
-fn label(statistic: Statistic) -> String {
-    match statistic {
-        Statistic::PredictedClass => "bicycle share".to_owned(),
-        Statistic::LowConfidenceRate => "low-confidence rate".to_owned(),
-        s => s.name().to_owned(),
-    }
 }
 
 /// A verdict in the table.

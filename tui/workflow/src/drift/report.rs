@@ -35,6 +35,16 @@ impl Statistic {
         }
     }
 
+    /// The name a person reads in a report or on screen: what the two-bin statistics'
+    /// values are (the share predicted bicycle, the rate below the threshold).
+    pub fn label(self) -> &'static str {
+        match self {
+            Statistic::PredictedClass => "bicycle share",
+            Statistic::LowConfidenceRate => "low-confidence rate",
+            s => s.name(),
+        }
+    }
+
     /// Every statistic, in report order.
     pub fn all() -> impl Iterator<Item = Statistic> {
         [
