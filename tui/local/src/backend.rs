@@ -590,7 +590,7 @@ impl Backend for LocalBackend {
         let bucket = self.bucket.clone();
         let endpoint = self.endpoint_name.clone();
         let read = tokio::task::spawn_blocking(move || {
-            read_captures(&bucket, &endpoint, range.start, Keep::Scores)
+            read_captures(&bucket, &endpoint, range.start, Keep::Scores, None)
         })
         .await
         .map_err(|e| BackendError::TaskCrashed {

@@ -215,12 +215,25 @@ pub fn judge_captures(
     options: &DriftOptions,
     now: DateTime<Utc>,
 ) -> Result<(Vec<WindowDrift>, usize), DriftError> {
-    let captured = read_captures(bucket, endpoint, since, Keep::Input).map_err(|source| {
-        DriftError::Capture {
-            dir: crate::endpoint::capture::capture_dir(bucket, endpoint),
-            source,
+    // Read only what the windows can hold: the newest count, or the periods back from now.
+    let (since, newest) = match options.window {
+        WindowSpec::Count(n) => (since, Some(n.saturating_mul(options.windows))),
+        WindowSpec::Period(period) => {
+            let periods = i32::try_from(options.windows).unwrap_or(i32::MAX);
+            let start = period
+                .checked_mul(periods)
+                .and_then(|span| now.checked_sub_signed(span))
+                .unwrap_or(since);
+            (since.max(start), None)
         }
-    })?;
+    };
+    let captured =
+        read_captures(bucket, endpoint, since, Keep::Input, newest).map_err(|source| {
+            DriftError::Capture {
+                dir: crate::endpoint::capture::capture_dir(bucket, endpoint),
+                source,
+            }
+        })?;
     let mut unreadable = 0;
     let windows = split_windows(&captured, |c| c.time, options.window, options.windows, now)
         .into_iter()

@@ -172,6 +172,7 @@ fn writes_data_capture_in_sagemaker_jsonl_format() {
         "my-endpoint",
         before - chrono::Duration::hours(1),
         Keep::Scores,
+        None,
     )
     .unwrap();
     assert_eq!(captured.len(), 3);
@@ -181,9 +182,51 @@ fn writes_data_capture_in_sagemaker_jsonl_format() {
             &bucket,
             "my-endpoint",
             Utc::now() + chrono::Duration::hours(2),
-            Keep::Scores
+            Keep::Scores,
+            None,
         )
         .unwrap()
         .is_empty()
     );
+}
+
+/// `newest` bounds the reading, not only the answer: once the newest hours hold enough
+/// records, older hours are not opened (here an older hour's file is a dangling link, which
+/// fails the read whenever it is opened).
+#[test]
+fn the_newest_captures_are_read_without_opening_older_hours() {
+    use chrono::TimeZone;
+    use scones_workflow::capture::CaptureRecord;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = LocalBucket::new(tmp.path().join("bucket"));
+    let dir = scones_local::endpoint::capture::capture_dir(&bucket, "ep");
+    let line = |minute: u32, hour: u32| {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, hour, minute, 0).unwrap();
+        CaptureRecord::new(
+            format!("{hour}-{minute}"),
+            at,
+            (b"png", "image/png"),
+            (b"[0.9, 0.1]", "application/json"),
+        )
+        .to_line()
+    };
+    let older = dir.join("2026/01/01/10");
+    let newer = dir.join("2026/01/01/11");
+    std::fs::create_dir_all(&older).unwrap();
+    std::fs::create_dir_all(&newer).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("gone"), older.join("a.jsonl")).unwrap();
+    let mut text = Vec::new();
+    for minute in [5, 1, 9] {
+        text.extend(line(minute, 11));
+    }
+    std::fs::write(newer.join("b.jsonl"), text).unwrap();
+    let since = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+
+    let two = read_captures(&bucket, "ep", since, Keep::Scores, Some(2)).unwrap();
+    let ids: Vec<&str> = two.iter().map(|c| c.event_id.as_str()).collect();
+    assert_eq!(ids, ["11-5", "11-9"], "the two newest, oldest first");
+    // Asking for more than the newest hour holds opens the older hour, and fails on it.
+    assert!(read_captures(&bucket, "ep", since, Keep::Scores, Some(4)).is_err());
+    assert!(read_captures(&bucket, "ep", since, Keep::Scores, None).is_err());
 }

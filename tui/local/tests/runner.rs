@@ -199,6 +199,7 @@ async fn runs_the_workflow_with_real_handlers_and_persists_every_history() {
         "scones-local-endpoint",
         now - chrono::Duration::minutes(5),
         Keep::Scores,
+        None,
     )
     .unwrap();
     assert_eq!(captured.len(), 2);

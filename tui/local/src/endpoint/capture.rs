@@ -143,33 +143,51 @@ pub fn capture_dir(bucket: &LocalBucket, endpoint: &str) -> PathBuf {
 }
 
 /// The inferences captured for `endpoint` at or after `since` (whole hours are scanned, so
-/// records from earlier in `since`'s hour are filtered out here), oldest first. Unparseable
-/// lines (a line cut short by a crash) are skipped.
+/// records from earlier in `since`'s hour are filtered out here), oldest first; with
+/// `newest`, only that many of the newest. Unparseable lines (a line cut short by a crash)
+/// are skipped.
+///
+/// `newest` bounds the work, not just the answer: hour folders are read newest first and
+/// reading stops once an hour completes the count (files of one hour can overlap in time,
+/// those of earlier hours cannot), so the dashboard's drift view reads its windows, not the
+/// whole history since the model was trained.
 pub fn read_captures(
     bucket: &LocalBucket,
     endpoint: &str,
     since: DateTime<Utc>,
     keep: Keep,
+    newest: Option<usize>,
 ) -> std::io::Result<Vec<CapturedInference>> {
     let root = capture_dir(bucket, endpoint);
     let mut files = Vec::new();
     collect_hour_files(&root, since, &mut files)?;
     files.sort();
+    let since = since.with_nanosecond(0).unwrap_or(since);
     let mut out = Vec::new();
-    for path in files {
-        let file = File::open(&path)?;
-        for line in BufReader::new(file).split(b'\n') {
-            let Ok(line) = line else { continue };
-            let Some(record) = CapturedInference::from_line(&line, keep) else {
-                continue;
-            };
-            if record.time < since.with_nanosecond(0).unwrap_or(since) {
-                continue;
+    // Newest hour first: files sort by their year/month/day/hour folders.
+    let mut hours: Vec<&[PathBuf]> = files.chunk_by(|a, b| a.parent() == b.parent()).collect();
+    hours.reverse();
+    for hour in hours {
+        for path in hour {
+            let file = File::open(path)?;
+            for line in BufReader::new(file).split(b'\n') {
+                let Ok(line) = line else { continue };
+                let Some(record) = CapturedInference::from_line(&line, keep) else {
+                    continue;
+                };
+                if record.time >= since {
+                    out.push(record);
+                }
             }
-            out.push(record);
+        }
+        if newest.is_some_and(|n| out.len() >= n) {
+            break;
         }
     }
     out.sort_by_key(|c| c.time);
+    if let Some(n) = newest {
+        out.drain(..out.len().saturating_sub(n));
+    }
     Ok(out)
 }
 
