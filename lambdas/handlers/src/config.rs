@@ -15,6 +15,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting is set to something unusable.
+    #[error("{name} cannot be {value:?}: {reason}")]
+    Invalid {
+        /// The environment variable.
+        name: &'static str,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A required setting is unset or empty.
     #[error("{name} must be set to a non-empty value")]
     Missing {

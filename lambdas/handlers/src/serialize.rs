@@ -1,21 +1,14 @@
 //! SerializeImageData: fetch the object, check it is a PNG, put it base64 in the record.
 
-use std::io::Cursor;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use image::{ImageFormat, ImageReader, Limits};
 use serde_json::Value;
 
 use crate::error::HandlerError;
 use crate::limits::{INFERENCES_HEADROOM, MAX_IMAGE_BYTES, MAX_RECORD_BYTES};
+use crate::png::decode_png;
 use crate::ports::{FetchError, ObjectStore};
 use crate::record::ImageRecord;
-
-/// Largest width or height accepted. A small PNG can declare a huge canvas (decompression
-/// bomb); refusing it by header keeps a Lambda from allocating gigabytes.
-const MAX_DIMENSION: u32 = 4096;
-const MAX_DECODE_ALLOC: u64 = 64 * 1024 * 1024;
 
 /// Reads `s3://s3_bucket/s3_key`, checks it decodes as a PNG and returns the record with
 /// `image_data` set (base64) and `inferences` empty.
@@ -79,12 +72,6 @@ pub async fn serialize_image_data<S: ObjectStore>(
 
 /// Decodes the bytes as PNG (bounded), returning the dimensions or why it is not one.
 fn check_png(bytes: &[u8]) -> Result<(u32, u32), String> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Png);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DIMENSION);
-    limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    let image = reader.decode().map_err(|err| err.to_string())?;
+    let image = decode_png(bytes)?;
     Ok((image.width(), image.height()))
 }

@@ -2,7 +2,8 @@
 //! The record format and its reader are the domain model's ([`scones_workflow::capture`]);
 //! SageMaker files records under `<prefix><endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`.
 
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use chrono::{DateTime, Utc};
+pub use scones_workflow::capture::{hour_prefix, listing_start, variant_prefix};
 
 use crate::error::AwsError;
 
@@ -15,28 +16,6 @@ pub struct CaptureObject {
     pub etag: Option<String>,
     /// Size in bytes.
     pub size: i64,
-}
-
-/// The folder of one endpoint variant's capture: `<prefix><endpoint>/<variant>/`.
-pub fn variant_prefix(base: &str, endpoint: &str, variant: &str) -> String {
-    let base = base.trim_start_matches('/');
-    let base = if base.is_empty() || base.ends_with('/') {
-        base.to_owned()
-    } else {
-        format!("{base}/")
-    };
-    format!("{base}{endpoint}/{variant}/")
-}
-
-/// The key prefix of the hour folder holding `t`.
-pub fn hour_prefix(variant_prefix: &str, t: DateTime<Utc>) -> String {
-    format!(
-        "{variant_prefix}{:04}/{:02}/{:02}/{:02}/",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour()
-    )
 }
 
 /// Capture objects whose hour folder is at or after `since`'s hour, in key (= time) order.
@@ -119,30 +98,4 @@ pub async fn get_object_at_most(
         .await
         .map_err(|e| AwsError::protocol("GetObject", format!("reading {key}: {e}")))?;
     Ok(bytes.into_bytes().to_vec())
-}
-
-/// The first hour worth listing for a window starting at `start` (SageMaker files an
-/// inference under the hour it was written, which can lag the inference a little).
-pub fn listing_start(start: DateTime<Utc>) -> DateTime<Utc> {
-    start - Duration::minutes(5)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_follow_sagemakers_layout() {
-        let p = variant_prefix("datacapture", "scones-endpoint", "AllTraffic");
-        assert_eq!(p, "datacapture/scones-endpoint/AllTraffic/");
-        assert_eq!(variant_prefix("datacapture/", "e", "v"), "datacapture/e/v/");
-        assert_eq!(variant_prefix("", "e", "v"), "e/v/");
-        let t = DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            hour_prefix(&p, t),
-            "datacapture/scones-endpoint/AllTraffic/2025/03/04/05/"
-        );
-    }
 }

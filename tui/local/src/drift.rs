@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use scones_model::{LabeledImage, ModelMetadata, OutOfFoldOutputs, RgbImage};
-use scones_workflow::capture::{CapturedInference, Keep};
+use scones_workflow::capture::Keep;
+pub use scones_workflow::drift::DriftOptions;
 use scones_workflow::drift::{
-    BASELINE_FILE, Baseline, Cutoffs, DriftView, ImageFeatures, Profile, WindowCounter,
-    WindowDrift, WindowSpec, compare, split_windows,
+    BASELINE_FILE, Baseline, DriftView, ImageFeatures, Profile, WindowDrift, WindowSpec, judge,
 };
 
 use crate::bucket::LocalBucket;
@@ -130,19 +130,6 @@ pub fn load_baseline(dir: &Path) -> Result<Baseline, DriftError> {
     })
 }
 
-/// What `scones drift` judges.
-#[derive(Debug, Clone, Copy)]
-pub struct DriftOptions {
-    /// How windows are cut.
-    pub window: WindowSpec,
-    /// How many windows (the newest is the current one; the others are its trend).
-    pub windows: usize,
-    /// The threshold the low-confidence rate is taken at.
-    pub threshold: f64,
-    /// Where verdicts change.
-    pub cutoffs: Cutoffs,
-}
-
 /// The drift of the served model's traffic.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LocalDrift {
@@ -158,6 +145,8 @@ pub struct LocalDrift {
     /// Captured records that could not be used (cut short, or an input that is not a
     /// 32x32 PNG).
     pub unreadable: usize,
+    /// When it was computed.
+    pub computed: DateTime<Utc>,
 }
 
 impl LocalDrift {
@@ -178,6 +167,7 @@ impl LocalDrift {
             window: spec.describe(),
             windows: self.windows,
             unreadable: self.unreadable,
+            computed: Some(self.computed),
         }
     }
 }
@@ -202,6 +192,7 @@ pub fn drift(
         since,
         windows,
         unreadable,
+        computed: now,
     })
 }
 
@@ -215,57 +206,15 @@ pub fn judge_captures(
     options: &DriftOptions,
     now: DateTime<Utc>,
 ) -> Result<(Vec<WindowDrift>, usize), DriftError> {
-    // Read only what the windows can hold: the newest count, or the periods back from now.
-    let (since, newest) = match options.window {
-        WindowSpec::Count(n) => (since, Some(n.saturating_mul(options.windows))),
-        WindowSpec::Period(period) => {
-            let periods = i32::try_from(options.windows).unwrap_or(i32::MAX);
-            let start = period
-                .checked_mul(periods)
-                .and_then(|span| now.checked_sub_signed(span))
-                .unwrap_or(since);
-            (since.max(start), None)
-        }
-    };
-    let captured =
-        read_captures(bucket, endpoint, since, Keep::Input, newest).map_err(|source| {
-            DriftError::Capture {
-                dir: crate::endpoint::capture::capture_dir(bucket, endpoint),
-                source,
-            }
+    let reading = options.reading(since, now);
+    let captured = read_captures(bucket, endpoint, reading.since, Keep::Input, reading.newest)
+        .map_err(|source| DriftError::Capture {
+            dir: crate::endpoint::capture::capture_dir(bucket, endpoint),
+            source,
         })?;
-    let mut unreadable = 0;
-    let windows = split_windows(&captured, |c| c.time, options.window, options.windows, now)
-        .into_iter()
-        .map(|window| {
-            let counted = count(window);
-            unreadable += counted.unusable as usize;
-            WindowDrift {
-                from: window.first().map(|c| c.time),
-                to: window.last().map(|c| c.time),
-                inferences: counted.inferences,
-                repeats: counted.repeats,
-                report: compare(
-                    &baseline.profile,
-                    &counted.profile,
-                    options.threshold,
-                    &options.cutoffs,
-                ),
-            }
-        })
-        .collect();
-    Ok((windows, unreadable))
-}
-
-/// The counted window of captured inferences.
-fn count(window: &[CapturedInference]) -> WindowCounter {
-    let mut counter = WindowCounter::default();
-    for inference in window {
-        counter.add(inference.scores, inference.input.as_deref(), |png| {
-            features_of(&RgbImage::decode_png(png).ok()?)
-        });
-    }
-    counter
+    Ok(judge(&captured, baseline, options, now, |png| {
+        features_of(&RgbImage::decode_png(png).ok()?)
+    }))
 }
 
 /// When the model in `dir` was trained.

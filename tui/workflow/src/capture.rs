@@ -20,12 +20,40 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// SageMaker's variant name for a single-variant endpoint.
 pub const DEFAULT_VARIANT: &str = "AllTraffic";
+
+/// The folder of one endpoint variant's capture: `<prefix><endpoint>/<variant>/`.
+pub fn variant_prefix(base: &str, endpoint: &str, variant: &str) -> String {
+    let base = base.trim_start_matches('/');
+    let base = if base.is_empty() || base.ends_with('/') {
+        base.to_owned()
+    } else {
+        format!("{base}/")
+    };
+    format!("{base}{endpoint}/{variant}/")
+}
+
+/// The key prefix of the hour folder holding `t`.
+pub fn hour_prefix(variant_prefix: &str, t: DateTime<Utc>) -> String {
+    format!(
+        "{variant_prefix}{:04}/{:02}/{:02}/{:02}/",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour()
+    )
+}
+
+/// The first hour worth listing for a window starting at `start` (SageMaker files an
+/// inference under the hour it was written, which can lag the inference a little).
+pub fn listing_start(start: DateTime<Utc>) -> DateTime<Utc> {
+    start - Duration::minutes(5)
+}
 
 /// One captured payload (input or output).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +264,21 @@ pub fn scores_of_text(text: &str) -> Option<[f64; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_follow_sagemakers_layout() {
+        let p = variant_prefix("datacapture", "scones-endpoint", "AllTraffic");
+        assert_eq!(p, "datacapture/scones-endpoint/AllTraffic/");
+        assert_eq!(variant_prefix("datacapture/", "e", "v"), "datacapture/e/v/");
+        assert_eq!(variant_prefix("", "e", "v"), "e/v/");
+        let t = DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            hour_prefix(&p, t),
+            "datacapture/scones-endpoint/AllTraffic/2025/03/04/05/"
+        );
+    }
 
     #[test]
     fn the_writer_and_the_reader_agree() {

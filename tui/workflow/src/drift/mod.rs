@@ -13,12 +13,15 @@
 
 mod features;
 mod histogram;
+mod judge;
+pub mod metrics;
 mod profile;
 mod report;
 mod window;
 
 pub use features::{Feature, ImageFeatures};
 pub use histogram::{Histogram, Ks, kolmogorov_q, ks, psi};
+pub use judge::{DriftOptions, Reading, judge};
 pub use profile::{BASELINE_FILE, Baseline, CONFIDENCE_BINS, FEATURE_BINS, Profile, WindowCounter};
 pub use report::{DriftReport, DriftView, Finding, Statistic, WindowDrift, compare};
 pub use window::{WindowSpec, WindowSpecError, split_windows};

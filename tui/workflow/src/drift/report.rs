@@ -134,6 +134,9 @@ pub struct DriftView {
     pub windows: Vec<WindowDrift>,
     /// Captured records that could not be used.
     pub unreadable: usize,
+    /// When it was computed (on AWS the monitor's run: the report can be minutes old).
+    #[serde(default)]
+    pub computed: Option<DateTime<Utc>>,
 }
 
 impl DriftView {
