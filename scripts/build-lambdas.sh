@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the three Lambda functions for the AWS `provided.al2023` x86_64 runtime and writes
+# Builds the four Lambda functions for the AWS `provided.al2023` x86_64 runtime and writes
 # target/lambda/<function>/bootstrap.zip, each holding one executable `bootstrap`.
 #
 # provided.al2023 ships glibc 2.34, so binaries are linked against that version with
@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-FUNCTIONS=(serialize-image-data classify-image filter-low-confidence)
+FUNCTIONS=(serialize-image-data classify-image filter-low-confidence monitor-drift)
 TARGET=x86_64-unknown-linux-gnu
 GLIBC=2.34
 OUT_DIR="$REPO_ROOT/target/lambda"

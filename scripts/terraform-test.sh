@@ -168,7 +168,7 @@ prepare_emulator_root() {
 
   package_dir="$ROOT/target/lambda"
   local fn
-  for fn in serialize-image-data classify-image filter-low-confidence; do
+  for fn in serialize-image-data classify-image filter-low-confidence monitor-drift; do
     if [ ! -f "$package_dir/$fn/bootstrap.zip" ]; then
       echo "target/lambda/$fn/bootstrap.zip is missing: deploying the placeholder zips from terraform/tests/fixtures/lambda"
       package_dir="$TF_DIR/tests/fixtures/lambda"

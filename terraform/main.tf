@@ -13,6 +13,14 @@ locals {
   # Decided from variables only, so resource counts are known at plan time.
   create_endpoint = var.run_training_job || var.model_data_url != null
   model_data_url  = var.run_training_job ? module.training.model_data_url : var.model_data_url
+
+  drift = module.drift.function_name == null ? null : {
+    function_name    = module.drift.function_name
+    baseline_key     = module.drift.baseline_key
+    reports_prefix   = module.drift.reports_prefix
+    metric_namespace = var.drift_metric_namespace
+    schedule_minutes = var.drift_schedule_minutes
+  }
 }
 
 module "storage" {
@@ -103,6 +111,33 @@ module "workflow" {
   kms_key_arn        = module.storage.kms_key_arn
   log_retention_days = var.log_retention_days
   tags               = local.tags
+}
+
+module "drift" {
+  source = "./modules/drift"
+
+  name                 = var.name
+  create               = var.drift_monitor_enabled && local.create_endpoint && !var.serverless_endpoint
+  package_dir          = local.lambda_package_dir
+  partition            = local.partition
+  region               = var.region
+  account_id           = local.account_id
+  bucket_name          = module.storage.bucket_name
+  bucket_arn           = module.storage.bucket_arn
+  kms_key_arn          = module.storage.kms_key_arn
+  endpoint_name        = module.endpoint.endpoint_name
+  variant_name         = module.endpoint.variant_name
+  data_capture_prefix  = module.storage.data_capture_prefix
+  reports_prefix       = module.storage.drift_reports_prefix
+  confidence_threshold = var.confidence_threshold
+  schedule_minutes     = var.drift_schedule_minutes
+  window               = var.drift_window
+  windows              = var.drift_windows
+  metric_namespace     = var.drift_metric_namespace
+  memory_size          = var.drift_memory_size
+  log_retention_days   = var.log_retention_days
+  alarm_actions        = module.monitoring.alarm_actions
+  tags                 = local.tags
 }
 
 module "monitoring" {

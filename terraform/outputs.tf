@@ -70,7 +70,12 @@ output "model_data_url" {
 
 output "alarm_names" {
   description = "CloudWatch alarm names by purpose."
-  value       = module.monitoring.alarm_names
+  value       = merge(module.monitoring.alarm_names, module.drift.alarm_names)
+}
+
+output "drift" {
+  description = "The drift monitor: function name, baseline key, reports prefix, metric namespace (null when not created)."
+  value       = local.drift
 }
 
 output "metric_namespace" {
@@ -92,6 +97,7 @@ output "iam_policy_documents" {
     endpoint = module.endpoint.policy_documents.endpoint
     workflow = module.workflow.policy_documents.workflow
     lambda   = module.lambdas.policy_documents
+    drift    = module.drift.policy_document
   }
 }
 
@@ -106,7 +112,10 @@ output "scones" {
     function_names    = module.lambdas.function_names
     log_groups        = merge({ workflow = module.workflow.log_group_name }, module.lambdas.log_group_names)
     metric_namespace  = module.monitoring.metric_namespace
-    alarm_names       = module.monitoring.alarm_names
+    alarm_names       = merge(module.monitoring.alarm_names, module.drift.alarm_names)
     threshold         = var.confidence_threshold
+    drift             = local.drift
+    # Where the endpoint writes data capture (the dashboard's confidence chart reads it).
+    data_capture_prefix = module.storage.data_capture_prefix
   }
 }

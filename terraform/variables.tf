@@ -134,6 +134,59 @@ variable "model_data_url" {
   }
 }
 
+# ---- drift ---------------------------------------------------------------------------------
+
+variable "drift_monitor_enabled" {
+  description = "Run the monitor-drift function on a schedule (needs an endpoint with data capture: not created for a serverless endpoint)."
+  type        = bool
+  default     = true
+}
+
+variable "drift_schedule_minutes" {
+  description = "Minutes between drift monitor runs (also the period of its alarms)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.drift_schedule_minutes >= 1 && floor(var.drift_schedule_minutes) == var.drift_schedule_minutes
+    error_message = "drift_schedule_minutes must be a whole number of minutes, at least 1."
+  }
+}
+
+variable "drift_window" {
+  description = "The window of captured traffic judged: a count of inferences (e.g. 500) or a period (30m, 1h, 1d)."
+  type        = string
+  default     = "1h"
+
+  validation {
+    condition     = can(regex("^([1-9][0-9]*|[1-9][0-9]*[smhd])$", var.drift_window))
+    error_message = "drift_window must be a count of inferences (500) or a period (30m, 1h, 2d)."
+  }
+}
+
+variable "drift_windows" {
+  description = "Windows in each drift report: the current one and the trend before it."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.drift_windows >= 1 && var.drift_windows <= 48
+    error_message = "drift_windows must be between 1 and 48."
+  }
+}
+
+variable "drift_metric_namespace" {
+  description = "CloudWatch namespace of the drift metrics."
+  type        = string
+  default     = "Scones/Drift"
+}
+
+variable "drift_memory_size" {
+  description = "Memory (MB) of the monitor-drift function (10,000 captured inferences measured at under 100 MB)."
+  type        = number
+  default     = 128
+}
+
 variable "serverless_endpoint" {
   description = "Serve the model from a serverless endpoint (pay per request; no data capture, no autoscaling) instead of provisioned instances."
   type        = bool

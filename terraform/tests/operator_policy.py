@@ -17,6 +17,7 @@ SERVICES = {
     "aws_lambda_": "lambda",
     "aws_cloudwatch_log_": "logs",
     "aws_cloudwatch_metric_alarm": "cloudwatch",
+    "aws_cloudwatch_event_": "events",
     "aws_sfn_": "states",
     "aws_sagemaker_": "sagemaker",
     "aws_appautoscaling_": "application-autoscaling",

@@ -1029,3 +1029,233 @@ async fn the_dashboard_at_steady_state_costs_one_list_per_refresh() {
     assert_eq!(spent.retries(), 0, "{spent:?}");
     assert_eq!(d.app.executions.total(), 3);
 }
+
+/// A capture line as SageMaker writes it, with a real PNG as the input.
+fn capture_line_with_input(
+    event_id: &str,
+    time: DateTime<Utc>,
+    png: &[u8],
+    p_bicycle: f64,
+) -> String {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    json!({
+        "captureData": {
+            "endpointInput": {"observedContentType": "image/png", "mode": "INPUT",
+                              "data": b64(png), "encoding": "BASE64"},
+            "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT",
+                               "data": b64(format!("[{p_bicycle}, {}]", 1.0 - p_bicycle).as_bytes()),
+                               "encoding": "BASE64"},
+        },
+        "eventMetadata": {"eventId": event_id,
+                          "inferenceTime": time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
+        "eventVersion": "0",
+    })
+    .to_string()
+}
+
+/// Image `i` of a fixed population: a plain colour whose channels vary with `i`, divided by
+/// `dim` (1: the population itself; 4: the same images much darker).
+fn population_png(i: u32, dim: u32) -> Vec<u8> {
+    let c = |k: u32| u8::try_from((40 + (i * k) % 200) / dim).unwrap();
+    scones_handlers::fakes::png(8, 8, [c(7), c(13), c(29)])
+}
+
+/// The confidence of inference `i`: spread over (0.5, 1).
+fn population_p(i: u32) -> f64 {
+    0.5 + f64::from((i * 37) % 50) / 100.0
+}
+
+#[tokio::test]
+async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_dashboard_reads_its_report()
+ {
+    use scones_workflow::drift::{Baseline, DriftOptions, Profile, Verdict, WindowSpec, metrics};
+
+    let stack = Stack::create("drift").await;
+    let resources = stack.resources();
+    let drift = resources.drift.clone().unwrap();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.config);
+    let monitor = monitor_drift::Monitor {
+        s3: stack.s3.clone(),
+        cloudwatch: cloudwatch.clone(),
+        config: monitor_drift::Config {
+            bucket: stack.bucket.clone(),
+            endpoint: stack.endpoint_name.clone(),
+            capture_prefix: scones_workflow::capture::variant_prefix(
+                "datacapture/",
+                &stack.endpoint_name,
+                "AllTraffic",
+            ),
+            baseline_key: drift.baseline_key.clone(),
+            report_prefix: drift.reports_prefix.clone(),
+            namespace: drift.metric_namespace.clone(),
+            options: DriftOptions {
+                window: WindowSpec::Period(chrono::Duration::minutes(30)),
+                windows: 2,
+                threshold: 0.93,
+                cutoffs: Default::default(),
+            },
+        },
+    };
+    let backend = backend(&stack, options());
+    let now = Utc::now();
+
+    // Before `scones baseline --aws`: nothing judged, and the dashboard says what to run.
+    let outcome = monitor.run(now).await.unwrap();
+    assert!(
+        matches!(outcome, monitor_drift::Outcome::NoBaseline { .. }),
+        "{outcome:?}"
+    );
+    let err = backend
+        .drift(WindowSpec::Count(500), 4)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("scones baseline --aws"), "{err}");
+
+    // The baseline: 300 images of the population with their outputs.
+    let mut profile = Profile::default();
+    for i in 0..300 {
+        let features = scones_handlers::image_features(&population_png(i, 1)).unwrap();
+        profile.add_image(&features);
+        profile.add_scores([population_p(i), 1.0 - population_p(i)]);
+    }
+    let baseline = Baseline {
+        format: Baseline::FORMAT,
+        created: now - chrono::Duration::hours(2),
+        model: "scones-model-fixture".into(),
+        inputs_from: "300 held-out images".into(),
+        outputs_from: Some("300 held-out predictions".into()),
+        profile,
+    };
+    aws_support::put_object(
+        &stack.s3,
+        &stack.bucket,
+        &drift.baseline_key,
+        serde_json::to_vec(&baseline).unwrap(),
+    )
+    .await;
+
+    // Capture, filed as SageMaker does (one file per few minutes, under its hour): the older
+    // window is the population itself, the current window the same images much darker.
+    let prefix = format!("datacapture/{}/AllTraffic/", stack.endpoint_name);
+    for (window, dim, start) in [(0u32, 1u32, 55i64), (1, 4, 25)] {
+        let lines: Vec<String> = (0..120u32)
+            .map(|i| {
+                let n = window * 1000 + i;
+                let at = now - chrono::Duration::minutes(start)
+                    + chrono::Duration::seconds(i64::from(i) * 10);
+                capture_line_with_input(
+                    &format!("e{n}"),
+                    at,
+                    &population_png(i * 2 + 1, dim),
+                    population_p(i * 2 + 1),
+                )
+            })
+            .collect();
+        let at = now - chrono::Duration::minutes(start);
+        let key = format!(
+            "{}{window}-capture.jsonl",
+            scones_workflow::capture::hour_prefix(&prefix, at)
+        );
+        aws_support::put_object(
+            &stack.s3,
+            &stack.bucket,
+            &key,
+            lines.join("\n").into_bytes(),
+        )
+        .await;
+    }
+
+    let outcome = monitor.run(now).await.unwrap();
+    let monitor_drift::Outcome::Judged {
+        verdict,
+        images,
+        inferences,
+        metrics: published,
+        report_key,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    // Repeated images are one observation each (the population repeats every 100 odd indices).
+    let distinct: std::collections::HashSet<Vec<u8>> =
+        (0..120).map(|i| population_png(i * 2 + 1, 4)).collect();
+    assert_eq!(
+        (verdict, images, inferences),
+        (Verdict::Alert, distinct.len() as u64, 120)
+    );
+    assert!(published > 10, "{published}");
+    assert!(
+        report_key.starts_with(&drift.reports_prefix),
+        "{report_key}"
+    );
+
+    // The metrics are in CloudWatch, by endpoint.
+    let stats = cloudwatch
+        .get_metric_statistics()
+        .namespace(&drift.metric_namespace)
+        .metric_name(metrics::VERDICT)
+        .dimensions(
+            Dimension::builder()
+                .name(metrics::DIMENSION_ENDPOINT)
+                .value(&stack.endpoint_name)
+                .build(),
+        )
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            now.timestamp() - 600,
+        ))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            now.timestamp() + 600,
+        ))
+        .period(60)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .send()
+        .await
+        .unwrap();
+    let maxima: Vec<f64> = stats
+        .datapoints()
+        .iter()
+        .filter_map(|d| d.maximum())
+        .collect();
+    assert_eq!(maxima, [2.0], "{stats:?}");
+    let listed = cloudwatch
+        .list_metrics()
+        .namespace(&drift.metric_namespace)
+        .metric_name(metrics::PSI)
+        .send()
+        .await
+        .unwrap();
+    let statistics: Vec<&str> = listed
+        .metrics()
+        .iter()
+        .flat_map(|m| m.dimensions())
+        .filter(|d| d.name() == Some(metrics::DIMENSION_STATISTIC))
+        .filter_map(|d| d.value())
+        .collect();
+    assert!(statistics.contains(&"brightness"), "{statistics:?}");
+
+    // The dashboard's AWS backend reads the same report: the older window OK, the darkened
+    // one ALERT on brightness.
+    let view = backend.drift(WindowSpec::Count(500), 4).await.unwrap();
+    assert_eq!(view.model, "scones-model-fixture");
+    assert_eq!(view.window, "the last 30m");
+    assert_eq!(view.windows.len(), 2, "{view:#?}");
+    assert_eq!(
+        view.windows[0].report.verdict,
+        Verdict::Ok,
+        "{:#?}",
+        view.windows[0]
+    );
+    assert_eq!(view.verdict(), Verdict::Alert);
+    let brightness = view
+        .current()
+        .unwrap()
+        .report
+        .finding(scones_workflow::drift::Statistic::Input(
+            scones_workflow::drift::Feature::Brightness,
+        ))
+        .unwrap();
+    assert_eq!(brightness.verdict, Verdict::Alert);
+    assert_eq!(view.computed, Some(now));
+}

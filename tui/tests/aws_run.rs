@@ -210,3 +210,65 @@ async fn a_stack_that_is_not_deployed_is_one_clear_error() {
     assert!(stderr.contains("scones stage --aws"), "{stderr}");
     assert!(stack.executions().await.is_empty());
 }
+
+#[tokio::test]
+async fn baseline_aws_writes_the_input_statistics_of_train_where_the_monitor_reads_them() {
+    let stack = Stack::create("baseline").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = stack_file(&stack, dir.path());
+
+    // Refused before any call: the test split is never a baseline.
+    let out = scones(dir.path())
+        .args(["baseline", "--aws", "--stack-file"])
+        .arg(&file)
+        .args(["--held-out-lst", "test.lst"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("neither trained nor tested on"), "{stderr}");
+
+    // A staged training split: train.lst and its PNGs (one of them not a PNG).
+    let mut lst = String::new();
+    for i in 0..40u8 {
+        let name = format!("img_{i}.png");
+        lst.push_str(&format!("{i}\t{}\t{name}\n", i % 2));
+        let body = if i == 0 {
+            b"not a png".to_vec()
+        } else {
+            scones_handlers::fakes::png(8, 8, [i * 5, 100, 200 - i * 3])
+        };
+        aws_support::put_object(&stack.s3, &stack.bucket, &format!("train/{name}"), body).await;
+    }
+    aws_support::put_object(&stack.s3, &stack.bucket, "train.lst", lst.into_bytes()).await;
+
+    let stdout = run_ok(
+        scones(dir.path())
+            .args(["baseline", "--aws", "--stack-file"])
+            .arg(&file),
+    );
+    let key = stack.drift_baseline_key();
+    assert!(
+        stdout.contains(&format!("wrote s3://{}/{key}", stack.bucket)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("outputs: none"), "{stdout}");
+    let object = stack
+        .s3
+        .get_object()
+        .bucket(&stack.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    let baseline: scones_workflow::drift::Baseline = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(baseline.profile.images(), 39);
+    assert_eq!(baseline.profile.outputs(), 0);
+    assert!(baseline.outputs_from.is_none());
+    assert!(
+        baseline.inputs_from.contains("1 unreadable as PNG"),
+        "{}",
+        baseline.inputs_from
+    );
+}

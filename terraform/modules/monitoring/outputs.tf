@@ -27,6 +27,11 @@ output "metric_filter_patterns" {
   value       = { for key, d in local.decisions : d.metric => d.pattern }
 }
 
+output "alarm_actions" {
+  description = "What every alarm of the stack notifies: the topic (if created) and alarm_actions."
+  value       = local.actions
+}
+
 output "sns_topic_arn" {
   description = "ARN of the alarm topic, or null."
   value       = one(aws_sns_topic.alarms[*].arn)

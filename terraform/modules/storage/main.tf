@@ -172,6 +172,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # A report per scheduled run (96 a day at the default 15 minutes) is worth keeping as long
+  # as the capture it judged, no longer. The baselines (drift/baselines/) never expire.
+  rule {
+    id     = "expire-drift-reports"
+    status = "Enabled"
+
+    filter {
+      prefix = var.drift_reports_prefix
+    }
+
+    expiration {
+      days = var.data_capture_expiration_days
+    }
+  }
+
   # Versioning must be on before noncurrent-version rules are meaningful.
   depends_on = [aws_s3_bucket_versioning.this]
 }

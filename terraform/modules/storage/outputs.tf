@@ -28,6 +28,16 @@ output "data_capture_s3_uri" {
   value       = "s3://${aws_s3_bucket.this.bucket}/${trimsuffix(var.data_capture_prefix, "/")}"
 }
 
+output "data_capture_prefix" {
+  description = "Key prefix of the data capture (trailing slash)."
+  value       = var.data_capture_prefix
+}
+
+output "drift_reports_prefix" {
+  description = "Key prefix of the drift reports (trailing slash)."
+  value       = var.drift_reports_prefix
+}
+
 output "policy_documents" {
   description = "The key policy and bucket policy as objects, for audits and tests."
   value = {

@@ -61,6 +61,12 @@ variable "data_capture_prefix" {
   }
 }
 
+variable "drift_reports_prefix" {
+  description = "Key prefix (trailing slash) of the drift monitor's reports; they expire with the data capture."
+  type        = string
+  default     = "drift/reports/"
+}
+
 variable "data_capture_expiration_days" {
   description = "Days after which data-capture objects expire."
   type        = number

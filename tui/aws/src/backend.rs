@@ -417,6 +417,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// An AWS error as the dashboard's error.
+/// The largest drift report read: a report of 48 windows is ~300 KB.
+const MAX_DRIFT_REPORT: u64 = 8 * 1024 * 1024;
+
 fn backend_error(e: AwsError) -> BackendError {
     match e {
         AwsError::Throttled {
@@ -872,18 +875,49 @@ impl Backend for AwsBackend {
             })
     }
 
+    /// The monitor-drift function's latest report. Its windows are the function's
+    /// (`drift_window`, `drift_windows` in Terraform), not the dashboard's: the view shows
+    /// what the alarms saw.
     async fn drift(
         &self,
         _window: scones_workflow::drift::WindowSpec,
         _windows: usize,
     ) -> BackendResult<scones_workflow::drift::DriftView> {
-        Err(BackendError::Unsupported {
+        let Some(drift) = &self.resources.drift else {
+            return Err(BackendError::NotReady {
+                operation: "Drift",
+                reason: "this stack has no drift monitor (drift_monitor_enabled = false, a \
+                         serverless endpoint, or no endpoint yet): set drift_monitor_enabled \
+                         and terraform apply"
+                    .to_owned(),
+            });
+        };
+        let bucket = &self.resources.bucket;
+        let key = format!(
+            "{}{}",
+            drift.reports_prefix,
+            scones_workflow::drift::metrics::LATEST_REPORT
+        );
+        let bytes = capture::get_object_at_most(&self.clients.s3, bucket, &key, MAX_DRIFT_REPORT)
+            .await
+            .map_err(|e| {
+                if e.is_not_found() {
+                    BackendError::NotReady {
+                        operation: "Drift",
+                        reason: format!(
+                            "no drift report yet at s3://{bucket}/{key}: {} writes one every {} \
+                             min once a baseline exists (`scones baseline --aws` writes it to \
+                             s3://{bucket}/{})",
+                            drift.function_name, drift.schedule_minutes, drift.baseline_key
+                        ),
+                    }
+                } else {
+                    backend_error(e)
+                }
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| BackendError::Failed {
             operation: "Drift",
-            backend: "AWS",
-            reason: "the AWS side of drift (the monitor-drift function, its metrics and \
-                     reports) is not deployed by this version; `scones drift` judges the local \
-                     stack's traffic"
-                .to_owned(),
+            message: format!("s3://{bucket}/{key} is not a drift report: {e}"),
         })
     }
 

@@ -52,9 +52,18 @@ pub async fn list_keys(
 
 /// The entries of the bucket's `test.lst`; empty when there is none.
 pub async fn test_lst(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<LstEntry>, AwsError> {
-    match get_object(s3, bucket, TEST_LST).await {
+    read_lst(s3, bucket, TEST_LST).await
+}
+
+/// The entries of the .lst file at `key`; empty when there is none.
+pub async fn read_lst(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<LstEntry>, AwsError> {
+    match get_object(s3, bucket, key).await {
         Ok(bytes) => parse_lst(&String::from_utf8_lossy(&bytes))
-            .map_err(|e| AwsError::protocol("GetObject", format!("s3://{bucket}/{TEST_LST}: {e}"))),
+            .map_err(|e| AwsError::protocol("GetObject", format!("s3://{bucket}/{key}: {e}"))),
         Err(e) if e.is_not_found() => Ok(Vec::new()),
         Err(e) => Err(e),
     }

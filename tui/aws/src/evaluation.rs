@@ -6,7 +6,7 @@ use futures::StreamExt;
 use scones_workflow::capture::scores_of_text;
 use scones_workflow::quality::Labelled;
 
-use crate::bucket::{TEST_PREFIX, test_lst};
+use crate::bucket::{TEST_LST, TEST_PREFIX, read_lst};
 use crate::capture::get_object;
 use crate::clients::AwsClients;
 use crate::error::AwsError;
@@ -32,12 +32,41 @@ pub async fn endpoint_predictions(
     endpoint: &str,
     progress: impl Fn(usize, usize),
 ) -> Result<Vec<EndpointPrediction>, AwsError> {
-    let entries = test_lst(&clients.s3, bucket).await?;
+    let set = LabelledSet {
+        lst_key: TEST_LST.to_owned(),
+        image_prefix: TEST_PREFIX.to_owned(),
+    };
+    labelled_predictions(clients, bucket, endpoint, &set, progress).await
+}
+
+/// A labelled set in the bucket: a .lst file and the prefix its paths are relative to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledSet {
+    /// The .lst file (`index \t label \t path`).
+    pub lst_key: String,
+    /// The prefix of its images (`test/`).
+    pub image_prefix: String,
+}
+
+/// Sends every image of `set` to `endpoint`, as [`endpoint_predictions`] does for the test
+/// split.
+pub async fn labelled_predictions(
+    clients: &AwsClients,
+    bucket: &str,
+    endpoint: &str,
+    set: &LabelledSet,
+    progress: impl Fn(usize, usize),
+) -> Result<Vec<EndpointPrediction>, AwsError> {
+    let LabelledSet {
+        lst_key,
+        image_prefix,
+    } = set;
+    let entries = read_lst(&clients.s3, bucket, lst_key).await?;
     if entries.is_empty() {
         return Err(AwsError::protocol(
             "GetObject",
             format!(
-                "s3://{bucket}/test.lst is missing or empty: the labels come from it (run \
+                "s3://{bucket}/{lst_key} is missing or empty: the labels come from it (run \
                  `scones stage --aws --bucket {bucket}`)"
             ),
         ));
@@ -47,7 +76,7 @@ pub async fn endpoint_predictions(
     let mut out = Vec::with_capacity(total);
     let mut answers = futures::stream::iter(entries)
         .map(|entry| async move {
-            let key = format!("{TEST_PREFIX}{}", entry.path);
+            let key = format!("{image_prefix}{}", entry.path);
             let png = get_object(&clients.s3, bucket, &key).await?;
             let answer = clients
                 .sagemaker_runtime

@@ -25,6 +25,7 @@ pub mod capture;
 pub mod clients;
 pub mod config;
 pub mod console;
+pub mod drift_baseline;
 pub mod endpoint;
 pub mod error;
 pub mod evaluation;

@@ -54,6 +54,24 @@ pub struct Resources {
     /// Where data capture lands in the bucket (default `datacapture/`).
     #[serde(default = "default_capture_prefix")]
     pub data_capture_prefix: String,
+    /// The drift monitor (`None`: the stack has none).
+    #[serde(default)]
+    pub drift: Option<DriftResources>,
+}
+
+/// The drift monitor's places (terraform/modules/drift).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftResources {
+    /// The monitor-drift function.
+    pub function_name: String,
+    /// Where `scones baseline --aws` writes the baseline.
+    pub baseline_key: String,
+    /// Where the function writes its reports (`latest.json` and one per run).
+    pub reports_prefix: String,
+    /// The namespace of its metrics.
+    pub metric_namespace: String,
+    /// Minutes between runs.
+    pub schedule_minutes: u32,
 }
 
 fn yes() -> bool {
@@ -192,6 +210,7 @@ impl ResourceOverrides {
             metric_namespace: None,
             threshold: None,
             data_capture_prefix: default_capture_prefix(),
+            drift: None,
         };
         self.apply(&mut r);
         Some(r)

@@ -63,3 +63,20 @@ pub fn target(backend: &BackendArgs) -> AwsTarget {
         endpoint_url: None,
     }
 }
+
+/// The deployed stack's resources and clients for a one-shot command (`eval --aws`,
+/// `baseline --aws`): the stack found as [`AwsStackArgs`] says, the region from the flags or
+/// else the stack's.
+pub async fn connect(
+    backend: &BackendArgs,
+    stack: &AwsStackArgs,
+) -> anyhow::Result<(scones_aws::Resources, scones_aws::AwsClients)> {
+    let (resources, _) = stack.discovery().discover().await?;
+    let mut target = target(backend);
+    if target.region.is_none() {
+        target.region = resources.stack_region();
+    }
+    let config = scones_aws::sdk_config(&target).await;
+    let clients = scones_aws::AwsClients::new(&config, &target, scones_aws::RetryPolicy::default());
+    Ok((resources, clients))
+}

@@ -5,6 +5,7 @@
 //! `aws.rs` joins it when the AWS backend exists). `--local` is the default backend.
 
 mod aws_stack;
+mod baseline;
 mod dashboard;
 mod dashboard_aws;
 mod drift;
@@ -93,6 +94,9 @@ pub enum Command {
     /// PSI, Kolmogorov-Smirnov test and verdict over windows of captured inferences (local);
     /// ends with `drift: OK|WARN|ALERT|NOT ENOUGH DATA`.
     Drift(drift::DriftArgs),
+    /// The deployed endpoint's drift baseline (`--aws`): input statistics of the training
+    /// images, output statistics of a held-out set; written where monitor-drift reads it.
+    Baseline(baseline::BaselineArgs),
     /// Train the model: locally on the staged train split (CPU), saved under models/;
     /// `--aws`: run the SageMaker training job Terraform specifies.
     Train(train::TrainArgs),
@@ -111,5 +115,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Threshold(args) => threshold::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Drift(args) => drift::run(&cli.global, args),
+        Command::Baseline(args) => baseline::run(args),
     }
 }

@@ -243,7 +243,19 @@ impl Stack {
             },
             "threshold": 0.93,
             "data_capture_prefix": "datacapture/",
+            "drift": {
+                "function_name": format!("scones-{}-monitor-drift", self.id),
+                "baseline_key": self.drift_baseline_key(),
+                "reports_prefix": format!("drift/reports/{}/", self.endpoint_name),
+                "metric_namespace": format!("Scones/Drift/{}", self.id),
+                "schedule_minutes": 15,
+            },
         })
+    }
+
+    /// Where the drift baseline of this stack's endpoint goes (as terraform/modules/drift).
+    pub fn drift_baseline_key(&self) -> String {
+        format!("drift/baselines/{}.json", self.endpoint_name)
     }
 
     /// The resources the AWS code reads.

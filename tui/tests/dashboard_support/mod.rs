@@ -685,5 +685,6 @@ pub fn fixture_drift(window: WindowSpec, windows: usize, drifting: bool) -> Drif
         window: window.describe(),
         windows: judged,
         unreadable: 0,
+        computed: None,
     }
 }

@@ -168,14 +168,7 @@ fn score_aws(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (resources, _) = stack.discovery().discover().await?;
-        let mut target = aws_stack::target(backend);
-        if target.region.is_none() {
-            target.region = resources.stack_region();
-        }
-        let config = scones_aws::sdk_config(&target).await;
-        let clients =
-            scones_aws::AwsClients::new(&config, &target, scones_aws::RetryPolicy::default());
+        let (resources, clients) = aws_stack::connect(backend, stack).await?;
         let endpoint = resources.live_endpoint().ok_or_else(|| {
             anyhow::anyhow!(
                 "the stack has no endpoint to evaluate (Terraform created none: no training job \
