@@ -235,6 +235,34 @@ make_staged_layout() {
   done
 }
 
+# The applied drift monitor is wired as terraform/modules/drift says: its rule runs on the
+# schedule and targets the function, the function's environment names the baseline and the
+# reports, and both alarms watch what the function publishes.
+check_drift_monitor() {
+  local drift
+  drift=$(terraform output -json drift) || return 1
+  "$PY" - "$AWS_ENDPOINT_URL" "$drift" <<'PYEOF'
+import json, sys, boto3
+endpoint, drift = sys.argv[1], json.loads(sys.argv[2])
+kw = dict(endpoint_url=endpoint, region_name="us-east-1")
+fn = drift["function_name"]
+events, lam, cw = boto3.client("events", **kw), boto3.client("lambda", **kw), boto3.client("cloudwatch", **kw)
+rule = events.describe_rule(Name=fn)
+assert rule["ScheduleExpression"] == f"rate({drift['schedule_minutes']} minutes)", rule
+targets = events.list_targets_by_rule(Rule=fn)["Targets"]
+config = lam.get_function_configuration(FunctionName=fn)
+assert [t["Arn"] for t in targets] == [config["FunctionArn"]], (targets, config["FunctionArn"])
+env = config["Environment"]["Variables"]
+assert env["BASELINE_KEY"] == drift["baseline_key"] and env["REPORT_PREFIX"] == drift["reports_prefix"], env
+assert config["Runtime"] == "provided.al2023", config["Runtime"]
+alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=fn.rsplit("-monitor-drift", 1)[0] + "-drift")["MetricAlarms"]}
+alert = [a for a in alarms.values() if a["MetricName"] == "DriftVerdict"]
+assert len(alert) == 1 and alert[0]["Namespace"] == drift["metric_namespace"] and alert[0]["Threshold"] == 2.0, alarms
+assert any(a["MetricName"] == "Errors" and a["Namespace"] == "AWS/Lambda" for a in alarms.values()), alarms
+print(f"drift monitor: {fn} every {drift['schedule_minutes']} min, alarms {sorted(alarms)}")
+PYEOF
+}
+
 # Issue 5's last check: `scones run --aws` (the real binary, AWS mode) reads the state machine
 # and the bucket from `terraform output -json` in the applied directory, draws a test image
 # the apply's `scones stage --aws` uploaded, starts an execution and follows it to its end.
@@ -310,6 +338,7 @@ step_emulator() {
     "$PY" "$ROOT/scripts/moto/smoke_workflow.py" --endpoint-url "$AWS_ENDPOINT_URL" \
       --state-machine-arn "$state_machine" --bucket "$bucket" || status=1
     check_scones_run_aws "$bin" "$work" "$bucket" || status=1
+    check_drift_monitor || status=1
 
     terraform plan -detailed-exitcode -input=false -no-color >"$TMP_ROOT/plan.log" 2>&1
     plan_status=$?

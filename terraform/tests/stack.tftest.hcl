@@ -4,6 +4,12 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+# The drift schedule's target must be an ARN; the mock would make up a string.
+override_resource {
+  target = module.drift.aws_lambda_function.this
+  values = { arn = "arn:aws:lambda:us-east-1:123456789012:function:scones-monitor-drift" }
+}
+
 variables {
   lambda_package_dir = "./tests/fixtures/lambda"
   run_training_job   = false
@@ -54,8 +60,9 @@ run "stack" {
   assert {
     condition = toset(keys(output.alarm_names)) == toset([
       "execution_failures", "low_confidence_rate", "endpoint_5xx", "endpoint_model_latency",
+      "drift_alert", "drift_monitor_errors",
     ])
-    error_message = "Expected alarms on execution failures, low-confidence rate, endpoint 5XX and ModelLatency."
+    error_message = "Expected alarms on execution failures, low-confidence rate, endpoint 5XX, ModelLatency, drift ALERT and the drift monitor failing."
   }
 
   assert {
@@ -71,7 +78,7 @@ run "stack" {
   assert {
     condition = toset(keys(output.scones)) == toset([
       "region", "bucket", "state_machine_arn", "endpoint_name", "endpoint_created", "function_names",
-      "log_groups", "metric_namespace", "alarm_names", "threshold",
+      "log_groups", "metric_namespace", "alarm_names", "threshold", "drift", "data_capture_prefix",
     ])
     error_message = "The scones output object must carry what the dashboard reads."
   }
@@ -95,6 +102,16 @@ run "stack" {
   assert {
     condition     = output.sns_topic_arn == null
     error_message = "No SNS topic unless create_sns_topic."
+  }
+
+  assert {
+    condition = (
+      output.scones.drift.baseline_key == "drift/baselines/scones-endpoint.json" &&
+      output.scones.drift.reports_prefix == "drift/reports/scones-endpoint/" &&
+      output.scones.drift.function_name == "scones-monitor-drift" &&
+      output.scones.data_capture_prefix == "datacapture/"
+    )
+    error_message = "The scones output tells the CLI where the drift baseline and reports are."
   }
 }
 
@@ -196,8 +213,26 @@ run "no_endpoint_without_a_model" {
   }
 
   assert {
+    condition     = output.drift == null && length(module.drift.alarm_names) == 0
+    error_message = "No drift monitor without an endpoint (nothing is captured)."
+  }
+
+  assert {
     condition     = output.endpoint_name == "scones-endpoint"
     error_message = "The endpoint name is still returned, so the classify function can be wired."
+  }
+}
+
+run "no_drift_monitor_for_a_serverless_endpoint" {
+  command = plan
+
+  variables {
+    serverless_endpoint = true
+  }
+
+  assert {
+    condition     = output.drift == null
+    error_message = "A serverless endpoint has no data capture: no drift monitor."
   }
 }
 

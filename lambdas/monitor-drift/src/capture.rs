@@ -1,15 +1,12 @@
 //! The S3 side: the captures of the windows (listed from the oldest hour worth reading,
-//! read newest first until the windows are full), the baseline and the reports.
+//! streamed newest first until the windows are full), the baseline and the reports.
 
 use aws_sdk_s3::error::DisplayErrorContext;
-use scones_workflow::capture::{CapturedInference, Keep, hour_prefix, listing_start, parse_jsonl};
-use scones_workflow::drift::Reading;
+use scones_workflow::capture::{CapturedInference, Keep, hour_prefix, listing_start};
+use scones_workflow::drift::{ImageFeatures, Observation, Observer, Reading};
+use tokio::io::AsyncBufReadExt;
 
 use crate::{Monitor, MonitorError};
-
-/// The largest capture file read. SageMaker rolls files over every few minutes; a file this
-/// big is not one of its, and reading it could exhaust a small function's memory.
-const MAX_CAPTURE_OBJECT: u64 = 64 * 1024 * 1024;
 
 fn s3_error(
     monitor: &Monitor,
@@ -25,30 +22,82 @@ fn s3_error(
     }
 }
 
-/// The captures `reading` asks for, oldest first, and how many lines could not be parsed.
+/// The captures `reading` asks for as observations, oldest first, and how many lines could
+/// not be parsed. Files are read newest first, line by line, each record reduced to an
+/// observation as it is read: neither a file nor the images are ever whole in memory (a busy
+/// endpoint's capture file can hold tens of MB).
 pub async fn read(
     monitor: &Monitor,
     reading: Reading,
-) -> Result<(Vec<CapturedInference>, usize), MonitorError> {
+) -> Result<(Vec<Observation>, usize), MonitorError> {
     let keys = list(monitor, reading).await?;
-    let mut captured = Vec::new();
+    let mut observer = Observer::new(scones_handlers::image_features);
+    let mut observed = Vec::new();
     let mut unparsable = 0;
     for key in keys.iter().rev() {
-        if reading.newest.is_some_and(|n| captured.len() >= n) {
+        if reading.newest.is_some_and(|n| observed.len() >= n) {
             break;
         }
-        let Some(bytes) = get_object(monitor, key, MAX_CAPTURE_OBJECT).await? else {
-            continue; // deleted between the listing and the read (a lifecycle rule)
-        };
-        let (records, skipped) = parse_jsonl(&bytes, Keep::Input);
-        unparsable += skipped;
-        captured.extend(records.into_iter().filter(|r| r.time >= reading.since));
+        unparsable += read_file(monitor, key, reading, &mut observer, &mut observed).await?;
     }
-    captured.sort_by_key(|r| r.time);
+    observed.sort_by_key(|o| o.time);
     if let Some(n) = reading.newest {
-        captured.drain(..captured.len().saturating_sub(n));
+        observed.drain(..observed.len().saturating_sub(n));
     }
-    Ok((captured, unparsable))
+    Ok((observed, unparsable))
+}
+
+/// Streams one capture file into `observed`; the count of lines that are not records.
+async fn read_file<F: Fn(&[u8]) -> Option<ImageFeatures>>(
+    monitor: &Monitor,
+    key: &str,
+    reading: Reading,
+    observer: &mut Observer<F>,
+    observed: &mut Vec<Observation>,
+) -> Result<usize, MonitorError> {
+    let out = match monitor
+        .s3
+        .get_object()
+        .bucket(&monitor.config.bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        // Deleted between the listing and the read (the capture's lifecycle rule).
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(0),
+        Err(e) => {
+            return Err(s3_error(
+                monitor,
+                "GetObject",
+                key,
+                DisplayErrorContext(e).to_string(),
+            ));
+        }
+    };
+    let mut lines = tokio::io::BufReader::new(out.body.into_async_read());
+    let mut line = Vec::new();
+    let mut unparsable = 0;
+    loop {
+        line.clear();
+        let read = lines
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| s3_error(monitor, "GetObject", key, format!("reading the body: {e}")))?;
+        if read == 0 {
+            return Ok(unparsable);
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match CapturedInference::from_line(&line, Keep::Input) {
+            Some(record) if record.time >= reading.since => {
+                observed.push(observer.observe(&record))
+            }
+            Some(_) => {}
+            None => unparsable += 1,
+        }
+    }
 }
 
 /// The keys of the capture files from the hour `reading.since` falls in (less SageMaker's

@@ -152,9 +152,7 @@ impl Monitor {
         // images, sent through the endpoint to measure it, are captured before it is saved).
         let reading = config.options.reading(baseline.created, now);
         let (captured, unparsable) = capture::read(self, reading).await?;
-        let (windows, unusable) = judge(&captured, &baseline, &config.options, now, |png| {
-            scones_handlers::image_features(png)
-        });
+        let (windows, unusable) = judge(&captured, &baseline, &config.options, now);
         let view = DriftView {
             model: baseline.model.clone(),
             inputs_from: baseline.inputs_from.clone(),

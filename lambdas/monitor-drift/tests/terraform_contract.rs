@@ -7,7 +7,10 @@
 use scones_workflow::drift::metrics;
 
 fn module() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../terraform/modules/drift/main.tf");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../terraform/modules/drift/main.tf"
+    );
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -26,7 +29,10 @@ fn terraform_sets_every_variable_the_function_reads() {
         "DRIFT_WINDOW",
         "DRIFT_WINDOWS",
     ] {
-        assert!(config.contains(&format!("\"{name}\"")), "config.rs no longer reads {name}");
+        assert!(
+            config.contains(&format!("\"{name}\"")),
+            "config.rs no longer reads {name}"
+        );
         assert!(
             tf.contains(&format!("    {name} ")),
             "terraform/modules/drift does not set {name}"

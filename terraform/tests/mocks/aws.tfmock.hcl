@@ -50,3 +50,10 @@ mock_resource "aws_sns_topic" {
     arn = "arn:aws:sns:us-east-1:123456789012:mock-topic"
   }
 }
+
+# The drift monitor's schedule targets the function and permits its rule.
+mock_resource "aws_cloudwatch_event_rule" {
+  defaults = {
+    arn = "arn:aws:events:us-east-1:123456789012:rule/mock-rule"
+  }
+}

@@ -9,7 +9,8 @@ use scones_model::{LabeledImage, ModelMetadata, OutOfFoldOutputs, RgbImage};
 use scones_workflow::capture::Keep;
 pub use scones_workflow::drift::DriftOptions;
 use scones_workflow::drift::{
-    BASELINE_FILE, Baseline, DriftView, ImageFeatures, Profile, WindowDrift, WindowSpec, judge,
+    BASELINE_FILE, Baseline, DriftView, ImageFeatures, Observer, Profile, WindowDrift, WindowSpec,
+    judge,
 };
 
 use crate::bucket::LocalBucket;
@@ -212,9 +213,9 @@ pub fn judge_captures(
             dir: crate::endpoint::capture::capture_dir(bucket, endpoint),
             source,
         })?;
-    Ok(judge(&captured, baseline, options, now, |png| {
-        features_of(&RgbImage::decode_png(png).ok()?)
-    }))
+    let mut observer = Observer::new(|png: &[u8]| features_of(&RgbImage::decode_png(png).ok()?));
+    let observed: Vec<_> = captured.iter().map(|c| observer.observe(c)).collect();
+    Ok(judge(&observed, baseline, options, now))
 }
 
 /// When the model in `dir` was trained.

@@ -1,13 +1,12 @@
 //! Judging captured traffic: which captures a drift computation reads, how they are cut into
 //! windows and each window compared with the baseline. The local stack (`scones drift`, the
-//! dashboard) and the `monitor-drift` Lambda read their capture files each their own way and
-//! hand the records here.
+//! dashboard) and the `monitor-drift` Lambda read their capture files each their own way,
+//! reduce each record to an [`Observation`] as they read, and hand them here.
 
 use chrono::{DateTime, Utc};
 
-use super::{Baseline, Cutoffs, ImageFeatures, WindowCounter, WindowDrift, WindowSpec};
+use super::{Baseline, Cutoffs, Observation, WindowCounter, WindowDrift, WindowSpec};
 use super::{compare, split_windows};
-use crate::capture::CapturedInference;
 
 /// What a drift computation judges.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,23 +56,21 @@ impl DriftOptions {
     }
 }
 
-/// The windows of `captured` (oldest first) judged against `baseline`, oldest window first,
-/// and how many captured records could not be used. `features` decodes a captured input
-/// into its statistics (`None`: not an image this model takes).
+/// The windows of `observed` (oldest first; see [`Observer`](super::Observer)) judged
+/// against `baseline`, oldest window first, and how many observations could not be used.
 pub fn judge(
-    captured: &[CapturedInference],
+    observed: &[Observation],
     baseline: &Baseline,
     options: &DriftOptions,
     now: DateTime<Utc>,
-    features: impl Fn(&[u8]) -> Option<ImageFeatures>,
 ) -> (Vec<WindowDrift>, usize) {
     let mut unreadable = 0;
-    let windows = split_windows(captured, |c| c.time, options.window, options.windows, now)
+    let windows = split_windows(observed, |o| o.time, options.window, options.windows, now)
         .into_iter()
         .map(|window| {
             let mut counter = WindowCounter::default();
-            for inference in window {
-                counter.add(inference.scores, inference.input.as_deref(), &features);
+            for observation in window {
+                counter.add(observation);
             }
             unreadable += counter.unusable as usize;
             WindowDrift {

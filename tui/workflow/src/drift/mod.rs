@@ -22,7 +22,10 @@ mod window;
 pub use features::{Feature, ImageFeatures};
 pub use histogram::{Histogram, Ks, kolmogorov_q, ks, psi};
 pub use judge::{DriftOptions, Reading, judge};
-pub use profile::{BASELINE_FILE, Baseline, CONFIDENCE_BINS, FEATURE_BINS, Profile, WindowCounter};
+pub use profile::{
+    BASELINE_FILE, Baseline, CONFIDENCE_BINS, FEATURE_BINS, Observation, ObservedImage, Observer,
+    Profile, WindowCounter,
+};
 pub use report::{DriftReport, DriftView, Finding, Statistic, WindowDrift, compare};
 pub use window::{WindowSpec, WindowSpecError, split_windows};
 

@@ -1,13 +1,14 @@
 //! The distributions drift compares: a [`Profile`] of a population of inferences, and the
 //! [`Baseline`] saved with a model.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Feature, Histogram, ImageFeatures};
+use crate::capture::CapturedInference;
 use crate::class::Class;
 
 /// Bins of the confidence histogram: 0.01 wide over [0.5, 1], so the share below any
@@ -87,8 +88,66 @@ impl Profile {
     }
 }
 
-/// Counts a window's captured inferences into a [`Profile`], each distinct input image once:
-/// an image classified twice (a retry, a photo sent again) is one observation of the traffic,
+/// A captured inference reduced to what drift needs: its time, its scores, and which image
+/// it was (a hash of the input bytes and the image's statistics). A window of 10,000 holds
+/// no image bytes: the monitor-drift Lambda runs at 128 MB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// When the inference happened.
+    pub time: DateTime<Utc>,
+    /// The decoded output, when it is one.
+    pub scores: Option<[f64; 2]>,
+    /// The input, when it was captured.
+    pub image: Option<ObservedImage>,
+}
+
+/// A captured input: which bytes (their hash), and their statistics (`None`: not an image).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObservedImage {
+    /// Hash of the input bytes: the same image sent twice has the same hash.
+    pub hash: u64,
+    /// Its statistics, `None` when the bytes are not an image this model takes.
+    pub features: Option<ImageFeatures>,
+}
+
+/// Turns captured inferences into [`Observation`]s, decoding each distinct image once
+/// (traffic repeats images: the same photo sent again, a retry).
+pub struct Observer<F> {
+    features: F,
+    seen: HashMap<u64, Option<ImageFeatures>>,
+}
+
+impl<F: Fn(&[u8]) -> Option<ImageFeatures>> Observer<F> {
+    /// An observer decoding inputs with `features`.
+    pub fn new(features: F) -> Observer<F> {
+        Observer {
+            features,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The observation of one captured inference.
+    pub fn observe(&mut self, inference: &CapturedInference) -> Observation {
+        let image = inference.input.as_deref().map(|input| {
+            let mut hasher = DefaultHasher::new();
+            input.hash(&mut hasher);
+            let hash = hasher.finish();
+            let features = *self
+                .seen
+                .entry(hash)
+                .or_insert_with(|| (self.features)(input));
+            ObservedImage { hash, features }
+        });
+        Observation {
+            time: inference.time,
+            scores: inference.scores,
+            image,
+        }
+    }
+}
+
+/// Counts a window's observations into a [`Profile`], each distinct input image once: an
+/// image classified twice (a retry, a photo sent again) is one observation of the traffic,
 /// and counting it twice would make the tests over-confident.
 #[derive(Debug, Default)]
 pub struct WindowCounter {
@@ -104,32 +163,24 @@ pub struct WindowCounter {
 }
 
 impl WindowCounter {
-    /// Counts one inference: its scores, and its input's statistics (`features` decodes the
-    /// captured bytes) unless the same bytes were counted before. An inference captured
-    /// without its input counts its scores only.
-    pub fn add(
-        &mut self,
-        scores: Option<[f64; 2]>,
-        input: Option<&[u8]>,
-        features: impl FnOnce(&[u8]) -> Option<ImageFeatures>,
-    ) {
+    /// Counts one observation: its scores, and its input's statistics unless the same bytes
+    /// were counted before. An inference captured without its input counts its scores only.
+    pub fn add(&mut self, observation: &Observation) {
         self.inferences += 1;
-        let Some(scores) = scores else {
+        let Some(scores) = observation.scores else {
             self.unusable += 1;
             return;
         };
-        let Some(input) = input else {
+        let Some(image) = observation.image else {
             self.profile.add_scores(scores);
             return;
         };
-        let mut hasher = DefaultHasher::new();
-        input.hash(&mut hasher);
-        if !self.seen.insert(hasher.finish()) {
+        if !self.seen.insert(image.hash) {
             self.repeats += 1;
             return;
         }
         self.profile.add_scores(scores);
-        match features(input) {
+        match image.features {
             Some(f) => self.profile.add_image(&f),
             None => self.unusable += 1,
         }
@@ -157,4 +208,47 @@ pub struct Baseline {
 impl Baseline {
     /// The current format.
     pub const FORMAT: u32 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn captured(input: Option<&[u8]>, p: f64) -> CapturedInference {
+        CapturedInference {
+            event_id: "e".into(),
+            time: DateTime::<Utc>::UNIX_EPOCH,
+            scores: Some([p, 1.0 - p]),
+            input: input.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn each_distinct_image_is_decoded_once_and_counted_once() {
+        let decoded = Cell::new(0);
+        let mut observer = Observer::new(|bytes: &[u8]| {
+            decoded.set(decoded.get() + 1);
+            let v = bytes[0];
+            ImageFeatures::of_rgb(1, 1, &[v, v, v])
+        });
+        let traffic = [
+            captured(Some(b"a"), 0.9),
+            captured(Some(b"b"), 0.8),
+            captured(Some(b"a"), 0.9), // the same image again
+            captured(None, 0.7),       // captured without its input
+        ];
+        let observed: Vec<Observation> = traffic.iter().map(|c| observer.observe(c)).collect();
+        assert_eq!(decoded.get(), 2);
+        let mut counter = WindowCounter::default();
+        for o in &observed {
+            counter.add(o);
+        }
+        assert_eq!(
+            (counter.inferences, counter.repeats, counter.unusable),
+            (4, 1, 0)
+        );
+        assert_eq!(counter.profile.images(), 2);
+        assert_eq!(counter.profile.outputs(), 3);
+    }
 }
