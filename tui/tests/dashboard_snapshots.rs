@@ -234,6 +234,19 @@ async fn a_backend_that_never_answered_shows_its_error_not_an_empty_list() {
     assert_eq!(d.app.executions.total(), 14);
 }
 
+/// On AWS the view is the monitor's last report: its age is in the title.
+#[tokio::test]
+async fn a_drift_report_from_minutes_ago_says_how_old_it_is() {
+    let backend = FixtureBackend::new(executions());
+    *backend.drift_computed.lock().unwrap() = Some(t0() - chrono::Duration::minutes(20));
+    let mut d = dashboard_with(backend, 100, 30, false).await;
+    d.press(KeyCode::Char('7'));
+    settle(&mut d).await;
+    let screen = d.screen();
+    let title = screen.lines().find(|l| l.contains(" Drift ")).unwrap();
+    assert!(title.contains("report 20m old"), "{screen}");
+}
+
 /// No baseline: the drift view says why and how to get one; no toast, no header marker.
 #[tokio::test]
 async fn drift_without_a_baseline_says_so_in_the_view() {

@@ -325,6 +325,8 @@ pub struct FixtureBackend {
     pub histories: std::sync::Mutex<std::collections::HashMap<ExecutionId, Vec<Value>>>,
     /// The newest drift window is dark traffic (an ALERT) rather than the baseline's.
     pub drifting: AtomicBool,
+    /// When the drift report was computed (AWS: the monitor's last run); `None` as locally.
+    pub drift_computed: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl FixtureBackend {
@@ -337,6 +339,7 @@ impl FixtureBackend {
             home: PathBuf::from("/home/ml/.local/share/scones"),
             histories: Default::default(),
             drifting: AtomicBool::new(false),
+            drift_computed: std::sync::Mutex::new(None),
         })
     }
 
@@ -526,11 +529,9 @@ impl Backend for FixtureBackend {
 
     async fn drift(&self, window: WindowSpec, windows: usize) -> BackendResult<DriftView> {
         self.check("Drift")?;
-        Ok(fixture_drift(
-            window,
-            windows,
-            self.drifting.load(Ordering::SeqCst),
-        ))
+        let mut view = fixture_drift(window, windows, self.drifting.load(Ordering::SeqCst));
+        view.computed = *self.drift_computed.lock().unwrap();
+        Ok(view)
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {

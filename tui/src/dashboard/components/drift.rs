@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use super::header::fmt_age;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -95,6 +96,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             format!("{} ", verdict.label()),
             verdict_style(theme, verdict),
         ));
+        // On AWS the view is the monitor's last report: say how old it is.
+        let age = view.computed.and_then(|t| (app.now - t).to_std().ok());
+        if let Some(age) = age.filter(|age| age.as_secs() >= 60) {
+            title.push(Span::styled(
+                format!("· report {} old ", fmt_age(age)),
+                theme.dim,
+            ));
+        }
     }
     let block = Block::default()
         .borders(Borders::ALL)

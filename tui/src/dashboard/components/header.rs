@@ -138,7 +138,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// `3s`, `2m`, `1h`: refresh ages need no more precision.
-fn fmt_age(age: std::time::Duration) -> String {
+pub(super) fn fmt_age(age: std::time::Duration) -> String {
     let s = age.as_secs();
     match s {
         0..60 => format!("{s}s"),
