@@ -247,6 +247,29 @@ async fn a_drift_report_from_minutes_ago_says_how_old_it_is() {
     assert!(title.contains("report 20m old"), "{screen}");
 }
 
+/// A baseline with input statistics only (AWS without a held-out set): the output rows say
+/// there is nothing to compare with, not "too few".
+#[tokio::test]
+async fn output_statistics_without_an_output_baseline_read_n_a() {
+    let backend = FixtureBackend::new(executions());
+    backend.drift_inputs_only.store(true, Ordering::SeqCst);
+    let mut d = dashboard_with(backend, 100, 30, false).await;
+    d.press(KeyCode::Char('7'));
+    settle(&mut d).await;
+    let screen = d.screen();
+    let row = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row("low-confidence rate").contains("n/a"), "{screen}");
+    assert!(row("│confidence ").contains("n/a"), "{screen}");
+    assert!(row("brightness").contains("OK"), "{screen}");
+    assert!(screen.contains("no output baseline"), "{screen}");
+}
+
 /// No baseline: the drift view says why and how to get one; no toast, no header marker.
 #[tokio::test]
 async fn drift_without_a_baseline_says_so_in_the_view() {

@@ -327,6 +327,8 @@ pub struct FixtureBackend {
     pub drifting: AtomicBool,
     /// When the drift report was computed (AWS: the monitor's last run); `None` as locally.
     pub drift_computed: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// The drift baseline has input statistics only.
+    pub drift_inputs_only: AtomicBool,
 }
 
 impl FixtureBackend {
@@ -340,6 +342,7 @@ impl FixtureBackend {
             histories: Default::default(),
             drifting: AtomicBool::new(false),
             drift_computed: std::sync::Mutex::new(None),
+            drift_inputs_only: AtomicBool::new(false),
         })
     }
 
@@ -529,7 +532,12 @@ impl Backend for FixtureBackend {
 
     async fn drift(&self, window: WindowSpec, windows: usize) -> BackendResult<DriftView> {
         self.check("Drift")?;
-        let mut view = fixture_drift(window, windows, self.drifting.load(Ordering::SeqCst));
+        let mut view = fixture_drift_with(
+            window,
+            windows,
+            self.drifting.load(Ordering::SeqCst),
+            !self.drift_inputs_only.load(Ordering::SeqCst),
+        );
         view.computed = *self.drift_computed.lock().unwrap();
         Ok(view)
     }
@@ -639,6 +647,17 @@ pub async fn run_random(runner: &Arc<LocalBackend>, n: u64) {
 /// (mid-grey images); with `drifting`, the newest window's are much darker (brightness ALERT)
 /// and less confident.
 pub fn fixture_drift(window: WindowSpec, windows: usize, drifting: bool) -> DriftView {
+    fixture_drift_with(window, windows, drifting, true)
+}
+
+/// [`fixture_drift`], with a baseline that has input statistics only when `outputs` is false
+/// (an AWS baseline written without a held-out set).
+pub fn fixture_drift_with(
+    window: WindowSpec,
+    windows: usize,
+    drifting: bool,
+    outputs: bool,
+) -> DriftView {
     let grey = |level: u8, i: usize| {
         let pixels: Vec<u8> = (0..16usize)
             .flat_map(|p| {
@@ -661,7 +680,12 @@ pub fn fixture_drift(window: WindowSpec, windows: usize, drifting: bool) -> Drif
         }
         p
     };
-    let baseline = profile(1000, 100, 0.9);
+    let mut baseline = profile(1000, 100, 0.9);
+    if !outputs {
+        let empty = Profile::default();
+        baseline.confidence = empty.confidence;
+        baseline.predicted = empty.predicted;
+    }
     let judged = (0..windows)
         .map(|w| {
             let dark = drifting && w + 1 == windows;
@@ -682,7 +706,7 @@ pub fn fixture_drift(window: WindowSpec, windows: usize, drifting: bool) -> Drif
     DriftView {
         model: "20260101T000000Z-fixture".into(),
         inputs_from: "the 1000 images of train/".into(),
-        outputs_from: Some("1000 out-of-fold predictions of train/".into()),
+        outputs_from: outputs.then(|| "1000 out-of-fold predictions of train/".into()),
         window: window.describe(),
         windows: judged,
         unreadable: 0,

@@ -192,7 +192,13 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App, view: &DriftView) {
             Cell::from(number(f.psi)),
             Cell::from(f.ks.map_or("-".to_owned(), |k| format!("{:.0e}", k.p_value))),
             Cell::from(Span::styled(
-                short(f.verdict),
+                // An empty baseline side is not "too few": there is nothing to compare with
+                // (an AWS baseline without a held-out set has no outputs).
+                if f.baseline.total() == 0 {
+                    "n/a"
+                } else {
+                    short(f.verdict)
+                },
                 verdict_style(theme, f.verdict),
             )),
             Cell::from(Line::from(trend)),
