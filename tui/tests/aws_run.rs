@@ -271,4 +271,50 @@ async fn baseline_aws_writes_the_input_statistics_of_train_where_the_monitor_rea
         "{}",
         baseline.inputs_from
     );
+
+    // `scones drift --aws` before the monitor ran: what will write the report, and when.
+    let out = scones(dir.path())
+        .args(["drift", "--aws", "--stack-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no drift report yet") && stderr.contains("every 15 min"),
+        "{stderr}"
+    );
+
+    // After a run (no traffic yet): the report, printed as locally.
+    let drift = stack.resources().drift.unwrap();
+    let monitor = monitor_drift::Monitor {
+        s3: stack.s3.clone(),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&stack.config),
+        config: monitor_drift::Config {
+            bucket: stack.bucket.clone(),
+            endpoint: stack.endpoint_name.clone(),
+            capture_prefix: format!("datacapture/{}/AllTraffic/", stack.endpoint_name),
+            baseline_key: drift.baseline_key,
+            report_prefix: drift.reports_prefix,
+            namespace: drift.metric_namespace,
+            options: scones_workflow::drift::DriftOptions {
+                window: "1h".parse().unwrap(),
+                windows: 3,
+                threshold: 0.93,
+                cutoffs: Default::default(),
+            },
+        },
+    };
+    monitor.run(chrono::Utc::now()).await.unwrap();
+    let stdout = run_ok(
+        scones(dir.path())
+            .args(["drift", "--aws", "--stack-file"])
+            .arg(&file),
+    );
+    assert!(stdout.starts_with("report: "), "{stdout}");
+    assert!(stdout.contains("baseline outputs: none"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("drift: NOT ENOUGH DATA"),
+        "{stdout}"
+    );
 }

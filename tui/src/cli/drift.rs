@@ -1,21 +1,31 @@
 //! `scones drift`: the served model's captured traffic judged against its baseline, window by
-//! window (local). Each statistic's PSI and Kolmogorov-Smirnov test, its verdict, and the
-//! verdicts of the windows before (the trend); the last line is `drift: <verdict>`.
+//! window. Each statistic's PSI and Kolmogorov-Smirnov test, its verdict, and the verdicts of
+//! the windows before (the trend); the last line is `drift: <verdict>`. Locally it is
+//! computed now; `--aws` prints the monitor-drift function's latest report.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
+use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::Home;
-use scones_local::drift::{DriftOptions, LocalDrift, drift};
+use scones_local::drift::{DriftOptions, drift};
 use scones_local::endpoint::DEFAULT_ENDPOINT_NAME;
-use scones_workflow::drift::{Cutoffs, Finding, Verdict, WindowDrift, WindowSpec};
+use scones_workflow::drift::{Cutoffs, DriftView, Finding, Verdict, WindowDrift, WindowSpec};
+use scones_workflow::port::Backend;
 
-use super::GlobalArgs;
+use super::aws_stack::{self, AwsStackArgs};
+use super::{BackendArgs, GlobalArgs};
 use crate::cli::output::outln;
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// The window: a count of inferences (500) or a period (30m, 1h, 2d).
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    #[command(flatten)]
+    pub stack: AwsStackArgs,
+    /// The window: a count of inferences (500) or a period (30m, 1h, 2d). Local only: on AWS
+    /// the monitor's windows are Terraform's drift_window and drift_windows.
     #[arg(long, default_value = "500")]
     pub window: WindowSpec,
     /// Windows shown: the current one and the ones before it (the trend).
@@ -31,6 +41,9 @@ pub struct DriftArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<ExitCode> {
+    if args.backend.aws {
+        return run_aws(&args);
+    }
     let home = Home::locate(global.home.as_deref())?;
     let options = DriftOptions {
         window: args.window,
@@ -48,28 +61,59 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<ExitCode> {
         let json = serde_json::to_string_pretty(&result)?;
         outln!("{json}")?;
     } else {
-        print_report(&result, &args.window)?;
+        print_report(&result.view(&args.window))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(result: &LocalDrift, spec: &WindowSpec) -> anyhow::Result<()> {
-    let b = &result.baseline;
-    outln!("model: {}", result.model.display())?;
-    outln!("baseline inputs: {}", b.inputs_from)?;
+/// The monitor-drift function's latest report (`--aws`).
+fn run_aws(args: &DriftArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.threshold.is_none(),
+        "--threshold is a local setting: on AWS the monitor takes the low-confidence rate at the \
+         workflow's threshold (Terraform's confidence_threshold)"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let view = runtime.block_on(async {
+        let aws = AwsBackend::connect(
+            &aws_stack::target(&args.backend),
+            &args.stack.discovery(),
+            AwsOptions::default(),
+        )
+        .await?;
+        anyhow::Ok(aws.drift(args.window, usize::from(args.windows)).await?)
+    })?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&view)?;
+        outln!("{json}")?;
+    } else {
+        if let Some(computed) = view.computed {
+            outln!("report: {}", computed.format("%Y-%m-%d %H:%M:%S UTC"))?;
+        }
+        print_report(&view)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(view: &DriftView) -> anyhow::Result<()> {
+    outln!("model: {}", view.model)?;
+    outln!("baseline inputs: {}", view.inputs_from)?;
     outln!(
         "baseline outputs: {}",
-        b.outputs_from
+        view.outputs_from
             .as_deref()
-            .unwrap_or("none (the training configuration carries no out-of-fold predictions)")
+            .unwrap_or("none: confidence, class mix and low-confidence rate are not judged")
     )?;
-    let Some(current) = result.current() else {
+    let Some(current) = view.current() else {
         outln!("no captured traffic since the model was trained")?;
         outln!("drift: {}", Verdict::NotEnoughData.label())?;
         return Ok(());
     };
     let r = &current.report;
-    let window = spec.describe();
+    let window = &view.window;
     outln!(
         "window: {window}: {} inferences, {} distinct images{}; low-confidence rate at \
          threshold {:.2}",
@@ -86,10 +130,10 @@ fn print_report(result: &LocalDrift, spec: &WindowSpec) -> anyhow::Result<()> {
         r.cutoffs.significance,
         r.cutoffs.min_samples
     )?;
-    if result.unreadable > 0 {
+    if view.unreadable > 0 {
         outln!(
             "{} captured records had no usable scores or image",
-            result.unreadable
+            view.unreadable
         )?;
     }
     outln!("")?;
@@ -104,7 +148,7 @@ fn print_report(result: &LocalDrift, spec: &WindowSpec) -> anyhow::Result<()> {
         "verdict"
     )?;
     for finding in &r.findings {
-        let trend: Vec<&str> = result
+        let trend: Vec<&str> = view
             .windows
             .iter()
             .filter_map(|w| w.report.finding(finding.statistic))
