@@ -91,6 +91,7 @@ async fn executions_are_listed_incrementally_and_finished_histories_cached() {
         info.kind,
         BackendKind::Aws {
             profile: None,
+            credentials: aws_support::target().credentials_source(),
             region: "us-east-1".into()
         }
     );
@@ -926,6 +927,7 @@ async fn connect_finds_the_stack_from_flags_and_a_saved_outputs_file() {
         by_flags.info().kind,
         BackendKind::Aws {
             profile: None,
+            credentials: aws_support::target().credentials_source(),
             region: "us-east-1".into()
         }
     );
@@ -1258,4 +1260,92 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         .unwrap();
     assert_eq!(brightness.verdict, Verdict::Alert);
     assert_eq!(view.computed, Some(now));
+}
+
+/// A hung service (it accepts connections and never answers, as a SIGSTOPped server does):
+/// every call ends with a timeout error in seconds, never pending for minutes; a test
+/// execution that timed out says it may still start (issue 18, item 4). The production
+/// timeouts are scones_aws::config::TIMEOUTS; shorter ones here keep the test fast.
+#[tokio::test]
+async fn a_hung_service_is_a_timeout_error_not_a_request_pending_forever() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    // S3 answers (one test image); every other service holds the connection unanswered.
+    let held = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut open = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut head = vec![0u8; 4096];
+            let n = socket.read(&mut head).await.unwrap_or(0);
+            if head[..n].starts_with(b"GET /hung-bucket") {
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>hung-bucket</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>test/bicycle_s_000017.png</Key><Size>3</Size></Contents></ListBucketResult>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+            open.push(socket);
+        }
+    });
+    let target = scones_aws::AwsTarget {
+        profile: None,
+        region: Some(aws_support::REGION.into()),
+        endpoint_url: Some(format!("http://{address}")),
+    };
+    let config = scones_aws::config_loader(&target)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "hung",
+        ))
+        .timeout_config(
+            scones_aws::config::Timeouts {
+                connect: Duration::from_secs(1),
+                attempt: Duration::from_millis(500),
+                operation: Duration::from_secs(2),
+            }
+            .sdk(),
+        )
+        .load()
+        .await;
+    let resources = scones_aws::Resources::from_output_json(
+        &json!({"scones": {"value": {
+            "bucket": "hung-bucket",
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:hung",
+        }}})
+        .to_string(),
+        "fixture",
+    )
+    .unwrap();
+    let backend = AwsBackend::new(
+        &config,
+        &target,
+        resources,
+        ResourceSource::Flags,
+        options(),
+    );
+    let started = std::time::Instant::now();
+    let err = backend.executions_since(None, 10).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("got no answer in time"), "{err}");
+
+    // `t` on a hung Step Functions: the error says the execution may still start, and its
+    // name, so one that starts when the service recovers is no surprise.
+    let started = std::time::Instant::now();
+    let err = backend.start_random(1).await.unwrap_err().to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("StartExecution got no answer in time")
+            && err.contains("execution scones-dashboard-")
+            && err.contains("may still start"),
+        "{err}"
+    );
+    held.abort();
 }

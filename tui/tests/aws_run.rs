@@ -318,3 +318,52 @@ async fn baseline_aws_writes_the_input_statistics_of_train_where_the_monitor_rea
         "{stdout}"
     );
 }
+
+/// `--profile` is the credentials used even when the environment has keys, and a profile that
+/// does not exist is one error naming it (issue 18, item 3).
+#[tokio::test]
+async fn profile_wins_over_environment_keys_and_a_missing_one_is_named() {
+    let stack = Stack::create("profile").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = stack_file(&stack, dir.path());
+    let config = dir.path().join("aws-config");
+    std::fs::write(&config, "[profile emulator]\nregion = us-east-1\n").unwrap();
+    let credentials = dir.path().join("aws-credentials");
+    std::fs::write(
+        &credentials,
+        "[emulator]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    let with_files = |cmd: &mut Command| {
+        cmd.env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+    };
+
+    // The environment has working keys (scones() sets them); the named profile does not
+    // exist: before, the keys were used silently and this succeeded.
+    let mut cmd = scones(dir.path());
+    with_files(&mut cmd);
+    let out = cmd
+        .args(["run", "--aws", "--profile", "nosuch", "--stack-file"])
+        .arg(&file)
+        .args(["--key", TEST_KEYS[0]])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("profile \"nosuch\" gives no credentials"),
+        "{stderr}"
+    );
+    assert!(stack.executions().await.is_empty());
+
+    // A profile that exists is used.
+    let mut cmd = scones(dir.path());
+    with_files(&mut cmd);
+    let stdout = run_ok(
+        cmd.args(["run", "--aws", "--profile", "emulator", "--stack-file"])
+            .arg(&file)
+            .args(["--key", TEST_KEYS[0]]),
+    );
+    assert!(stdout.contains("1 executions"), "{stdout}");
+}

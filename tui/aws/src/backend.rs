@@ -120,6 +120,9 @@ pub enum AwsBackendError {
         /// What Step Functions said.
         source: AwsError,
     },
+    /// `--profile` gives no credentials.
+    #[error(transparent)]
+    Profile(#[from] crate::config::ProfileError),
     /// The stack could not be reached.
     #[error(transparent)]
     Aws(AwsError),
@@ -132,6 +135,7 @@ impl AwsBackendError {
             AwsBackendError::Discovery(e) => e.name(),
             AwsBackendError::NoRegion => "NoRegion",
             AwsBackendError::NothingDeployed { .. } => "NothingDeployed",
+            AwsBackendError::Profile(_) => "Profile",
             AwsBackendError::Aws(_) => "Aws",
         }
     }
@@ -148,6 +152,8 @@ pub struct AwsBackend {
     clients: AwsClients,
     resources: Resources,
     source: ResourceSource,
+    /// Where the credentials come from ([`AwsTarget::credentials_source`]).
+    credentials: String,
     profile: Option<String>,
     region: String,
     workflow: Workflow,
@@ -177,6 +183,7 @@ impl AwsBackend {
         if config.region().is_none() {
             return Err(AwsBackendError::NoRegion);
         }
+        crate::config::check_profile(&config, &target).await?;
         Ok(AwsBackend::new(
             &config, &target, resources, source, options,
         ))
@@ -200,6 +207,7 @@ impl AwsBackend {
             .unwrap_or_else(|| "us-east-1".to_owned());
         AwsBackend {
             profile: target.profile.clone(),
+            credentials: target.credentials_source(),
             region,
             clients,
             resources,
@@ -531,6 +539,7 @@ impl Backend for AwsBackend {
         BackendInfo {
             kind: BackendKind::Aws {
                 profile: self.profile.clone(),
+                credentials: self.credentials.clone(),
                 region: self.region.clone(),
             },
             state_machine: self.resources.state_machine_name().to_owned(),
@@ -674,7 +683,22 @@ impl Backend for AwsBackend {
                 let input = json!({"s3_bucket": bucket, "s3_key": key});
                 async move {
                     let name = execution_name("scones-dashboard");
-                    self.workflow.start(&name, &input).await.map(|(arn, _)| arn)
+                    self.workflow
+                        .start(&name, &input)
+                        .await
+                        .map(|(arn, _)| arn)
+                        .map_err(|e| match e {
+                            // The request may be queued on a hung service and run when it
+                            // recovers: say so, with the name to look for.
+                            AwsError::TimedOut { operation, message } => AwsError::TimedOut {
+                                operation,
+                                message: format!(
+                                    "{message}; execution {name} may still start when the \
+                                     service recovers, and is listed if it does"
+                                ),
+                            },
+                            other => other,
+                        })
                 }
             })
             .buffer_unordered(self.options.start_concurrency.max(1))

@@ -80,6 +80,15 @@ pub enum AwsError {
         /// What failed, with the SDK's context.
         message: String,
     },
+    /// No answer within the timeouts ([`crate::config::TIMEOUTS`]): the service is hung or
+    /// unreachable. A mutation may still be carried out by the service later.
+    #[error("{operation} got no answer in time ({message})")]
+    TimedOut {
+        /// The API call.
+        operation: &'static str,
+        /// Which timeout, with the SDK's context.
+        message: String,
+    },
     /// The answer could not be read (or the request could not be built).
     #[error("{operation}: unusable request or response: {message}")]
     Protocol {
@@ -98,6 +107,7 @@ impl AwsError {
             AwsError::NotFound { .. } => "NotFound",
             AwsError::Service { .. } => "Service",
             AwsError::Transport { .. } => "Transport",
+            AwsError::TimedOut { .. } => "TimedOut",
             AwsError::Protocol { .. } => "Protocol",
         }
     }
@@ -109,6 +119,7 @@ impl AwsError {
             | AwsError::NotFound { operation, .. }
             | AwsError::Service { operation, .. }
             | AwsError::Transport { operation, .. }
+            | AwsError::TimedOut { operation, .. }
             | AwsError::Protocol { operation, .. } => operation,
         }
     }
@@ -119,7 +130,9 @@ impl AwsError {
             AwsError::Throttled { code, .. }
             | AwsError::NotFound { code, .. }
             | AwsError::Service { code, .. } => Some(code),
-            AwsError::Transport { .. } | AwsError::Protocol { .. } => None,
+            AwsError::Transport { .. } | AwsError::TimedOut { .. } | AwsError::Protocol { .. } => {
+                None
+            }
         }
     }
 
@@ -159,7 +172,16 @@ impl AwsError {
                     .unwrap_or_else(|| context.clone());
                 classify_service(operation, code, message, status)
             }
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError::Transport {
+            SdkError::TimeoutError(_) => AwsError::TimedOut {
+                operation,
+                message: context,
+            },
+            // A connect timeout surfaces as a dispatch failure that says so.
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => AwsError::TimedOut {
+                operation,
+                message: context,
+            },
+            SdkError::DispatchFailure(_) => AwsError::Transport {
                 operation,
                 message: context,
             },

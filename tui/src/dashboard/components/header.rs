@@ -52,12 +52,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 ));
             }
         }
-        BackendKind::Aws { profile, region } => {
+        BackendKind::Aws {
+            credentials,
+            region,
+            ..
+        } => {
             first.push(Span::styled("AWS ", theme.title));
-            first.push(Span::styled(
-                format!("{} {}", profile.as_deref().unwrap_or("default"), region),
-                theme.text,
-            ));
+            first.push(Span::styled(format!("{region} "), theme.text));
+            first.push(Span::styled(format!("({credentials})"), theme.dim));
         }
     }
     first.push(sep());

@@ -289,6 +289,8 @@ pub enum BackendKind {
     Aws {
         /// Named profile, if any.
         profile: Option<String>,
+        /// Where the credentials come from (`profile dev`, `env keys`, ...).
+        credentials: String,
         /// Region.
         region: String,
     },
