@@ -195,11 +195,11 @@ mod tests {
             ..AwsTarget::default()
         };
         assert_eq!(
-            flagged.credentials_source_in(&keys_and_profile),
+            flagged.credentials_source_in(keys_and_profile),
             "profile prod"
         );
         let plain = AwsTarget::default();
-        assert_eq!(plain.credentials_source_in(&keys_and_profile), "env keys");
+        assert_eq!(plain.credentials_source_in(keys_and_profile), "env keys");
         assert_eq!(
             plain.credentials_source_in(env(&[("AWS_PROFILE", "dev")])),
             "profile dev"
