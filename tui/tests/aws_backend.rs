@@ -1237,8 +1237,15 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         .collect();
     assert!(statistics.contains(&"brightness"), "{statistics:?}");
 
-    // The dashboard's AWS backend reads the same report: the older window OK, the darkened
-    // one ALERT on brightness.
+    // The report (and its absence) is reused for a minute: the first backend still says
+    // there is none, without asking S3 again.
+    let before = backend.calls();
+    assert!(backend.drift(WindowSpec::Count(500), 4).await.is_err());
+    assert_eq!(backend.calls().since(&before).of("S3.GetObject"), 0);
+
+    // A dashboard opened now reads the same report the alarms saw: the older window OK, the
+    // darkened one ALERT on brightness.
+    let backend = self::backend(&stack, options());
     let view = backend.drift(WindowSpec::Count(500), 4).await.unwrap();
     assert_eq!(view.model, "scones-model-fixture");
     assert_eq!(view.window, "the last 30m");

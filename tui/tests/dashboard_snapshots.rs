@@ -234,6 +234,45 @@ async fn a_backend_that_never_answered_shows_its_error_not_an_empty_list() {
     assert_eq!(d.app.executions.total(), 14);
 }
 
+/// On AWS a stop cannot be taken back: the first `s` asks, the second (within 3 s, on the
+/// same execution) stops; a late second press asks again (issue 18, item 11).
+#[tokio::test]
+async fn on_aws_stop_asks_for_a_second_press() {
+    let backend = FixtureBackend::new(executions());
+    backend.aws.store(true, Ordering::SeqCst);
+    let mut d = dashboard_with(backend.clone(), 100, 30, false).await;
+    for _ in 0..20 {
+        if d.app
+            .executions
+            .selected()
+            .is_some_and(|e| e.status == scones_workflow::ExecutionStatus::Running)
+        {
+            break;
+        }
+        d.press(KeyCode::Down);
+    }
+    let name = d.app.executions.selected().unwrap().name.clone();
+    d.press(KeyCode::Char('s'));
+    settle(&mut d).await;
+    assert_eq!(backend.stops.load(Ordering::SeqCst), 0);
+    let asked = format!("press s again within 3 s to stop {name} on AWS");
+    assert!(
+        d.app.toasts.items().iter().any(|t| t.text == asked),
+        "{}",
+        d.screen()
+    );
+    // Too late: asks again.
+    d.tick(t0() + chrono::Duration::seconds(5));
+    d.press(KeyCode::Char('s'));
+    settle(&mut d).await;
+    assert_eq!(backend.stops.load(Ordering::SeqCst), 0);
+    // In time: stops.
+    d.tick(t0() + chrono::Duration::seconds(6));
+    d.press(KeyCode::Char('s'));
+    settle(&mut d).await;
+    assert_eq!(backend.stops.load(Ordering::SeqCst), 1);
+}
+
 /// On AWS the view is the monitor's last report: its age is in the title.
 #[tokio::test]
 async fn a_drift_report_from_minutes_ago_says_how_old_it_is() {

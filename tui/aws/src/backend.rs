@@ -33,6 +33,7 @@ use rand::seq::IndexedRandom;
 use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl};
 use scones_workflow::cause::STOPPED_ERROR;
 use scones_workflow::class::Class;
+use scones_workflow::drift::DriftView;
 use scones_workflow::history::{self, HistoryEvent};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
@@ -63,6 +64,11 @@ const WAIT_LIMIT: Duration = Duration::from_secs(900);
 
 /// How long the listed test keys are reused before listing again.
 pub const TEST_KEYS_TTL: Duration = Duration::from_secs(600);
+
+/// How long the drift monitor's report (or its absence) is reused: the monitor writes one
+/// every `drift_schedule_minutes` (at least a minute), and the dashboard asks on every
+/// refresh of the header's drift marker.
+pub const DRIFT_REPORT_TTL: Duration = Duration::from_secs(60);
 
 /// Log lines read per log group for one execution at most.
 pub const LOGS_PER_GROUP: usize = 200;
@@ -161,6 +167,8 @@ pub struct AwsBackend {
     options: AwsOptions,
     histories: Mutex<HashMap<String, Arc<Vec<HistoryEvent>>>>,
     test_keys: Expiring<Vec<String>>,
+    /// The drift report as last read (or why there was none).
+    drift_report: tokio::sync::Mutex<Option<(Instant, BackendResult<DriftView>)>>,
     labels: Expiring<HashMap<String, Class>>,
     captures: Mutex<CaptureCache>,
 }
@@ -217,6 +225,7 @@ impl AwsBackend {
             options,
             histories: Mutex::new(HashMap::new()),
             test_keys: tokio::sync::Mutex::new(None),
+            drift_report: tokio::sync::Mutex::new(None),
             labels: tokio::sync::Mutex::new(None),
             captures: Mutex::new(HashMap::new()),
         }
@@ -291,6 +300,46 @@ impl AwsBackend {
         let keys = Arc::new(keys);
         *slot = Some((Instant::now(), Arc::clone(&keys)));
         Ok(keys)
+    }
+
+    /// The monitor-drift function's latest report (see [`Backend::drift`]).
+    async fn read_drift_report(&self) -> BackendResult<DriftView> {
+        let Some(drift) = &self.resources.drift else {
+            return Err(BackendError::NotReady {
+                operation: "Drift",
+                reason: "this stack has no drift monitor (drift_monitor_enabled = false, a \
+                         serverless endpoint, or no endpoint yet): set drift_monitor_enabled \
+                         and terraform apply"
+                    .to_owned(),
+            });
+        };
+        let bucket = &self.resources.bucket;
+        let key = format!(
+            "{}{}",
+            drift.reports_prefix,
+            scones_workflow::drift::metrics::LATEST_REPORT
+        );
+        let bytes = capture::get_object_at_most(&self.clients.s3, bucket, &key, MAX_DRIFT_REPORT)
+            .await
+            .map_err(|e| {
+                if e.is_not_found() {
+                    BackendError::NotReady {
+                        operation: "Drift",
+                        reason: format!(
+                            "no drift report yet at s3://{bucket}/{key}: {} writes one every {} \
+                             min once a baseline exists (`scones baseline --aws` writes it to \
+                             s3://{bucket}/{})",
+                            drift.function_name, drift.schedule_minutes, drift.baseline_key
+                        ),
+                    }
+                } else {
+                    backend_error(e)
+                }
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| BackendError::Failed {
+            operation: "Drift",
+            message: format!("s3://{bucket}/{key} is not a drift report: {e}"),
+        })
     }
 
     /// Low-confidence decisions in `range`, from the monitoring module's metric filter;
@@ -906,45 +955,17 @@ impl Backend for AwsBackend {
         &self,
         _window: scones_workflow::drift::WindowSpec,
         _windows: usize,
-    ) -> BackendResult<scones_workflow::drift::DriftView> {
-        let Some(drift) = &self.resources.drift else {
-            return Err(BackendError::NotReady {
-                operation: "Drift",
-                reason: "this stack has no drift monitor (drift_monitor_enabled = false, a \
-                         serverless endpoint, or no endpoint yet): set drift_monitor_enabled \
-                         and terraform apply"
-                    .to_owned(),
-            });
-        };
-        let bucket = &self.resources.bucket;
-        let key = format!(
-            "{}{}",
-            drift.reports_prefix,
-            scones_workflow::drift::metrics::LATEST_REPORT
-        );
-        let bytes = capture::get_object_at_most(&self.clients.s3, bucket, &key, MAX_DRIFT_REPORT)
-            .await
-            .map_err(|e| {
-                if e.is_not_found() {
-                    BackendError::NotReady {
-                        operation: "Drift",
-                        reason: format!(
-                            "no drift report yet at s3://{bucket}/{key}: {} writes one every {} \
-                             min once a baseline exists (`scones baseline --aws` writes it to \
-                             s3://{bucket}/{})",
-                            drift.function_name, drift.schedule_minutes, drift.baseline_key
-                        ),
-                    }
-                } else {
-                    backend_error(e)
-                }
-            })?;
-        serde_json::from_slice(&bytes).map_err(|e| BackendError::Failed {
-            operation: "Drift",
-            message: format!("s3://{bucket}/{key} is not a drift report: {e}"),
-        })
+    ) -> BackendResult<DriftView> {
+        let mut slot = self.drift_report.lock().await;
+        if let Some((at, report)) = slot.as_ref()
+            && at.elapsed() < DRIFT_REPORT_TTL
+        {
+            return report.clone();
+        }
+        let report = self.read_drift_report().await;
+        *slot = Some((Instant::now(), report.clone()));
+        report
     }
-
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
         let start = execution.start - chrono::Duration::seconds(2);
         let end = execution.stop.unwrap_or_else(Utc::now) + chrono::Duration::seconds(5);

@@ -99,6 +99,20 @@ pub struct Feed {
     pub last_error: Option<String>,
 }
 
+/// How long a mutating key on AWS waits for its confirming second press.
+pub const CONFIRM_WINDOW: chrono::Duration = chrono::Duration::seconds(3);
+
+/// A mutating key pressed once on AWS ([`App::armed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Armed {
+    /// What it will do.
+    pub action: Action,
+    /// On which execution.
+    pub target: Option<ExecutionId>,
+    /// Until when a second press confirms it.
+    pub until: DateTime<Utc>,
+}
+
 /// The whole dashboard state.
 pub struct App {
     /// Backend facts.
@@ -146,6 +160,8 @@ pub struct App {
     pub drift: DriftState,
     /// Notifications.
     pub toasts: Toasts,
+    /// A mutating key pressed once on AWS, waiting for its confirming second press.
+    pub armed: Option<Armed>,
     /// Endpoint status for the header.
     pub endpoint: Option<EndpointInfo>,
     /// Decoded images by key.
@@ -194,6 +210,7 @@ impl App {
             logs: LogsState::default(),
             drift: DriftState::default(),
             toasts: Toasts::default(),
+            armed: None,
             endpoint: None,
             images: Images::default(),
             picker: options.picker,
@@ -349,16 +366,20 @@ impl App {
                 self.selection_changed();
             }
             Action::StartTest => self.mutate(Request::StartRandom { count: 1 }, out),
-            Action::StartBurst => self.mutate(
-                Request::StartRandom {
-                    count: self.config.burst,
-                },
-                out,
-            ),
+            Action::StartBurst => {
+                let count = self.config.burst;
+                let what = format!("start {count} executions");
+                if self.confirmed(&action, None, KeyAction::Burst, what) {
+                    self.mutate(Request::StartRandom { count }, out);
+                }
+            }
             Action::Stop => match self.executions.selected() {
                 Some(e) if e.status == ExecutionStatus::Running => {
                     let id = e.id.clone();
-                    self.mutate(Request::Stop { id }, out);
+                    let what = format!("stop {}", e.name);
+                    if self.confirmed(&action, Some(&id), KeyAction::Stop, what) {
+                        self.mutate(Request::Stop { id }, out);
+                    }
                 }
                 Some(e) => self.toast_info(format!(
                     "{} is {}: only running executions can be stopped",
@@ -376,7 +397,10 @@ impl App {
                     match self.executions.selected() {
                         Some(e) if e.status.is_redrivable() => {
                             let id = e.id.clone();
-                            self.mutate(Request::Redrive { id }, out);
+                            let what = format!("redrive {}", e.name);
+                            if self.confirmed(&action, Some(&id), KeyAction::Redrive, what) {
+                                self.mutate(Request::Redrive { id }, out);
+                            }
                         }
                         Some(e) => self.toast_info(format!("{} is {}: only failed, timed-out or aborted executions can be redriven", e.name, e.status)),
                         None => self.toast_info("no execution selected"),
@@ -624,6 +648,45 @@ impl App {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// Whether a mutating key may act now. Locally, always. On AWS (where a stop or a burst
+    /// cannot be taken back and costs money) the first press arms it and says so; a second
+    /// press of the same key on the same execution within [`CONFIRM_WINDOW`] acts.
+    fn confirmed(
+        &mut self,
+        action: &Action,
+        target: Option<&ExecutionId>,
+        key: KeyAction,
+        what: String,
+    ) -> bool {
+        if !matches!(
+            self.info.kind,
+            scones_workflow::port::BackendKind::Aws { .. }
+        ) {
+            return true;
+        }
+        let armed = Armed {
+            action: action.clone(),
+            target: target.cloned(),
+            until: self.now + CONFIRM_WINDOW,
+        };
+        match self.armed.take() {
+            Some(a)
+                if a.action == armed.action && a.target == armed.target && self.now <= a.until =>
+            {
+                true
+            }
+            _ => {
+                let hint = self.config.keymap.hint(key);
+                self.toast_info(format!(
+                    "press {hint} again within {} s to {what} on AWS",
+                    CONFIRM_WINDOW.num_seconds()
+                ));
+                self.armed = Some(armed);
+                false
+            }
+        }
     }
 
     fn toast_info(&mut self, text: impl Into<String>) {

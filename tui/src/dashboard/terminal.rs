@@ -210,7 +210,9 @@ impl Write for LogWriter {
         }
         match LOG_FILE.lock() {
             Ok(mut slot) => match slot.as_mut() {
-                Some(file) => file.write(buf),
+                // The formatter colours for the terminal it started on; a file gets the
+                // text without the escape codes.
+                Some(file) => file.write_all(&strip_ansi(buf)).map(|()| buf.len()),
                 None => Ok(buf.len()),
             },
             Err(_) => Ok(buf.len()),
@@ -225,9 +227,41 @@ impl Write for LogWriter {
     }
 }
 
+/// `bytes` without ANSI escape sequences (CSI `ESC [ ... final`, the colours and styles a
+/// log formatter writes).
+fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            i += 2;
+            // Parameters and intermediates, then one final byte in @..~.
+            while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_lose_their_colour_codes_and_nothing_else() {
+        let coloured = b"\x1b[2m2026-12-04T05:00:00Z\x1b[0m \x1b[32m INFO\x1b[0m \x1b[2mscones\x1b[0m: dashboard on AWS";
+        assert_eq!(
+            String::from_utf8(strip_ansi(coloured)).unwrap(),
+            "2026-12-04T05:00:00Z  INFO scones: dashboard on AWS"
+        );
+        assert_eq!(strip_ansi(b"plain [text] \x1b"), b"plain [text] \x1b");
+        assert_eq!(strip_ansi(b"cut \x1b[3"), b"cut ");
+    }
 
     #[test]
     fn a_pipe_a_missing_tty_or_a_dumb_terminal_cannot_draw() {

@@ -329,6 +329,10 @@ pub struct FixtureBackend {
     pub drift_computed: std::sync::Mutex<Option<DateTime<Utc>>>,
     /// The drift baseline has input statistics only.
     pub drift_inputs_only: AtomicBool,
+    /// Say it is the AWS backend (mutating keys then ask for confirmation).
+    pub aws: AtomicBool,
+    /// StopExecution calls.
+    pub stops: std::sync::atomic::AtomicUsize,
 }
 
 impl FixtureBackend {
@@ -343,6 +347,8 @@ impl FixtureBackend {
             drifting: AtomicBool::new(false),
             drift_computed: std::sync::Mutex::new(None),
             drift_inputs_only: AtomicBool::new(false),
+            aws: AtomicBool::new(false),
+            stops: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -361,9 +367,17 @@ impl FixtureBackend {
 impl Backend for FixtureBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            kind: BackendKind::Local {
-                home: self.home.clone(),
-                synthetic_data: false,
+            kind: if self.aws.load(Ordering::SeqCst) {
+                BackendKind::Aws {
+                    profile: None,
+                    credentials: "env keys".to_owned(),
+                    region: "us-east-1".to_owned(),
+                }
+            } else {
+                BackendKind::Local {
+                    home: self.home.clone(),
+                    synthetic_data: false,
+                }
             },
             state_machine: "scones".to_owned(),
             threshold: 0.93,
@@ -431,7 +445,9 @@ impl Backend for FixtureBackend {
     }
 
     async fn stop(&self, _id: ExecutionId) -> BackendResult<()> {
-        self.check("StopExecution")
+        self.check("StopExecution")?;
+        self.stops.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     async fn redrive(&self, _id: ExecutionId) -> BackendResult<()> {
