@@ -100,6 +100,8 @@ async fn run_random_starts_executions_and_prints_them_with_the_summary() {
         let name = arn.rsplit(':').next().unwrap();
         assert!(names.contains(name), "{name} not printed: {stdout}");
     }
+    // AWS mode leaves no local stack behind (no bucket/, logs/ or store in the default home).
+    assert!(!dir.path().join(".local/share/scones").exists());
 }
 
 #[tokio::test]
