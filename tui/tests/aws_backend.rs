@@ -1356,3 +1356,41 @@ async fn a_hung_service_is_a_timeout_error_not_a_request_pending_forever() {
     );
     held.abort();
 }
+
+/// The stack re-created under the same names: the executions listed before no longer exist
+/// and the next refresh drops them; executions started afterwards are listed (issue 18,
+/// item 5).
+#[tokio::test]
+async fn executions_of_a_recreated_stack_are_dropped_from_the_list() {
+    let stack = Stack::create("recreated").await;
+    let old = [
+        stack.start(TEST_KEYS[0]).await,
+        stack.start(TEST_KEYS[1]).await,
+    ];
+    for arn in &old {
+        stack.wait_final(arn).await;
+    }
+    let backend = backend(&stack, options());
+    let (rows, cursor) = refresh_all(&backend, None).await;
+    assert_eq!(rows.len(), 2);
+
+    stack.recreate_state_machine().await;
+    assert!(stack.executions().await.is_empty());
+    let delta = backend
+        .executions_since(Some(cursor.clone()), 100)
+        .await
+        .unwrap();
+    let mut removed: Vec<&str> = delta.removed.iter().map(|id| id.as_str()).collect();
+    removed.sort_unstable();
+    let mut expected: Vec<&str> = old.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(removed, expected);
+    assert!(delta.changed.is_empty());
+
+    // Nothing left to drop; a new execution is listed as new.
+    let new = stack.start(TEST_KEYS[0]).await;
+    stack.wait_final(&new).await;
+    let (rows, _) = refresh_all(&backend, Some(delta.cursor)).await;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.contains(&new.as_str()), "{rows:#?}");
+}

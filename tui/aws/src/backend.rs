@@ -632,6 +632,7 @@ impl Backend for AwsBackend {
             changed,
             cursor: Cursor(delta.cursor),
             more: delta.more,
+            removed: delta.removed.into_iter().map(ExecutionId::new).collect(),
         })
     }
 

@@ -362,6 +362,8 @@ impl Backend for LocalBackend {
                 .collect(),
             cursor: encode_cursor(changes.cursor),
             more: changes.more,
+            // The local store never deletes an execution.
+            removed: Vec::new(),
         })
     }
 

@@ -918,7 +918,11 @@ impl App {
                     .executions
                     .selected()
                     .is_some_and(|e| e.status == ExecutionStatus::Running);
-                if self.executions.merge(delta.changed, self.now) {
+                let removed = self.executions.remove(&delta.removed, self.now);
+                for id in &delta.removed {
+                    self.history_cache.remove(id);
+                }
+                if self.executions.merge(delta.changed, self.now) || removed {
                     let h = self.list_height();
                     self.executions.keep_visible(h);
                 }

@@ -253,6 +253,32 @@ impl Stack {
         })
     }
 
+    /// Destroys and re-creates the state machine under the same name and ARN (what a
+    /// `terraform destroy` and `apply` does): its executions are gone.
+    pub async fn recreate_state_machine(&self) {
+        self.sfn
+            .delete_state_machine()
+            .state_machine_arn(&self.state_machine_arn)
+            .send()
+            .await
+            .unwrap();
+        let arn = self
+            .sfn
+            .create_state_machine()
+            .name(format!("scones-{}", self.id))
+            .definition(render_definition(&self.functions))
+            .role_arn(format!(
+                "arn:aws:iam::{ACCOUNT}:role/scones-{}-workflow",
+                self.id
+            ))
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_owned();
+        assert_eq!(arn, self.state_machine_arn);
+    }
+
     /// Where the drift baseline of this stack's endpoint goes (as terraform/modules/drift).
     pub fn drift_baseline_key(&self) -> String {
         format!("drift/baselines/{}.json", self.endpoint_name)

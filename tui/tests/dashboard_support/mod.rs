@@ -400,6 +400,7 @@ impl Backend for FixtureBackend {
             changed,
             cursor: Cursor("all".to_owned()),
             more: false,
+            removed: Vec::new(),
         })
     }
 

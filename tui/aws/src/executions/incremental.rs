@@ -91,6 +91,8 @@ pub struct ListingDelta {
     pub cursor: String,
     /// More is waiting (backfill pages, queued descriptions): ask again at once.
     pub more: bool,
+    /// Executions delivered before that no longer exist (see [`IncrementalLister::changes`]).
+    pub removed: Vec<String>,
 }
 
 /// Position of an incremental listing (serialised into the opaque cursor string).
@@ -266,6 +268,11 @@ impl IncrementalLister {
                 }
             };
         let mut still_running: BTreeSet<String> = pos.running.clone();
+        // Every execution the scan saw, and whether it saw the whole listing (it ended for
+        // lack of pages, not at a known finished execution or the row limit): then whatever
+        // was delivered before and is not listed no longer exists.
+        let mut listed: HashSet<String> = HashSet::new();
+        let mut exhausted = false;
 
         // 1. Top scan.
         let mut token: Option<String> = None;
@@ -282,6 +289,7 @@ impl IncrementalLister {
                 .map_err(ListingError::Aws)?;
             for e in items {
                 pos.see(&e);
+                listed.insert(e.arn.clone());
                 if !old.is_known(&e) {
                     if !e.is_final() {
                         still_running.insert(e.arn.clone());
@@ -331,7 +339,10 @@ impl IncrementalLister {
                     }
                     break;
                 }
-                None => break,
+                None => {
+                    exhausted = !first;
+                    break;
+                }
             }
         }
 
@@ -348,6 +359,28 @@ impl IncrementalLister {
             if !unchecked.contains(&arn) {
                 unchecked.push(arn);
             }
+        }
+        let mut removed: Vec<String> = Vec::new();
+        if exhausted {
+            // Nothing older exists either: no backfill, no running check of the unlisted.
+            pos.backfill = None;
+            let mut state = self.lock();
+            let gone: Vec<String> = state
+                .described
+                .keys()
+                .chain(old.running.iter())
+                .filter(|arn| !listed.contains(*arn))
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            for arn in &gone {
+                state.described.remove(arn);
+                still_running.remove(arn);
+            }
+            state.order.retain(|arn| !gone.contains(arn));
+            unchecked.retain(|arn| !gone.contains(arn));
+            removed = gone;
         }
         let mut to_describe: Vec<String> = Vec::new();
         if unchecked.len() > self.options.describe_running_max {
@@ -421,6 +454,7 @@ impl IncrementalLister {
                 Ok(d) => described_rows.push(self.described(d, &mut still_running)),
                 Err(e) if e.is_not_found() => {
                     still_running.remove(&arn);
+                    removed.push(arn);
                 }
                 Err(e) if e.is_throttling() => {
                     still_running.insert(arn);
@@ -496,6 +530,7 @@ impl IncrementalLister {
             rows,
             cursor: encode(&pos),
             more,
+            removed,
         })
     }
 

@@ -124,6 +124,25 @@ impl ExecutionsState {
         true
     }
 
+    /// Drops executions that no longer exist; keeps the selection when it survives (else the
+    /// row now at its place). Returns true if anything was dropped.
+    pub fn remove(&mut self, gone: &[ExecutionId], now: DateTime<Utc>) -> bool {
+        if !gone.iter().any(|id| self.index.contains_key(id)) {
+            return false;
+        }
+        let keep = self.selected_id().filter(|id| !gone.contains(id));
+        let gone: std::collections::HashSet<&ExecutionId> = gone.iter().collect();
+        self.rows.retain(|r| !gone.contains(&r.id));
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        self.rebuild(keep, now);
+        true
+    }
+
     /// Sets one execution's status from newer news than the listing (its history): a
     /// redriven execution runs again, and a running one whose history ended has ended.
     /// A running execution loses its stop time.
@@ -621,6 +640,30 @@ mod tests {
             s.get(&ExecutionId::new("id-1")).unwrap().status,
             ExecutionStatus::Failed
         );
+    }
+
+    #[test]
+    fn removed_executions_leave_the_list_and_the_selection_survives_when_it_can() {
+        let mut s = ExecutionsState::default();
+        s.merge(
+            (1..=4)
+                .map(|i| exec(i, ExecutionStatus::Succeeded, "test/a.png"))
+                .collect(),
+            now(),
+        );
+        s.select_id(&ExecutionId::new("id-2"));
+        assert!(s.remove(&[ExecutionId::new("id-4")], now()));
+        assert_eq!(s.total(), 3);
+        assert_eq!(s.selected_id(), Some(ExecutionId::new("id-2")));
+        assert!(s.get(&ExecutionId::new("id-4")).is_none());
+        // Removing the selected one selects what is there now; unknown ids change nothing.
+        assert!(s.remove(&[ExecutionId::new("id-2")], now()));
+        assert!(s.selected_id().is_some());
+        assert!(!s.remove(&[ExecutionId::new("id-9")], now()));
+        assert_eq!(s.total(), 2);
+        // The index follows: a later merge replaces, not duplicates.
+        s.merge(vec![exec(1, ExecutionStatus::Failed, "test/a.png")], now());
+        assert_eq!(s.total(), 2);
     }
 
     #[test]

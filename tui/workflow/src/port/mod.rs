@@ -138,6 +138,9 @@ pub struct ExecutionDelta {
     pub cursor: Cursor,
     /// More changes are waiting (the page was full): ask again at once.
     pub more: bool,
+    /// Executions that no longer exist (the stack was re-created, history expired): drop
+    /// them.
+    pub removed: Vec<ExecutionId>,
 }
 
 /// A time window for metrics, capture and low-confidence queries.
