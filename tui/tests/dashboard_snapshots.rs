@@ -372,6 +372,31 @@ async fn logs_view() {
     }
 }
 
+/// A finished execution's logs are fetched again until a fetch comes two minutes after it
+/// stopped (CloudWatch ingestion lags), then no more (issue 18, item 2).
+#[tokio::test]
+async fn logs_of_a_just_finished_execution_are_refetched_until_ingestion_is_over() {
+    let backend = FixtureBackend::new(executions());
+    let mut d = dashboard_with(backend.clone(), 100, 30, false).await;
+    // exec-0012 stopped at 11:58:00.264; t0 is 12:00:00, just inside its window.
+    d.press(KeyCode::Char('j'));
+    let selected = d.app.executions.selected().unwrap().clone();
+    assert_eq!(selected.name, "exec-0012");
+    d.press(KeyCode::Char('5'));
+    settle(&mut d).await;
+    assert_eq!(backend.logs_calls.load(Ordering::SeqCst), 1);
+    assert!(!d.app.logs_current());
+    let mut at = t0();
+    for _ in 0..10 {
+        at += chrono::Duration::seconds(3);
+        d.tick(at);
+        assert!(d.settle(Duration::from_secs(5)).await);
+    }
+    // Fetched again after the window closed, then left alone.
+    assert_eq!(backend.logs_calls.load(Ordering::SeqCst), 2);
+    assert!(d.app.logs_current());
+}
+
 #[tokio::test]
 async fn help_overlay() {
     for size in SIZES {

@@ -99,6 +99,12 @@ pub struct Feed {
     pub last_error: Option<String>,
 }
 
+/// How long after an execution stopped its log lines may still arrive: CloudWatch Logs
+/// makes events searchable within seconds, occasionally a minute; two minutes covers it. A
+/// finished execution's logs are fetched again until a fetch is this much younger than its
+/// stop.
+pub const LOG_INGESTION_WINDOW: chrono::Duration = chrono::Duration::minutes(2);
+
 /// How long a mutating key on AWS waits for its confirming second press.
 pub const CONFIRM_WINDOW: chrono::Duration = chrono::Duration::seconds(3);
 
@@ -732,11 +738,18 @@ impl App {
         }
     }
 
-    /// True when the logs panel holds the selected execution's logs.
+    /// True when the logs panel holds the selected execution's logs as they will stay: it
+    /// finished, and they were fetched [`LOG_INGESTION_WINDOW`] or more after it stopped.
+    /// Until then log lines may still arrive (CloudWatch Logs ingests with a lag), so the
+    /// panel keeps refreshing.
     pub fn logs_current(&self) -> bool {
-        self.executions
-            .selected()
-            .is_some_and(|s| self.logs.id.as_ref() == Some(&s.id))
+        self.executions.selected().is_some_and(|s| {
+            self.logs.id.as_ref() == Some(&s.id)
+                && match (s.stop, self.logs.fetched) {
+                    (Some(stop), Some(fetched)) => fetched >= stop + LOG_INGESTION_WINDOW,
+                    _ => false,
+                }
+        })
     }
 
     /// How often a slot refreshes while it is wanted.
@@ -967,7 +980,7 @@ impl App {
                     .unwrap_or_else(|| self.executions.finished_in(&range) as u64);
                 self.low_confidence.set(report, finished);
             }
-            Response::Logs(id, lines) => self.logs.set(id, lines),
+            Response::Logs(id, lines) => self.logs.set(id, lines, self.now),
             Response::Drift(view) => self.drift.set(view),
             Response::Image(key, bytes) => self.images.insert_png(key, &bytes, self.now),
             Response::Started(_)

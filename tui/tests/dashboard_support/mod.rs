@@ -333,6 +333,8 @@ pub struct FixtureBackend {
     pub aws: AtomicBool,
     /// StopExecution calls.
     pub stops: std::sync::atomic::AtomicUsize,
+    /// Logs calls.
+    pub logs_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl FixtureBackend {
@@ -349,6 +351,7 @@ impl FixtureBackend {
             drift_inputs_only: AtomicBool::new(false),
             aws: AtomicBool::new(false),
             stops: std::sync::atomic::AtomicUsize::new(0),
+            logs_calls: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -561,6 +564,7 @@ impl Backend for FixtureBackend {
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
         self.check("FilterLogEvents")?;
+        self.logs_calls.fetch_add(1, Ordering::SeqCst);
         let events = self.history(execution.id.clone()).await?;
         Ok(events
             .iter()

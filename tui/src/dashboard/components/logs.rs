@@ -3,6 +3,7 @@
 //! groups; locally: the execution's history events as log lines plus the endpoint's
 //! captured inferences in that window).
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -21,11 +22,14 @@ pub struct LogsState {
     pub lines: Vec<LogLine>,
     /// First visible line.
     pub scroll: usize,
+    /// When they arrived.
+    pub fetched: Option<DateTime<Utc>>,
 }
 
 impl LogsState {
-    /// Replaces the lines; a new execution starts at the top.
-    pub fn set(&mut self, id: ExecutionId, lines: Vec<LogLine>) {
+    /// Replaces the lines (arrived at `now`); a new execution starts at the top.
+    pub fn set(&mut self, id: ExecutionId, lines: Vec<LogLine>, now: DateTime<Utc>) {
+        self.fetched = Some(now);
         if self.id.as_ref() != Some(&id) {
             self.scroll = 0;
         }
