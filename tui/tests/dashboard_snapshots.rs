@@ -336,6 +336,43 @@ async fn metrics_view() {
     }
 }
 
+/// Metrics that cover part of the window (an endpoint created minutes ago) are drawn where
+/// they happened, in every chart of the tab: the invocations and the latency both start
+/// three quarters of the way along (issue 18, item 6; before, the invocations sparkline
+/// started at the left edge while the latency chart did not).
+#[tokio::test]
+async fn every_metrics_chart_shares_one_time_axis() {
+    let backend = FixtureBackend::new(executions());
+    backend.metrics_late.store(true, Ordering::SeqCst);
+    let mut d = dashboard_with(backend, 100, 30, false).await;
+    d.press(KeyCode::Char('2'));
+    settle(&mut d).await;
+    let screen = d.screen();
+    let lines: Vec<&str> = screen.lines().collect();
+    let plot_start = |title: &str| {
+        // The chart's rows follow its title; the plot starts after the y-axis bar.
+        let at = lines.iter().position(|l| l.contains(title)).unwrap();
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.contains('('))
+            .filter_map(|l| {
+                let chars: Vec<char> = l.chars().collect();
+                let bar = chars.iter().position(|c| *c == '│' || *c == '┤')?;
+                let bar = bar + 1 + chars[bar + 1..].iter().position(|c| *c == '│')?;
+                let first = chars[bar + 1..]
+                    .iter()
+                    .position(|c| ('\u{2801}'..='\u{28ff}').contains(c))?;
+                Some((first, chars.len() - bar - 2))
+            })
+            .min()
+            .unwrap_or_else(|| panic!("no marks under {title}: {screen}"))
+    };
+    let (inv, width) = plot_start("invocations / period");
+    let (lat, _) = plot_start("model latency");
+    assert!(inv * 4 >= width * 2, "invocations start at {inv} of {width}: {screen}");
+    assert!(inv.abs_diff(lat) <= 2, "invocations at {inv}, latency at {lat}: {screen}");
+}
+
 #[tokio::test]
 async fn low_confidence_view() {
     for size in SIZES {

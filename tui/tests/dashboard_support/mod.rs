@@ -335,6 +335,9 @@ pub struct FixtureBackend {
     pub stops: std::sync::atomic::AtomicUsize,
     /// Logs calls.
     pub logs_calls: std::sync::atomic::AtomicUsize,
+    /// Endpoint metrics cover only the last quarter of the window (as CloudWatch answers
+    /// for an endpoint created minutes ago).
+    pub metrics_late: AtomicBool,
 }
 
 impl FixtureBackend {
@@ -352,6 +355,7 @@ impl FixtureBackend {
             aws: AtomicBool::new(false),
             stops: std::sync::atomic::AtomicUsize::new(0),
             logs_calls: std::sync::atomic::AtomicUsize::new(0),
+            metrics_late: AtomicBool::new(false),
         })
     }
 
@@ -473,12 +477,18 @@ impl Backend for FixtureBackend {
 
     async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
         self.check("GetMetricData")?;
-        let n = 60;
+        let late = self.metrics_late.load(Ordering::SeqCst);
+        let n = if late { 15 } else { 60 };
+        let start = if late {
+            range.end - chrono::Duration::from_std(period * 15).unwrap_or_default()
+        } else {
+            range.start
+        };
         let inv: Vec<f64> = (0..n)
             .map(|i| f64::from((i * 7 % 13) as u32 + if i > 40 { 10 } else { 2 }))
             .collect();
         Ok(EndpointMetrics {
-            start: Some(range.start),
+            start: Some(start),
             period,
             latency_ms: (0..n)
                 .map(|i| Some(0.6 + f64::from((i % 5) as u32) * 0.05))

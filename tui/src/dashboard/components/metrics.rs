@@ -146,23 +146,150 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(summary), summary_area);
-    draw_sparkline(
+    // One time axis for the three charts: each period at its time, the window ending now,
+    // so a series that covers part of the window is drawn where it happened.
+    let axis = TimeAxis::new(app, m);
+    // A bar of height 0 would still draw a dot: periods without any are left empty.
+    let counts = |v: &[f64]| axis.points(v.iter().map(|v| (*v > 0.0).then_some(*v)));
+    let invocations = counts(&m.invocations);
+    let errors = counts(&m.errors);
+    let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
+    let peak = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    draw_timed(
         frame,
         inv_area,
         app,
-        "invocations / period",
-        &m.invocations,
-        theme.series,
+        &axis,
+        format!(
+            "invocations / period: last {:.0}, peak {:.0}",
+            last(&m.invocations),
+            peak(&m.invocations)
+        ),
+        &[("invocations", theme.series, &invocations, GraphType::Bar)],
+        false,
     );
-    draw_latency(frame, lat_area, app, m);
-    draw_sparkline(
+    let avg = axis.points(m.latency_ms.iter().copied());
+    let max = axis.points(m.latency_max_ms.iter().copied());
+    draw_timed(
+        frame,
+        lat_area,
+        app,
+        &axis,
+        "model latency (ms)".to_owned(),
+        &[
+            ("avg ms", theme.series, &avg, GraphType::Line),
+            ("max ms", theme.series_alt, &max, GraphType::Line),
+        ],
+        false,
+    );
+    draw_timed(
         frame,
         err_area,
         app,
-        "errors (4XX+5XX)",
-        &m.errors,
-        theme.bad,
+        &axis,
+        format!(
+            "errors (4XX+5XX): last {:.0}, peak {:.0}",
+            last(&m.errors),
+            peak(&m.errors)
+        ),
+        &[("errors", theme.bad, &errors, GraphType::Bar)],
+        true,
     );
+}
+
+/// Where each period goes on the x axis: seconds before now (the window's end), at the
+/// middle of the period.
+struct TimeAxis {
+    window_secs: f64,
+    /// x of period 0 and the step between periods.
+    first: f64,
+    step: f64,
+}
+
+impl TimeAxis {
+    fn new(app: &App, m: &EndpointMetrics) -> TimeAxis {
+        let window_secs = app.metrics.window().as_secs_f64();
+        let step = m.period.as_secs_f64();
+        let n = m.invocations.len().max(1) as f64;
+        let first = match m.start {
+            Some(start) => (start - app.now).num_milliseconds() as f64 / 1000.0 + step / 2.0,
+            // No start time: the newest period ends now.
+            None => -(n - 0.5) * step,
+        };
+        TimeAxis {
+            window_secs,
+            first,
+            step,
+        }
+    }
+
+    /// The points of a series, one per period with a value.
+    fn points(&self, series: impl Iterator<Item = Option<f64>>) -> Vec<(f64, f64)> {
+        series
+            .enumerate()
+            .filter_map(|(i, v)| Some((self.first + i as f64 * self.step, v?)))
+            .collect()
+    }
+}
+
+/// A chart over the window, x from `-window` to now, y from 0 to the datasets' peak.
+fn draw_timed(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    axis: &TimeAxis,
+    title: String,
+    series: &[(&str, ratatui::style::Style, &[(f64, f64)], GraphType)],
+    time_labels: bool,
+) {
+    let theme = &app.theme;
+    let top = series
+        .iter()
+        .flat_map(|(_, _, points, _)| points.iter().map(|p| p.1))
+        .fold(0.0_f64, f64::max)
+        .max(0.1)
+        * 1.1;
+    let datasets: Vec<Dataset> = series
+        .iter()
+        .map(|(name, style, points, kind)| {
+            Dataset::default()
+                .name(*name)
+                .marker(Marker::Braille)
+                .graph_type(*kind)
+                .style(*style)
+                .data(points)
+        })
+        .collect();
+    // A legend only where it tells series apart.
+    let legend = if series.len() > 1 {
+        (Constraint::Ratio(1, 3), Constraint::Ratio(1, 2))
+    } else {
+        (Constraint::Length(0), Constraint::Length(0))
+    };
+    let window = fmt_window(app.metrics.window());
+    let chart = Chart::new(datasets)
+        .block(Block::default().title(Span::styled(title, theme.dim)))
+        .hidden_legend_constraints(legend)
+        .x_axis({
+            // The charts are stacked on one time axis: its labels once, under the last.
+            let x = Axis::default()
+                .bounds([-axis.window_secs, 0.0])
+                .style(theme.dim);
+            if time_labels {
+                x.labels([format!("-{window}"), "now".to_owned()])
+            } else {
+                x
+            }
+        })
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                // One label width for every chart, so their plots start in one column and
+                // a time is at the same place in each.
+                .labels([format!("{:>6}", 0), format!("{top:>6.1}")])
+                .style(theme.dim),
+        );
+    frame.render_widget(chart, area);
 }
 
 /// Invocations and latency sparklines for the wide executions view.
@@ -223,57 +350,6 @@ fn draw_sparkline(
         .data(&data)
         .style(style);
     frame.render_widget(spark, area);
-}
-
-fn draw_latency(frame: &mut Frame, area: Rect, app: &App, m: &EndpointMetrics) {
-    let theme = &app.theme;
-    let points = |series: &[Option<f64>]| -> Vec<(f64, f64)> {
-        series
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
-            .collect()
-    };
-    let avg = points(&m.latency_ms);
-    let max = points(&m.latency_max_ms);
-    let top = max
-        .iter()
-        .chain(&avg)
-        .map(|p| p.1)
-        .fold(0.0_f64, f64::max)
-        .max(0.1)
-        * 1.1;
-    let n = m.invocations.len().max(1) as f64;
-    let datasets = vec![
-        Dataset::default()
-            .name("avg ms")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.series)
-            .data(&avg),
-        Dataset::default()
-            .name("max ms")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.series_alt)
-            .data(&max),
-    ];
-    let window = fmt_window(app.metrics.window());
-    let chart = Chart::new(datasets)
-        .block(Block::default().title(Span::styled("model latency", theme.dim)))
-        .x_axis(
-            Axis::default()
-                .bounds([0.0, n - 1.0])
-                .labels([format!("-{window}"), "now".to_owned()])
-                .style(theme.dim),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top])
-                .labels(["0".to_owned(), format!("{top:.1}")])
-                .style(theme.dim),
-        );
-    frame.render_widget(chart, area);
 }
 
 #[cfg(test)]
