@@ -273,6 +273,34 @@ async fn on_aws_stop_asks_for_a_second_press() {
     assert_eq!(backend.stops.load(Ordering::SeqCst), 1);
 }
 
+/// `o` on AWS: the console URL is long; it is copied whole and the toast shows all of it,
+/// wrapped, not cut at three lines (issue 18, item 7).
+#[tokio::test]
+async fn the_console_link_is_copied_and_shown_whole() {
+    let backend = FixtureBackend::new(executions());
+    backend.aws.store(true, Ordering::SeqCst);
+    let mut d = dashboard_with(backend, 80, 24, false).await;
+    d.press(KeyCode::Char('o'));
+    settle(&mut d).await;
+    let url = d.copied.last().expect("the URL is copied").clone();
+    assert!(
+        url.starts_with("https://") && url.ends_with("exec-0013"),
+        "{url}"
+    );
+    // The toast's text, joined across its wrapped lines, holds the whole URL.
+    let screen = d.screen();
+    let toast: String = screen
+        .lines()
+        .filter_map(|l| {
+            let start = l.rfind("│")?;
+            let before = &l[..start];
+            let open = before.rfind("│")?;
+            Some(before[open + "│".len()..].trim().to_owned())
+        })
+        .collect();
+    assert!(toast.contains(&url), "{screen}");
+}
+
 /// On AWS the view is the monitor's last report: its age is in the title.
 #[tokio::test]
 async fn a_drift_report_from_minutes_ago_says_how_old_it_is() {
@@ -369,8 +397,14 @@ async fn every_metrics_chart_shares_one_time_axis() {
     };
     let (inv, width) = plot_start("invocations / period");
     let (lat, _) = plot_start("model latency");
-    assert!(inv * 4 >= width * 2, "invocations start at {inv} of {width}: {screen}");
-    assert!(inv.abs_diff(lat) <= 2, "invocations at {inv}, latency at {lat}: {screen}");
+    assert!(
+        inv * 4 >= width * 2,
+        "invocations start at {inv} of {width}: {screen}"
+    );
+    assert!(
+        inv.abs_diff(lat) <= 2,
+        "invocations at {inv}, latency at {lat}: {screen}"
+    );
 }
 
 #[tokio::test]

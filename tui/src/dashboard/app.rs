@@ -19,7 +19,8 @@ use ratatui_image::picker::Picker;
 use scones_workflow::ExecutionStatus;
 use scones_workflow::history::{self, HistoryEvent};
 use scones_workflow::port::{
-    BackendError, BackendInfo, Cursor, EndpointInfo, ExecutionId, Request, Response, TimeRange,
+    BackendError, BackendInfo, Cursor, EndpointInfo, ExecutionId, RecordLink, Request, Response,
+    TimeRange,
 };
 
 use crate::dashboard::action::{Action, Command, View};
@@ -432,7 +433,7 @@ impl App {
             }
             Action::Click(x, y) => self.click(x, y),
             Action::Scroll(x, y, d) => self.scroll(x, y, d),
-            Action::Completed(c) => self.complete(c),
+            Action::Completed(c) => self.complete(c, out),
         }
     }
 
@@ -844,12 +845,12 @@ impl App {
 
     // ---- answers ------------------------------------------------------------------
 
-    fn complete(&mut self, c: Completion) {
+    fn complete(&mut self, c: Completion, out: &mut Vec<Command>) {
         if c.slot == Slot::Mutation {
             let Some(request) = self.mutations.remove(&c.id) else {
                 return;
             };
-            self.complete_mutation(request, c.result);
+            self.complete_mutation(request, c.result, out);
             return;
         }
         if self.pending.get(&c.slot) != Some(&c.id) {
@@ -890,7 +891,12 @@ impl App {
         }
     }
 
-    fn complete_mutation(&mut self, request: Request, result: Result<Response, BackendError>) {
+    fn complete_mutation(
+        &mut self,
+        request: Request,
+        result: Result<Response, BackendError>,
+        out: &mut Vec<Command>,
+    ) {
         match (request, result) {
             (_, Err(e)) => self.toast_error(e.to_string()),
             (_, Ok(Response::Started(ids))) => {
@@ -916,6 +922,12 @@ impl App {
                     .set_status(&id, ExecutionStatus::Running, self.now);
                 self.feeds.entry(Slot::Executions).or_default().next_due = None;
                 self.feeds.entry(Slot::History).or_default().next_due = None;
+            }
+            // A console URL is long (the execution's ARN is in it): it goes to the clipboard
+            // whole, and the toast shows it wrapped.
+            (_, Ok(Response::Link(RecordLink::Url(url)))) => {
+                self.toast_info(format!("console link copied to the clipboard: {url}"));
+                out.push(Command::Copy(url));
             }
             (_, Ok(Response::Link(link))) => self.toast_info(format!("record: {link}")),
             (_, Ok(_)) => {}

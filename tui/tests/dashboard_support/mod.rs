@@ -592,6 +592,11 @@ impl Backend for FixtureBackend {
     }
 
     fn record_link(&self, id: &ExecutionId) -> RecordLink {
+        if self.aws.load(Ordering::SeqCst) {
+            return RecordLink::Url(format!(
+                "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:scones-workflow:{id}"
+            ));
+        }
         RecordLink::Local {
             path: self.home.join("scones.sqlite3"),
             hint: format!("execution {id}"),

@@ -89,7 +89,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             toast.text.clone()
         };
         let inner_w = width.saturating_sub(2).max(1) as usize;
-        let lines = (text.chars().count().div_ceil(inner_w)).clamp(1, 3) as u16;
+        // Long actionable text (a console URL, a command to run) is shown whole, up to half
+        // the screen: a hint cut before its command helps nobody.
+        let most = (area.height / 2).saturating_sub(2).max(3) as usize;
+        let lines = wrapped_lines(&text, inner_w).clamp(1, most) as u16;
         let h = lines + 2;
         if bottom < area.y + h {
             break;
@@ -110,9 +113,45 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
+/// Lines `text` takes when word-wrapped at `width` (as `Wrap { trim: true }` does, with
+/// words longer than a line broken).
+fn wrapped_lines(text: &str, width: usize) -> usize {
+    let mut lines = 1;
+    let mut used = 0;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        let needed = if used == 0 { len } else { used + 1 + len };
+        if needed <= width {
+            used = needed;
+        } else if len <= width {
+            lines += 1;
+            used = len;
+        } else {
+            // A word longer than the line (a URL): broken over as many lines as it needs.
+            if used > 0 {
+                lines += 1;
+            }
+            lines += (len - 1) / width;
+            used = (len - 1) % width + 1;
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_line_counts_follow_words_and_break_long_ones() {
+        assert_eq!(wrapped_lines("short", 10), 1);
+        assert_eq!(wrapped_lines("aaaa bbbb cccc", 9), 2);
+        assert_eq!(
+            wrapped_lines("x https://console.aws.amazon.com/states/home", 10),
+            6
+        );
+        assert_eq!(wrapped_lines("", 10), 1);
+    }
     use chrono::TimeZone;
 
     #[test]
