@@ -232,6 +232,9 @@ impl TimeAxis {
     }
 }
 
+/// One series of a timed chart: its name, style, points and how it is drawn.
+type Series<'a> = (&'a str, ratatui::style::Style, &'a [(f64, f64)], GraphType);
+
 /// A chart over the window, x from `-window` to now, y from 0 to the datasets' peak.
 fn draw_timed(
     frame: &mut Frame,
@@ -239,7 +242,7 @@ fn draw_timed(
     app: &App,
     axis: &TimeAxis,
     title: String,
-    series: &[(&str, ratatui::style::Style, &[(f64, f64)], GraphType)],
+    series: &[Series],
     time_labels: bool,
 ) {
     let theme = &app.theme;
