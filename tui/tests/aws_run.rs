@@ -185,6 +185,22 @@ async fn a_stack_that_is_not_deployed_is_one_clear_error() {
     assert!(String::from_utf8_lossy(&out.stdout).is_empty());
     assert!(stack.executions().await.is_empty());
 
+    // --threshold is the local stack's: on AWS it is refused with where the threshold lives.
+    let file = stack_file(&stack, dir.path());
+    let out = scones(dir.path())
+        .args(["run", "--aws", "--stack-file"])
+        .arg(&file)
+        .args(["--random", "1", "--threshold", "0.9"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--threshold is a local setting") && stderr.contains("terraform apply"),
+        "{stderr}"
+    );
+    assert!(stack.executions().await.is_empty());
+
     // Empty outputs (a Terraform directory that was never applied).
     let empty = dir.path().join("empty.json");
     std::fs::write(&empty, "{}").unwrap();
