@@ -1338,6 +1338,9 @@ async fn a_hung_service_is_a_timeout_error_not_a_request_pending_forever() {
         started.elapsed()
     );
     assert!(err.to_string().contains("got no answer in time"), "{err}");
+    // Which timeout after how long, without the SDK's debug chain.
+    assert!(err.to_string().contains("occurred after 2s"), "{err}");
+    assert!(!err.to_string().contains("MaybeTimeoutError"), "{err}");
 
     // `t` on a hung Step Functions: the error says the execution may still start, and its
     // name, so one that starts when the service recovers is no surprise.

@@ -172,14 +172,18 @@ impl AwsError {
                     .unwrap_or_else(|| context.clone());
                 classify_service(operation, code, message, status)
             }
+            // The innermost cause says which timeout after how long ("operation timeout (all
+            // attempts including retries) occurred after 40s"); the chain around it is noise.
             SdkError::TimeoutError(_) => AwsError::TimedOut {
                 operation,
-                message: context,
+                message: std::error::Error::source(&err).map_or(context, innermost_cause),
             },
             // A connect timeout surfaces as a dispatch failure that says so.
             SdkError::DispatchFailure(failure) if failure.is_timeout() => AwsError::TimedOut {
                 operation,
-                message: context,
+                message: failure
+                    .as_connector_error()
+                    .map_or(context, |e| innermost_cause(e)),
             },
             SdkError::DispatchFailure(_) => AwsError::Transport {
                 operation,
@@ -207,6 +211,15 @@ impl AwsError {
             },
         }
     }
+}
+
+/// The message of the last error in `err`'s source chain.
+fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
 }
 
 /// Sorts a service error into a variant by its code and HTTP status.
