@@ -1397,3 +1397,48 @@ async fn executions_of_a_recreated_stack_are_dropped_from_the_list() {
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     assert!(ids.contains(&new.as_str()), "{rows:#?}");
 }
+
+/// A stopped service (connection refused): one readable cause chain, not the SDK's debug
+/// dump, now that long toasts are shown whole.
+#[tokio::test]
+async fn a_stopped_service_is_a_readable_transport_error() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let target = scones_aws::AwsTarget {
+        profile: None,
+        region: Some(aws_support::REGION.into()),
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+    };
+    let config = scones_aws::config_loader(&target)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "stopped",
+        ))
+        .load()
+        .await;
+    let resources = scones_aws::Resources::from_output_json(
+        &json!({"scones": {"value": {
+            "bucket": "stopped-bucket",
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:stopped",
+        }}})
+        .to_string(),
+        "fixture",
+    )
+    .unwrap();
+    let backend = AwsBackend::new(
+        &config,
+        &target,
+        resources,
+        ResourceSource::Flags,
+        options(),
+    );
+    let err = backend
+        .executions_since(None, 10)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("could not reach AWS"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("DispatchFailure {"), "{err}");
+}

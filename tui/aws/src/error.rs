@@ -185,9 +185,12 @@ impl AwsError {
                     .as_connector_error()
                     .map_or(context, |e| innermost_cause(e)),
             },
+            // Each cause's message once ("dispatch failure: io error: ... Connection
+            // refused"), not DisplayErrorContext's debug dump after them.
             SdkError::DispatchFailure(_) => AwsError::Transport {
                 operation,
-                message: context,
+                message: std::error::Error::source(&err)
+                    .map_or(context, |source| format!("{err}: {}", cause_chain(source))),
             },
             SdkError::ResponseError(response) => {
                 let status = response.raw().status_code();
@@ -220,6 +223,21 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
         current = source;
     }
     current.to_string()
+}
+
+/// The messages of `err` and its sources, joined with ": ", a message that repeats the one
+/// before it left out.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut current = err.source();
+    while let Some(e) = current {
+        let message = e.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&message)) {
+            parts.push(message);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Sorts a service error into a variant by its code and HTTP status.
