@@ -107,6 +107,8 @@ module "workflow" {
   name               = var.name
   definition_file    = "${path.module}/workflow/scones.asl.json"
   partition          = local.partition
+  region             = var.region
+  account_id         = local.account_id
   function_arns      = module.lambdas.function_arns
   kms_key_arn        = module.storage.kms_key_arn
   log_retention_days = var.log_retention_days

@@ -25,6 +25,14 @@ run "provisioned_endpoint" {
   }
 
   assert {
+    condition = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Condition == {
+      StringEquals = { "aws:SourceAccount" = "123456789012" }
+      ArnLike      = { "aws:SourceArn" = "arn:aws:sagemaker:us-east-1:123456789012:*" }
+    }
+    error_message = "The endpoint role trusts SageMaker only for this account and region, in the form the developer guide gives for inference (not one model's ARN)."
+  }
+
+  assert {
     condition = (
       aws_sagemaker_endpoint_configuration.this[0].production_variants[0].instance_type == "ml.m5.large" &&
       aws_sagemaker_endpoint_configuration.this[0].production_variants[0].initial_instance_count == 1 &&

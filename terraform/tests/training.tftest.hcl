@@ -30,6 +30,14 @@ run "job_is_content_addressed" {
   }
 
   assert {
+    condition = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Condition == {
+      StringEquals = { "aws:SourceAccount" = "123456789012" }
+      ArnLike      = { "aws:SourceArn" = "arn:aws:sagemaker:us-east-1:123456789012:training-job/*" }
+    }
+    error_message = "The training role trusts SageMaker only for this account's training jobs (confused-deputy prevention)."
+  }
+
+  assert {
     condition     = output.model_data_url == "s3://scones-123456789012-us-east-1/models/${output.job_name}/output/model.tar.gz"
     error_message = "model_data_url must be derived from the job name."
   }

@@ -6,6 +6,8 @@ mock_provider "aws" {
 
 variables {
   name            = "scones"
+  region          = "us-east-1"
+  account_id      = "123456789012"
   definition_file = "./workflow/scones.asl.json"
   kms_key_arn     = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   function_arns = {
@@ -140,5 +142,21 @@ run "definition_renders_the_partition" {
       s.Resource == "arn:aws-us-gov:states:::lambda:invoke"
     ])
     error_message = "Every state must invoke through arn:<partition>:states:::lambda:invoke."
+  }
+}
+
+run "role_trusts_only_this_state_machine" {
+  command = plan
+
+  module {
+    source = "./modules/workflow"
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Condition == {
+      StringEquals = { "aws:SourceAccount" = "123456789012" }
+      ArnLike      = { "aws:SourceArn" = "arn:aws:states:us-east-1:123456789012:stateMachine:scones-workflow" }
+    }
+    error_message = "The state machine role's trust policy must name this account and this state machine (confused-deputy prevention)."
   }
 }

@@ -85,7 +85,14 @@ resource "aws_iam_role" "this" {
       Effect    = "Allow"
       Principal = { Service = "sagemaker.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+      # Only SageMaker acting for this account in this region (developer guide,
+      # "Cross-service confused deputy prevention", inference: aws:SourceArn
+      # arn:...:sagemaker:<region>:<account>:*, which it says not to narrow to one model or
+      # endpoint).
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = var.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}:*" }
+      }
     }]
   })
   tags = var.tags

@@ -191,7 +191,12 @@ resource "aws_iam_role" "this" {
       Effect    = "Allow"
       Principal = { Service = "sagemaker.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+      # Only this account's training jobs (SageMaker developer guide, "Cross-service
+      # confused deputy prevention", training jobs: aws:SourceArn training-job/*).
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = var.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}:training-job/*" }
+      }
     }]
   })
   tags = var.tags

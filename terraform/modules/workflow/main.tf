@@ -65,6 +65,13 @@ resource "aws_iam_role" "this" {
       Effect    = "Allow"
       Principal = { Service = "states.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      # Only this account's state machine of this name may assume the role (confused-deputy
+      # prevention; the condition the Step Functions console writes into the roles it
+      # creates, narrowed from stateMachine:* to this one).
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = var.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${var.partition}:states:${var.region}:${var.account_id}:stateMachine:${local.state_machine_name}" }
+      }
     }]
   })
   tags = var.tags

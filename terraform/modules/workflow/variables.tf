@@ -8,6 +8,16 @@ variable "name" {
   }
 }
 
+variable "region" {
+  description = "Region of the state machine (its ARN in the role's trust condition)."
+  type        = string
+}
+
+variable "account_id" {
+  description = "Account of the state machine (its ARN in the role's trust condition)."
+  type        = string
+}
+
 variable "partition" {
   description = "AWS partition of the service integrations' ARNs in the definition (aws, aws-us-gov, aws-cn)."
   type        = string
