@@ -387,8 +387,8 @@ async fn queries_are_incremental_filtered_and_bounded() {
     writer.close().unwrap();
 }
 
-/// The base64 image rides in most events of an execution: it is stored once per execution
-/// (payloads table), and every history reads back whole, as the engine recorded it.
+/// The base64 image rides in most events of an execution: it is stored once (blobs table),
+/// and every history reads back whole, as the engine recorded it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
     let tmp = tempfile::tempdir().unwrap();
@@ -437,8 +437,9 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
 
         let (rows, stored): (i64, i64) = db
             .query_row(
-                "SELECT count(*), coalesce(sum(length(p.body)), 0) FROM payloads p
-                 JOIN executions e ON e.id = p.execution_id WHERE e.arn = ?1",
+                "SELECT count(*), coalesce(sum(length(b.body)), 0) FROM payload_refs r
+                 JOIN blobs b ON b.digest = r.digest
+                 JOIN executions e ON e.id = r.execution_id WHERE e.arn = ?1",
                 [arn],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -462,6 +463,74 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
             image.len()
         );
     }
+}
+
+/// Executions of the same image share one stored body (issue 15): the blob is written once
+/// for the whole store, each execution references it, and both histories read back
+/// byte for byte with the image in them; every reference resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_sharing_an_image_share_its_stored_body() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let stack = LocalStack::with_predictor(
+        &home,
+        &StackOptions::default(),
+        Arc::new(FixedPredictor([0.97, 0.03])),
+    )
+    .unwrap();
+    let key = home.bucket().test_keys().unwrap()[0].clone();
+    let mut arns = Vec::new();
+    common::run_keys(
+        &home,
+        &stack,
+        Keys::Given(vec![key.clone(), key.clone(), key]),
+        1,
+        |r| arns.push(r.arn.clone()),
+    )
+    .await;
+    assert_eq!(arns.len(), 3);
+
+    let store = home.open_store().unwrap();
+    let histories: Vec<String> = arns
+        .iter()
+        .map(|arn| serde_json::to_string(&store.history(arn).unwrap()).unwrap())
+        .collect();
+    let image = {
+        let detail = store.execution(&arns[0]).unwrap().unwrap();
+        let output: Value = serde_json::from_str(detail.output.as_deref().unwrap()).unwrap();
+        output["image_data"].as_str().unwrap().to_owned()
+    };
+    for history in &histories {
+        assert!(history.contains(&image) && !history.contains("$ref:"));
+    }
+    let db = rusqlite::Connection::open(home.store_path()).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let image_blobs: i64 = db
+        .query_row(
+            "SELECT count(*) FROM blobs WHERE body = ?1",
+            [&image],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        image_blobs, 1,
+        "the image is stored once for the three executions"
+    );
+    let refs: i64 = db
+        .query_row(
+            "SELECT count(DISTINCT r.execution_id) FROM payload_refs r JOIN blobs b ON b.digest = r.digest WHERE b.body = ?1",
+            [&image],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(refs, 3);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM payload_refs r WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = r.digest)"
+        ),
+        0,
+        "a reference dangles"
+    );
 }
 
 /// Read-only opens write nothing: a store that does not exist reads as empty and is not

@@ -182,7 +182,7 @@ impl Store {
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT h.execution_id, h.event FROM history_events h
+                "SELECT h.event FROM history_events h
                  JOIN executions e ON e.id = h.execution_id
                  WHERE e.arn = ?1 AND h.event_id > ?2 ORDER BY h.event_id",
             )
@@ -190,26 +190,26 @@ impl Store {
         let rows = stmt
             .query_map(
                 params![arn, i64::try_from(after_event_id).unwrap_or(i64::MAX)],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                |r| r.get::<_, String>(0),
             )
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         let mut body_of = self
             .conn()
-            .prepare_cached("SELECT body FROM payloads WHERE execution_id = ?1 AND digest = ?2")
+            .prepare_cached("SELECT body FROM blobs WHERE digest = ?1")
             .map_err(|e| self.err(e))?;
         let corrupt = |reason: String| StoreError::Corrupt {
             path: self.path().to_path_buf(),
             reason,
         };
         rows.iter()
-            .map(|(id, text)| {
+            .map(|text| {
                 let mut event: Value = serde_json::from_str(text)
                     .map_err(|e| corrupt(format!("history event of {arn} is not JSON: {e}")))?;
                 payloads::restore(&mut event, |digest| {
                     body_of
-                        .query_row(params![id, digest], |r| r.get::<_, String>(0))
+                        .query_row(params![digest], |r| r.get::<_, String>(0))
                         .optional()
                 })
                 .map_err(|e| self.err(e))?

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{StoreError, sqlite};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -86,6 +86,26 @@ CREATE TABLE payloads (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 3: large payloads stored once in the whole store, not once per execution (the
+/// same test image runs through thousands of executions): the body under its digest in
+/// `blobs`, and which execution uses which in `payload_refs`, so `scones gc` can tell a
+/// body no execution uses any more. A v2 file's payloads move over in the same transaction.
+const V3: &str = r#"
+CREATE TABLE blobs (
+    digest TEXT PRIMARY KEY,
+    body   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE payload_refs (
+    execution_id INTEGER NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    digest       TEXT NOT NULL,
+    PRIMARY KEY (execution_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX payload_refs_by_digest ON payload_refs (digest);
+INSERT OR IGNORE INTO blobs (digest, body) SELECT digest, body FROM payloads;
+INSERT OR IGNORE INTO payload_refs (execution_id, digest) SELECT execution_id, digest FROM payloads;
+DROP TABLE payloads;
+"#;
+
 /// Checks that a store opened read-only has the schema this build reads (it cannot be
 /// migrated without writing).
 pub(crate) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -134,7 +154,7 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     if version < SCHEMA_VERSION {
         // Each step once, in order; a v1 file keeps its rows (their events are inline, which
         // readers still understand).
-        for (step, ddl) in [(1, V1), (2, V2)] {
+        for (step, ddl) in [(1, V1), (2, V2), (3, V3)] {
             if version < step {
                 tx.execute_batch(ddl).map_err(|e| sqlite(path, e))?;
             }
@@ -149,7 +169,7 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
 mod tests {
     use rusqlite::Connection;
 
-    use super::{SCHEMA_VERSION, V1, migrate};
+    use super::{SCHEMA_VERSION, V1, V2, migrate};
 
     fn version(conn: &Connection) -> i64 {
         conn.pragma_query_value(None, "user_version", |r| r.get(0))
@@ -177,12 +197,53 @@ mod tests {
             .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
             .unwrap();
         assert_eq!(executions, 1);
-        let payloads: i64 = conn
-            .query_row("SELECT count(*) FROM payloads", [], |r| r.get(0))
+        let blobs: i64 = conn
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(payloads, 0);
+        assert_eq!(blobs, 0);
         // Idempotent.
         migrate(&conn, &path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
+    }
+
+    /// A v2 store's per-execution payloads become one blob per distinct body, every
+    /// execution keeping its reference; nothing else changes.
+    #[test]
+    fn a_version_2_file_moves_its_payloads_to_shared_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite3");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        for (id, arn) in [(1, "arn:a"), (2, "arn:b")] {
+            conn.execute(
+                "INSERT INTO executions (id, arn, name, state_machine_arn, status, input, start_ms, runner, change_seq)
+                 VALUES (?1, ?2, 'e', 'arn:sm', 'SUCCEEDED', '{}', 1, 'r', 1)",
+                rusqlite::params![id, arn],
+            )
+            .unwrap();
+            // The same image in both executions, and one body of its own each.
+            conn.execute(
+                "INSERT INTO payloads (execution_id, digest, body) VALUES (?1, 'same', 'IMAGE')",
+                [id],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO payloads (execution_id, digest, body) VALUES (?1, ?2, 'OWN')",
+                rusqlite::params![id, format!("own-{id}")],
+            )
+            .unwrap();
+        }
+
+        migrate(&conn, &path).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM blobs"), 3);
+        assert_eq!(count("SELECT count(*) FROM payload_refs"), 4);
+        assert_eq!(count("SELECT count(*) FROM executions"), 2);
+        let old_table: i64 =
+            count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'payloads'");
+        assert_eq!(old_table, 0);
     }
 }

@@ -469,9 +469,12 @@ fn write_ops(
         "INSERT INTO executions (arn, name, state_machine_arn, status, s3_key, input, start_ms, runner, change_seq)
          VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?6, ?7, ?8)",
     )?;
-    // A payload repeated by later events of the execution is already there: ignored.
-    let mut insert_payload = tx.prepare_cached(
-        "INSERT OR IGNORE INTO payloads (execution_id, digest, body) VALUES (?1, ?2, ?3)",
+    // A body stored by an earlier event or execution is already there: ignored. The
+    // reference says this execution uses it (what `scones gc` keeps bodies for).
+    let mut insert_blob =
+        tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, body) VALUES (?1, ?2)")?;
+    let mut insert_ref = tx.prepare_cached(
+        "INSERT OR IGNORE INTO payload_refs (execution_id, digest) VALUES (?1, ?2)",
     )?;
     let mut insert_event = tx.prepare_cached(
         "INSERT OR IGNORE INTO history_events (execution_id, event_id, type, timestamp_ms, event)
@@ -529,7 +532,8 @@ fn write_ops(
             } => {
                 if let Some(id) = id_of(arn, &new_ids)? {
                     for payload in payloads {
-                        insert_payload.execute(params![id, payload.digest, payload.body])?;
+                        insert_blob.execute(params![payload.digest, payload.body])?;
+                        insert_ref.execute(params![id, payload.digest])?;
                     }
                     insert_event.execute(params![id, event_id, kind, timestamp_ms, json])?;
                     touched.insert(id);
