@@ -275,6 +275,38 @@ fn stage_train_eval_and_run_from_the_command_line() {
         .failure()
         .stderr(predicates::str::contains("neither a count of inferences"));
 
+    // `scones gc`: nothing is 90 days old; a dry run keeping one would remove the others,
+    // and removes nothing.
+    let gc = scones(&home).arg("gc").assert().success();
+    let out = String::from_utf8_lossy(&gc.get_output().stdout).into_owned();
+    assert!(out.starts_with("removed 0 executions"), "{out}");
+    let total = Home::at(&home)
+        .unwrap()
+        .open_store()
+        .unwrap()
+        .status_counts()
+        .unwrap()
+        .total();
+    let gc = scones(&home)
+        .args(["gc", "--keep", "1", "--dry-run"])
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&gc.get_output().stdout).into_owned();
+    assert!(
+        out.starts_with(&format!("would remove {} executions", total - 1)),
+        "{out}"
+    );
+    assert_eq!(
+        Home::at(&home)
+            .unwrap()
+            .open_store()
+            .unwrap()
+            .status_counts()
+            .unwrap()
+            .total(),
+        total
+    );
+
     // A threshold between the most and the least confident answers splits them.
     let store = Home::at(&home).unwrap().open_store().unwrap();
     let mut scored: Vec<(f64, String)> = first
@@ -377,6 +409,17 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         .failure()
         .stderr(predicates::str::contains("corrupt.tar.gz is corrupt"));
     assert!(!home.join("bucket/staged.json").exists());
+    // `scones gc`: an age that is not one, and a home with no store, are one line each.
+    scones(&home)
+        .args(["gc", "--older-than", "500"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("is not an age such as 90d"));
+    scones(&home)
+        .args(["gc", "--dry-run"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no execution store"));
     // A negative value is a value, not an unknown flag: the range is what is said.
     for bad in ["1.5", "-1"] {
         scones(&home)

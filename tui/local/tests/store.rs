@@ -714,3 +714,114 @@ async fn a_damaged_store_is_refused_with_how_to_recover() {
     let err = Store::open(&junk).expect_err("not a database");
     assert_eq!(err.name(), "Corrupt", "{err}");
 }
+
+/// `scones gc`'s store half: old and surplus finished executions go with their events and
+/// references; a payload body goes when nothing references it any more and stays while
+/// anything does; running executions stay; a dry run counts and removes nothing; every
+/// reference left resolves (issue 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
+    use scones_local::store::Retention;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = staged_home(tmp.path());
+    let stack = LocalStack::with_predictor(
+        &home,
+        &StackOptions::default(),
+        Arc::new(FixedPredictor([0.97, 0.03])),
+    )
+    .unwrap();
+    let keys = home.bucket().test_keys().unwrap();
+    let (a, b) = (keys[0].clone(), keys[1].clone());
+    let mut arns = Vec::new();
+    // Image a in executions 0 and 2, image b in 1 and 3.
+    common::run_keys(
+        &home,
+        &stack,
+        Keys::Given(vec![a.clone(), b.clone(), a, b]),
+        1,
+        |r| arns.push(r.arn.clone()),
+    )
+    .await;
+    let db = rusqlite::Connection::open(home.store_path()).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    // Executions 0 and 1 started 30 days ago; one more is still running.
+    let now = chrono::Utc::now();
+    let old_ms = (now - chrono::Duration::days(30)).timestamp_millis();
+    for arn in &arns[..2] {
+        db.execute(
+            "UPDATE executions SET start_ms = ?1 WHERE arn = ?2",
+            rusqlite::params![old_ms, arn],
+        )
+        .unwrap();
+    }
+    db.execute(
+        "INSERT INTO executions (arn, name, state_machine_arn, status, input, start_ms, runner, change_seq)
+         VALUES ('arn:running', 'running', 'arn:sm', 'RUNNING', '{}', ?1, 'r', 1)",
+        [old_ms],
+    )
+    .unwrap();
+    let blobs_before = count("SELECT count(*) FROM blobs");
+    let events_before = count("SELECT count(*) FROM history_events");
+
+    let store = home.open_store().unwrap();
+    let week = Retention {
+        older_than: Some(chrono::Duration::days(7)),
+        keep: None,
+    };
+    let dry = store.gc(&week, now, true).unwrap();
+    assert_eq!((dry.executions, dry.blobs, dry.dry_run), (2, 0, true));
+    assert_eq!(
+        count("SELECT count(*) FROM executions"),
+        5,
+        "a dry run removes nothing"
+    );
+
+    let report = store.gc(&week, now, false).unwrap();
+    assert_eq!(report.executions, 2);
+    assert!(report.events > 0);
+    assert_eq!(
+        report.blobs, 0,
+        "images a and b are still used by executions 2 and 3"
+    );
+    assert_eq!(count("SELECT count(*) FROM executions"), 3);
+    assert_eq!(count("SELECT count(*) FROM blobs"), blobs_before);
+    assert_eq!(
+        count("SELECT count(*) FROM history_events"),
+        events_before - report.events as i64
+    );
+    assert!(store.execution("arn:running").unwrap().is_some());
+    for arn in &arns[2..] {
+        assert_complete_success(&store, arn);
+    }
+
+    // Keep the newest one, execution 3 (the running one stays whatever its age or rank).
+    let report = store
+        .gc(
+            &Retention {
+                older_than: None,
+                keep: Some(1),
+            },
+            now,
+            false,
+        )
+        .unwrap();
+    assert_eq!(report.executions, 1);
+    assert_eq!(
+        report.blobs,
+        blobs_before as u64 / 2,
+        "image a's body is unused now"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM payload_refs r WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = r.digest)"
+        ),
+        0,
+        "a reference dangles"
+    );
+    assert_complete_success(&store, &arns[3]);
+    assert_eq!(
+        count("SELECT count(*) FROM executions WHERE status != 'RUNNING'"),
+        1
+    );
+}

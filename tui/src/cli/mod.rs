@@ -10,6 +10,7 @@ mod dashboard;
 mod dashboard_aws;
 mod drift;
 mod eval;
+mod gc;
 pub mod output;
 mod run;
 mod stage;
@@ -97,6 +98,9 @@ pub enum Command {
     /// The deployed endpoint's drift baseline (`--aws`): input statistics of the training
     /// images, output statistics of a held-out set; written where monitor-drift reads it.
     Baseline(baseline::BaselineArgs),
+    /// Remove old executions from the local stack (default: older than 90 days, as the
+    /// service keeps history), with their events, unused payloads, metrics and capture.
+    Gc(gc::GcArgs),
     /// Train the model: locally on the staged train split (CPU), saved under models/;
     /// `--aws`: run the SageMaker training job Terraform specifies.
     Train(train::TrainArgs),
@@ -116,5 +120,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Baseline(args) => baseline::run(args),
+        Command::Gc(args) => gc::run(&cli.global, args),
     }
 }

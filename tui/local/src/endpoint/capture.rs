@@ -201,30 +201,77 @@ fn collect_hour_files(
         .with_ymd_and_hms(since.year(), since.month(), since.day(), since.hour(), 0, 0)
         .single()
         .unwrap_or(since);
+    for (start, dir) in hour_dirs(root)? {
+        if start < since_hour {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hour folders under `root` (`YYYY/MM/DD/HH`) with the hour each starts, oldest first.
+fn hour_dirs(root: &Path) -> std::io::Result<Vec<(DateTime<Utc>, PathBuf)>> {
+    let mut out = Vec::new();
     for year in numbered_dirs(root)? {
         for month in numbered_dirs(&year.1)? {
             for day in numbered_dirs(&month.1)? {
                 for hour in numbered_dirs(&day.1)? {
-                    let Some(start) = Utc
+                    if let Some(start) = Utc
                         .with_ymd_and_hms(year.0 as i32, month.0, day.0, hour.0, 0, 0)
                         .single()
-                    else {
-                        continue;
-                    };
-                    if start < since_hour {
-                        continue;
-                    }
-                    for entry in std::fs::read_dir(&hour.1)?.flatten() {
-                        let path = entry.path();
-                        if path.extension().is_some_and(|e| e == "jsonl") {
-                            out.push(path);
-                        }
+                    {
+                        out.push((start, hour.1));
                     }
                 }
             }
         }
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Capture files of `endpoint` whose whole hour ended before `cutoff`: removed (or, with
+/// `dry_run`, counted). Returns the files and their bytes.
+pub fn remove_captures_before(
+    bucket: &LocalBucket,
+    endpoint: &str,
+    cutoff: DateTime<Utc>,
+    dry_run: bool,
+) -> std::io::Result<(u64, u64)> {
+    let (mut files, mut bytes) = (0, 0);
+    for (start, dir) in hour_dirs(&capture_dir(bucket, endpoint))? {
+        if start + chrono::Duration::hours(1) > cutoff {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                files += 1;
+                bytes += entry.metadata().map_or(0, |m| m.len());
+                if !dry_run {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+        }
+        if !dry_run {
+            // The hour folder (and a day, month or year left empty) goes too; a folder that
+            // still holds something is kept.
+            let mut emptied = Some(dir.as_path());
+            for _ in 0..4 {
+                let Some(d) = emptied else { break };
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                emptied = d.parent();
+            }
+        }
+    }
+    Ok((files, bytes))
 }
 
 /// Sub-directories named by a number, with that number.
@@ -246,4 +293,49 @@ fn numbered_dirs(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
         .collect();
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_hours_that_ended_before_the_cutoff_are_removed_with_their_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = LocalBucket::new(dir.path().join("bucket"));
+        let root = capture_dir(&bucket, "e");
+        let file = |hour: &str, name: &str| {
+            let d = root.join(hour);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(name), b"{}\n").unwrap();
+        };
+        file("2026/01/01/10", "a.jsonl");
+        file("2026/01/01/11", "b.jsonl");
+        file("2026/01/01/11", "keep.txt"); // not a capture file: its folder stays
+        file("2026/01/02/00", "c.jsonl");
+        let cutoff = Utc.with_ymd_and_hms(2026, 1, 1, 12, 30, 0).unwrap();
+
+        assert_eq!(
+            remove_captures_before(&bucket, "e", cutoff, true).unwrap(),
+            (2, 6)
+        );
+        assert!(
+            root.join("2026/01/01/10/a.jsonl").exists(),
+            "a dry run removes nothing"
+        );
+        assert_eq!(
+            remove_captures_before(&bucket, "e", cutoff, false).unwrap(),
+            (2, 6)
+        );
+        assert!(!root.join("2026/01/01/10").exists());
+        assert!(!root.join("2026/01/01/11/b.jsonl").exists());
+        assert!(root.join("2026/01/01/11/keep.txt").exists());
+        assert!(root.join("2026/01/02/00/c.jsonl").exists());
+        // The hour that ends after the cutoff (12:00-13:00) is not touched either way.
+        file("2026/01/01/12", "d.jsonl");
+        assert_eq!(
+            remove_captures_before(&bucket, "e", cutoff, false).unwrap(),
+            (0, 0)
+        );
+    }
 }

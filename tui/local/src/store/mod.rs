@@ -15,6 +15,7 @@
 //! ([`StoreWriter::finish`] resolves then). Executions left RUNNING by a dead process are
 //! closed as ABORTED by [`Store::reap_orphans`].
 
+mod gc;
 mod payloads;
 mod query;
 mod schema;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use gc::{GcReport, Retention};
 pub use query::{ExecutionChanges, ExecutionFilter, Failures};
 pub use types::{
     ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,

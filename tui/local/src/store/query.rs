@@ -82,7 +82,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
 }
 
 impl Store {
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         sqlite(self.path(), e)
     }
 
