@@ -246,4 +246,54 @@ mod tests {
             count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'payloads'");
         assert_eq!(old_table, 0);
     }
+
+    /// A migration cut short (the process killed before it commits) leaves the v2 file as it
+    /// was: the next open migrates it whole. SQLite's transaction is what makes this so; the
+    /// test drops the connection mid-migration as kill -9 would.
+    #[test]
+    fn a_migration_cut_short_leaves_the_old_store_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch(V1).unwrap();
+            conn.execute_batch(V2).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO executions (id, arn, name, state_machine_arn, status, input, start_ms, runner, change_seq)
+                 VALUES (1, 'arn:a', 'e', 'arn:sm', 'SUCCEEDED', '{}', 1, 'r', 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO payloads (execution_id, digest, body) VALUES (1, 'd', 'BODY')",
+                [],
+            )
+            .unwrap();
+        }
+        {
+            // Half a migration: the new tables made, the old one dropped, never committed.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE;").unwrap();
+            conn.execute_batch(super::V3).unwrap();
+            // Dropped here without COMMIT, as a killed process leaves it.
+        }
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(version(&conn), 2);
+        let body: String = conn
+            .query_row("SELECT body FROM payloads WHERE digest = 'd'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(body, "BODY");
+        migrate(&conn, &path).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let body: String = conn
+            .query_row("SELECT body FROM blobs WHERE digest = 'd'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(body, "BODY");
+    }
 }
