@@ -524,6 +524,15 @@ async fn executions_sharing_an_image_share_its_stored_body() {
         )
         .unwrap();
     assert_eq!(refs, 3);
+    // The final output carries the image too: stored apart as well, read back whole above.
+    assert_eq!(
+        count("SELECT count(*) FROM executions WHERE length(output) > 1024"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM executions WHERE output_template IS NOT NULL"),
+        3
+    );
     assert_eq!(
         count(
             "SELECT count(*) FROM payload_refs r WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = r.digest)"

@@ -163,24 +163,55 @@ pub(crate) fn restore<E>(
             let Some(Value::Array(template)) = details.remove(&key) else {
                 return Ok(Err(RestoreError::Malformed(key)));
             };
-            let mut text = String::new();
-            for (i, part) in template.iter().enumerate() {
-                let Some(part) = part.as_str() else {
-                    return Ok(Err(RestoreError::Malformed(key)));
-                };
-                if i % 2 == 0 {
-                    text.push_str(part);
-                } else {
-                    match body_of(part)? {
-                        Some(body) => text.push_str(&body),
-                        None => return Ok(Err(RestoreError::Missing(part.to_owned()))),
-                    }
-                }
-            }
+            let text = match assemble(&template, &key, &mut body_of)? {
+                Ok(text) => text,
+                Err(problem) => return Ok(Err(problem)),
+            };
             details.insert(key[REF_PREFIX.len()..].to_owned(), Value::String(text));
         }
     }
     Ok(Ok(()))
+}
+
+/// The text of a template: its literals with each digest's body in between.
+fn assemble<E>(
+    template: &[Value],
+    name: &str,
+    body_of: &mut impl FnMut(&str) -> Result<Option<String>, E>,
+) -> Result<Result<String, RestoreError>, E> {
+    let mut text = String::new();
+    for (i, part) in template.iter().enumerate() {
+        let Some(part) = part.as_str() else {
+            return Ok(Err(RestoreError::Malformed(name.to_owned())));
+        };
+        if i % 2 == 0 {
+            text.push_str(part);
+        } else {
+            match body_of(part)? {
+                Some(body) => text.push_str(&body),
+                None => return Ok(Err(RestoreError::Missing(part.to_owned()))),
+            }
+        }
+    }
+    Ok(Ok(text))
+}
+
+/// An execution's output (the final record, with the image in it) split like an event's
+/// details: the template as JSON text, and the runs. `None` when it has no long run.
+pub(crate) fn extract_text(text: &str) -> Option<(String, Vec<Payload>)> {
+    let (template, payloads) = split(text)?;
+    Some((Value::Array(template).to_string(), payloads))
+}
+
+/// The text [`extract_text`] took apart.
+pub(crate) fn restore_text<E>(
+    template: &str,
+    mut body_of: impl FnMut(&str) -> Result<Option<String>, E>,
+) -> Result<Result<String, RestoreError>, E> {
+    match serde_json::from_str::<Vec<Value>>(template) {
+        Ok(parts) => assemble(&parts, "output", &mut body_of),
+        Err(_) => Ok(Err(RestoreError::Malformed("output".to_owned()))),
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +258,25 @@ mod tests {
         assert!(stored.to_string().len() < 400, "{stored}");
 
         assert_eq!(round_trip(&original), (original.clone(), 1));
+    }
+
+    #[test]
+    fn an_output_text_round_trips_through_its_template() {
+        let image = "Zm9vYmFy".repeat(MIN_RUN / 4);
+        let output =
+            format!(r#"{{"s3_key":"test/a.png","image_data":"{image}","inferences":[0.9,0.1]}}"#);
+        let (template, payloads) = super::extract_text(&output).unwrap();
+        assert!(template.len() < 200, "{template}");
+        assert_eq!(payloads.len(), 1);
+        let table: HashMap<String, String> =
+            payloads.into_iter().map(|p| (p.digest, p.body)).collect();
+        let back = super::restore_text(&template, |d| Ok::<_, ()>(table.get(d).cloned())).unwrap();
+        assert_eq!(back, Ok(output));
+        assert!(super::extract_text(r#"{"s3_key":"x"}"#).is_none());
+        assert_eq!(
+            super::restore_text("not json", |_| Ok::<_, ()>(None)).unwrap(),
+            Err(RestoreError::Malformed("output".to_owned()))
+        );
     }
 
     #[test]

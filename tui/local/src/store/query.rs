@@ -152,23 +152,51 @@ impl Store {
         .map_err(|e| self.err(e))
     }
 
-    /// One execution by ARN or name, with its input and output.
+    /// One execution by ARN or name, with its input and output (put back together when its
+    /// large runs were stored apart, [`super::payloads`]).
     pub fn execution(&self, arn_or_name: &str) -> Result<Option<ExecutionDetail>, StoreError> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, input, output FROM executions
+            "SELECT {SUMMARY_COLUMNS}, input, output, output_template FROM executions
              WHERE arn = ?1 OR id = (SELECT id FROM executions WHERE name = ?1 ORDER BY id DESC LIMIT 1)
              LIMIT 1"
         );
-        self.conn()
+        let found = self
+            .conn()
             .query_row(&sql, [arn_or_name], |row| {
-                Ok(ExecutionDetail {
-                    summary: summary(row)?,
-                    input: row.get(12)?,
-                    output: row.get(13)?,
-                })
+                Ok((
+                    ExecutionDetail {
+                        summary: summary(row)?,
+                        input: row.get(12)?,
+                        output: row.get(13)?,
+                    },
+                    row.get::<_, Option<String>>(14)?,
+                ))
             })
             .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let Some((mut detail, template)) = found else {
+            return Ok(None);
+        };
+        if let Some(template) = template {
+            let mut body_of = self
+                .conn()
+                .prepare_cached("SELECT body FROM blobs WHERE digest = ?1")
+                .map_err(|e| self.err(e))?;
+            let output = payloads::restore_text(&template, |digest| {
+                body_of
+                    .query_row(params![digest], |r| r.get::<_, String>(0))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?
+            .map_err(|problem| StoreError::Corrupt {
+                path: self.path().to_path_buf(),
+                reason: format!(
+                    "the output of {arn_or_name} cannot be put back together: {problem:?}"
+                ),
+            })?;
+            detail.output = Some(output);
+        }
+        Ok(Some(detail))
     }
 
     /// The execution's history as `GetExecutionHistory` events, in event order.

@@ -90,7 +90,10 @@ CREATE TABLE payloads (
 /// same test image runs through thousands of executions): the body under its digest in
 /// `blobs`, and which execution uses which in `payload_refs`, so `scones gc` can tell a
 /// body no execution uses any more. A v2 file's payloads move over in the same transaction.
+/// An execution's output (the final record carries the image too) is split the same way:
+/// `output_template` holds its template and `output` is then NULL.
 const V3: &str = r#"
+ALTER TABLE executions ADD COLUMN output_template TEXT;
 CREATE TABLE blobs (
     digest TEXT PRIMARY KEY,
     body   TEXT NOT NULL

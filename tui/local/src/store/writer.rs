@@ -77,6 +77,8 @@ enum Op {
     Finish {
         arn: Arc<str>,
         stop: ExecutionStop,
+        /// The output's long runs taken out (its template and the runs), when it has any.
+        output_split: Option<(String, Vec<Payload>)>,
         ack: Option<Ack>,
     },
     Metric {
@@ -226,9 +228,12 @@ impl StoreWriter {
         stop: ExecutionStop,
     ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         let (ack, done) = oneshot::channel();
+        // Split here, on the caller's thread, as events are (see `event`).
+        let output_split = stop.output.as_deref().and_then(payloads::extract_text);
         self.send(Op::Finish {
             arn: arn.clone(),
             stop,
+            output_split,
             ack: Some(ack),
         });
         self.ack_future(done)
@@ -369,11 +374,17 @@ impl WriterThread {
         for op in batch {
             match op {
                 Op::Flush(ack) => acks.push(ack),
-                Op::Finish { arn, stop, ack } => {
+                Op::Finish {
+                    arn,
+                    stop,
+                    output_split,
+                    ack,
+                } => {
                     acks.extend(ack);
                     ops.push(Op::Finish {
                         arn,
                         stop,
+                        output_split,
                         ack: None,
                     });
                 }
@@ -483,7 +494,8 @@ fn write_ops(
     let mut set_scores =
         tx.prepare_cached("UPDATE executions SET p_bicycle = ?2, p_motorcycle = ?3 WHERE id = ?1")?;
     let mut finish = tx.prepare_cached(
-        "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, stop_ms = ?6, change_seq = ?7
+        "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, stop_ms = ?6, change_seq = ?7,
+             output_template = ?8
          WHERE id = ?1",
     )?;
     let mut find = tx.prepare_cached("SELECT id FROM executions WHERE arn = ?1")?;
@@ -545,16 +557,32 @@ fn write_ops(
                     touched.insert(id);
                 }
             }
-            Op::Finish { arn, stop, .. } => {
+            Op::Finish {
+                arn,
+                stop,
+                output_split,
+                ..
+            } => {
                 if let Some(id) = id_of(arn, &new_ids)? {
+                    let (output, template) = match output_split {
+                        Some((template, runs)) => {
+                            for payload in runs {
+                                insert_blob.execute(params![payload.digest, payload.body])?;
+                                insert_ref.execute(params![id, payload.digest])?;
+                            }
+                            (None, Some(template.as_str()))
+                        }
+                        None => (stop.output.as_deref(), None),
+                    };
                     finish.execute(params![
                         id,
                         stop.status.as_str(),
-                        stop.output,
+                        output,
                         stop.error,
                         stop.cause,
                         stop.stop.timestamp_millis(),
-                        seq
+                        seq,
+                        template
                     ])?;
                     stamped.insert(id);
                     finished.push(arn.clone());
