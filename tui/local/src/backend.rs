@@ -362,8 +362,7 @@ impl Backend for LocalBackend {
                 .collect(),
             cursor: encode_cursor(changes.cursor),
             more: changes.more,
-            // The local store never deletes an execution.
-            removed: Vec::new(),
+            removed: changes.removed.into_iter().map(ExecutionId::new).collect(),
         })
     }
 

@@ -786,8 +786,27 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
         "a dry run removes nothing"
     );
 
+    // A dashboard listing incrementally, up to date before the collection.
+    let seen = store
+        .changes_since(Default::default(), 10_000)
+        .unwrap()
+        .cursor;
     let report = store.gc(&week, now, false).unwrap();
     assert_eq!(report.executions, 2);
+    // It learns of the removals once.
+    let changes = store.changes_since(seen, 10_000).unwrap();
+    let mut removed = changes.removed.clone();
+    removed.sort();
+    let mut expected: Vec<String> = arns[..2].iter().map(|a| a.to_string()).collect();
+    expected.sort();
+    assert_eq!(removed, expected);
+    assert!(
+        store
+            .changes_since(changes.cursor, 10_000)
+            .unwrap()
+            .removed
+            .is_empty()
+    );
     assert!(report.events > 0);
     assert_eq!(
         report.blobs, 0,

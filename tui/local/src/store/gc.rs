@@ -15,6 +15,10 @@ use super::{Store, StoreError};
 /// Executions removed per transaction.
 const BATCH: usize = 500;
 
+/// How long a removal is remembered for listings (a dashboard left open longer than this
+/// across a collection keeps the removed rows until it is restarted).
+const TOMBSTONE_MS: i64 = 24 * 3600 * 1000;
+
 /// What to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Retention {
@@ -109,9 +113,25 @@ impl Store {
                 .map_err(err)
         };
         let free_before = free_pages()?;
+        let now_ms = now.timestamp_millis();
         loop {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
                 .map_err(err)?;
+            // Each batch is a change like the writer's: listings learn the removals from it.
+            let seq: i64 = tx
+                .query_row(
+                    "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO removed_executions (arn, change_seq, removed_ms)
+                 SELECT arn, ?1, ?2 FROM executions
+                 WHERE id IN (SELECT id FROM gc_doomed ORDER BY id LIMIT ?3)",
+                params![seq, now_ms, BATCH as i64],
+            )
+            .map_err(err)?;
             // Events and payload references go with their execution (ON DELETE CASCADE).
             let removed = tx
                 .execute(
@@ -134,6 +154,11 @@ impl Store {
         tx.execute(
             "DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM payload_refs r WHERE r.digest = blobs.digest)",
             [],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "DELETE FROM removed_executions WHERE removed_ms < ?1",
+            [now_ms - TOMBSTONE_MS],
         )
         .map_err(err)?;
         if cutoff_ms != i64::MIN {

@@ -51,6 +51,8 @@ pub struct ExecutionChanges {
     pub cursor: ChangeCursor,
     /// True when the page was full: call again for more.
     pub more: bool,
+    /// Executions removed (by `scones gc`) after the cursor.
+    pub removed: Vec<String>,
 }
 
 fn millis(ms: i64) -> DateTime<Utc> {
@@ -111,14 +113,39 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
-        let next = executions.last().map_or(cursor, |e| ChangeCursor {
+        let mut next = executions.last().map_or(cursor, |e| ChangeCursor {
             seq: e.change_seq,
             id: e.id,
         });
+        let more = executions.len() == limit;
+        let seq = i64::try_from(cursor.seq).unwrap_or(i64::MAX);
+        let mut removed_stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT arn, change_seq FROM removed_executions WHERE change_seq > ?1 ORDER BY change_seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let removed: Vec<(String, i64)> = removed_stmt
+            .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        // A full page stops where it stops (removals after it come again next call); otherwise
+        // the cursor moves past the removals, so they are reported once.
+        if !more && let Some(&(_, last)) = removed.last() {
+            let last = u64::try_from(last).unwrap_or(0);
+            if last > next.seq {
+                next = ChangeCursor {
+                    seq: last,
+                    id: i64::MAX,
+                };
+            }
+        }
         Ok(ExecutionChanges {
-            more: executions.len() == limit,
+            more,
             executions,
             cursor: next,
+            removed: removed.into_iter().map(|(arn, _)| arn).collect(),
         })
     }
 

@@ -104,6 +104,14 @@ CREATE TABLE payload_refs (
     PRIMARY KEY (execution_id, digest)
 ) WITHOUT ROWID;
 CREATE INDEX payload_refs_by_digest ON payload_refs (digest);
+-- Executions `scones gc` removed, under the change sequence of their removal, so a dashboard
+-- listing incrementally learns they are gone; kept a day.
+CREATE TABLE removed_executions (
+    arn        TEXT NOT NULL,
+    change_seq INTEGER NOT NULL,
+    removed_ms INTEGER NOT NULL
+);
+CREATE INDEX removed_executions_by_seq ON removed_executions (change_seq);
 INSERT OR IGNORE INTO blobs (digest, body) SELECT digest, body FROM payloads;
 INSERT OR IGNORE INTO payload_refs (execution_id, digest) SELECT execution_id, digest FROM payloads;
 DROP TABLE payloads;
