@@ -1269,6 +1269,42 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
     assert_eq!(view.computed, Some(now));
 }
 
+/// A backend over a stack (named, not deployed) at `endpoint`, with fixed credentials and,
+/// when given, other timeouts than production's.
+async fn backend_at(
+    endpoint: String,
+    timeouts: Option<scones_aws::config::Timeouts>,
+) -> AwsBackend {
+    let target = scones_aws::AwsTarget {
+        profile: None,
+        region: Some(aws_support::REGION.into()),
+        endpoint_url: Some(endpoint),
+    };
+    let mut loader = scones_aws::config_loader(&target).credentials_provider(
+        aws_sdk_s3::config::Credentials::new("test", "test", None, None, "fixture"),
+    );
+    if let Some(timeouts) = timeouts {
+        loader = loader.timeout_config(timeouts.sdk());
+    }
+    let config = loader.load().await;
+    let resources = scones_aws::Resources::from_output_json(
+        &json!({"scones": {"value": {
+            "bucket": "unreachable-bucket",
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:unreachable",
+        }}})
+        .to_string(),
+        "fixture",
+    )
+    .unwrap();
+    AwsBackend::new(
+        &config,
+        &target,
+        resources,
+        ResourceSource::Flags,
+        options(),
+    )
+}
+
 /// A hung service (it accepts connections and never answers, as a SIGSTOPped server does):
 /// every call ends with a timeout error in seconds, never pending for minutes; a test
 /// execution that timed out says it may still start (issue 18, item 4). The production
@@ -1284,8 +1320,8 @@ async fn a_hung_service_is_a_timeout_error_not_a_request_pending_forever() {
         while let Ok((mut socket, _)) = listener.accept().await {
             let mut head = vec![0u8; 4096];
             let n = socket.read(&mut head).await.unwrap_or(0);
-            if head[..n].starts_with(b"GET /hung-bucket") {
-                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>hung-bucket</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>test/bicycle_s_000017.png</Key><Size>3</Size></Contents></ListBucketResult>";
+            if head[..n].starts_with(b"GET /unreachable-bucket") {
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>unreachable-bucket</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>test/bicycle_s_000017.png</Key><Size>3</Size></Contents></ListBucketResult>";
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
@@ -1295,41 +1331,15 @@ async fn a_hung_service_is_a_timeout_error_not_a_request_pending_forever() {
             open.push(socket);
         }
     });
-    let target = scones_aws::AwsTarget {
-        profile: None,
-        region: Some(aws_support::REGION.into()),
-        endpoint_url: Some(format!("http://{address}")),
-    };
-    let config = scones_aws::config_loader(&target)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "hung",
-        ))
-        .timeout_config(
-            scones_aws::config::Timeouts {
-                connect: Duration::from_secs(1),
-                attempt: Duration::from_millis(500),
-                operation: Duration::from_secs(2),
-            }
-            .sdk(),
-        )
-        .load()
-        .await;
-    let resources = scones_aws::Resources::from_output_json(
-        &json!({"scones": {"value": {
-            "bucket": "hung-bucket",
-            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:hung",
-        }}})
-        .to_string(),
-        "fixture",
+    let backend = backend_at(
+        format!("http://{address}"),
+        Some(scones_aws::config::Timeouts {
+            connect: Duration::from_secs(1),
+            attempt: Duration::from_millis(500),
+            operation: Duration::from_secs(2),
+        }),
     )
-    .unwrap();
-    let backend = AwsBackend::new(
-        &config,
-        &target,
-        resources,
-        ResourceSource::Flags,
-        options(),
-    );
+    .await;
     let started = std::time::Instant::now();
     let err = backend.executions_since(None, 10).await.unwrap_err();
     assert!(
@@ -1406,33 +1416,7 @@ async fn a_stopped_service_is_a_readable_transport_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let target = scones_aws::AwsTarget {
-        profile: None,
-        region: Some(aws_support::REGION.into()),
-        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
-    };
-    let config = scones_aws::config_loader(&target)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "stopped",
-        ))
-        .load()
-        .await;
-    let resources = scones_aws::Resources::from_output_json(
-        &json!({"scones": {"value": {
-            "bucket": "stopped-bucket",
-            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:stopped",
-        }}})
-        .to_string(),
-        "fixture",
-    )
-    .unwrap();
-    let backend = AwsBackend::new(
-        &config,
-        &target,
-        resources,
-        ResourceSource::Flags,
-        options(),
-    );
+    let backend = backend_at(format!("http://127.0.0.1:{port}"), None).await;
     let err = backend
         .executions_since(None, 10)
         .await

@@ -55,25 +55,9 @@ async fn read_file<F: Fn(&[u8]) -> Option<ImageFeatures>>(
     observer: &mut Observer<F>,
     observed: &mut Vec<Observation>,
 ) -> Result<usize, MonitorError> {
-    let out = match monitor
-        .s3
-        .get_object()
-        .bucket(&monitor.config.bucket)
-        .key(key)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        // Deleted between the listing and the read (the capture's lifecycle rule).
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(0),
-        Err(e) => {
-            return Err(s3_error(
-                monitor,
-                "GetObject",
-                key,
-                DisplayErrorContext(e).to_string(),
-            ));
-        }
+    // None: deleted between the listing and the read (the capture's lifecycle rule).
+    let Some(out) = open_object(monitor, key).await? else {
+        return Ok(0);
     };
     let mut lines = tokio::io::BufReader::new(out.body.into_async_read());
     let mut line = Vec::new();
@@ -142,13 +126,12 @@ async fn list(monitor: &Monitor, reading: Reading) -> Result<Vec<String>, Monito
     Ok(keys)
 }
 
-/// An object's bytes; `None` when it does not exist; an error when it is bigger than `max`.
-pub async fn get_object(
+/// GetObject's answer, its body not read yet; `None` when the object does not exist.
+async fn open_object(
     monitor: &Monitor,
     key: &str,
-    max: u64,
-) -> Result<Option<Vec<u8>>, MonitorError> {
-    let out = match monitor
+) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, MonitorError> {
+    match monitor
         .s3
         .get_object()
         .bucket(&monitor.config.bucket)
@@ -156,16 +139,25 @@ pub async fn get_object(
         .send()
         .await
     {
-        Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-        Err(e) => {
-            return Err(s3_error(
-                monitor,
-                "GetObject",
-                key,
-                DisplayErrorContext(e).to_string(),
-            ));
-        }
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(s3_error(
+            monitor,
+            "GetObject",
+            key,
+            DisplayErrorContext(e).to_string(),
+        )),
+    }
+}
+
+/// An object's bytes; `None` when it does not exist; an error when it is bigger than `max`.
+pub async fn get_object(
+    monitor: &Monitor,
+    key: &str,
+    max: u64,
+) -> Result<Option<Vec<u8>>, MonitorError> {
+    let Some(out) = open_object(monitor, key).await? else {
+        return Ok(None);
     };
     let size = out.content_length.and_then(|n| u64::try_from(n).ok());
     if let Some(size) = size.filter(|&n| n > max) {

@@ -387,18 +387,23 @@ async fn queries_are_incremental_filtered_and_bounded() {
     writer.close().unwrap();
 }
 
+/// The local stack on `home` with a model that always answers bicycle at 0.97.
+fn confident_stack(home: &Home) -> LocalStack {
+    LocalStack::with_predictor(
+        home,
+        &StackOptions::default(),
+        Arc::new(FixedPredictor([0.97, 0.03])),
+    )
+    .unwrap()
+}
+
 /// The base64 image rides in most events of an execution: it is stored once (blobs table),
 /// and every history reads back whole, as the engine recorded it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let home = staged_home(tmp.path());
-    let stack = LocalStack::with_predictor(
-        &home,
-        &StackOptions::default(),
-        Arc::new(FixedPredictor([0.97, 0.03])),
-    )
-    .unwrap();
+    let stack = confident_stack(&home);
     let mut arns = Vec::new();
     common::run_keys(&home, &stack, Keys::Random(4), 4, |r| {
         arns.push(r.arn.clone())
@@ -472,12 +477,7 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
 async fn executions_sharing_an_image_share_its_stored_body() {
     let tmp = tempfile::tempdir().unwrap();
     let home = staged_home(tmp.path());
-    let stack = LocalStack::with_predictor(
-        &home,
-        &StackOptions::default(),
-        Arc::new(FixedPredictor([0.97, 0.03])),
-    )
-    .unwrap();
+    let stack = confident_stack(&home);
     let key = home.bucket().test_keys().unwrap()[0].clone();
     let mut arns = Vec::new();
     common::run_keys(
@@ -734,12 +734,7 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
 
     let tmp = tempfile::tempdir().unwrap();
     let home = staged_home(tmp.path());
-    let stack = LocalStack::with_predictor(
-        &home,
-        &StackOptions::default(),
-        Arc::new(FixedPredictor([0.97, 0.03])),
-    )
-    .unwrap();
+    let stack = confident_stack(&home);
     let keys = home.bucket().test_keys().unwrap();
     let (a, b) = (keys[0].clone(), keys[1].clone());
     let mut arns = Vec::new();
