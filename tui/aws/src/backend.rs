@@ -473,10 +473,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// An AWS error as the dashboard's error.
 /// The largest drift report read: a report of 48 windows is ~300 KB.
 const MAX_DRIFT_REPORT: u64 = 8 * 1024 * 1024;
 
+/// An AWS error as the dashboard's error.
 fn backend_error(e: AwsError) -> BackendError {
     match e {
         AwsError::Throttled {

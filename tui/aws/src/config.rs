@@ -62,9 +62,7 @@ impl AwsTarget {
                 .iter()
                 .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
     }
-}
 
-impl AwsTarget {
     /// Where the credentials come from, for the header: the credential chain's first source
     /// that is set (`--profile`, then the environment's keys, `AWS_PROFILE`, a web identity
     /// token, a container role), else the default profile or the instance role.

@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use scones_aws::evaluation::LabelledSet;
 
@@ -46,10 +45,7 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|lst_key| held_out_set(lst_key, &args.held_out_prefix))
         .transpose()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     runtime.block_on(async {
         let (resources, clients) = aws_stack::connect(&args.backend, &args.stack).await?;
         let drift = resources.drift.clone().ok_or_else(|| {

@@ -92,9 +92,7 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
         },
     )
     .with_context(|| format!("opening the execution store in {}", home.root().display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::async_runtime()?;
     let options = RunOptions {
         config,
         readonly: args.readonly,

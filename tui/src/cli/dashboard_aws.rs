@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use scones::dashboard::{self, RunOptions};
 use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::Home;
@@ -20,10 +19,7 @@ pub fn run(
     readonly: bool,
     config: dashboard::config::Config,
 ) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     // Log output goes to the local home's logs while the dashboard owns the terminal, when
     // there is one: AWS mode creates nothing locally.
     let log_file = Home::locate(global.home.as_deref())

@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::Home;
@@ -73,10 +72,7 @@ fn run_aws(args: &DriftArgs) -> anyhow::Result<ExitCode> {
         "--threshold is a local setting: on AWS the monitor takes the low-confidence rate at the \
          workflow's threshold (Terraform's confidence_threshold)"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     let view = runtime.block_on(async {
         let aws = AwsBackend::connect(
             &aws_stack::target(&args.backend),

@@ -114,7 +114,7 @@ impl Store {
         };
         let free_before = free_pages()?;
         let now_ms = now.timestamp_millis();
-        loop {
+        while count("SELECT count(*) FROM gc_doomed")? > 0 {
             let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
                 .map_err(err)?;
             // Each batch is a change like the writer's: listings learn the removals from it.
@@ -133,21 +133,17 @@ impl Store {
             )
             .map_err(err)?;
             // Events and payload references go with their execution (ON DELETE CASCADE).
-            let removed = tx
-                .execute(
-                    "DELETE FROM executions WHERE id IN (SELECT id FROM gc_doomed ORDER BY id LIMIT ?1)",
-                    [BATCH as i64],
-                )
-                .map_err(err)?;
+            tx.execute(
+                "DELETE FROM executions WHERE id IN (SELECT id FROM gc_doomed ORDER BY id LIMIT ?1)",
+                [BATCH as i64],
+            )
+            .map_err(err)?;
             tx.execute(
                 "DELETE FROM gc_doomed WHERE id IN (SELECT id FROM gc_doomed ORDER BY id LIMIT ?1)",
                 [BATCH as i64],
             )
             .map_err(err)?;
             tx.commit().map_err(err)?;
-            if removed == 0 && count("SELECT count(*) FROM gc_doomed")? == 0 {
-                break;
-            }
         }
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
             .map_err(err)?;

@@ -163,10 +163,7 @@ fn score_aws(
     stack: &AwsStackArgs,
     threshold: Option<Threshold>,
 ) -> anyhow::Result<Scored> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::cli::async_runtime()?;
     runtime.block_on(async {
         let (resources, clients) = aws_stack::connect(backend, stack).await?;
         let endpoint = resources.live_endpoint().ok_or_else(|| {

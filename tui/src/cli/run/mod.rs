@@ -74,10 +74,7 @@ fn perturbation(name: &str) -> Result<Perturbation, String> {
 
 /// Runs the command.
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::cli::async_runtime()?;
     runtime.block_on(async {
         if args.backend.aws {
             anyhow::ensure!(
