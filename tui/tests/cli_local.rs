@@ -237,6 +237,33 @@ fn stage_train_eval_and_run_from_the_command_line() {
         "{run}"
     );
 
+    // `scones history`: a finished execution's packed history, whole, as the AWS CLI prints
+    // one; an unknown execution is one line.
+    let history: Value = serde_json::from_slice(
+        &scones(&home)
+            .args(["history", &first[0].3])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    let events = history["events"].as_array().unwrap();
+    assert_eq!(events.len(), 17, "{history}");
+    assert_eq!(events[16]["type"], "ExecutionSucceeded");
+    assert!(
+        events[4]["taskSucceededEventDetails"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("image_data"),
+        "{history}"
+    );
+    scones(&home)
+        .args(["history", "no-such-execution"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no execution no-such-execution"));
+
     // Drift: the model's baseline against its captured traffic, twelve inferences so far
     // (too few to judge, said as such; never an alarm on a handful).
     let drift = scones(&home)
@@ -589,4 +616,89 @@ fn ctrl_c_ends_a_huge_run_with_its_summary_and_nothing_left_running() {
         .unwrap();
     assert_eq!(counts.running, 0, "{counts:?}");
     assert!(counts.total() >= 20, "{counts:?}");
+}
+
+/// A full disk during a run (issue 15): the run ends at the first execution the store cannot
+/// record, with an error that names the store; the store stays sound and keeps everything
+/// recorded before. Filling a real filesystem needs a mount of its own (root); the test uses
+/// the nearest thing any user can set: a file-size limit (`ulimit -f`, SIGXFSZ ignored), under
+/// which a write that would grow a file past the limit fails as one on a full disk does.
+#[test]
+fn a_full_disk_ends_the_run_with_the_store_named_and_sound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    scones(&home)
+        .args(["stage", "--synthetic"])
+        .assert()
+        .success();
+    scones(&home)
+        .args(["train", "--epochs", "1", "--width", "4"])
+        .assert()
+        .success();
+    scones(&home)
+        .args(["run", "--random", "20"])
+        .assert()
+        .success();
+    let store_path = home.join("scones.sqlite3");
+    let before = Store::open(&store_path).unwrap().status_counts().unwrap();
+    assert_eq!(before.total(), 20);
+    // Room for a few hundred more executions in the largest file there is now.
+    let largest = walk(&home).into_iter().max().unwrap();
+    let limit_kb = largest / 1024 + 512;
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {limit_kb}; exec \"$0\" \"$@\""
+        ))
+        .arg(assert_cmd::cargo::cargo_bin("scones"))
+        .arg("--home")
+        .arg(&home)
+        .env_remove("SCONES_HOME")
+        .args(["run", "--random", "100000", "--quiet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not be recorded") && stderr.contains(&*store_path.to_string_lossy()),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ran: usize = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {stdout}"));
+    assert!(ran < 100_000, "the run went on: {stdout}");
+
+    let store = Store::open(&store_path).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert_eq!(store.reference_check().unwrap(), Vec::<String>::new());
+    let after = store.status_counts().unwrap();
+    assert!(after.succeeded + after.failed >= before.succeeded + before.failed);
+    for e in store
+        .latest_executions(&Default::default(), 1000)
+        .unwrap()
+        .iter()
+        .filter(|e| e.status.is_final())
+    {
+        assert!(!store.history(&e.arn).unwrap().is_empty(), "{}", e.arn);
+    }
+}
+
+/// Sizes of the files under `dir`.
+fn walk(dir: &Path) -> Vec<u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|entry| {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                walk(&entry.path())
+            } else {
+                vec![meta.len()]
+            }
+        })
+        .collect()
 }

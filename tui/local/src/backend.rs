@@ -754,11 +754,7 @@ impl Backend for LocalBackend {
     fn record_link(&self, id: &ExecutionId) -> RecordLink {
         let path: PathBuf = self.home.store_path();
         RecordLink::Local {
-            hint: format!(
-                "sqlite3 {} \"SELECT h.event FROM history_events h JOIN executions e ON e.id = h.execution_id WHERE e.arn = '{}' ORDER BY h.event_id\"",
-                path.display(),
-                id
-            ),
+            hint: format!("scones --home {} history {id}", self.home.root().display()),
             path,
         }
     }

@@ -131,6 +131,12 @@ fn assert_complete_success(store: &Store, arn: &str) {
     assert_eq!(ids, (1..=17).collect::<Vec<u64>>());
 }
 
+/// The file is sound and every reference in it resolves.
+fn assert_sound(store: &Store) {
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert_eq!(store.reference_check().unwrap(), Vec::<String>::new());
+}
+
 #[test]
 fn two_processes_write_at_once_and_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -147,12 +153,19 @@ fn two_processes_write_at_once_and_lose_nothing() {
     assert_eq!(arns.len(), 400);
 
     let store = home.open_store().unwrap();
-    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert_sound(&store);
     let counts = store.status_counts().unwrap();
     assert_eq!((counts.total(), counts.succeeded), (400, 400));
     for arn in &arns {
         assert_complete_success(&store, arn);
     }
+    // Each writer trained the store's history dictionary after its first 100 histories (or
+    // took the other's), and packed the rest with it; all read back above.
+    let db = rusqlite::Connection::open(home.store_path()).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert!((1..=2).contains(&count("SELECT count(*) FROM history_dictionaries")));
+    assert!(count("SELECT count(*) FROM histories WHERE dictionary_id IS NOT NULL") >= 150);
+    assert!(count("SELECT count(*) FROM histories WHERE dictionary_id IS NULL") >= 100);
 }
 
 #[test]
@@ -186,7 +199,7 @@ fn a_writer_killed_mid_run_leaves_a_sound_store_and_every_finished_execution() {
     );
 
     let store = home.open_store().unwrap();
-    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert_sound(&store);
     for arn in &finished {
         assert_complete_success(&store, arn);
     }
@@ -212,6 +225,7 @@ fn a_writer_killed_mid_run_leaves_a_sound_store_and_every_finished_execution() {
         assert_eq!(last["id"].as_u64(), Some(history.len() as u64));
     }
     assert_eq!(store.status_counts().unwrap().running, 0);
+    assert_sound(&store);
 }
 
 fn ms(t: i64) -> chrono::DateTime<Utc> {
@@ -449,14 +463,18 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        let events: i64 = db
+        // A finished execution's history is one packed row, no event rows (schema v4).
+        let (rows_left, events): (i64, i64) = db
             .query_row(
-                "SELECT sum(length(h.event)) FROM history_events h
-                 JOIN executions e ON e.id = h.execution_id WHERE e.arn = ?1",
+                "SELECT (SELECT count(*) FROM history_events h WHERE h.execution_id = e.id),
+                        (SELECT length(packed) FROM histories h WHERE h.execution_id = e.id)
+                 FROM executions e WHERE e.arn = ?1",
                 [arn],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
+        assert_eq!(rows_left, 0, "{arn} still has event rows");
+        assert!(events < 3000, "{arn}: {events}-byte packed history");
         assert!(
             rows >= 1 && (rows as usize) < carrying,
             "{rows} payload rows for {carrying} events"
@@ -766,7 +784,11 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
     )
     .unwrap();
     let blobs_before = count("SELECT count(*) FROM blobs");
-    let events_before = count("SELECT count(*) FROM history_events");
+    let events_in_store = || {
+        count("SELECT count(*) FROM history_events")
+            + count("SELECT coalesce(sum(events), 0) FROM histories")
+    };
+    let events_before = events_in_store();
 
     let store = home.open_store().unwrap();
     let week = Retention {
@@ -809,10 +831,7 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
     );
     assert_eq!(count("SELECT count(*) FROM executions"), 3);
     assert_eq!(count("SELECT count(*) FROM blobs"), blobs_before);
-    assert_eq!(
-        count("SELECT count(*) FROM history_events"),
-        events_before - report.events as i64
-    );
+    assert_eq!(events_in_store(), events_before - report.events as i64);
     assert!(store.execution("arn:running").unwrap().is_some());
     for arn in &arns[2..] {
         assert_complete_success(&store, arn);
@@ -847,4 +866,285 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
         count("SELECT count(*) FROM executions WHERE status != 'RUNNING'"),
         1
     );
+    assert_sound(&store);
+
+    // The walk does find a body that went missing.
+    db.execute("DELETE FROM blobs", []).unwrap();
+    let problems = store.reference_check().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("references missing body")),
+        "{problems:?}"
+    );
+}
+
+/// A running execution's events reach the store as rows a watcher reads (within the
+/// writer's hold, without a flush); once it ends its whole history is one packed row, read
+/// back as it was while running, and `history_after` reads a packed history too (issue 15).
+#[tokio::test]
+async fn a_running_history_is_watchable_and_a_finished_one_is_packed() {
+    use scones_asl::{EventDetails, HistoryEvent, StateType};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("s.sqlite3")).unwrap();
+    let writer = store.writer().unwrap();
+    let arn: Arc<str> = Arc::from("arn:aws:states:us-east-1:0:execution:scones:live");
+    writer.start_execution(ExecutionStart {
+        arn: arn.to_string(),
+        name: "live".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+        s3_key: None,
+        input: "{}".into(),
+        start: ms(1_700_000_000_000),
+    });
+    let image = "iVBORw0KGgo".repeat(300);
+    let record = serde_json::json!({"s3_key": "test/a.png", "image_data": image});
+    let event = |id: u64, details: EventDetails| HistoryEvent {
+        id,
+        previous_event_id: id - 1,
+        timestamp: ms(1_700_000_000_000 + id as i64),
+        details,
+    };
+    writer.event(
+        &arn,
+        &event(
+            1,
+            EventDetails::ExecutionStarted {
+                input: record.clone().into(),
+                role_arn: "arn:aws:iam::0:role/r".into(),
+            },
+        ),
+    );
+    writer.event(
+        &arn,
+        &event(
+            2,
+            EventDetails::StateEntered {
+                state_type: StateType::Pass,
+                name: Arc::from("Copy"),
+                input: record.clone().into(),
+            },
+        ),
+    );
+    let db = rusqlite::Connection::open(store.path()).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.history(&arn).unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "held events never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let while_running = store.history(&arn).unwrap();
+    assert_eq!(count("SELECT count(*) FROM history_events"), 2);
+    assert_eq!(count("SELECT count(*) FROM histories"), 0);
+    assert!(while_running[1].to_string().contains(&image));
+
+    writer.event(
+        &arn,
+        &event(
+            3,
+            EventDetails::StateExited {
+                state_type: StateType::Pass,
+                name: Arc::from("Copy"),
+                output: record.clone().into(),
+                assigned_variables: None,
+            },
+        ),
+    );
+    writer.event(
+        &arn,
+        &event(
+            4,
+            EventDetails::ExecutionSucceeded {
+                output: record.clone().into(),
+            },
+        ),
+    );
+    writer
+        .finish(
+            &arn,
+            ExecutionStop {
+                status: ExecutionStatus::Succeeded,
+                output: Some(record.to_string()),
+                error: None,
+                cause: None,
+                stop: ms(1_700_000_000_010),
+            },
+        )
+        .await
+        .unwrap();
+    let finished = store.history(&arn).unwrap();
+    assert_eq!(finished[..2], while_running[..]);
+    let ids: Vec<u64> = finished.iter().filter_map(|e| e["id"].as_u64()).collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+    assert_eq!(finished[3]["type"], "ExecutionSucceeded");
+    assert_eq!(count("SELECT count(*) FROM history_events"), 0);
+    assert_eq!(count("SELECT sum(events) FROM histories"), 4);
+    assert_eq!(store.history_after(&arn, 2).unwrap(), finished[2..]);
+    assert!(store.history_after(&arn, 4).unwrap().is_empty());
+}
+
+/// Set to the store path when this test binary runs as a child collecting garbage.
+const CHILD_GC: &str = "SCONES_TEST_CHILD_GC";
+
+/// Not a test of its own: started by the test below with `CHILD_GC` set, removes every
+/// finished execution of that store.
+#[test]
+fn child_gc() {
+    let Ok(path) = std::env::var(CHILD_GC) else {
+        return;
+    };
+    let store = Store::open(Path::new(&path)).unwrap();
+    println!("collecting");
+    let retention = scones_local::store::Retention {
+        older_than: None,
+        keep: Some(0),
+    };
+    store.gc(&retention, Utc::now(), false).unwrap();
+    println!("collected");
+}
+
+/// `n` finished executions written straight through the writer, each with a large payload
+/// shared with one in fifty of the others, a two-event history and an output.
+async fn fill(store: &Store, n: usize) {
+    use scones_asl::{EventDetails, HistoryEvent};
+    let writer = store.writer().unwrap();
+    for i in 0..n {
+        let arn: Arc<str> = Arc::from(format!("arn:aws:states:us-east-1:0:execution:scones:e{i}"));
+        writer.start_execution(ExecutionStart {
+            arn: arn.to_string(),
+            name: format!("e{i}"),
+            state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+            s3_key: Some(format!("test/{}.png", i % 50)),
+            input: "{}".into(),
+            start: ms(1_700_000_000_000 + i as i64),
+        });
+        let record = serde_json::json!({"image_data": format!("{:04}", i % 50).repeat(300)});
+        let event = |id: u64, details: EventDetails| HistoryEvent {
+            id,
+            previous_event_id: id - 1,
+            timestamp: ms(1_700_000_000_000 + i as i64),
+            details,
+        };
+        writer.event(
+            &arn,
+            &event(
+                1,
+                EventDetails::ExecutionStarted {
+                    input: record.clone().into(),
+                    role_arn: "arn:aws:iam::0:role/r".into(),
+                },
+            ),
+        );
+        writer.event(
+            &arn,
+            &event(
+                2,
+                EventDetails::ExecutionSucceeded {
+                    output: record.clone().into(),
+                },
+            ),
+        );
+        let finished = writer.finish(
+            &arn,
+            ExecutionStop {
+                status: ExecutionStatus::Succeeded,
+                output: Some(record.to_string()),
+                error: None,
+                cause: None,
+                stop: ms(1_700_000_000_001 + i as i64),
+            },
+        );
+        if i % 1000 == 999 {
+            finished.await.unwrap();
+        }
+    }
+    writer.flush().await.unwrap();
+}
+
+/// kill -9 in the middle of `scones gc` (issue 15): the batches it committed are gone whole,
+/// the rest is untouched, nothing dangles, and the next collection finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_killed_mid_way_leaves_a_sound_store() {
+    const N: usize = 10_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.sqlite3");
+    let store = Store::open(&path).unwrap();
+    fill(&store, N).await;
+    assert_eq!(store.status_counts().unwrap().succeeded, N as u64);
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["child_gc", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_GC, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("collecting")),
+        "the child never started collecting"
+    );
+    // Kill as soon as its first batch is committed.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db
+        .query_row("SELECT count(*) FROM removed_executions", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+        == 0
+    {
+        assert!(Instant::now() < deadline, "gc removed nothing in a minute");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let finished_early = lines.map_while(Result::ok).any(|l| l.contains("collected"));
+    assert!(
+        !finished_early,
+        "gc finished before the kill: make N larger"
+    );
+
+    let store = Store::open(&path).unwrap();
+    assert_sound(&store);
+    let left = store.status_counts().unwrap().total();
+    let removed: i64 = db
+        .query_row("SELECT count(*) FROM removed_executions", [], |r| r.get(0))
+        .unwrap();
+    assert!(left > 0 && left < N as u64, "{left} left");
+    assert_eq!(left + removed as u64, N as u64);
+    for summary in store
+        .latest_executions(&ExecutionFilter::default(), 50)
+        .unwrap()
+    {
+        let history = store.history(&summary.arn).unwrap();
+        assert_eq!(
+            event_types(&history),
+            ["ExecutionStarted", "ExecutionSucceeded"]
+        );
+        assert!(
+            store
+                .execution(&summary.arn)
+                .unwrap()
+                .unwrap()
+                .output
+                .is_some()
+        );
+    }
+
+    let retention = scones_local::store::Retention {
+        older_than: None,
+        keep: Some(0),
+    };
+    store.gc(&retention, Utc::now(), false).unwrap();
+    assert_eq!(store.status_counts().unwrap().total(), 0);
+    let blobs: i64 = db
+        .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(blobs, 0, "no execution uses a body any more");
+    assert_sound(&store);
 }

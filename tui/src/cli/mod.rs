@@ -11,6 +11,7 @@ mod dashboard_aws;
 mod drift;
 mod eval;
 mod gc;
+mod history;
 pub mod output;
 mod run;
 mod stage;
@@ -101,6 +102,9 @@ pub enum Command {
     /// Remove old executions from the local stack (default: older than 90 days, as the
     /// service keeps history), with their events, unused payloads, metrics and capture.
     Gc(gc::GcArgs),
+    /// One local execution's history as `aws stepfunctions get-execution-history` prints it
+    /// (JSON, every event whole).
+    History(history::HistoryArgs),
     /// Train the model: locally on the staged train split (CPU), saved under models/;
     /// `--aws`: run the SageMaker training job Terraform specifies.
     Train(train::TrainArgs),
@@ -131,5 +135,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Baseline(args) => baseline::run(args),
         Command::Gc(args) => gc::run(&cli.global, args),
+        Command::History(args) => history::run(&cli.global, args),
     }
 }

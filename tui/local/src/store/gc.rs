@@ -84,7 +84,8 @@ impl Store {
         let mut report = GcReport {
             executions: count("SELECT count(*) FROM gc_doomed")?,
             events: count(
-                "SELECT count(*) FROM history_events WHERE execution_id IN (SELECT id FROM gc_doomed)",
+                "SELECT (SELECT count(*) FROM history_events WHERE execution_id IN (SELECT id FROM gc_doomed))
+                      + (SELECT coalesce(sum(events), 0) FROM histories WHERE execution_id IN (SELECT id FROM gc_doomed))",
             )?,
             blobs: count(
                 "SELECT count(*) FROM blobs b WHERE NOT EXISTS (

@@ -15,7 +15,9 @@
 //! ([`StoreWriter::finish`] resolves then). Executions left RUNNING by a dead process are
 //! closed as ABORTED by [`Store::reap_orphans`].
 
+mod check;
 mod gc;
+mod histories;
 mod payloads;
 mod query;
 mod schema;

@@ -196,6 +196,36 @@ fn assemble<E>(
     Ok(Ok(text))
 }
 
+/// The digests an event's `$ref:` templates name (digests sit at the odd places).
+pub(crate) fn event_digests(event: &mut Value) -> Vec<String> {
+    details_mut(event)
+        .flat_map(|details| {
+            details
+                .iter()
+                .filter(|(key, _)| key.starts_with(REF_PREFIX))
+                .filter_map(|(_, template)| template.as_array())
+                .flat_map(|parts| template_digests(parts))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The digests an output template (as [`extract_text`] wrote it) names.
+pub(crate) fn output_digests(template: &str) -> Option<Vec<String>> {
+    serde_json::from_str::<Vec<Value>>(template)
+        .ok()
+        .map(|parts| template_digests(&parts))
+}
+
+fn template_digests(parts: &[Value]) -> Vec<String> {
+    parts
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// An execution's output (the final record, with the image in it) split like an event's
 /// details: the template as JSON text, and the runs. `None` when it has no long run.
 pub(crate) fn extract_text(text: &str) -> Option<(String, Vec<Payload>)> {

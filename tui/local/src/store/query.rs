@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::types::{
     ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,
 };
-use super::{Store, StoreError, payloads, sqlite};
+use super::{Store, StoreError, histories, payloads, sqlite};
 
 const SUMMARY_COLUMNS: &str = "id, arn, name, status, s3_key, error, cause, p_bicycle, p_motorcycle, start_ms, stop_ms, change_seq";
 
@@ -232,50 +232,118 @@ impl Store {
     }
 
     /// Events with an id above `after_event_id` (for a running execution being watched),
-    /// with their large payloads put back ([`super::payloads`]).
+    /// unpacked ([`super::histories`]) and with their large payloads put back
+    /// ([`super::payloads`]).
     pub fn history_after(&self, arn: &str, after_event_id: u64) -> Result<Vec<Value>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT h.event FROM history_events h
-                 JOIN executions e ON e.id = h.execution_id
-                 WHERE e.arn = ?1 AND h.event_id > ?2 ORDER BY h.event_id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(
-                params![arn, i64::try_from(after_event_id).unwrap_or(i64::MAX)],
-                |r| r.get::<_, String>(0),
-            )
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut body_of = self
-            .conn()
-            .prepare_cached("SELECT body FROM blobs WHERE digest = ?1")
-            .map_err(|e| self.err(e))?;
+        let after = i64::try_from(after_event_id).unwrap_or(i64::MAX);
         let corrupt = |reason: String| StoreError::Corrupt {
             path: self.path().to_path_buf(),
             reason,
         };
-        rows.iter()
-            .map(|text| {
-                let mut event: Value = serde_json::from_str(text)
-                    .map_err(|e| corrupt(format!("history event of {arn} is not JSON: {e}")))?;
-                payloads::restore(&mut event, |digest| {
-                    body_of
-                        .query_row(params![digest], |r| r.get::<_, String>(0))
-                        .optional()
-                })
-                .map_err(|e| self.err(e))?
-                .map_err(|problem| {
-                    corrupt(format!(
-                        "history event of {arn} cannot be put back together: {problem:?}"
-                    ))
-                })?;
-                Ok(event)
+        let Some((_, texts)) = self.stored_events(arn)? else {
+            return Ok(Vec::new());
+        };
+        let mut body_of = self
+            .conn()
+            .prepare_cached("SELECT body FROM blobs WHERE digest = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut events = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let mut event: Value = serde_json::from_str(text)
+                .map_err(|e| corrupt(format!("history event of {arn} is not JSON: {e}")))?;
+            if event["id"].as_i64().is_some_and(|id| id <= after) {
+                continue;
+            }
+            payloads::restore(&mut event, |digest| {
+                body_of
+                    .query_row(params![digest], |r| r.get::<_, String>(0))
+                    .optional()
             })
-            .collect()
+            .map_err(|e| self.err(e))?
+            .map_err(|problem| {
+                corrupt(format!(
+                    "history event of {arn} cannot be put back together: {problem:?}"
+                ))
+            })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// The row id of the execution `arn` and its events as stored (payloads still split
+    /// out), in event order: its packed history, then its event rows (a running execution's,
+    /// or all of them in stores written before version 4). `None`: no such execution.
+    pub(crate) fn stored_events(
+        &self,
+        arn: &str,
+    ) -> Result<Option<(i64, Vec<String>)>, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.path().to_path_buf(),
+            reason,
+        };
+        struct Packed {
+            frame: Vec<u8>,
+            dictionary_id: Option<i64>,
+            dictionary: Option<Vec<u8>>,
+            unpacked_len: i64,
+            events: i64,
+        }
+        let found: Option<(i64, Option<Packed>)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT e.id, h.packed, h.dictionary_id, d.dictionary, h.unpacked_len, h.events
+                 FROM executions e
+                 LEFT JOIN histories h ON h.execution_id = e.id
+                 LEFT JOIN history_dictionaries d ON d.id = h.dictionary_id
+                 WHERE e.arn = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([arn], |r| {
+                    let frame: Option<Vec<u8>> = r.get(1)?;
+                    let packed = match frame {
+                        Some(frame) => Some(Packed {
+                            frame,
+                            dictionary_id: r.get(2)?,
+                            dictionary: r.get(3)?,
+                            unpacked_len: r.get(4)?,
+                            events: r.get(5)?,
+                        }),
+                        None => None,
+                    };
+                    Ok((r.get(0)?, packed))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        let Some((id, packed)) = found else {
+            return Ok(None);
+        };
+        let mut texts = match packed {
+            Some(p) => {
+                if let (Some(missing), None) = (p.dictionary_id, &p.dictionary) {
+                    return Err(corrupt(format!(
+                        "the history of {arn} was packed with dictionary {missing}, which is missing"
+                    )));
+                }
+                histories::unpack(&p.frame, p.dictionary.as_deref(), p.unpacked_len, p.events)
+                    .map_err(|e| corrupt(format!("the history of {arn}: {e}")))?
+            }
+            None => Vec::new(),
+        };
+        // A running execution's events, or those of a store written before version 4.
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT event FROM history_events WHERE execution_id = ?1 ORDER BY event_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            texts.push(row.map_err(|e| self.err(e))?);
+        }
+        Ok(Some((id, texts)))
     }
 
     /// The executions started in `[from, to)` that failed with `error` (e.g.

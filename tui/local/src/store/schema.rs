@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{StoreError, sqlite};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -117,6 +117,24 @@ INSERT OR IGNORE INTO payload_refs (execution_id, digest) SELECT execution_id, d
 DROP TABLE payloads;
 "#;
 
+/// Version 4: a finished execution's history is one packed row ([`super::histories`])
+/// instead of a row per event; running executions and older rows keep `history_events`.
+/// The dictionaries packed histories name are kept for good (a few, 16 KB each).
+const V4: &str = r#"
+CREATE TABLE history_dictionaries (
+    id         INTEGER PRIMARY KEY,
+    dictionary BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE histories (
+    execution_id  INTEGER PRIMARY KEY REFERENCES executions (id) ON DELETE CASCADE,
+    dictionary_id INTEGER REFERENCES history_dictionaries (id),
+    events        INTEGER NOT NULL,
+    unpacked_len  INTEGER NOT NULL,
+    packed        BLOB NOT NULL
+);
+"#;
+
 /// Checks that a store opened read-only has the schema this build reads (it cannot be
 /// migrated without writing).
 pub(crate) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -165,7 +183,7 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     if version < SCHEMA_VERSION {
         // Each step once, in order; a v1 file keeps its rows (their events are inline, which
         // readers still understand).
-        for (step, ddl) in [(1, V1), (2, V2), (3, V3)] {
+        for (step, ddl) in [(1, V1), (2, V2), (3, V3), (4, V4)] {
             if version < step {
                 tx.execute_batch(ddl).map_err(|e| sqlite(path, e))?;
             }
@@ -306,5 +324,156 @@ mod tests {
             })
             .unwrap();
         assert_eq!(body, "BODY");
+    }
+
+    /// Set to a store path when this test binary runs as a child that opens (and so
+    /// migrates) it.
+    const CHILD_MIGRATE: &str = "SCONES_TEST_CHILD_MIGRATE";
+
+    /// Not a test of its own: started by the test below with `CHILD_MIGRATE` set.
+    #[test]
+    fn child_migrates() {
+        let Ok(path) = std::env::var(CHILD_MIGRATE) else {
+            return;
+        };
+        println!("opening");
+        crate::store::Store::open(std::path::Path::new(&path)).unwrap();
+        println!("opened");
+    }
+
+    const EXECUTIONS: i64 = 2_000;
+
+    /// A v2 store as the v2 build wrote it: executions with event rows and a payload each.
+    fn v2_store(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        for id in 1..=EXECUTIONS {
+            tx.execute(
+                "INSERT INTO executions (id, arn, name, state_machine_arn, status, input, start_ms, runner, change_seq)
+                 VALUES (?1, 'arn:e' || ?1, 'e', 'arn:sm', 'SUCCEEDED', '{}', ?1, 'r', ?1)",
+                [id],
+            )
+            .unwrap();
+            for event in 1..=5 {
+                tx.execute(
+                    "INSERT INTO history_events (execution_id, event_id, type, timestamp_ms, event)
+                     VALUES (?1, ?2, 'PassStateEntered', 1, '{\"id\":' || ?2 || ',\"type\":\"PassStateEntered\"}')",
+                    [id, event],
+                )
+                .unwrap();
+            }
+            tx.execute(
+                "INSERT INTO payloads (execution_id, digest, body) VALUES (?1, 'd' || ?1, hex(randomblob(2048)))",
+                [id],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    /// Opens `path` in a child, kills it with SIGKILL `after` the child says it is opening,
+    /// and says whether the child had finished opening by then.
+    fn open_and_kill(
+        path: &std::path::Path,
+        after: std::time::Duration,
+    ) -> (bool, std::time::Duration) {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "store::schema::tests::child_migrates",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_MIGRATE, path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert!(
+            lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|l| l.contains("opening"))
+        );
+        let start = std::time::Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let opened = lines.map_while(Result::ok).any(|l| l.contains("opened"));
+            let _ = tx.send(opened);
+        });
+        let opened = matches!(rx.recv_timeout(after), Ok(true));
+        let elapsed = start.elapsed();
+        let _ = child.kill();
+        child.wait().unwrap();
+        reader.join().unwrap();
+        (opened, elapsed)
+    }
+
+    /// kill -9 during the migration of a v2 store (issue 15): whenever the process dies, the
+    /// file is the old store whole or the new one whole, and the next open migrates it
+    /// without losing an execution, an event or a payload.
+    #[test]
+    fn a_migration_killed_with_sigkill_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = dir.path().join("fixture.sqlite3");
+        v2_store(&fixture);
+        let copy = |name: &str| {
+            let path = dir.path().join(name);
+            for suffix in ["", "-wal", "-shm"] {
+                let from = std::path::PathBuf::from(format!("{}{suffix}", fixture.display()));
+                if from.exists() {
+                    std::fs::copy(&from, format!("{}{suffix}", path.display())).unwrap();
+                }
+            }
+            path
+        };
+        // How long a whole migration takes here, as the parent sees it.
+        let (opened, whole) =
+            open_and_kill(&copy("timing.sqlite3"), std::time::Duration::from_secs(60));
+        assert!(opened);
+        let (mut interrupted, mut cut_short) = (0, 0);
+        for (i, fraction) in [0.1, 0.3, 0.5, 0.7, 0.9].iter().enumerate() {
+            let path = copy(&format!("kill{i}.sqlite3"));
+            let (opened, _) = open_and_kill(&path, whole.mul_f64(*fraction));
+            interrupted += usize::from(!opened);
+            let conn = Connection::open(&path).unwrap();
+            let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+            match version(&conn) {
+                2 => {
+                    cut_short += 1;
+                    assert_eq!(count("SELECT count(*) FROM payloads"), EXECUTIONS);
+                }
+                v => {
+                    assert_eq!(v, SCHEMA_VERSION);
+                    assert_eq!(count("SELECT count(*) FROM blobs"), EXECUTIONS);
+                }
+            }
+            assert_eq!(count("SELECT count(*) FROM executions"), EXECUTIONS);
+            assert_eq!(count("SELECT count(*) FROM history_events"), 5 * EXECUTIONS);
+            assert_eq!(
+                conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+                    .unwrap(),
+                "ok"
+            );
+            let store = crate::store::Store::open(&path).unwrap();
+            assert_eq!(version(store.conn()), SCHEMA_VERSION);
+            assert_eq!(count("SELECT count(*) FROM payload_refs"), EXECUTIONS);
+            assert_eq!(store.reference_check().unwrap(), Vec::<String>::new());
+            assert_eq!(store.history("arn:e7").unwrap().len(), 5);
+        }
+        assert!(
+            interrupted > 0,
+            "no kill landed before the migration ended ({whole:?})"
+        );
+        assert!(
+            cut_short > 0,
+            "every killed migration had committed ({whole:?})"
+        );
     }
 }

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use scones_asl::HistoryEvent;
 use tokio::sync::oneshot;
 
+use super::histories;
 use super::payloads::{self, Payload};
 use super::types::ExecutionStatus;
 use super::{StoreError, open_connection, schema, sqlite};
@@ -24,6 +25,10 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
 const MAX_BATCH: usize = 20_000;
 /// Attempts at a batch before its operations are dropped and reported failed.
 const ATTEMPTS: usize = 3;
+/// How long a running execution's events may wait in the writer before they are written
+/// as rows (a dashboard watching it sees them at most this late). Most local executions end
+/// sooner, and their events are then only ever written packed ([`histories`]).
+pub(crate) const HOLD: Duration = Duration::from_millis(200);
 
 /// A new execution, recorded as RUNNING.
 #[derive(Debug, Clone)]
@@ -59,15 +64,32 @@ pub struct ExecutionStop {
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
+/// One history event as stored: its `history_events` row, or one line of a packed history.
+#[derive(Debug, Clone)]
+struct StoredEvent {
+    event_id: i64,
+    kind: String,
+    timestamp_ms: i64,
+    /// The GetExecutionHistory JSON with its large payloads split out.
+    json: String,
+}
+
+/// The events of a running execution this writer started that are not written yet.
+#[derive(Debug, Default)]
+struct OpenHistory {
+    held: Vec<StoredEvent>,
+    /// When the oldest held event was queued.
+    since: Option<Instant>,
+    /// Some of its events are `history_events` rows already.
+    rows: bool,
+}
+
 enum Op {
     Start(ExecutionStart),
     Event {
         arn: Arc<str>,
-        event_id: i64,
-        kind: String,
-        timestamp_ms: i64,
-        json: String,
-        /// Large details strings taken out of `json` ([`payloads`]).
+        event: StoredEvent,
+        /// Large details strings taken out of the event's JSON ([`payloads`]).
         payloads: Vec<Payload>,
     },
     Scores {
@@ -143,6 +165,7 @@ impl StoreWriter {
             params![runner_id, std::process::id(), now],
         )
         .map_err(|e| sqlite(path, e))?;
+        let packer = load_packer(&conn).map_err(|e| sqlite(path, e))?;
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let last_error = Arc::new(Mutex::new(None));
@@ -159,6 +182,9 @@ impl StoreWriter {
                         path: thread_path,
                         runner_id,
                         ids: HashMap::new(),
+                        open: HashMap::new(),
+                        packer,
+                        samples: Vec::new(),
                         counters,
                         last_error,
                         last_heartbeat: Instant::now(),
@@ -205,10 +231,12 @@ impl StoreWriter {
         let payloads = payloads::extract(&mut json);
         self.send(Op::Event {
             arn: arn.clone(),
-            event_id: i64::try_from(event.id).unwrap_or(i64::MAX),
-            kind: event.event_type().to_owned(),
-            timestamp_ms: event.timestamp.timestamp_millis(),
-            json: json.to_string(),
+            event: StoredEvent {
+                event_id: i64::try_from(event.id).unwrap_or(i64::MAX),
+                kind: event.event_type().to_owned(),
+                timestamp_ms: event.timestamp.timestamp_millis(),
+                json: json.to_string(),
+            },
             payloads,
         });
     }
@@ -336,15 +364,46 @@ struct WriterThread {
     runner_id: String,
     /// Row ids of the executions this writer started and has not finished.
     ids: HashMap<Arc<str>, i64>,
+    /// Events of those executions not written yet, by row id.
+    open: HashMap<i64, OpenHistory>,
+    packer: histories::Packer,
+    /// Joined histories to train the store's dictionary on, while it has none.
+    samples: Vec<String>,
     counters: Arc<Counters>,
     last_error: Arc<Mutex<Option<String>>>,
     last_heartbeat: Instant,
 }
 
+/// What a committed batch did to the executions' histories; [`WriterThread::settle`]
+/// applies it to the writer's memory once the transaction is durable.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Executions started in the batch.
+    new_ids: Vec<(Arc<str>, i64)>,
+    /// Executions finished in the batch (their history packed).
+    finished: Vec<Arc<str>>,
+    /// Executions whose held and new events were written as rows.
+    written: HashSet<i64>,
+    /// Executions whose new events stay held.
+    held: HashSet<i64>,
+    /// Histories packed without a dictionary, joined (samples to train one on).
+    samples: Vec<String>,
+    /// The dictionary trained and stored in the batch, under its id.
+    dictionary: Option<(i64, Vec<u8>)>,
+    /// Training a dictionary failed: start collecting samples again.
+    training_failed: bool,
+}
+
 impl WriterThread {
     fn run(mut self, rx: mpsc::Receiver<Op>) {
         loop {
-            let first = match rx.recv_timeout(HEARTBEAT) {
+            // Held events must not wait for the next heartbeat.
+            let timeout = if self.open.values().any(|h| !h.held.is_empty()) {
+                HOLD
+            } else {
+                HEARTBEAT
+            };
+            let first = match rx.recv_timeout(timeout) {
                 Ok(op) => op,
                 Err(RecvTimeoutError::Timeout) => {
                     self.write(Vec::new());
@@ -361,19 +420,33 @@ impl WriterThread {
             }
             self.write(batch);
         }
-        // Clean exit: this process no longer runs anything; executions it left RUNNING are
-        // orphans from now on.
+        // Clean exit: what is still held is written (a flush), and this process no longer
+        // runs anything; executions it left RUNNING are orphans from now on.
+        let (ack, _) = oneshot::channel();
+        self.write(vec![Op::Flush(ack)]);
         let _ = self
             .conn
             .execute("DELETE FROM runners WHERE id = ?1", [&self.runner_id]);
     }
 
+    /// Whether a held event has waited [`HOLD`].
+    fn hold_expired(&self) -> bool {
+        self.open
+            .values()
+            .any(|h| h.since.is_some_and(|t| t.elapsed() >= HOLD))
+    }
+
     fn write(&mut self, batch: Vec<Op>) {
         let mut ops = Vec::with_capacity(batch.len());
         let mut acks: Vec<Ack> = Vec::new();
+        // A flush asks for everything queued before it, held events included.
+        let mut flushing = false;
         for op in batch {
             match op {
-                Op::Flush(ack) => acks.push(ack),
+                Op::Flush(ack) => {
+                    flushing = true;
+                    acks.push(ack);
+                }
                 Op::Finish {
                     arn,
                     stop,
@@ -392,7 +465,12 @@ impl WriterThread {
             }
         }
         let batch = ops;
-        if batch.is_empty() && self.last_heartbeat.elapsed() < HEARTBEAT {
+        let holding = self.open.values().any(|h| !h.held.is_empty());
+        if batch.is_empty()
+            && !(flushing && holding)
+            && !self.hold_expired()
+            && self.last_heartbeat.elapsed() < HEARTBEAT
+        {
             for ack in acks {
                 let _ = ack.send(Ok(()));
             }
@@ -400,22 +478,24 @@ impl WriterThread {
         }
         let mut result = Err(String::new());
         for attempt in 1..=ATTEMPTS {
-            result = self.write_once(&batch);
+            result = self.write_once(&batch, flushing);
             match &result {
-                Ok(()) => break,
+                Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(attempt, error = %e, path = %self.path.display(), "execution store write failed");
                     std::thread::sleep(Duration::from_millis(50 * attempt as u64));
                 }
             }
         }
-        match &result {
-            Ok(()) => {
+        let result = match result {
+            Ok(outcome) => {
                 self.counters.transactions.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .operations
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 self.last_heartbeat = Instant::now();
+                self.settle(batch, outcome);
+                Ok(())
             }
             Err(e) => {
                 self.counters
@@ -424,29 +504,100 @@ impl WriterThread {
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = Some(e.clone());
                 }
+                Err(e)
             }
-        }
+        };
         for ack in acks {
             let _ = ack.send(result.clone());
         }
     }
 
-    fn write_once(&mut self, batch: &[Op]) -> Result<(), String> {
+    fn write_once(&mut self, batch: &[Op], flushing: bool) -> Result<Outcome, String> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| e.to_string())?;
-        let (new_ids, finished) =
-            write_ops(&tx, batch, &self.ids, &self.runner_id).map_err(|e| e.to_string())?;
+        let outcome = write_ops(
+            &tx,
+            batch,
+            &Memory {
+                ids: &self.ids,
+                open: &self.open,
+                samples: &self.samples,
+                flushing,
+            },
+            &mut self.packer,
+            &self.runner_id,
+        )
+        .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
-        // Only now that the rows exist for good do the in-memory ids change.
-        self.ids.extend(new_ids);
-        for arn in finished {
-            self.ids.remove(&arn);
+        Ok(outcome)
+    }
+
+    /// Only now that the rows exist for good does the writer's memory change.
+    fn settle(&mut self, batch: Vec<Op>, outcome: Outcome) {
+        self.ids.extend(outcome.new_ids);
+        for id in &outcome.written {
+            if let Some(history) = self.open.get_mut(id) {
+                history.held.clear();
+                history.since = None;
+                history.rows = true;
+            }
         }
-        Ok(())
+        let now = Instant::now();
+        for op in batch {
+            if let Op::Event { arn, event, .. } = op
+                && let Some(&id) = self.ids.get(&arn)
+                && outcome.held.contains(&id)
+            {
+                let history = self.open.entry(id).or_default();
+                history.since.get_or_insert(now);
+                history.held.push(event);
+            }
+        }
+        for arn in outcome.finished {
+            if let Some(id) = self.ids.remove(&arn) {
+                self.open.remove(&id);
+            }
+        }
+        if let Some((id, dictionary)) = outcome.dictionary {
+            match histories::Packer::with_dictionary(id, &dictionary) {
+                Ok(packer) => self.packer = packer,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the history dictionary just trained cannot be used")
+                }
+            }
+            self.samples = Vec::new();
+        } else if outcome.training_failed {
+            self.samples.clear();
+        } else if self.packer.dictionary().is_none() {
+            let room = histories::TRAIN_AFTER.saturating_sub(self.samples.len());
+            self.samples.extend(outcome.samples.into_iter().take(room));
+        }
     }
 }
 
-type Written = (Vec<(Arc<str>, i64)>, Vec<Arc<str>>);
+/// What the writer remembers, as a batch sees it.
+struct Memory<'a> {
+    ids: &'a HashMap<Arc<str>, i64>,
+    open: &'a HashMap<i64, OpenHistory>,
+    samples: &'a [String],
+    flushing: bool,
+}
+
+/// The packer of the store's newest history dictionary (none in a new store).
+fn load_packer(conn: &Connection) -> rusqlite::Result<histories::Packer> {
+    let newest: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT id, dictionary FROM history_dictionaries ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let packer = match &newest {
+        Some((id, dictionary)) => histories::Packer::with_dictionary(*id, dictionary),
+        None => histories::Packer::plain(),
+    };
+    packer.map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
 
 /// Per (endpoint, metric, second): sample count, sum, minimum, maximum.
 type MetricSets<'a> = HashMap<(&'a str, &'a str, i64), (u64, f64, f64, f64)>;
@@ -454,16 +605,26 @@ type MetricSets<'a> = HashMap<(&'a str, &'a str, i64), (u64, f64, f64, f64)>;
 fn write_ops(
     tx: &Transaction<'_>,
     batch: &[Op],
-    known: &HashMap<Arc<str>, i64>,
+    memory: &Memory<'_>,
+    packer: &mut histories::Packer,
     runner_id: &str,
-) -> rusqlite::Result<Written> {
+) -> rusqlite::Result<Outcome> {
     let now_ms = Utc::now().timestamp_millis();
     tx.execute(
         "UPDATE runners SET heartbeat_ms = ?2 WHERE id = ?1",
         params![runner_id, now_ms],
     )?;
-    if batch.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+    // Executions whose held events are written now: all on a flush, else those held long enough.
+    let due: Vec<i64> = memory
+        .open
+        .iter()
+        .filter(|(_, h)| {
+            !h.held.is_empty() && (memory.flushing || h.since.is_some_and(|t| t.elapsed() >= HOLD))
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    if batch.is_empty() && due.is_empty() {
+        return Ok(Outcome::default());
     }
     let seq: i64 = tx.query_row(
         "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
@@ -472,9 +633,12 @@ fn write_ops(
     )?;
     let mut new_ids: HashMap<Arc<str>, i64> = HashMap::new();
     let mut finished = Vec::new();
+    let mut finished_ids: Vec<i64> = Vec::new();
     let mut touched: HashSet<i64> = HashSet::new();
     let mut stamped: HashSet<i64> = HashSet::new();
     let mut metrics: MetricSets<'_> = HashMap::new();
+    // This batch's events, by execution, in the order recorded.
+    let mut staged: HashMap<i64, Vec<&StoredEvent>> = HashMap::new();
 
     let mut insert_execution = tx.prepare_cached(
         "INSERT INTO executions (arn, name, state_machine_arn, status, s3_key, input, start_ms, runner, change_seq)
@@ -487,10 +651,6 @@ fn write_ops(
     let mut insert_ref = tx.prepare_cached(
         "INSERT OR IGNORE INTO payload_refs (execution_id, digest) VALUES (?1, ?2)",
     )?;
-    let mut insert_event = tx.prepare_cached(
-        "INSERT OR IGNORE INTO history_events (execution_id, event_id, type, timestamp_ms, event)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
     let mut set_scores =
         tx.prepare_cached("UPDATE executions SET p_bicycle = ?2, p_motorcycle = ?3 WHERE id = ?1")?;
     let mut finish = tx.prepare_cached(
@@ -501,7 +661,7 @@ fn write_ops(
     let mut find = tx.prepare_cached("SELECT id FROM executions WHERE arn = ?1")?;
     let mut id_of =
         |arn: &Arc<str>, new_ids: &HashMap<Arc<str>, i64>| -> rusqlite::Result<Option<i64>> {
-            if let Some(id) = new_ids.get(arn).or_else(|| known.get(arn)) {
+            if let Some(id) = new_ids.get(arn).or_else(|| memory.ids.get(arn)) {
                 return Ok(Some(*id));
             }
             find.query_row([&**arn], |r| r.get(0)).optional()
@@ -536,10 +696,7 @@ fn write_ops(
             }
             Op::Event {
                 arn,
-                event_id,
-                kind,
-                timestamp_ms,
-                json,
+                event,
                 payloads,
             } => {
                 if let Some(id) = id_of(arn, &new_ids)? {
@@ -547,8 +704,7 @@ fn write_ops(
                         insert_blob.execute(params![payload.digest, payload.body])?;
                         insert_ref.execute(params![id, payload.digest])?;
                     }
-                    insert_event.execute(params![id, event_id, kind, timestamp_ms, json])?;
-                    touched.insert(id);
+                    staged.entry(id).or_default().push(event);
                 }
             }
             Op::Scores { arn, scores } => {
@@ -586,6 +742,7 @@ fn write_ops(
                     ])?;
                     stamped.insert(id);
                     finished.push(arn.clone());
+                    finished_ids.push(id);
                 }
             }
             Op::Metric {
@@ -607,6 +764,63 @@ fn write_ops(
             }
             Op::Flush(_) => {}
         }
+    }
+
+    let mut outcome = Outcome::default();
+    if packer.dictionary().is_none() && memory.samples.len() >= histories::TRAIN_AFTER {
+        match histories::train(memory.samples) {
+            Ok(dictionary) => {
+                tx.execute(
+                    "INSERT INTO history_dictionaries (dictionary, created_ms) VALUES (?1, ?2)",
+                    params![dictionary, now_ms],
+                )?;
+                outcome.dictionary = Some((tx.last_insert_rowid(), dictionary));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no history dictionary trained; histories stay plainly compressed");
+                outcome.training_failed = true;
+            }
+        }
+    }
+    for &id in &finished_ids {
+        let plain = pack_history(tx, packer, id, memory.open.get(&id), staged.remove(&id))?;
+        outcome.samples.extend(plain);
+    }
+    let ours: HashSet<i64> = memory
+        .ids
+        .values()
+        .chain(new_ids.values())
+        .copied()
+        .collect();
+    let mut insert_event = tx.prepare_cached(
+        "INSERT OR IGNORE INTO history_events (execution_id, event_id, type, timestamp_ms, event)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut to_write: HashSet<i64> = due.into_iter().collect();
+    for &id in staged.keys() {
+        // An execution another writer started has no open history here: rows at once.
+        if memory.flushing || !ours.contains(&id) {
+            to_write.insert(id);
+        } else if !to_write.contains(&id) {
+            outcome.held.insert(id);
+        }
+    }
+    for id in to_write {
+        if finished_ids.contains(&id) {
+            continue;
+        }
+        let held = memory
+            .open
+            .get(&id)
+            .map(|h| h.held.as_slice())
+            .unwrap_or_default();
+        let new = staged.get(&id).map(Vec::as_slice).unwrap_or_default();
+        for e in held.iter().chain(new.iter().copied()) {
+            insert_event.execute(params![id, e.event_id, e.kind, e.timestamp_ms, e.json])?;
+        }
+        outcome.held.remove(&id);
+        outcome.written.insert(id);
+        touched.insert(id);
     }
 
     let mut stamp = tx.prepare_cached("UPDATE executions SET change_seq = ?2 WHERE id = ?1")?;
@@ -633,5 +847,61 @@ fn write_ops(
             max
         ])?;
     }
-    Ok((new_ids.into_iter().collect(), finished))
+    outcome.new_ids = new_ids.into_iter().collect();
+    outcome.finished = finished;
+    Ok(outcome)
+}
+
+/// Stores a finished execution's whole history as one packed row ([`histories`]): the
+/// events it already has as rows (written while it ran, or by another writer), those held
+/// here and those of this batch; its rows are then deleted.
+/// Returns the joined history when it was packed without a dictionary (a sample to train
+/// one on).
+fn pack_history(
+    tx: &Transaction<'_>,
+    packer: &mut histories::Packer,
+    id: i64,
+    open: Option<&OpenHistory>,
+    staged: Option<Vec<&StoredEvent>>,
+) -> rusqlite::Result<Option<String>> {
+    let mut events: std::collections::BTreeMap<i64, &str> = std::collections::BTreeMap::new();
+    let had_rows = open.is_none_or(|h| h.rows);
+    let rows: Vec<(i64, String)> = if had_rows {
+        let mut stmt = tx
+            .prepare_cached("SELECT event_id, event FROM history_events WHERE execution_id = ?1")?;
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    for (event_id, json) in &rows {
+        events.insert(*event_id, json);
+    }
+    let held = open.map(|h| h.held.iter()).into_iter().flatten();
+    for e in held.chain(staged.unwrap_or_default()) {
+        events.entry(e.event_id).or_insert(&e.json);
+    }
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let text = histories::join(events.values().copied());
+    let packed = packer
+        .pack(&text)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO histories (execution_id, dictionary_id, events, unpacked_len, packed)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        id,
+        packer.dictionary(),
+        events.len() as i64,
+        i64::try_from(text.len()).unwrap_or(i64::MAX),
+        packed
+    ])?;
+    if had_rows {
+        tx.prepare_cached("DELETE FROM history_events WHERE execution_id = ?1")?
+            .execute([id])?;
+    }
+    Ok(packer.dictionary().is_none().then_some(text))
 }

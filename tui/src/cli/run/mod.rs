@@ -155,6 +155,9 @@ async fn execute<B: Backend>(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_error: Option<std::io::Error> = None;
+    // The first execution the store could not record (a full disk, a removed home): the run
+    // ends there rather than run the rest unrecorded.
+    let mut persist_error: Option<String> = None;
     let quiet = args.quiet;
     let report = run::run(
         backend,
@@ -171,6 +174,12 @@ async fn execute<B: Backend>(
                     Ok(())
                 }
             };
+            if let Ok(r) = result
+                && let Some(e) = &r.persist_error
+            {
+                persist_error.get_or_insert_with(|| e.clone());
+                return Next::Stop;
+            }
             match written {
                 Ok(()) => Next::Continue,
                 Err(e) => {
@@ -188,6 +197,12 @@ async fn execute<B: Backend>(
     )
     .await?;
     let summary_written = writeln!(out, "{}", report.summary).and_then(|()| out.flush());
+    if let Some(e) = persist_error {
+        anyhow::bail!(
+            "the run stopped: an execution could not be recorded ({e}); the executions still \
+             running were stopped and nothing more was started"
+        );
+    }
     if let Some(e) = write_error.or(summary_written.err()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(ExitCode::from(output::EXIT_OUTPUT_CLOSED));
