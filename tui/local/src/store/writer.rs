@@ -602,9 +602,9 @@ fn load_packer(conn: &Connection) -> rusqlite::Result<histories::Packer> {
 /// Per (endpoint, metric, second): sample count, sum, minimum, maximum.
 type MetricSets<'a> = HashMap<(&'a str, &'a str, i64), (u64, f64, f64, f64)>;
 
-fn write_ops(
+fn write_ops<'b>(
     tx: &Transaction<'_>,
-    batch: &[Op],
+    batch: &'b [Op],
     memory: &Memory<'_>,
     packer: &mut histories::Packer,
     runner_id: &str,
@@ -651,6 +651,20 @@ fn write_ops(
     let mut insert_ref = tx.prepare_cached(
         "INSERT OR IGNORE INTO payload_refs (execution_id, digest) VALUES (?1, ?2)",
     )?;
+    // Most events of an execution carry the same image: each body and reference is written
+    // once per batch (the statements would ignore the repeats, after a B-tree search each).
+    // Only within the transaction: across batches `scones gc` may have removed a body since.
+    let mut stored_bodies: HashSet<&'b str> = HashSet::new();
+    let mut stored_refs: HashSet<(i64, &'b str)> = HashSet::new();
+    let mut store_payload = |id: i64, payload: &'b Payload| -> rusqlite::Result<()> {
+        if stored_bodies.insert(&payload.digest) {
+            insert_blob.execute(params![payload.digest, payload.body])?;
+        }
+        if stored_refs.insert((id, &payload.digest)) {
+            insert_ref.execute(params![id, payload.digest])?;
+        }
+        Ok(())
+    };
     let mut set_scores =
         tx.prepare_cached("UPDATE executions SET p_bicycle = ?2, p_motorcycle = ?3 WHERE id = ?1")?;
     let mut finish = tx.prepare_cached(
@@ -701,8 +715,7 @@ fn write_ops(
             } => {
                 if let Some(id) = id_of(arn, &new_ids)? {
                     for payload in payloads {
-                        insert_blob.execute(params![payload.digest, payload.body])?;
-                        insert_ref.execute(params![id, payload.digest])?;
+                        store_payload(id, payload)?;
                     }
                     staged.entry(id).or_default().push(event);
                 }
@@ -723,8 +736,7 @@ fn write_ops(
                     let (output, template) = match output_split {
                         Some((template, runs)) => {
                             for payload in runs {
-                                insert_blob.execute(params![payload.digest, payload.body])?;
-                                insert_ref.execute(params![id, payload.digest])?;
+                                store_payload(id, payload)?;
                             }
                             (None, Some(template.as_str()))
                         }
