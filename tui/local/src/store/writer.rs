@@ -1,7 +1,7 @@
 //! The background writer: one thread, one connection, one transaction per batch of
 //! whatever was queued while the previous batch committed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -82,6 +82,14 @@ struct OpenHistory {
     since: Option<Instant>,
     /// Some of its events are `history_events` rows already.
     rows: bool,
+}
+
+impl OpenHistory {
+    /// Whether its held events are to be written as rows now: on a flush, or once the oldest
+    /// has waited [`HOLD`].
+    fn due(&self, flushing: bool) -> bool {
+        !self.held.is_empty() && (flushing || self.since.is_some_and(|t| t.elapsed() >= HOLD))
+    }
 }
 
 enum Op {
@@ -429,13 +437,6 @@ impl WriterThread {
             .execute("DELETE FROM runners WHERE id = ?1", [&self.runner_id]);
     }
 
-    /// Whether a held event has waited [`HOLD`].
-    fn hold_expired(&self) -> bool {
-        self.open
-            .values()
-            .any(|h| h.since.is_some_and(|t| t.elapsed() >= HOLD))
-    }
-
     fn write(&mut self, batch: Vec<Op>) {
         let mut ops = Vec::with_capacity(batch.len());
         let mut acks: Vec<Ack> = Vec::new();
@@ -465,10 +466,8 @@ impl WriterThread {
             }
         }
         let batch = ops;
-        let holding = self.open.values().any(|h| !h.held.is_empty());
         if batch.is_empty()
-            && !(flushing && holding)
-            && !self.hold_expired()
+            && !self.open.values().any(|h| h.due(flushing))
             && self.last_heartbeat.elapsed() < HEARTBEAT
         {
             for ack in acks {
@@ -618,9 +617,7 @@ fn write_ops<'b>(
     let due: Vec<i64> = memory
         .open
         .iter()
-        .filter(|(_, h)| {
-            !h.held.is_empty() && (memory.flushing || h.since.is_some_and(|t| t.elapsed() >= HOLD))
-        })
+        .filter(|(_, h)| h.due(memory.flushing))
         .map(|(id, _)| *id)
         .collect();
     if batch.is_empty() && due.is_empty() {
@@ -876,7 +873,7 @@ fn pack_history(
     open: Option<&OpenHistory>,
     staged: Option<Vec<&StoredEvent>>,
 ) -> rusqlite::Result<Option<String>> {
-    let mut events: std::collections::BTreeMap<i64, &str> = std::collections::BTreeMap::new();
+    let mut events: BTreeMap<i64, &str> = BTreeMap::new();
     let had_rows = open.is_none_or(|h| h.rows);
     let rows: Vec<(i64, String)> = if had_rows {
         let mut stmt = tx
