@@ -43,6 +43,8 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a terminal: piped or redirected logs stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // stderr, except into a log file while the dashboard owns the terminal.
         .with_writer(scones::dashboard::terminal::stderr_unless_tui)
         .init();

@@ -663,6 +663,11 @@ fn a_full_disk_ends_the_run_with_the_store_named_and_sound() {
         stderr.contains("could not be recorded") && stderr.contains(&*store_path.to_string_lossy()),
         "{stderr}"
     );
+    // The writer's warnings went to a pipe: plain text, no colour codes.
+    assert!(
+        stderr.contains("WARN") && !stderr.contains('\u{1b}'),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ran: usize = stdout
         .lines()
