@@ -64,6 +64,20 @@ fn best(store: &Store, name: &str) -> f64 {
     b.max(m)
 }
 
+/// `root/home` with the synthetic data staged and a quick model trained on it.
+fn trained_home(root: &Path) -> std::path::PathBuf {
+    let home = root.join("home");
+    scones(&home)
+        .args(["stage", "--synthetic"])
+        .assert()
+        .success();
+    scones(&home)
+        .args(["train", "--epochs", "1", "--width", "4"])
+        .assert()
+        .success();
+    home
+}
+
 fn types(history: &[Value]) -> Vec<&str> {
     history
         .iter()
@@ -561,15 +575,7 @@ fn a_careless_home_is_told_what_is_wrong_and_left_as_it_was() {
 fn ctrl_c_ends_a_huge_run_with_its_summary_and_nothing_left_running() {
     use std::io::BufRead;
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    scones(&home)
-        .args(["stage", "--synthetic"])
-        .assert()
-        .success();
-    scones(&home)
-        .args(["train", "--epochs", "1", "--width", "4"])
-        .assert()
-        .success();
+    let home = trained_home(tmp.path());
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scones"))
         .arg("--home")
         .arg(&home)
@@ -626,15 +632,7 @@ fn ctrl_c_ends_a_huge_run_with_its_summary_and_nothing_left_running() {
 #[test]
 fn a_full_disk_ends_the_run_with_the_store_named_and_sound() {
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    scones(&home)
-        .args(["stage", "--synthetic"])
-        .assert()
-        .success();
-    scones(&home)
-        .args(["train", "--epochs", "1", "--width", "4"])
-        .assert()
-        .success();
+    let home = trained_home(tmp.path());
     scones(&home)
         .args(["run", "--random", "20"])
         .assert()

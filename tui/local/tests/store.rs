@@ -76,15 +76,26 @@ fn child_writer() {
     });
 }
 
-fn spawn_child(home: &Path, count: usize) -> std::process::Child {
+/// This test binary run again as the child test `name`, with `env` set, stdout piped.
+fn spawn_test(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_HOME, home)
-        .env(CHILD_COUNT, count.to_string())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+fn spawn_child(home: &Path, count: usize) -> std::process::Child {
+    let count = count.to_string();
+    spawn_test(
+        "child_writer",
+        &[
+            (CHILD_HOME, home.as_os_str()),
+            (CHILD_COUNT, count.as_ref()),
+        ],
+    )
 }
 
 fn finished_arns(output: &[u8]) -> Vec<String> {
@@ -129,6 +140,20 @@ fn assert_complete_success(store: &Store, arn: &str) {
     assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
     let ids: Vec<u64> = history.iter().filter_map(|e| e["id"].as_u64()).collect();
     assert_eq!(ids, (1..=17).collect::<Vec<u64>>());
+}
+
+/// Event `id` of a history, `at_ms` on the execution's clock.
+fn history_event(
+    id: u64,
+    at_ms: i64,
+    details: scones_asl::EventDetails,
+) -> scones_asl::HistoryEvent {
+    scones_asl::HistoryEvent {
+        id,
+        previous_event_id: id - 1,
+        timestamp: ms(at_ms),
+        details,
+    }
 }
 
 /// The file is sound and every reference in it resolves.
@@ -884,7 +909,7 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
 /// back as it was while running, and `history_after` reads a packed history too (issue 15).
 #[tokio::test]
 async fn a_running_history_is_watchable_and_a_finished_one_is_packed() {
-    use scones_asl::{EventDetails, HistoryEvent, StateType};
+    use scones_asl::{EventDetails, StateType};
 
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("s.sqlite3")).unwrap();
@@ -900,12 +925,7 @@ async fn a_running_history_is_watchable_and_a_finished_one_is_packed() {
     });
     let image = "iVBORw0KGgo".repeat(300);
     let record = serde_json::json!({"s3_key": "test/a.png", "image_data": image});
-    let event = |id: u64, details: EventDetails| HistoryEvent {
-        id,
-        previous_event_id: id - 1,
-        timestamp: ms(1_700_000_000_000 + id as i64),
-        details,
-    };
+    let event = |id: u64, details| history_event(id, 1_700_000_000_000 + id as i64, details);
     writer.event(
         &arn,
         &event(
@@ -1007,7 +1027,7 @@ fn child_gc() {
 /// `n` finished executions written straight through the writer, each with a large payload
 /// shared with one in fifty of the others, a two-event history and an output.
 async fn fill(store: &Store, n: usize) {
-    use scones_asl::{EventDetails, HistoryEvent};
+    use scones_asl::EventDetails;
     let writer = store.writer().unwrap();
     for i in 0..n {
         let arn: Arc<str> = Arc::from(format!("arn:aws:states:us-east-1:0:execution:scones:e{i}"));
@@ -1020,12 +1040,7 @@ async fn fill(store: &Store, n: usize) {
             start: ms(1_700_000_000_000 + i as i64),
         });
         let record = serde_json::json!({"image_data": format!("{:04}", i % 50).repeat(300)});
-        let event = |id: u64, details: EventDetails| HistoryEvent {
-            id,
-            previous_event_id: id - 1,
-            timestamp: ms(1_700_000_000_000 + i as i64),
-            details,
-        };
+        let event = |id: u64, details| history_event(id, 1_700_000_000_000 + i as i64, details);
         writer.event(
             &arn,
             &event(
@@ -1073,13 +1088,7 @@ async fn gc_killed_mid_way_leaves_a_sound_store() {
     fill(&store, N).await;
     assert_eq!(store.status_counts().unwrap().succeeded, N as u64);
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_gc", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_GC, &path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_test("child_gc", &[(CHILD_GC, path.as_os_str())]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert!(
         lines
