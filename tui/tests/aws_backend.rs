@@ -1118,7 +1118,7 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
     // The baseline: 300 images of the population with their outputs.
     let mut profile = Profile::default();
     for i in 0..300 {
-        let features = scones_handlers::image_features(&population_png(i, 1)).unwrap();
+        let features = scones_workflow::image::image_features(&population_png(i, 1)).unwrap();
         profile.add_image(&features);
         profile.add_scores([population_p(i), 1.0 - population_p(i)]);
     }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use scones_handlers::fakes::MemoryStore;
-use scones_handlers::{Threshold, filter_low_confidence, serialize_image_data};
+use scones_handlers::{filter_low_confidence, serialize_image_data};
+use scones_workflow::Threshold;
 use serde_json::json;
 
 const KEY: &str = "test/bicycle_s_000513.png";

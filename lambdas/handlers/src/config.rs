@@ -1,20 +1,14 @@
 //! Handler configuration that comes from the environment (AWS) or flags (local).
 
-use std::fmt;
-use std::str::FromStr;
+use scones_workflow::threshold::ThresholdError;
 
 /// A configuration value that cannot be used. Lambda binaries fail at init with this message
 /// rather than failing every invocation later.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     /// The threshold is not a number in (0, 1].
-    #[error("THRESHOLD must be a number in (0, 1], e.g. 0.93; got {value:?}: {reason}")]
-    InvalidThreshold {
-        /// The value as given.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidThreshold(#[from] ThresholdError),
     /// A setting is set to something unusable.
     #[error("{name} cannot be {value:?}: {reason}")]
     Invalid {
@@ -31,94 +25,4 @@ pub enum ConfigError {
         /// The environment variable.
         name: &'static str,
     },
-}
-
-/// The minimum confidence (max of the two probabilities) an image needs to pass
-/// FilterLowConfidence. Always within (0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct Threshold(f64);
-
-impl Threshold {
-    /// The workflow's default, 0.93.
-    pub const DEFAULT: Threshold = Threshold(0.93);
-
-    /// The threshold `value`, refused unless it is a finite number in (0, 1].
-    pub fn new(value: f64) -> Result<Self, ConfigError> {
-        let invalid = |reason: &str| ConfigError::InvalidThreshold {
-            value: value.to_string(),
-            reason: reason.to_owned(),
-        };
-        if !value.is_finite() {
-            return Err(invalid("not a finite number"));
-        }
-        if value <= 0.0 || value > 1.0 {
-            return Err(invalid("outside (0, 1]"));
-        }
-        Ok(Threshold(value))
-    }
-
-    /// The number.
-    pub fn value(self) -> f64 {
-        self.0
-    }
-}
-
-impl Default for Threshold {
-    fn default() -> Self {
-        Threshold::DEFAULT
-    }
-}
-
-impl FromStr for Threshold {
-    type Err = ConfigError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let value: f64 = text
-            .trim()
-            .parse()
-            .map_err(|err| ConfigError::InvalidThreshold {
-                value: text.to_owned(),
-                reason: format!("{err}"),
-            })?;
-        Threshold::new(value).map_err(|err| match err {
-            ConfigError::InvalidThreshold { reason, .. } => ConfigError::InvalidThreshold {
-                value: text.to_owned(),
-                reason,
-            },
-            other => other,
-        })
-    }
-}
-
-impl fmt::Display for Threshold {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_valid_thresholds() {
-        assert_eq!("0.93".parse::<Threshold>().unwrap().value(), 0.93);
-        assert_eq!(" 1 ".parse::<Threshold>().unwrap().value(), 1.0);
-        assert_eq!(Threshold::default(), Threshold::DEFAULT);
-    }
-
-    #[test]
-    fn refuses_unusable_thresholds_with_the_value_in_the_message() {
-        for text in ["", "abc", "0", "-0.5", "1.01", "NaN", "inf", "93%"] {
-            let err = text.parse::<Threshold>().unwrap_err();
-            assert!(
-                matches!(&err, ConfigError::InvalidThreshold { value, .. } if value == text),
-                "{text:?} gave {err:?}"
-            );
-            assert!(
-                err.to_string()
-                    .starts_with("THRESHOLD must be a number in (0, 1]")
-            );
-        }
-    }
 }

@@ -3,9 +3,9 @@
 use scones_workflow::cause::{Decision, DecisionKind};
 use serde_json::Value;
 
-use crate::config::Threshold;
 use crate::error::HandlerError;
 use crate::record::ImageRecord;
+use scones_workflow::Threshold;
 
 /// Returns the record unchanged when max(inferences) >= threshold; otherwise the typed
 /// `LowConfidence` error (threshold and both scores in its message), which the state machine

@@ -5,10 +5,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
 use crate::error::HandlerError;
-use crate::limits::{INFERENCES_HEADROOM, MAX_IMAGE_BYTES, MAX_RECORD_BYTES};
-use crate::png::decode_png;
 use crate::ports::{FetchError, ObjectStore};
 use crate::record::ImageRecord;
+use scones_workflow::image::decode_png;
+use scones_workflow::limits::{INFERENCES_HEADROOM, MAX_IMAGE_BYTES, MAX_RECORD_BYTES};
 
 /// Reads `s3://s3_bucket/s3_key`, checks it decodes as a PNG and returns the record with
 /// `image_data` set (base64) and `inferences` empty.

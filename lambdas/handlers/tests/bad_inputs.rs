@@ -8,9 +8,11 @@ mod common;
 use common::*;
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint, png};
 use scones_handlers::{
-    ErrorName, FetchError, HandlerError, ImageRecord, MAX_IMAGE_BYTES, ObjectStore, Threshold,
-    classify_image, filter_low_confidence, serialize_image_data,
+    ErrorName, FetchError, HandlerError, ImageRecord, ObjectStore, classify_image,
+    filter_low_confidence, serialize_image_data,
 };
+use scones_workflow::Threshold;
+use scones_workflow::limits::MAX_IMAGE_BYTES;
 use serde_json::{Value, json};
 
 fn serialize_with(store: &impl ObjectStore, event: Value) -> Result<ImageRecord, HandlerError> {

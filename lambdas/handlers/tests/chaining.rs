@@ -9,9 +9,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use common::*;
 use scones_handlers::fakes::StaticEndpoint;
 use scones_handlers::{
-    HandlerError, ImageRecord, Threshold, classify_image, filter_low_confidence,
-    serialize_image_data,
+    HandlerError, ImageRecord, classify_image, filter_low_confidence, serialize_image_data,
 };
+use scones_workflow::Threshold;
 
 fn run_chain(endpoint: &StaticEndpoint, threshold: Threshold) -> Result<ImageRecord, HandlerError> {
     block_on(async {

@@ -9,9 +9,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::*;
 use scones_handlers::{
-    ErrorName, HandlerError, ImageRecord, Threshold, classify_image, filter_low_confidence,
+    ErrorName, HandlerError, ImageRecord, classify_image, filter_low_confidence,
     serialize_image_data,
 };
+use scones_workflow::Threshold;
 use serde_json::{Value, json};
 
 fn classified_record() -> Value {

@@ -9,9 +9,10 @@ use common::*;
 use proptest::prelude::*;
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint};
 use scones_handlers::{
-    ErrorName, HandlerError, ImageRecord, Threshold, classify_image, filter_low_confidence,
+    ErrorName, HandlerError, ImageRecord, classify_image, filter_low_confidence,
     serialize_image_data,
 };
+use scones_workflow::Threshold;
 use serde_json::{Map, Value, json};
 
 fn arb_json() -> impl Strategy<Value = Value> {

@@ -31,7 +31,7 @@ pub async fn read(
     reading: Reading,
 ) -> Result<(Vec<Observation>, usize), MonitorError> {
     let keys = list(monitor, reading).await?;
-    let mut observer = Observer::new(scones_handlers::image_features);
+    let mut observer = Observer::new(scones_workflow::image::image_features);
     let mut observed = Vec::new();
     let mut unparsable = 0;
     for key in keys.iter().rev() {

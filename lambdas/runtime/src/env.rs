@@ -1,6 +1,7 @@
 //! Configuration read from the Lambda environment.
 
-use scones_handlers::{ConfigError, Threshold};
+use scones_handlers::ConfigError;
+use scones_workflow::Threshold;
 
 /// `THRESHOLD`, default 0.93; set but unusable is an error, never a silent default.
 pub fn threshold() -> Result<Threshold, ConfigError> {
@@ -10,7 +11,7 @@ pub fn threshold() -> Result<Threshold, ConfigError> {
 fn threshold_from(value: Option<&str>) -> Result<Threshold, ConfigError> {
     match value {
         None => Ok(Threshold::DEFAULT),
-        Some(text) => text.parse(),
+        Some(text) => Ok(text.parse()?),
     }
 }
 

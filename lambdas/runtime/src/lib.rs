@@ -111,7 +111,8 @@ pub fn exit_on_config_error<T, E: std::fmt::Display>(result: Result<T, E>) -> T 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scones_handlers::{ErrorName, Threshold, filter_low_confidence};
+    use scones_handlers::{ErrorName, filter_low_confidence};
+    use scones_workflow::Threshold;
     use scones_workflow::cause::{Decision, DecisionKind, LowConfidenceCause};
     use std::sync::{Arc, Mutex};
 

@@ -17,9 +17,9 @@ use scones_asl::{
 };
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint, png};
 use scones_handlers::{
-    HandlerError, ImageRecord, Threshold, classify_image, filter_low_confidence,
-    serialize_image_data,
+    HandlerError, ImageRecord, classify_image, filter_low_confidence, serialize_image_data,
 };
+use scones_workflow::Threshold;
 
 type Reply = BoxFuture<'static, Result<Vec<u8>, InvokeError>>;
 

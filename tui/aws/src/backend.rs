@@ -596,7 +596,7 @@ impl Backend for AwsBackend {
             threshold: self
                 .resources
                 .threshold
-                .unwrap_or(scones_handlers::Threshold::DEFAULT.value()),
+                .unwrap_or(scones_workflow::Threshold::DEFAULT.value()),
             supports_redrive: true,
         }
     }
@@ -937,7 +937,7 @@ impl Backend for AwsBackend {
     }
 
     async fn image(&self, s3_key: String) -> BackendResult<Vec<u8>> {
-        let max = scones_handlers::MAX_IMAGE_BYTES as u64;
+        let max = scones_workflow::limits::MAX_IMAGE_BYTES as u64;
         capture::get_object_at_most(&self.clients.s3, &self.resources.bucket, &s3_key, max)
             .await
             .map_err(|e| {

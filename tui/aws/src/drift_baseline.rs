@@ -53,7 +53,7 @@ pub async fn endpoint_baseline(
         .map(|entry| async move {
             let key = format!("{prefix}{}", entry.path);
             let png = get_object(&clients.s3, bucket, &key).await?;
-            Ok::<_, AwsError>((key, scones_handlers::image_features(&png)))
+            Ok::<_, AwsError>((key, scones_workflow::image::image_features(&png)))
         })
         .buffer_unordered(CONCURRENCY);
     let mut done = 0;

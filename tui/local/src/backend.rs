@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::seq::IndexedRandom;
-use scones_handlers::Threshold;
+use scones_workflow::Threshold;
 use scones_workflow::capture::Keep;
 use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, STOPPED_ERROR};
 use scones_workflow::class::Class;
@@ -679,7 +679,7 @@ impl Backend for LocalBackend {
         use scones_handlers::ObjectStore;
         let bucket = self.bucket.name().to_owned();
         self.bucket
-            .get_object(&bucket, &s3_key, scones_handlers::MAX_IMAGE_BYTES)
+            .get_object(&bucket, &s3_key, scones_workflow::limits::MAX_IMAGE_BYTES)
             .await
             .map_err(|e| match e {
                 scones_handlers::FetchError::NotFound => {

@@ -15,7 +15,7 @@ use scones_asl::{
     Engine, EventDetails, EventSink, ExecutionSpec, HistoryEvent, Payload, StateMachine,
     StopHandle, SystemClock,
 };
-use scones_handlers::Threshold;
+use scones_workflow::Threshold;
 use scones_workflow::run::ExecutionResult;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use scones_handlers::Threshold;
+use scones_workflow::Threshold;
 use serde::{Deserialize, Serialize};
 
 /// File name inside the home.

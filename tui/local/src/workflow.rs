@@ -9,9 +9,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use scones_asl::{InvokeRequest, LambdaInvoker, LambdaRegistry, StateMachine, render_template};
 use scones_handlers::{
-    Endpoint, ErrorName, HandlerError, ImageRecord, ObjectStore, Threshold, classify_image,
+    Endpoint, ErrorName, HandlerError, ImageRecord, ObjectStore, classify_image,
     filter_low_confidence, serialize_image_data,
 };
+use scones_workflow::Threshold;
 use serde_json::Value;
 
 /// The definition, exactly as Terraform renders it (with `${...}` variables).

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{RedPredictor, png};
-use scones_handlers::Threshold;
 use scones_local::endpoint::{PredictError, Predictor};
 use scones_local::stage::{self, Source};
 use scones_local::{Home, LocalBackend, LocalStack, NoProgress, StackOptions};
 use scones_workflow::ExecutionStatus;
+use scones_workflow::Threshold;
 use scones_workflow::capture::Keep;
 use scones_workflow::cause::STOPPED_ERROR;
 use scones_workflow::run::{self, Interruption, Keys, Next};

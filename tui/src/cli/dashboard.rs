@@ -11,9 +11,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser};
 use scones::dashboard::{self, RunOptions, config};
-use scones_handlers::Threshold;
 use scones_local::Home;
 use scones_local::{LocalBackend, LocalOptions};
+use scones_workflow::Threshold;
 
 use super::aws_stack::AwsStackArgs;
 use super::output::errln;

@@ -33,7 +33,7 @@ pub struct DriftArgs {
     /// The threshold the low-confidence rate is taken at. Default: the local stack's (saved
     /// with `scones threshold --save`, else 0.93).
     #[arg(long, allow_negative_numbers = true)]
-    pub threshold: Option<scones_handlers::Threshold>,
+    pub threshold: Option<scones_workflow::Threshold>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -606,11 +606,11 @@ impl Backend for FixtureBackend {
 
 // ---- the local stack on a temporary home --------------------------------------------
 
-use scones_handlers::Threshold;
 use scones_local::endpoint::{PredictError, Predictor};
 use scones_local::stage::{self, Source, SyntheticSpec};
 use scones_local::{Home, LocalStack, NoProgress, StackOptions};
 use scones_local::{LocalBackend, LocalOptions};
+use scones_workflow::Threshold;
 use scones_workflow::run::{Keys, run_to_end};
 
 /// Always the same answer.

@@ -18,10 +18,13 @@
 //!   risk-coverage table, a threshold from a target accuracy);
 //! - [`port`]: the [`port::Backend`] trait the dashboard and `scones run` talk to, and the
 //!   types it speaks; implemented by `scones-local` and `scones-aws`;
-//! - [`run`]: `scones run` over that port, one runner for both backends.
+//! - [`run`]: `scones run` over that port, one runner for both backends;
+//! - [`threshold`]: the confidence threshold, the setting every decision is taken at;
+//! - [`image`] and [`limits`]: the bounded PNG decoding the workflow's images go through (and
+//!   their drift statistics), and the payload limits that bound them.
 //!
-//! No AWS SDK, no terminal, no model code: this crate is small enough for the Lambda
-//! binaries to link.
+//! No AWS SDK, no terminal, no model code (its one codec is `image`'s PNG decoder, which the
+//! serialize step needs anyway): this crate is small enough for the Lambda binaries to link.
 
 pub mod capture;
 pub mod cause;
@@ -29,10 +32,14 @@ pub mod class;
 pub mod dataset;
 pub mod drift;
 pub mod history;
+pub mod image;
+pub mod limits;
 pub mod metric;
 pub mod port;
 pub mod quality;
 pub mod run;
 pub mod status;
+pub mod threshold;
 
 pub use status::ExecutionStatus;
+pub use threshold::Threshold;

@@ -210,7 +210,7 @@ pub async fn run_keys(
         scones_local::LocalBackend::with_stack(
             home,
             stack.clone(),
-            scones_handlers::Threshold::DEFAULT,
+            scones_workflow::Threshold::DEFAULT,
         )
         .unwrap(),
     );

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use scones_handlers::Threshold;
+use scones_workflow::Threshold;
 
 pub use predictions::score;
 pub use report::EvalReport;

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use scones_handlers::Threshold;
 use scones_local::{Home, stage, training};
+use scones_workflow::Threshold;
 use scones_workflow::quality::Labelled;
 use serde::Serialize;
 

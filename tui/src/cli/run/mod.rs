@@ -50,7 +50,7 @@ pub struct RunArgs {
     /// THRESHOLD, set by Terraform's `threshold` variable). Default: the one saved with
     /// `scones threshold --save`, else 0.93.
     #[arg(long, allow_negative_numbers = true)]
-    pub threshold: Option<scones_handlers::Threshold>,
+    pub threshold: Option<scones_workflow::Threshold>,
     /// Print only the summary, not one line per execution.
     #[arg(long, short)]
     pub quiet: bool,

@@ -5,8 +5,8 @@
 
 use std::io::Cursor;
 
+use crate::drift::ImageFeatures;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
-use scones_workflow::drift::ImageFeatures;
 
 /// Largest width or height accepted.
 const MAX_DIMENSION: u32 = 4096;
@@ -33,8 +33,15 @@ pub fn image_features(png: &[u8]) -> Option<ImageFeatures> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::png;
-    use scones_workflow::drift::Feature;
+    use crate::drift::Feature;
+
+    fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("encode");
+        out.into_inner()
+    }
 
     #[test]
     fn features_of_a_png_and_none_of_anything_else() {
