@@ -17,6 +17,7 @@ use dashboard_support::{options, other_runner, readonly_backend, run_random, sta
 use scones::dashboard::faults::{FaultPlan, Faults};
 use scones::dashboard::headless::Headless;
 use scones::dashboard::worker::Slot;
+use scones_workflow::port::Operation;
 
 const TICK: chrono::Duration = chrono::Duration::milliseconds(250);
 
@@ -89,16 +90,16 @@ async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
     );
     assert!(stale_ticks > 0, "failed refreshes mark the list stale");
     for op in [
-        "ListExecutions",
-        "GetExecutionHistory",
-        "DescribeEndpoint",
-        "GetMetricData",
-        "ReadDataCapture",
-        "LowConfidenceFailures",
-        "FilterLogEvents",
+        Operation::ListExecutions,
+        Operation::GetExecutionHistory,
+        Operation::DescribeEndpoint,
+        Operation::GetMetricData,
+        Operation::ReadDataCapture,
+        Operation::LowConfidenceFailures,
+        Operation::FilterLogEvents,
     ] {
         assert!(
-            stats.calls.get(op).is_some_and(|n| *n > 0),
+            stats.calls.get(&op).is_some_and(|n| *n > 0),
             "{op} never called: {stats:?}"
         );
     }

@@ -14,7 +14,6 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput};
@@ -50,19 +49,8 @@ fn map_over_items() -> StateMachine {
 
 fn scones() -> (StateMachine, LambdaRegistry) {
     type Reply = BoxFuture<'static, Result<Vec<u8>, InvokeError>>;
-    let vars: HashMap<&str, &str> = [
-        ("partition", "aws"),
-        ("serialize_image_data_function", "serialize-image-data"),
-        ("classify_image_function", "classify-image"),
-        ("filter_low_confidence_function", "filter-low-confidence"),
-    ]
-    .into_iter()
-    .collect();
-    let text = render_template(
-        include_str!("../../../terraform/workflow/scones.asl.json"),
-        &vars,
-    )
-    .expect("renders");
+    let vars = scones_workflow::definition::variables("aws", str::to_owned);
+    let text = render_template(scones_workflow::definition::DEFINITION, &vars).expect("renders");
     let machine = StateMachine::parse(&text).expect("valid scones definition");
     let mut registry = LambdaRegistry::new();
     registry.register(

@@ -160,17 +160,8 @@ mod tests {
 
     #[test]
     fn renders_the_scones_definition_with_local_names() {
-        let text = include_str!("../../../terraform/workflow/scones.asl.json");
-        let out = render_template(
-            text,
-            &vars(&[
-                ("serialize_image_data_function", "serialize-image-data"),
-                ("partition", "aws"),
-                ("classify_image_function", "classify-image"),
-                ("filter_low_confidence_function", "filter-low-confidence"),
-            ]),
-        )
-        .unwrap();
+        let vars = scones_workflow::definition::variables("aws", str::to_owned);
+        let out = render_template(scones_workflow::definition::DEFINITION, &vars).unwrap();
         assert!(!out.contains("${"));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -27,19 +26,8 @@ const BUCKET: &str = "scones-local";
 const KEY: &str = "test/bicycle_s_000513.png";
 
 fn machine() -> StateMachine {
-    let vars: HashMap<&str, &str> = [
-        ("partition", "aws"),
-        ("serialize_image_data_function", "serialize-image-data"),
-        ("classify_image_function", "classify-image"),
-        ("filter_low_confidence_function", "filter-low-confidence"),
-    ]
-    .into_iter()
-    .collect();
-    let text = render_template(
-        include_str!("../../../terraform/workflow/scones.asl.json"),
-        &vars,
-    )
-    .expect("renders");
+    let vars = scones_workflow::definition::variables("aws", str::to_owned);
+    let text = render_template(scones_workflow::definition::DEFINITION, &vars).expect("renders");
     StateMachine::parse(&text).unwrap_or_else(|e| panic!("{e}"))
 }
 

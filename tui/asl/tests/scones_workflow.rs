@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,18 +18,11 @@ use scones_asl::{
 
 type Reply = BoxFuture<'static, Result<Vec<u8>, InvokeError>>;
 
-const DEFINITION: &str = include_str!("../../../terraform/workflow/scones.asl.json");
+use scones_workflow::definition::DEFINITION;
 const THRESHOLD: f64 = 0.93;
 
 fn scones_machine() -> StateMachine {
-    let vars: HashMap<&str, &str> = [
-        ("partition", "aws"),
-        ("serialize_image_data_function", "serialize-image-data"),
-        ("classify_image_function", "classify-image"),
-        ("filter_low_confidence_function", "filter-low-confidence"),
-    ]
-    .into_iter()
-    .collect();
+    let vars = scones_workflow::definition::variables("aws", str::to_owned);
     let text = render_template(DEFINITION, &vars).expect("the definition renders");
     StateMachine::parse(&text).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -242,13 +234,8 @@ async fn a_transient_lambda_service_error_is_retried() {
 
 #[test]
 fn the_definition_needs_all_three_function_names() {
-    let vars: HashMap<&str, &str> = [
-        ("partition", "aws"),
-        ("serialize_image_data_function", "a"),
-        ("classify_image_function", "b"),
-    ]
-    .into_iter()
-    .collect();
+    let mut vars = scones_workflow::definition::variables("aws", str::to_owned);
+    vars.remove("filter_low_confidence_function");
     let err = render_template(DEFINITION, &vars).unwrap_err();
     assert!(
         err.to_string().contains("filter_low_confidence_function"),

@@ -29,21 +29,21 @@ use aws_config::SdkConfig;
 use chrono::Utc;
 use futures::StreamExt;
 use rand::Rng;
-use rand::seq::IndexedRandom;
-use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl};
-use scones_workflow::cause::STOPPED_ERROR;
+use scones_handlers::ImageRecord;
+use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl, sample_points};
+use scones_workflow::cause::StopReason;
 use scones_workflow::class::Class;
 use scones_workflow::drift::DriftView;
 use scones_workflow::history::{self, HistoryEvent};
 use scones_workflow::port::{
-    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CaptureSample, Cursor,
     EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
-    LogLine, LowConfidenceFailure, LowConfidenceReport, RecordLink, TimeRange,
+    LogLine, LowConfidenceFailure, LowConfidenceReport, Operation, RecordLink, TimeRange,
 };
 use scones_workflow::run::ExecutionResult;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::calls::{CallCounter, CallCounts};
+use crate::calls::CallCounts;
 use crate::capture;
 use crate::error::AwsError;
 use crate::executions::incremental::{IncrementalLister, ListerOptions, ListingError};
@@ -86,8 +86,6 @@ pub struct AwsOptions {
     pub variant: String,
     /// Finished histories kept at most.
     pub history_cache: usize,
-    /// Start executions of a burst this many at a time.
-    pub start_concurrency: usize,
 }
 
 impl Default for AwsOptions {
@@ -98,7 +96,6 @@ impl Default for AwsOptions {
             readonly: false,
             variant: DEFAULT_VARIANT.to_owned(),
             history_cache: 512,
-            start_concurrency: 8,
         }
     }
 }
@@ -252,11 +249,6 @@ impl AwsBackend {
         self.clients.counter.snapshot()
     }
 
-    /// The counter behind [`calls`](Self::calls).
-    pub fn call_counter(&self) -> &CallCounter {
-        &self.clients.counter
-    }
-
     /// The resources in use.
     pub fn resources(&self) -> &Resources {
         &self.resources
@@ -267,7 +259,7 @@ impl AwsBackend {
         &self.source
     }
 
-    fn refuse_if_readonly(&self, operation: &'static str) -> BackendResult<()> {
+    fn refuse_if_readonly(&self, operation: Operation) -> BackendResult<()> {
         if self.options.readonly {
             return Err(BackendError::NotReady {
                 operation,
@@ -286,10 +278,10 @@ impl AwsBackend {
         }
         let keys = bucket::test_keys(&self.clients.s3, &self.resources.bucket)
             .await
-            .map_err(backend_error)?;
+            .map_err(backend_error(Operation::ListTestImages))?;
         if keys.is_empty() {
             return Err(BackendError::NotReady {
-                operation: "StartExecution",
+                operation: Operation::StartExecution,
                 reason: format!(
                     "s3://{}/test/ has no images and there is no test.lst: upload them with \
                      `scones stage --aws --bucket {}`",
@@ -306,7 +298,7 @@ impl AwsBackend {
     async fn read_drift_report(&self) -> BackendResult<DriftView> {
         let Some(drift) = &self.resources.drift else {
             return Err(BackendError::NotReady {
-                operation: "Drift",
+                operation: Operation::Drift,
                 reason: "this stack has no drift monitor (drift_monitor_enabled = false, a \
                          serverless endpoint, or no endpoint yet): set drift_monitor_enabled \
                          and terraform apply"
@@ -324,7 +316,7 @@ impl AwsBackend {
             .map_err(|e| {
                 if e.is_not_found() {
                     BackendError::NotReady {
-                        operation: "Drift",
+                        operation: Operation::Drift,
                         reason: format!(
                             "no drift report yet at s3://{bucket}/{key}: {} writes one every {} \
                              min once a baseline exists (`scones baseline --aws` writes it to \
@@ -333,11 +325,11 @@ impl AwsBackend {
                         ),
                     }
                 } else {
-                    backend_error(e)
+                    backend_error(Operation::Drift)(e)
                 }
             })?;
         serde_json::from_slice(&bytes).map_err(|e| BackendError::Failed {
-            operation: "Drift",
+            operation: Operation::Drift,
             message: format!("s3://{bucket}/{key} is not a drift report: {e}"),
         })
     }
@@ -384,7 +376,7 @@ impl AwsBackend {
         labels
     }
 
-    fn live_endpoint(&self, operation: &'static str) -> BackendResult<&str> {
+    fn live_endpoint(&self, operation: Operation) -> BackendResult<&str> {
         self.resources
             .live_endpoint()
             .ok_or_else(|| BackendError::NotReady {
@@ -476,33 +468,32 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The largest drift report read: a report of 48 windows is ~300 KB.
 const MAX_DRIFT_REPORT: u64 = 8 * 1024 * 1024;
 
-/// An AWS error as the dashboard's error.
-fn backend_error(e: AwsError) -> BackendError {
-    match e {
-        AwsError::Throttled {
-            operation, message, ..
-        } => BackendError::Throttled { operation, message },
+/// An AWS error of a call made for the port's `operation`, as the port's error (the AWS
+/// call that failed is named in the message).
+fn backend_error(operation: Operation) -> impl Fn(AwsError) -> BackendError {
+    move |e| match e {
+        AwsError::Throttled { message, .. } => BackendError::Throttled { operation, message },
         other => BackendError::Failed {
-            operation: other.operation(),
+            operation,
             message: other.to_string(),
         },
     }
 }
 
 /// An AWS error about one execution (NotFound names it).
-fn execution_error(id: &ExecutionId, e: AwsError) -> BackendError {
+fn execution_error(operation: Operation, id: &ExecutionId, e: AwsError) -> BackendError {
     if e.is_not_found() {
         BackendError::NotFound(id.to_string())
     } else {
-        backend_error(e)
+        backend_error(operation)(e)
     }
 }
 
 fn listing_error(e: ListingError) -> BackendError {
     match e {
-        ListingError::Aws(e) => backend_error(e),
+        ListingError::Aws(e) => backend_error(Operation::ListExecutions)(e),
         ListingError::Cursor(c) => BackendError::Failed {
-            operation: "ListExecutions",
+            operation: Operation::ListExecutions,
             message: c.to_string(),
         },
     }
@@ -644,14 +635,14 @@ impl Backend for AwsBackend {
             .workflow
             .history(id.as_str())
             .await
-            .map_err(|e| execution_error(&id, e))?;
+            .map_err(|e| execution_error(Operation::GetExecutionHistory, &id, e))?;
         let events = raw
             .iter()
             .enumerate()
             .map(|(i, v)| HistoryEvent::from_aws_json(i, v))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| BackendError::Failed {
-                operation: "GetExecutionHistory",
+                operation: Operation::GetExecutionHistory,
                 message: e.to_string(),
             })?;
         if history::is_complete(&events) {
@@ -672,15 +663,22 @@ impl Backend for AwsBackend {
     }
 
     async fn start_execution(&self, s3_key: String) -> BackendResult<ExecutionId> {
-        self.refuse_if_readonly("StartExecution")?;
-        let input = json!({"s3_bucket": self.resources.bucket, "s3_key": s3_key});
-        let name = execution_name("scones-run");
-        let (arn, _) = self
-            .workflow
-            .start(&name, &input)
-            .await
-            .map_err(backend_error)?;
-        Ok(ExecutionId::new(arn))
+        self.refuse_if_readonly(Operation::StartExecution)?;
+        let input = ImageRecord::for_object(&self.resources.bucket, s3_key).to_value();
+        let name = execution_name("scones");
+        match self.workflow.start(&name, &input).await {
+            Ok((arn, _)) => Ok(ExecutionId::new(arn)),
+            // The request may be queued on a hung service and run when it recovers: say so,
+            // with the name to look for.
+            Err(AwsError::TimedOut { message, .. }) => Err(BackendError::Failed {
+                operation: Operation::StartExecution,
+                message: format!(
+                    "{message}; execution {name} may still start when the service recovers, \
+                     and is listed if it does"
+                ),
+            }),
+            Err(e) => Err(backend_error(Operation::StartExecution)(e)),
+        }
     }
 
     async fn wait_execution(&self, id: ExecutionId) -> BackendResult<ExecutionResult> {
@@ -699,14 +697,14 @@ impl Backend for AwsBackend {
                     wait = (wait * 2).min(POLL_MAX);
                     continue;
                 }
-                Err(e) => return Err(execution_error(&id, e)),
+                Err(e) => return Err(execution_error(Operation::DescribeExecution, &id, e)),
             };
             if described.listing.is_final() {
                 return Ok(result_of(described));
             }
             if since.elapsed() > WAIT_LIMIT {
                 return Err(BackendError::Failed {
-                    operation: "DescribeExecution",
+                    operation: Operation::DescribeExecution,
                     message: format!(
                         "{id}: still {} after {:?}",
                         described.listing.status,
@@ -718,77 +716,20 @@ impl Backend for AwsBackend {
         }
     }
 
-    async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
-        self.refuse_if_readonly("StartExecution")?;
-        let keys = self.cached_test_keys().await?;
-        let picks: Vec<String> = {
-            let mut rng = rand::rng();
-            (0..count.max(1))
-                .filter_map(|_| keys.choose(&mut rng).cloned())
-                .collect()
-        };
-        let bucket = self.resources.bucket.clone();
-        let results: Vec<Result<String, AwsError>> = futures::stream::iter(picks)
-            .map(|key| {
-                let input = json!({"s3_bucket": bucket, "s3_key": key});
-                async move {
-                    let name = execution_name("scones-dashboard");
-                    self.workflow
-                        .start(&name, &input)
-                        .await
-                        .map(|(arn, _)| arn)
-                        .map_err(|e| match e {
-                            // The request may be queued on a hung service and run when it
-                            // recovers: say so, with the name to look for.
-                            AwsError::TimedOut { operation, message } => AwsError::TimedOut {
-                                operation,
-                                message: format!(
-                                    "{message}; execution {name} may still start when the \
-                                     service recovers, and is listed if it does"
-                                ),
-                            },
-                            other => other,
-                        })
-                }
-            })
-            .buffer_unordered(self.options.start_concurrency.max(1))
-            .collect()
-            .await;
-        let mut started = Vec::new();
-        let mut first_error = None;
-        for r in results {
-            match r {
-                Ok(arn) => started.push(ExecutionId::new(arn)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "StartExecution failed");
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match (started.is_empty(), first_error) {
-            (true, Some(e)) => Err(backend_error(e)),
-            _ => Ok(started),
-        }
-    }
-
-    async fn stop(&self, id: ExecutionId) -> BackendResult<()> {
-        self.refuse_if_readonly("StopExecution")?;
+    async fn stop(&self, id: ExecutionId, reason: StopReason) -> BackendResult<()> {
+        self.refuse_if_readonly(Operation::StopExecution)?;
         self.workflow
-            .stop(
-                id.as_str(),
-                STOPPED_ERROR,
-                "stopped from the scones dashboard",
-            )
+            .stop(id.as_str(), reason.error, reason.cause)
             .await
-            .map_err(|e| execution_error(&id, e))
+            .map_err(|e| execution_error(Operation::StopExecution, &id, e))
     }
 
     async fn redrive(&self, id: ExecutionId) -> BackendResult<()> {
-        self.refuse_if_readonly("RedriveExecution")?;
+        self.refuse_if_readonly(Operation::RedriveExecution)?;
         self.workflow
             .redrive(id.as_str())
             .await
-            .map_err(|e| execution_error(&id, e))?;
+            .map_err(|e| execution_error(Operation::RedriveExecution, &id, e))?;
         // It runs again: its history is no longer final and its status must be re-read.
         lock(&self.histories).remove(id.as_str());
         self.lister.watch(id.as_str());
@@ -818,12 +759,12 @@ impl Backend for AwsBackend {
                 status: "NotFound".to_owned(),
                 detail: Some(e.to_string()),
             }),
-            Err(e) => Err(backend_error(e)),
+            Err(e) => Err(backend_error(Operation::DescribeEndpoint)(e)),
         }
     }
 
     async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
-        let name = self.live_endpoint("GetMetricData")?;
+        let name = self.live_endpoint(Operation::GetMetricData)?;
         let series = metrics::endpoint_series(
             &self.clients.cloudwatch,
             name,
@@ -833,7 +774,7 @@ impl Backend for AwsBackend {
             period,
         )
         .await
-        .map_err(backend_error)?;
+        .map_err(backend_error(Operation::GetMetricData))?;
         let errors = series
             .errors_4xx
             .iter()
@@ -850,8 +791,8 @@ impl Backend for AwsBackend {
         })
     }
 
-    async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<Vec<CapturePoint>> {
-        let name = self.live_endpoint("ListObjectsV2")?;
+    async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<CaptureSample> {
+        let name = self.live_endpoint(Operation::ReadDataCapture)?;
         let prefix = capture::variant_prefix(
             &self.resources.data_capture_prefix,
             name,
@@ -864,28 +805,9 @@ impl Backend for AwsBackend {
             capture::listing_start(range.start),
         )
         .await
-        .map_err(backend_error)?;
-        let mut points: Vec<CapturePoint> = self
-            .capture_points(objects)
-            .await
-            .into_iter()
-            .filter(|c| range.contains(c.time))
-            .filter_map(|c| {
-                let [p_bicycle, p_motorcycle] = c.scores?;
-                Some(CapturePoint {
-                    time: c.time,
-                    event_id: c.event_id,
-                    p_bicycle,
-                    p_motorcycle,
-                })
-            })
-            .collect();
-        points.sort_by(|a, b| a.time.cmp(&b.time).then(a.event_id.cmp(&b.event_id)));
-        points.dedup_by(|a, b| a.event_id == b.event_id);
-        if points.len() > limit {
-            points.drain(..points.len() - limit);
-        }
-        Ok(points)
+        .map_err(backend_error(Operation::ReadDataCapture))?;
+        let captured = self.capture_points(objects).await;
+        Ok(sample_points(captured, &range, limit))
     }
 
     async fn low_confidence(
@@ -895,7 +817,7 @@ impl Backend for AwsBackend {
     ) -> BackendResult<LowConfidenceReport> {
         let Some(group) = self.resources.filter_log_group() else {
             return Err(BackendError::NotReady {
-                operation: "FilterLogEvents",
+                operation: Operation::FilterLogEvents,
                 reason: "the outputs name no log group for filter-low-confidence".to_owned(),
             });
         };
@@ -907,7 +829,7 @@ impl Backend for AwsBackend {
             limit,
         )
         .await
-        .map_err(backend_error)?;
+        .map_err(backend_error(Operation::LowConfidenceFailures))?;
         let labels = self.labels().await;
         let failures: Vec<LowConfidenceFailure> = decisions
             .into_iter()
@@ -944,7 +866,7 @@ impl Backend for AwsBackend {
                 if e.is_not_found() {
                     BackendError::ObjectNotFound(format!("s3://{}/{s3_key}", self.resources.bucket))
                 } else {
-                    backend_error(e)
+                    backend_error(Operation::GetObject)(e)
                 }
             })
     }
@@ -995,7 +917,7 @@ impl Backend for AwsBackend {
         }
         if queries.is_empty() {
             return Err(BackendError::NotReady {
-                operation: "FilterLogEvents",
+                operation: Operation::FilterLogEvents,
                 reason: "the outputs name no log groups".to_owned(),
             });
         }
@@ -1037,7 +959,7 @@ impl Backend for AwsBackend {
         if errors.len() == total
             && let Some(e) = errors.into_iter().next()
         {
-            return Err(backend_error(e));
+            return Err(backend_error(Operation::FilterLogEvents)(e));
         }
         lines.sort_by_key(|l| l.time);
         Ok(lines)
@@ -1083,7 +1005,7 @@ mod tests {
 
     #[test]
     fn errors_map_to_the_dashboards() {
-        let e = backend_error(AwsError::Throttled {
+        let e = backend_error(Operation::ListExecutions)(AwsError::Throttled {
             operation: "ListExecutions",
             code: "ThrottlingException".into(),
             message: "Rate exceeded".into(),
@@ -1091,6 +1013,7 @@ mod tests {
         assert!(e.is_throttling());
         let id = ExecutionId::new("arn:x");
         let e = execution_error(
+            Operation::DescribeExecution,
             &id,
             AwsError::NotFound {
                 operation: "DescribeExecution",

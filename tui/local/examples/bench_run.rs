@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     runtime.block_on(async {
         let backend = Arc::new(LocalBackend::open(&home, LocalOptions::default())?);
-        backend.stack("bench_run")?;
+        backend.stack(scones_workflow::port::Operation::StartExecution)?;
         let report = run_to_end(Arc::clone(&backend), Keys::Random(n as u64), concurrency).await?;
         backend.finish(std::time::Duration::from_secs(60)).await;
         println!("{}", report.summary);

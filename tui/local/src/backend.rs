@@ -17,17 +17,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::seq::IndexedRandom;
 use scones_workflow::Threshold;
-use scones_workflow::capture::Keep;
-use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, STOPPED_ERROR};
+use scones_workflow::capture::{Keep, sample_points};
+use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, StopReason};
 use scones_workflow::class::Class;
 use scones_workflow::drift::{Cutoffs, DriftView, WindowSpec};
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{
-    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CaptureSample, Cursor,
     EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
-    LogLine, LowConfidenceFailure, LowConfidenceReport, RecordLink, TimeRange,
+    LogLine, LowConfidenceFailure, LowConfidenceReport, Operation, RecordLink, TimeRange,
 };
 use scones_workflow::run::ExecutionResult;
 use tokio::task::JoinHandle;
@@ -189,7 +188,7 @@ impl LocalBackend {
     }
 
     /// The stack, opening it if there is a model now.
-    pub fn stack(&self, operation: &'static str) -> BackendResult<LocalStack> {
+    pub fn stack(&self, operation: Operation) -> BackendResult<LocalStack> {
         if self.options.readonly {
             return Err(BackendError::NotReady {
                 operation,
@@ -238,7 +237,7 @@ impl LocalBackend {
         }
     }
 
-    async fn query<T, F>(&self, operation: &'static str, f: F) -> BackendResult<T>
+    async fn query<T, F>(&self, operation: Operation, f: F) -> BackendResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
@@ -268,7 +267,7 @@ impl LocalBackend {
     }
 }
 
-fn poisoned(operation: &'static str) -> BackendError {
+fn poisoned(operation: Operation) -> BackendError {
     BackendError::Failed {
         operation,
         message: "a previous call panicked while holding the store".to_owned(),
@@ -277,7 +276,7 @@ fn poisoned(operation: &'static str) -> BackendError {
 
 /// SQLite's BUSY/LOCKED mean another process holds the write lock: the local analogue of
 /// throttling, so the dashboard backs off instead of hammering.
-fn store_error(operation: &'static str, e: StoreError) -> BackendError {
+fn store_error(operation: Operation, e: StoreError) -> BackendError {
     let busy = matches!(
         &e,
         StoreError::Sqlite { source: rusqlite_error, .. }
@@ -351,7 +350,9 @@ impl Backend for LocalBackend {
     ) -> BackendResult<ExecutionDelta> {
         let from = cursor.as_ref().and_then(decode_cursor).unwrap_or_default();
         let changes = self
-            .query("ListExecutions", move |s| s.changes_since(from, limit))
+            .query(Operation::ListExecutions, move |s| {
+                s.changes_since(from, limit)
+            })
             .await?;
         let labels = self.labels();
         Ok(ExecutionDelta {
@@ -369,7 +370,7 @@ impl Backend for LocalBackend {
     async fn history(&self, id: ExecutionId) -> BackendResult<Vec<HistoryEvent>> {
         let arn = id.as_str().to_owned();
         let events = self
-            .query("GetExecutionHistory", move |s| s.history(&arn))
+            .query(Operation::GetExecutionHistory, move |s| s.history(&arn))
             .await?;
         if events.is_empty() {
             return Err(BackendError::NotFound(id.to_string()));
@@ -380,25 +381,13 @@ impl Backend for LocalBackend {
             .map(|(i, e)| HistoryEvent::from_aws_json(i, e))
             .collect::<Result<_, _>>()
             .map_err(|e| BackendError::Failed {
-                operation: "GetExecutionHistory",
+                operation: Operation::GetExecutionHistory,
                 message: e.to_string(),
             })
     }
 
-    async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
-        let stack = self.stack("StartExecution")?;
-        let keys = self.test_keys().await?;
-        let mut rng = rand::rng();
-        // Each execution runs in its own task on this runtime; its handle is dropped (the
-        // task keeps running) because the store is where the dashboard watches it.
-        Ok((0..count)
-            .filter_map(|_| keys.choose(&mut rng))
-            .map(|key| ExecutionId::new(stack.start(key).arn))
-            .collect())
-    }
-
     async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
-        let operation = "ListTestImages";
+        let operation = Operation::ListTestImages;
         let bucket = self.bucket.clone();
         let listed = tokio::task::spawn_blocking(move || bucket.test_keys())
             .await
@@ -423,15 +412,20 @@ impl Backend for LocalBackend {
     }
 
     async fn start_execution(&self, s3_key: String) -> BackendResult<ExecutionId> {
-        let stack = self.stack("StartExecution")?;
+        let stack = self.stack(Operation::StartExecution)?;
         let started = stack.start(&s3_key);
         let id = ExecutionId::new(started.arn);
-        lock(&self.started).insert(id.to_string(), started.handle);
+        let mut handles = lock(&self.started);
+        // Executions nobody waits for (the dashboard's test executions) end on their own:
+        // their handles are dropped here, so the map holds only what is still worth waiting
+        // for.
+        handles.retain(|_, h| !h.is_finished());
+        handles.insert(id.to_string(), started.handle);
         Ok(id)
     }
 
     async fn wait_execution(&self, id: ExecutionId) -> BackendResult<ExecutionResult> {
-        let operation = "DescribeExecution";
+        let operation = Operation::DescribeExecution;
         let handle = lock(&self.started).remove(id.as_str());
         if let Some(handle) = handle {
             return handle.await.map_err(|e| BackendError::TaskCrashed {
@@ -467,17 +461,17 @@ impl Backend for LocalBackend {
         }
     }
 
-    async fn stop(&self, id: ExecutionId) -> BackendResult<()> {
-        let stack = self.stack("StopExecution")?;
+    async fn stop(&self, id: ExecutionId, reason: StopReason) -> BackendResult<()> {
+        let stack = self.stack(Operation::StopExecution)?;
         if stack.stop(
             id.as_str(),
-            Some(STOPPED_ERROR.to_owned()),
-            Some("stopped from the scones dashboard".to_owned()),
+            Some(reason.error.to_owned()),
+            Some(reason.cause.to_owned()),
         ) {
             Ok(())
         } else {
             Err(BackendError::Unsupported {
-                operation: "StopExecution",
+                operation: Operation::StopExecution,
                 backend: "local",
                 reason: format!(
                     "{id} is not running in this dashboard; a local execution can only be stopped by the process running it (e.g. Ctrl-C its `scones run`)"
@@ -488,7 +482,7 @@ impl Backend for LocalBackend {
 
     async fn redrive(&self, _id: ExecutionId) -> BackendResult<()> {
         Err(BackendError::Unsupported {
-            operation: "RedriveExecution",
+            operation: Operation::RedriveExecution,
             backend: "local",
             reason: "redrive is a Step Functions service feature; start a new execution instead"
                 .to_owned(),
@@ -514,7 +508,7 @@ impl Backend for LocalBackend {
         let model = tokio::task::spawn_blocking(move || latest_model_dir(&bucket))
             .await
             .map_err(|e| BackendError::TaskCrashed {
-                operation: "DescribeEndpoint",
+                operation: Operation::DescribeEndpoint,
                 message: e.to_string(),
             })?;
         Ok(match model {
@@ -540,7 +534,7 @@ impl Backend for LocalBackend {
         let endpoint = self.endpoint_name.clone();
         let period = period.max(Duration::from_secs(1));
         let series = self
-            .query("GetMetricData", move |s| {
+            .query(Operation::GetMetricData, move |s| {
                 let get = |m: &str| s.metric_series(&endpoint, m, range.start, range.end, period);
                 Ok((
                     get(metric::INVOCATIONS)?,
@@ -586,7 +580,7 @@ impl Backend for LocalBackend {
         Ok(m)
     }
 
-    async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<Vec<CapturePoint>> {
+    async fn capture(&self, range: TimeRange, limit: usize) -> BackendResult<CaptureSample> {
         self.flush_capture();
         let bucket = self.bucket.clone();
         let endpoint = self.endpoint_name.clone();
@@ -595,37 +589,18 @@ impl Backend for LocalBackend {
         })
         .await
         .map_err(|e| BackendError::TaskCrashed {
-            operation: "ReadDataCapture",
+            operation: Operation::ReadDataCapture,
             message: e.to_string(),
         })?;
-        let captured = match read {
-            Ok(c) => c,
+        match read {
+            Ok(captured) => Ok(sample_points(captured, &range, limit)),
             // No capture folder yet: nothing captured.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(BackendError::Failed {
-                    operation: "ReadDataCapture",
-                    message: e.to_string(),
-                });
-            }
-        };
-        let mut points: Vec<CapturePoint> = captured
-            .into_iter()
-            .filter(|c| range.contains(c.time))
-            .filter_map(|c| {
-                let [p_bicycle, p_motorcycle] = c.scores?;
-                Some(CapturePoint {
-                    time: c.time,
-                    event_id: c.event_id,
-                    p_bicycle,
-                    p_motorcycle,
-                })
-            })
-            .collect();
-        if points.len() > limit {
-            points.drain(..points.len() - limit);
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CaptureSample::default()),
+            Err(e) => Err(BackendError::Failed {
+                operation: Operation::ReadDataCapture,
+                message: e.to_string(),
+            }),
         }
-        Ok(points)
     }
 
     async fn low_confidence(
@@ -634,7 +609,7 @@ impl Backend for LocalBackend {
         limit: usize,
     ) -> BackendResult<LowConfidenceReport> {
         let found = self
-            .query("LowConfidenceFailures", move |s| {
+            .query(Operation::LowConfidenceFailures, move |s| {
                 s.failures(LOW_CONFIDENCE_ERROR, range.start, range.end, limit)
             })
             .await?;
@@ -686,14 +661,14 @@ impl Backend for LocalBackend {
                     BackendError::ObjectNotFound(format!("s3://{bucket}/{s3_key}"))
                 }
                 other => BackendError::Failed {
-                    operation: "GetObject",
+                    operation: Operation::GetObject,
                     message: other.to_string(),
                 },
             })
     }
 
     async fn drift(&self, window: WindowSpec, windows: usize) -> BackendResult<DriftView> {
-        let operation = "Drift";
+        let operation = Operation::Drift;
         self.flush_capture();
         let bucket = self.bucket.clone();
         let endpoint = self.endpoint_name.clone();
@@ -736,8 +711,8 @@ impl Backend for LocalBackend {
             start: execution.start - chrono::Duration::seconds(1),
             end,
         };
-        if let Ok(points) = self.capture(range, 200).await {
-            lines.extend(points.into_iter().map(|p| LogLine {
+        if let Ok(sample) = self.capture(range, 200).await {
+            lines.extend(sample.points.into_iter().map(|p| LogLine {
                 time: p.time,
                 source: "endpoint".to_owned(),
                 level: LogLevel::Info,

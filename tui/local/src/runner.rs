@@ -15,9 +15,10 @@ use scones_asl::{
     Engine, EventDetails, EventSink, ExecutionSpec, HistoryEvent, Payload, StateMachine,
     StopHandle, SystemClock,
 };
+use scones_handlers::ImageRecord;
 use scones_workflow::Threshold;
 use scones_workflow::run::ExecutionResult;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::bucket::LocalBucket;
@@ -250,7 +251,7 @@ impl LocalStack {
     ) {
         let inner = self.inner.clone();
         let name = uuid::Uuid::new_v4().to_string();
-        let input = json!({"s3_bucket": inner.bucket.name(), "s3_key": s3_key});
+        let input = ImageRecord::for_object(inner.bucket.name(), s3_key).to_value();
         let spec = ExecutionSpec::local(STATE_MACHINE_NAME, &name, input.clone());
         let arn_text = spec.execution_arn.clone();
         let arn: Arc<str> = Arc::from(arn_text.as_str());

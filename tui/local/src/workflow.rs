@@ -2,7 +2,6 @@
 //! from that file — never copied) rendered with the local function names, and the three
 //! handlers registered under those names.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -15,15 +14,9 @@ use scones_handlers::{
 use scones_workflow::Threshold;
 use serde_json::Value;
 
-/// The definition, exactly as Terraform renders it (with `${...}` variables).
-pub const DEFINITION: &str = include_str!("../../../terraform/workflow/scones.asl.json");
-
-/// Local name of the SerializeImageData function.
-pub const SERIALIZE_IMAGE_DATA: &str = "serialize-image-data";
-/// Local name of the ClassifyImage function.
-pub const CLASSIFY_IMAGE: &str = "classify-image";
-/// Local name of the FilterLowConfidence function.
-pub const FILTER_LOW_CONFIDENCE: &str = "filter-low-confidence";
+pub use scones_workflow::definition::{
+    CLASSIFY_IMAGE, DEFINITION, FILTER_LOW_CONFIDENCE, SERIALIZE_IMAGE_DATA,
+};
 /// Name of the local state machine (in execution ARNs).
 pub const STATE_MACHINE_NAME: &str = "scones";
 
@@ -40,16 +33,9 @@ pub enum WorkflowError {
 
 /// The definition with the local function names in.
 pub fn local_definition() -> Result<String, WorkflowError> {
-    let vars: HashMap<&str, &str> = [
-        // The local engine is in no partition; the service integrations' ARNs read as the
-        // commercial partition's.
-        ("partition", "aws"),
-        ("serialize_image_data_function", SERIALIZE_IMAGE_DATA),
-        ("classify_image_function", CLASSIFY_IMAGE),
-        ("filter_low_confidence_function", FILTER_LOW_CONFIDENCE),
-    ]
-    .into_iter()
-    .collect();
+    // The local engine is in no partition; the service integrations' ARNs read as the
+    // commercial partition's.
+    let vars = scones_workflow::definition::variables("aws", str::to_owned);
     Ok(render_template(DEFINITION, &vars)?)
 }
 

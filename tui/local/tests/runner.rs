@@ -258,11 +258,15 @@ async fn an_interrupted_run_stops_what_runs_and_reports_what_ran() {
     // A billion keys: drawn as the run goes, so it starts at once and holds only what is
     // in flight; Ctrl-C (the interrupt future) ends it.
     let started = std::time::Instant::now();
+    let mut causes = Vec::new();
     let report = run::run(
         Arc::clone(&backend),
         Keys::Random(1_000_000_000),
         4,
-        |_| Next::Continue,
+        |r| {
+            causes.push(r.as_ref().ok().and_then(|r| r.cause.clone()));
+            Next::Continue
+        },
         tokio::time::sleep(Duration::from_millis(200)),
     )
     .await
@@ -281,6 +285,9 @@ async fn an_interrupted_run_stops_what_runs_and_reports_what_ran() {
         summary.by_error[&ExecutionStatus::Aborted].get(STOPPED_ERROR),
         Some(&4)
     );
+    // Each records that the run stopped it, not the dashboard.
+    let expected = scones_workflow::cause::StopReason::RUN_INTERRUPTED.cause;
+    assert_eq!(causes, vec![Some(expected.to_owned()); 4]);
     stack.flush().await.unwrap();
     let store = home.open_store().unwrap();
     assert_eq!(store.status_counts().unwrap().running, 0);

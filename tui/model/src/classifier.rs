@@ -189,12 +189,6 @@ impl TrainedModel {
     pub fn metadata(&self) -> &ModelMetadata {
         &self.metadata
     }
-
-    /// Mutable metadata, e.g. to replace the data fingerprint with one computed over the
-    /// original files before saving.
-    pub fn metadata_mut(&mut self) -> &mut ModelMetadata {
-        &mut self.metadata
-    }
 }
 
 /// Compile-time proof of the concurrency contract documented on [`Classifier`].

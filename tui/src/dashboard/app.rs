@@ -981,8 +981,8 @@ impl App {
             }
             Response::Endpoint(info) => self.endpoint = Some(info),
             Response::Metrics(m) => self.metrics.data = Some(m),
-            Response::Capture(points) => {
-                self.capture.points = points;
+            Response::Capture(sample) => {
+                self.capture.points = sample.points;
                 self.capture.loaded = true;
             }
             Response::LowConfidence(report) => {

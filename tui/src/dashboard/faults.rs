@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use scones_workflow::port::{BackendError, BackendResult};
+use scones_workflow::port::{BackendError, BackendResult, Operation};
 
 /// What to inject, as shares of calls in [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,7 +34,7 @@ impl FaultPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultStats {
     /// Calls per operation.
-    pub calls: BTreeMap<&'static str, u64>,
+    pub calls: BTreeMap<Operation, u64>,
     /// Injected failures.
     pub failed: u64,
     /// Injected throttles.
@@ -83,13 +83,6 @@ impl Faults {
         self.enabled.store(enabled, Ordering::SeqCst);
     }
 
-    /// Replaces the plan.
-    pub fn set_plan(&self, plan: FaultPlan) {
-        if let Ok(mut p) = self.plan.lock() {
-            *p = plan;
-        }
-    }
-
     /// What happened so far.
     pub fn stats(&self) -> FaultStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
@@ -102,7 +95,7 @@ impl Faults {
         }
     }
 
-    fn draw(&self, operation: &'static str) -> Option<Fault> {
+    fn draw(&self, operation: Operation) -> Option<Fault> {
         let plan = self.plan.lock().map(|p| *p).unwrap_or(FaultPlan::NONE);
         let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
         let fault = if !self.enabled.load(Ordering::SeqCst) {
@@ -131,7 +124,7 @@ impl Faults {
     /// Counts a call of `operation` and decides its fate: `Ok` to make it, an error to
     /// answer instead; panics when the plan says so (the worker turns that into
     /// [`BackendError::TaskCrashed`]).
-    pub fn gate(&self, operation: &'static str) -> BackendResult<()> {
+    pub fn gate(&self, operation: Operation) -> BackendResult<()> {
         match self.draw(operation) {
             None => Ok(()),
             Some(Fault::Fail) => Err(BackendError::Failed {

@@ -17,7 +17,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 
-use scones_workflow::port::{Backend, BackendError, BackendResult, Request, Response};
+use scones_workflow::port::{Backend, BackendError, BackendResult, Operation, Request, Response};
 
 use crate::dashboard::event::Event;
 use crate::dashboard::faults::Faults;
@@ -58,7 +58,7 @@ pub struct Completion {
     /// Its slot.
     pub slot: Slot,
     /// The call's name.
-    pub operation: &'static str,
+    pub operation: Operation,
     /// The answer.
     pub result: BackendResult<Response>,
 }

@@ -145,23 +145,20 @@ pub fn function_arn(name: &str) -> String {
 
 /// The one definition with `functions` rendered in, as Terraform's templatefile does.
 pub fn render_definition(functions: &[String; 3]) -> String {
-    let mut text = scones_local::workflow::DEFINITION.to_owned();
-    for (var, name) in [
-        "serialize_image_data_function",
-        "classify_image_function",
-        "filter_low_confidence_function",
-    ]
-    .iter()
-    .zip(functions)
-    {
-        let placeholder = format!("${{{var}}}");
-        assert!(
-            text.contains(&placeholder),
-            "{placeholder} not in the definition"
-        );
-        text = text.replace(&placeholder, &function_arn(name));
+    use scones_workflow::definition::{
+        CLASSIFY_IMAGE, DEFINITION, FILTER_LOW_CONFIDENCE, SERIALIZE_IMAGE_DATA, variables,
+    };
+    let vars = variables("aws", |f| {
+        let i = [SERIALIZE_IMAGE_DATA, CLASSIFY_IMAGE, FILTER_LOW_CONFIDENCE]
+            .iter()
+            .position(|g| *g == f)
+            .expect("one of the three functions");
+        function_arn(&functions[i])
+    });
+    let mut text = DEFINITION.to_owned();
+    for (var, value) in vars {
+        text = text.replace(&format!("${{{var}}}"), &value);
     }
-    text = text.replace("${partition}", "aws");
     assert!(!text.contains("${"), "unrendered variable left: {text}");
     text
 }

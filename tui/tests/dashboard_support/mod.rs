@@ -15,15 +15,16 @@ use serde_json::{Value, json};
 use scones::dashboard::app::AppOptions;
 use scones::dashboard::config::Config;
 use scones_workflow::ExecutionStatus;
+use scones_workflow::cause::StopReason;
 use scones_workflow::class::Class;
 use scones_workflow::drift::{
     Cutoffs, DriftView, ImageFeatures, Profile, WindowDrift, WindowSpec, compare,
 };
 use scones_workflow::history::HistoryEvent;
 use scones_workflow::port::{
-    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, Cursor,
-    EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
-    LogLine, LowConfidenceFailure, LowConfidenceReport, RecordLink, TimeRange,
+    Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, CaptureSample,
+    Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
+    LogLine, LowConfidenceFailure, LowConfidenceReport, Operation, RecordLink, TimeRange,
 };
 use scones_workflow::run::ExecutionResult;
 
@@ -359,7 +360,7 @@ impl FixtureBackend {
         })
     }
 
-    fn check(&self, operation: &'static str) -> BackendResult<()> {
+    fn check(&self, operation: Operation) -> BackendResult<()> {
         if self.failing.load(Ordering::SeqCst) {
             Err(BackendError::Failed {
                 operation,
@@ -397,7 +398,7 @@ impl Backend for FixtureBackend {
         cursor: Option<Cursor>,
         _limit: usize,
     ) -> BackendResult<ExecutionDelta> {
-        self.check("ListExecutions")?;
+        self.check(Operation::ListExecutions)?;
         let changed = if cursor.is_some() {
             Vec::new()
         } else {
@@ -412,7 +413,7 @@ impl Backend for FixtureBackend {
     }
 
     async fn history(&self, id: ExecutionId) -> BackendResult<Vec<HistoryEvent>> {
-        self.check("GetExecutionHistory")?;
+        self.check(Operation::GetExecutionHistory)?;
         let e = self
             .executions
             .iter()
@@ -433,7 +434,7 @@ impl Backend for FixtureBackend {
     }
 
     async fn start_random(&self, count: usize) -> BackendResult<Vec<ExecutionId>> {
-        self.check("StartExecution")?;
+        self.check(Operation::StartExecution)?;
         let n = self.started.fetch_add(count, Ordering::SeqCst);
         Ok((n..n + count)
             .map(|i| ExecutionId::new(format!("started-{i}")))
@@ -452,22 +453,22 @@ impl Backend for FixtureBackend {
         Err(BackendError::NotFound(id.to_string()))
     }
 
-    async fn stop(&self, _id: ExecutionId) -> BackendResult<()> {
-        self.check("StopExecution")?;
+    async fn stop(&self, _id: ExecutionId, _reason: StopReason) -> BackendResult<()> {
+        self.check(Operation::StopExecution)?;
         self.stops.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
     async fn redrive(&self, _id: ExecutionId) -> BackendResult<()> {
         Err(BackendError::Unsupported {
-            operation: "RedriveExecution",
+            operation: Operation::RedriveExecution,
             backend: "local",
             reason: "fixture".to_owned(),
         })
     }
 
     async fn endpoint(&self) -> BackendResult<EndpointInfo> {
-        self.check("DescribeEndpoint")?;
+        self.check(Operation::DescribeEndpoint)?;
         Ok(EndpointInfo {
             name: "scones-local-endpoint".to_owned(),
             status: "InService".to_owned(),
@@ -476,7 +477,7 @@ impl Backend for FixtureBackend {
     }
 
     async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
-        self.check("GetMetricData")?;
+        self.check(Operation::GetMetricData)?;
         let late = self.metrics_late.load(Ordering::SeqCst);
         let n = if late { 15 } else { 60 };
         let start = if late {
@@ -501,10 +502,10 @@ impl Backend for FixtureBackend {
         })
     }
 
-    async fn capture(&self, range: TimeRange, _limit: usize) -> BackendResult<Vec<CapturePoint>> {
-        self.check("ReadDataCapture")?;
+    async fn capture(&self, range: TimeRange, _limit: usize) -> BackendResult<CaptureSample> {
+        self.check(Operation::ReadDataCapture)?;
         let span = (range.end - range.start).num_seconds().max(1);
-        Ok((0..80)
+        let points: Vec<CapturePoint> = (0..80)
             .map(|i: i64| {
                 let p = 0.55 + ((i * 37) % 45) as f64 / 100.0;
                 CapturePoint {
@@ -514,7 +515,11 @@ impl Backend for FixtureBackend {
                     p_motorcycle: 1.0 - p,
                 }
             })
-            .collect())
+            .collect();
+        Ok(CaptureSample {
+            total: points.len() as u64,
+            points,
+        })
     }
 
     async fn low_confidence(
@@ -522,7 +527,7 @@ impl Backend for FixtureBackend {
         range: TimeRange,
         limit: usize,
     ) -> BackendResult<LowConfidenceReport> {
-        self.check("LowConfidenceFailures")?;
+        self.check(Operation::LowConfidenceFailures)?;
         let mut out: Vec<_> = self
             .executions
             .iter()
@@ -549,7 +554,7 @@ impl Backend for FixtureBackend {
     }
 
     async fn image(&self, s3_key: String) -> BackendResult<Vec<u8>> {
-        self.check("GetObject")?;
+        self.check(Operation::GetObject)?;
         self.image_calls.fetch_add(1, Ordering::SeqCst);
         if KEYS.contains(&s3_key.as_str()) {
             Ok(fixture_png())
@@ -561,7 +566,7 @@ impl Backend for FixtureBackend {
     }
 
     async fn drift(&self, window: WindowSpec, windows: usize) -> BackendResult<DriftView> {
-        self.check("Drift")?;
+        self.check(Operation::Drift)?;
         let mut view = fixture_drift_with(
             window,
             windows,
@@ -573,7 +578,7 @@ impl Backend for FixtureBackend {
     }
 
     async fn logs(&self, execution: ExecutionSummary) -> BackendResult<Vec<LogLine>> {
-        self.check("FilterLogEvents")?;
+        self.check(Operation::FilterLogEvents)?;
         self.logs_calls.fetch_add(1, Ordering::SeqCst);
         let events = self.history(execution.id.clone()).await?;
         Ok(events

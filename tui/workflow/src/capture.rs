@@ -24,6 +24,8 @@ use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::port::{CapturePoint, CaptureSample, TimeRange};
+
 /// SageMaker's variant name for a single-variant endpoint.
 pub const DEFAULT_VARIANT: &str = "AllTraffic";
 
@@ -218,6 +220,56 @@ impl CapturedInference {
     }
 }
 
+/// The chart points of captured inferences in `range`: sorted by time, each event once (a
+/// capture file listed twice, a line read again), and when there are more than `limit` an
+/// even sample across the whole window, so a busy window's chart still spans the window
+/// instead of showing only its newest stretch. `total` counts them all.
+pub fn sample_points(
+    captured: impl IntoIterator<Item = CapturedInference>,
+    range: &TimeRange,
+    limit: usize,
+) -> CaptureSample {
+    let mut points: Vec<CapturePoint> = captured
+        .into_iter()
+        .filter(|c| range.contains(c.time))
+        .filter_map(|c| {
+            let [p_bicycle, p_motorcycle] = c.scores?;
+            Some(CapturePoint {
+                time: c.time,
+                event_id: c.event_id,
+                p_bicycle,
+                p_motorcycle,
+            })
+        })
+        .collect();
+    points.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.event_id.cmp(&b.event_id))
+    });
+    points.dedup_by(|a, b| a.event_id == b.event_id);
+    let total = points.len() as u64;
+    if points.len() > limit {
+        let n = points.len();
+        // Evenly spaced indices from the first to the last point.
+        let keep: Vec<usize> = match limit {
+            0 => Vec::new(),
+            1 => vec![n - 1],
+            _ => (0..limit).map(|i| i * (n - 1) / (limit - 1)).collect(),
+        };
+        let mut kept = Vec::with_capacity(keep.len());
+        let mut next = keep.into_iter().peekable();
+        for (i, p) in points.into_iter().enumerate() {
+            if next.peek() == Some(&i) {
+                kept.push(p);
+                next.next();
+            }
+        }
+        points = kept;
+    }
+    CaptureSample { points, total }
+}
+
 /// The records of one JSON Lines capture file, and how many lines could not be read.
 pub fn parse_jsonl(bytes: &[u8], keep: Keep) -> (Vec<CapturedInference>, usize) {
     let mut out = Vec::new();
@@ -339,5 +391,36 @@ mod tests {
         );
         assert_eq!(scores_of_text("[0.3, 0.7, 0.0]"), None);
         assert_eq!(scores_of_text("garbage"), None);
+    }
+
+    #[test]
+    fn points_are_sorted_deduplicated_and_sampled_across_the_window() {
+        let t0 = DateTime::<Utc>::UNIX_EPOCH + Duration::days(1);
+        let inference = |i: i64, id: &str| CapturedInference {
+            event_id: id.to_owned(),
+            time: t0 + Duration::seconds(i),
+            scores: Some([0.9, 0.1]),
+            input: None,
+        };
+        let range = TimeRange {
+            start: t0,
+            end: t0 + Duration::seconds(1000),
+        };
+        let mut captured: Vec<CapturedInference> = (0..1000)
+            .rev()
+            .map(|i| inference(i, &format!("e{i}")))
+            .collect();
+        captured.push(inference(5, "e5")); // listed twice
+        captured.push(inference(2000, "late")); // outside the window
+        let all = sample_points(captured.clone(), &range, 5000);
+        assert_eq!((all.points.len(), all.total), (1000, 1000));
+        assert!(!all.is_sampled());
+        assert!(all.points.windows(2).all(|w| w[0].time <= w[1].time));
+        let sample = sample_points(captured, &range, 100);
+        assert_eq!((sample.points.len(), sample.total), (100, 1000));
+        assert!(sample.is_sampled());
+        // The sample spans the window: its first and last points are the window's.
+        assert_eq!(sample.points[0].time, t0);
+        assert_eq!(sample.points[99].time, t0 + Duration::seconds(999));
     }
 }

@@ -19,6 +19,31 @@ pub const LOW_CONFIDENCE_ERROR: &str = "LowConfidence";
 /// The error given to StopExecution by the dashboard and by `scones run` on Ctrl-C.
 pub const STOPPED_ERROR: &str = "Scones.Stopped";
 
+/// Why scones stopped an execution: the `error` and `cause` StopExecution records, so the
+/// history says who stopped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopReason {
+    /// The error name ([`STOPPED_ERROR`]).
+    pub error: &'static str,
+    /// What happened, for a person.
+    pub cause: &'static str,
+}
+
+impl StopReason {
+    /// The operator pressed the stop key in the dashboard.
+    pub const DASHBOARD: StopReason = StopReason {
+        error: STOPPED_ERROR,
+        cause: "stopped from the scones dashboard",
+    };
+
+    /// `scones run` was interrupted (Ctrl-C, its output closed, a full disk): the executions
+    /// it had running are stopped with it.
+    pub const RUN_INTERRUPTED: StopReason = StopReason {
+        error: STOPPED_ERROR,
+        cause: "stopped by scones run: the run was interrupted",
+    };
+}
+
 /// The human part of a `cause`: Lambda errors arrive as a JSON error document whose
 /// `errorMessage` is what a person wants to read; any other cause is returned as it is.
 pub fn cause_message(cause: &str) -> String {

@@ -11,6 +11,7 @@
 //! - [`metric`]: the names of SageMaker's endpoint metrics, which the local endpoint records
 //!   and CloudWatch serves;
 //! - [`class`]: the two classes, in the order of the inference vector;
+//! - [`definition`]: the one workflow definition and its template variables;
 //! - [`dataset`]: the staged dataset's formats (labels CSV, `.lst`, file names);
 //! - [`drift`]: drift statistics (PSI, Kolmogorov-Smirnov) of captured traffic against a
 //!   baseline saved with the model, with OK / WARN / ALERT verdicts;
@@ -30,6 +31,7 @@ pub mod capture;
 pub mod cause;
 pub mod class;
 pub mod dataset;
+pub mod definition;
 pub mod drift;
 pub mod history;
 pub mod image;

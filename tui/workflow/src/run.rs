@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::cause::{LOW_CONFIDENCE_ERROR, STOPPED_ERROR};
+use crate::cause::{LOW_CONFIDENCE_ERROR, StopReason};
 use crate::port::{Backend, BackendError, ExecutionId};
 use crate::status::ExecutionStatus;
 
@@ -365,7 +365,7 @@ async fn stop_all<B: Backend>(
         .unwrap_or_default();
     for id in ids {
         // One that ended meanwhile cannot be stopped: that is fine.
-        if let Err(e) = backend.stop(id.clone()).await {
+        if let Err(e) = backend.stop(id.clone(), StopReason::RUN_INTERRUPTED).await {
             tracing::debug!(execution = %id, error = %e, "stopping on interrupt");
         }
     }
@@ -436,14 +436,10 @@ impl KeySource {
     }
 }
 
-/// The error a stop on interrupt records, with the cause it gives.
-pub fn interrupt_stop() -> (&'static str, &'static str) {
-    (STOPPED_ERROR, "stopped by scones: the run was interrupted")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cause::STOPPED_ERROR;
 
     fn result(status: ExecutionStatus, error: Option<&str>) -> ExecutionResult {
         ExecutionResult {

@@ -126,7 +126,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
                 },
             )?);
             // No model, no data: one clear error before anything starts.
-            local.stack("scones run")?;
+            local.stack(scones_workflow::port::Operation::StartExecution)?;
             let pool = match args.perturb {
                 Some(kind) => Some(Arc::new(
                     scones_local::perturb::prepare(&home.bucket(), kind)

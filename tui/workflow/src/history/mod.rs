@@ -156,12 +156,6 @@ impl HistoryEvent {
         })
     }
 
-    /// True when the event ends the execution (for now: a redrive can start it again).
-    pub fn ends_execution(&self) -> bool {
-        self.execution_status()
-            .is_some_and(ExecutionStatus::is_final)
-    }
-
     /// True when the event reports a failure (a state, task or the execution failing,
     /// timing out or being aborted).
     pub fn is_failure(&self) -> bool {

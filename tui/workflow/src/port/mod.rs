@@ -10,407 +10,29 @@
 //! [`Request`] and [`Response`] (in `request.rs`) are the same calls as messages, for the
 //! dashboard's background worker: one variant per call and one dispatch ([`Request::call`]).
 
+mod error;
 mod request;
+mod types;
 
+pub use error::{BackendError, BackendResult, Operation};
 pub use request::{Request, Response};
+pub use types::*;
 
-use std::fmt;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use futures::StreamExt;
+use rand::seq::IndexedRandom;
 
-use crate::class::Class;
+use crate::cause::StopReason;
 use crate::drift::{DriftView, WindowSpec};
 use crate::history::HistoryEvent;
-use crate::quality::Labelled;
 use crate::run::ExecutionResult;
-use crate::status::ExecutionStatus;
 
-/// An execution's identity: its ARN on AWS, its store id locally.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ExecutionId(pub Arc<str>);
-
-impl Serialize for ExecutionId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl ExecutionId {
-    /// Wraps an id.
-    pub fn new(id: impl Into<Arc<str>>) -> Self {
-        ExecutionId(id.into())
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ExecutionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// One row of the executions list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExecutionSummary {
-    /// Identity.
-    pub id: ExecutionId,
-    /// Execution name.
-    pub name: String,
-    /// The input's `s3_key`, when the input has one.
-    pub s3_key: Option<String>,
-    /// Current status.
-    pub status: ExecutionStatus,
-    /// When it started.
-    pub start: DateTime<Utc>,
-    /// When it ended, if it has.
-    pub stop: Option<DateTime<Utc>>,
-    /// Error name of a failed execution, when the backend knows it cheaply.
-    pub error: Option<String>,
-    /// Cause of a failed execution, when the backend knows it cheaply.
-    pub cause: Option<String>,
-    /// `[p_bicycle, p_motorcycle]` once ClassifyImage answered (as far as the backend knows).
-    pub scores: Option<[f64; 2]>,
-    /// The image's true class, when the staged test split's labels name it; `None` for
-    /// unlabelled traffic (never guessed from the file name).
-    pub label: Option<Class>,
-}
-
-impl LowConfidenceFailure {
-    /// The class the model leaned to (below the threshold, so not acted on).
-    pub fn predicted(&self) -> Class {
-        Class::predicted([self.p_bicycle, self.p_motorcycle])
-    }
-
-    /// Whether the rejected prediction would have been right: `None` without a label.
-    pub fn would_be_right(&self) -> Option<bool> {
-        Some(self.predicted() == self.label?)
-    }
-}
-
-impl ExecutionSummary {
-    /// Run time so far (`now` for running executions).
-    pub fn duration(&self, now: DateTime<Utc>) -> Duration {
-        let end = self.stop.unwrap_or(now);
-        (end - self.start).to_std().unwrap_or_default()
-    }
-
-    /// The predicted class, once classified.
-    pub fn predicted(&self) -> Option<Class> {
-        self.scores.map(Class::predicted)
-    }
-
-    /// Whether the prediction was right: `None` without both a prediction and a label.
-    pub fn correct(&self) -> Option<bool> {
-        Some(self.predicted()? == self.label?)
-    }
-
-    /// The prediction with its label, for the quality measures.
-    pub fn labelled(&self) -> Option<Labelled> {
-        Some(Labelled {
-            scores: self.scores?,
-            label: self.label?,
-        })
-    }
-}
-
-/// Where an incremental listing left off. Opaque to the dashboard: each backend encodes its
-/// own position (a store change sequence locally; newest start time and the running
-/// executions on AWS).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Cursor(pub String);
-
-/// The answer to [`Backend::executions_since`]: executions that are new or changed since the
-/// cursor, and the cursor to pass next time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionDelta {
-    /// New or changed executions (a row replaces the one with the same id).
-    pub changed: Vec<ExecutionSummary>,
-    /// Position to continue from.
-    pub cursor: Cursor,
-    /// More changes are waiting (the page was full): ask again at once.
-    pub more: bool,
-    /// Executions that no longer exist (the stack was re-created, history expired): drop
-    /// them.
-    pub removed: Vec<ExecutionId>,
-}
-
-/// A time window for metrics, capture and low-confidence queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeRange {
-    /// Inclusive start.
-    pub start: DateTime<Utc>,
-    /// Exclusive end.
-    pub end: DateTime<Utc>,
-}
-
-impl TimeRange {
-    /// The `window` before `end`.
-    pub fn ending_at(end: DateTime<Utc>, window: Duration) -> Self {
-        let span = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
-        TimeRange {
-            start: end - span,
-            end,
-        }
-    }
-
-    /// True if `t` is inside.
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
-        t >= self.start && t < self.end
-    }
-}
-
-/// Endpoint metrics over a window, one value per period (CloudWatch GetMetricData shape).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct EndpointMetrics {
-    /// Start of the first period.
-    pub start: Option<DateTime<Utc>>,
-    /// Length of one period.
-    pub period: Duration,
-    /// Invocations per period.
-    pub invocations: Vec<f64>,
-    /// Average model latency per period, milliseconds (`None`: no invocations).
-    pub latency_ms: Vec<Option<f64>>,
-    /// Maximum model latency per period, milliseconds.
-    pub latency_max_ms: Vec<Option<f64>>,
-    /// 4XX + 5XX errors per period.
-    pub errors: Vec<f64>,
-}
-
-/// One data-capture record reduced to what the confidence chart needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CapturePoint {
-    /// `eventMetadata.inferenceTime`.
-    pub time: DateTime<Utc>,
-    /// `eventMetadata.eventId`.
-    pub event_id: String,
-    /// Probability of bicycle.
-    pub p_bicycle: f64,
-    /// Probability of motorcycle.
-    pub p_motorcycle: f64,
-}
-
-impl CapturePoint {
-    /// The model's confidence: the larger probability.
-    pub fn confidence(&self) -> f64 {
-        self.p_bicycle.max(self.p_motorcycle)
-    }
-}
-
-/// An execution that failed with `LowConfidence`, with the scores from its cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LowConfidenceFailure {
-    /// The execution, when known (log-based backends may only know the key).
-    pub execution: Option<ExecutionId>,
-    /// The image.
-    pub s3_key: Option<String>,
-    /// The image's true class, when the staged test split's labels name it.
-    pub label: Option<Class>,
-    /// Probability of bicycle.
-    pub p_bicycle: f64,
-    /// Probability of motorcycle.
-    pub p_motorcycle: f64,
-    /// The threshold in force.
-    pub threshold: f64,
-    /// When it failed.
-    pub time: DateTime<Utc>,
-}
-
-/// The `LowConfidence` failures of a window: the count over the whole window, and a page of
-/// the newest ones.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct LowConfidenceReport {
-    /// The newest failures, newest first.
-    pub failures: Vec<LowConfidenceFailure>,
-    /// Failures in the whole window (at least `failures.len()`).
-    pub total: u64,
-    /// Decisions (passed and refused) in the window, when the backend counts them: the
-    /// denominator of the low-confidence rate.
-    pub decisions: Option<u64>,
-}
-
-/// One log line for the logs panel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LogLine {
-    /// When.
-    pub time: DateTime<Utc>,
-    /// Where it came from (a log group, a state name, `endpoint`...).
-    pub source: String,
-    /// Severity.
-    pub level: LogLevel,
-    /// The text.
-    pub message: String,
-}
-
-/// Severity of a [`LogLine`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum LogLevel {
-    /// Normal progress.
-    Info,
-    /// Something failed.
-    Error,
-}
-
-/// The endpoint as the header shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EndpointInfo {
-    /// Endpoint name.
-    pub name: String,
-    /// SageMaker-style status: `InService`, `Creating`, `Failed`, or `NotTrained` locally.
-    pub status: String,
-    /// A short explanation (e.g. the model's validation accuracy, a failure reason).
-    pub detail: Option<String>,
-}
-
-impl EndpointInfo {
-    /// True when the endpoint can take requests.
-    pub fn in_service(&self) -> bool {
-        self.status == "InService"
-    }
-}
-
-/// Which kind of deployment a backend talks to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BackendKind {
-    /// The local stack in `home`.
-    Local {
-        /// The local home directory.
-        home: PathBuf,
-        /// The staged data is the generated stand-in (no CIFAR-100 was available), so the
-        /// scores on screen say nothing about the real model.
-        synthetic_data: bool,
-    },
-    /// AWS.
-    Aws {
-        /// Named profile, if any.
-        profile: Option<String>,
-        /// Where the credentials come from (`profile dev`, `env keys`, ...).
-        credentials: String,
-        /// Region.
-        region: String,
-    },
-}
-
-/// Static facts about a backend, known without a call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BackendInfo {
-    /// Local or AWS.
-    pub kind: BackendKind,
-    /// State machine name (or ARN).
-    pub state_machine: String,
-    /// Confidence threshold of the filter step.
-    pub threshold: f64,
-    /// Whether [`Backend::redrive`] can work here.
-    pub supports_redrive: bool,
-}
-
-/// Where the full record of an execution can be opened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordLink {
-    /// A console URL.
-    Url(String),
-    /// A local file and how to find the execution in it.
-    Local {
-        /// The file (the SQLite store).
-        path: PathBuf,
-        /// How to look at the record (e.g. a sqlite3 command).
-        hint: String,
-    },
-}
-
-impl fmt::Display for RecordLink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecordLink::Url(u) => f.write_str(u),
-            RecordLink::Local { path, hint } => write!(f, "{} ({hint})", path.display()),
-        }
-    }
-}
-
-/// Why a backend call failed. Names are stable ([`BackendError::name`]); messages say what
-/// to do.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BackendError {
-    /// The service asked us to slow down (ThrottlingException, SQLITE_BUSY); retry later.
-    #[error("{operation} was throttled: {message}")]
-    Throttled {
-        /// The call.
-        operation: &'static str,
-        /// What the service said.
-        message: String,
-    },
-    /// The call is not possible on this backend (e.g. redrive locally).
-    #[error("{operation} is not available on the {backend} backend: {reason}")]
-    Unsupported {
-        /// The call.
-        operation: &'static str,
-        /// `local` or `AWS`.
-        backend: &'static str,
-        /// Why, and what to do instead.
-        reason: String,
-    },
-    /// The backend is reachable but not ready for this (no model, no test data...).
-    #[error("{operation}: {reason}")]
-    NotReady {
-        /// The call.
-        operation: &'static str,
-        /// What is missing and how to fix it.
-        reason: String,
-    },
-    /// No such execution.
-    #[error("execution {0} not found")]
-    NotFound(String),
-    /// No such object in the bucket (its `s3://` URI).
-    #[error("{0} does not exist")]
-    ObjectNotFound(String),
-    /// Anything else the backend reported.
-    #[error("{operation} failed: {message}")]
-    Failed {
-        /// The call.
-        operation: &'static str,
-        /// What went wrong.
-        message: String,
-    },
-    /// The background task running the call panicked or was lost.
-    #[error("{operation} crashed in the background: {message}")]
-    TaskCrashed {
-        /// The call.
-        operation: &'static str,
-        /// The panic message.
-        message: String,
-    },
-}
-
-impl BackendError {
-    /// Stable name of the variant.
-    pub fn name(&self) -> &'static str {
-        match self {
-            BackendError::Throttled { .. } => "Throttled",
-            BackendError::Unsupported { .. } => "Unsupported",
-            BackendError::NotReady { .. } => "NotReady",
-            BackendError::NotFound(_) => "NotFound",
-            BackendError::ObjectNotFound(_) => "ObjectNotFound",
-            BackendError::Failed { .. } => "Failed",
-            BackendError::TaskCrashed { .. } => "TaskCrashed",
-        }
-    }
-
-    /// True for errors that mean "slow down" rather than "broken".
-    pub fn is_throttling(&self) -> bool {
-        matches!(self, BackendError::Throttled { .. })
-    }
-}
-
-/// Result of a backend call.
-pub type BackendResult<T> = Result<T, BackendError>;
+/// Executions [`Backend::start_random`] starts at once (a burst of a thousand must not open a
+/// thousand connections, nor wait for each start in turn).
+pub const START_CONCURRENCY: usize = 16;
 
 /// A deployment of the scones workflow, as the dashboard and `scones run` see it.
 ///
@@ -435,11 +57,43 @@ pub trait Backend: Send + Sync + 'static {
         id: ExecutionId,
     ) -> impl Future<Output = BackendResult<Vec<HistoryEvent>>> + Send;
 
-    /// Starts `count` executions, each on a random image of the test split.
+    /// Starts `count` executions, each on a random image of the test split, at most
+    /// [`START_CONCURRENCY`] starts at a time. The ones that started are returned; the first
+    /// error only when none did.
     fn start_random(
         &self,
         count: usize,
-    ) -> impl Future<Output = BackendResult<Vec<ExecutionId>>> + Send;
+    ) -> impl Future<Output = BackendResult<Vec<ExecutionId>>> + Send {
+        async move {
+            let keys = self.test_keys().await?;
+            let picks: Vec<String> = {
+                let mut rng = rand::rng();
+                (0..count)
+                    .filter_map(|_| keys.choose(&mut rng).cloned())
+                    .collect()
+            };
+            let results: Vec<BackendResult<ExecutionId>> = futures::stream::iter(picks)
+                .map(|key| self.start_execution(key))
+                .buffered(START_CONCURRENCY)
+                .collect()
+                .await;
+            let mut started = Vec::with_capacity(results.len());
+            let mut first_error = None;
+            for result in results {
+                match result {
+                    Ok(id) => started.push(id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a test execution did not start");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match (started.is_empty(), first_error) {
+                (true, Some(e)) => Err(e),
+                _ => Ok(started),
+            }
+        }
+    }
 
     /// The keys of the staged test split (to draw random test executions from). An empty
     /// split is [`BackendError::NotReady`], saying how to stage it.
@@ -458,8 +112,12 @@ pub trait Backend: Send + Sync + 'static {
         id: ExecutionId,
     ) -> impl Future<Output = BackendResult<ExecutionResult>> + Send;
 
-    /// Stops a running execution (StopExecution).
-    fn stop(&self, id: ExecutionId) -> impl Future<Output = BackendResult<()>> + Send;
+    /// Stops a running execution (StopExecution), recording `reason` as its error and cause.
+    fn stop(
+        &self,
+        id: ExecutionId,
+        reason: StopReason,
+    ) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// Redrives a failed execution (RedriveExecution).
     fn redrive(&self, id: ExecutionId) -> impl Future<Output = BackendResult<()>> + Send;
@@ -474,13 +132,14 @@ pub trait Backend: Send + Sync + 'static {
         period: Duration,
     ) -> impl Future<Output = BackendResult<EndpointMetrics>> + Send;
 
-    /// Data-capture records with inference time in `range`, oldest first, at most `limit`
-    /// (the newest ones when there are more).
+    /// Data-capture records with inference time in `range`, oldest first: all of them, or an
+    /// even sample across the window when there are more than `limit`
+    /// ([`crate::capture::sample_points`]).
     fn capture(
         &self,
         range: TimeRange,
         limit: usize,
-    ) -> impl Future<Output = BackendResult<Vec<CapturePoint>>> + Send;
+    ) -> impl Future<Output = BackendResult<CaptureSample>> + Send;
 
     /// `LowConfidence` failures in `range`: how many there are in all, and the newest of
     /// them (at most `limit`), newest first.

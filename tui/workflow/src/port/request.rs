@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Operation;
 use super::{
-    Backend, BackendResult, CapturePoint, Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta,
+    Backend, BackendResult, CaptureSample, Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta,
     ExecutionId, ExecutionSummary, LogLine, LowConfidenceReport, RecordLink, TimeRange,
 };
+use crate::cause::StopReason;
 use crate::drift::{DriftView, WindowSpec};
 use crate::history::HistoryEvent;
 
@@ -31,7 +33,7 @@ pub enum Request {
         /// How many executions.
         count: usize,
     },
-    /// [`Backend::stop`].
+    /// [`Backend::stop`] (with [`StopReason::DASHBOARD`]: the dashboard is what sends it).
     Stop {
         /// Which execution.
         id: ExecutionId,
@@ -106,7 +108,7 @@ pub enum Response {
     /// Metrics.
     Metrics(EndpointMetrics),
     /// Capture points.
-    Capture(Vec<CapturePoint>),
+    Capture(CaptureSample),
     /// Low-confidence failures.
     LowConfidence(LowConfidenceReport),
     /// An image's bytes, by key.
@@ -121,30 +123,22 @@ pub enum Response {
 
 impl Request {
     /// The call's name, for errors, pending-work lists and call counts.
-    pub fn operation(&self) -> &'static str {
+    pub fn operation(&self) -> Operation {
         match self {
-            Request::Executions { .. } => "ListExecutions",
-            Request::History { .. } => "GetExecutionHistory",
-            Request::StartRandom { .. } => "StartExecution",
-            Request::Stop { .. } => "StopExecution",
-            Request::Redrive { .. } => "RedriveExecution",
-            Request::Endpoint => "DescribeEndpoint",
-            Request::Metrics { .. } => "GetMetricData",
-            Request::Capture { .. } => "ReadDataCapture",
-            Request::LowConfidence { .. } => "LowConfidenceFailures",
-            Request::Image { .. } => "GetObject",
-            Request::Drift { .. } => "Drift",
-            Request::Logs { .. } => "FilterLogEvents",
-            Request::RecordLink { .. } => "RecordLink",
+            Request::Executions { .. } => Operation::ListExecutions,
+            Request::History { .. } => Operation::GetExecutionHistory,
+            Request::StartRandom { .. } => Operation::StartExecution,
+            Request::Stop { .. } => Operation::StopExecution,
+            Request::Redrive { .. } => Operation::RedriveExecution,
+            Request::Endpoint => Operation::DescribeEndpoint,
+            Request::Metrics { .. } => Operation::GetMetricData,
+            Request::Capture { .. } => Operation::ReadDataCapture,
+            Request::LowConfidence { .. } => Operation::LowConfidenceFailures,
+            Request::Image { .. } => Operation::GetObject,
+            Request::Drift { .. } => Operation::Drift,
+            Request::Logs { .. } => Operation::FilterLogEvents,
+            Request::RecordLink { .. } => Operation::RecordLink,
         }
-    }
-
-    /// True for the calls that change the deployment (refused by a read-only dashboard).
-    pub fn is_mutation(&self) -> bool {
-        matches!(
-            self,
-            Request::StartRandom { .. } | Request::Stop { .. } | Request::Redrive { .. }
-        )
     }
 
     /// Makes the call.
@@ -159,7 +153,7 @@ impl Request {
             }
             Request::StartRandom { count } => Response::Started(backend.start_random(count).await?),
             Request::Stop { id } => {
-                backend.stop(id.clone()).await?;
+                backend.stop(id.clone(), StopReason::DASHBOARD).await?;
                 Response::Stopped(id)
             }
             Request::Redrive { id } => {
