@@ -132,7 +132,7 @@ fn measure(dir: &str, n: usize) {
     println!(
         "initial load             {:.2} s ({} executions listed)",
         load.as_secs_f64(),
-        d.app.executions.total()
+        d.app().shared.executions.total()
     );
     println!(
         "frame 80x24 (executions) p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} frames",
@@ -157,7 +157,10 @@ fn measure(dir: &str, n: usize) {
         "peak RSS (VmHWM)         {:.1} MB",
         status_kb("VmHWM:") as f64 / 1024.0
     );
-    println!("steady state, refresh every {:?}:", d.app.config.refresh);
+    println!(
+        "steady state, refresh every {:?}:",
+        d.app().shared.config.refresh
+    );
     for line in calls {
         println!("  {line}");
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::KeyCode;
+use scones::dashboard::panels::executions::ExecutionsPanel;
 use scones_workflow::ExecutionStatus;
 use scones_workflow::port::{ExecutionId, ExecutionSummary};
 
@@ -52,7 +53,9 @@ fn render(c: &mut Criterion) {
             d.tick(Utc::now());
             runtime.block_on(d.settle(Duration::from_secs(30)));
             assert!(
-                d.app.detail.is_some(),
+                d.app()
+                    .panel::<ExecutionsPanel>()
+                    .is_some_and(|p| p.detail.is_some()),
                 "history of the selected execution loaded"
             );
             group.bench_function(format!("{n}/{w}x{h}/detail"), |b| {
@@ -65,7 +68,7 @@ fn render(c: &mut Criterion) {
         // A refresh bringing 10 new executions: merged on the UI thread.
         let backend = Arc::new(support::backend(&home));
         let (d, _) = runtime.block_on(support::loaded(backend, None, n, 80, 24));
-        let state = d.app.executions.clone();
+        let state = d.app().shared.executions.clone();
         let now = Utc::now();
         let fresh: Vec<ExecutionSummary> = (0..10)
             .map(|i| ExecutionSummary {

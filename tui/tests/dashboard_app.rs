@@ -17,9 +17,13 @@ use dashboard_support::{
     FixedPredictor, SlowPredictor, local_backend, options, other_runner, readonly_backend,
     run_random, staged_home,
 };
-use scones::dashboard::action::View;
 use scones::dashboard::headless::Headless;
-use scones::dashboard::state_runs::StateStatus;
+use scones::dashboard::panels::capture::CapturePanel;
+use scones::dashboard::panels::executions::ExecutionsPanel;
+use scones::dashboard::panels::executions::state_runs::StateStatus;
+use scones::dashboard::panels::logs::{self, LogsPanel};
+use scones::dashboard::panels::low_confidence::LowConfidencePanel;
+use scones::dashboard::panels::metrics::MetricsPanel;
 use scones_local::LocalBackend;
 use scones_workflow::ExecutionStatus;
 
@@ -37,8 +41,13 @@ fn dashboard(backend: LocalBackend, readonly: bool) -> Headless<LocalBackend> {
 }
 
 fn finished(app: &scones::dashboard::app::App, n: usize) -> bool {
-    app.executions.total() == n
-        && (0..n).all(|i| app.executions.at(i).is_some_and(|e| e.status.is_final()))
+    app.shared.executions.total() == n
+        && (0..n).all(|i| {
+            app.shared
+                .executions
+                .at(i)
+                .is_some_and(|e| e.status.is_final())
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,11 +60,12 @@ async fn t_starts_one_execution_that_appears_and_finishes() {
     );
     assert!(
         d.run_until(WAIT, STEP, |a| a
-            .feed(scones::dashboard::worker::Slot::Executions)
+            .shared
+            .health("executions")
             .is_some_and(|f| f.last_ok.is_some()))
             .await
     );
-    assert_eq!(d.app.executions.total(), 0);
+    assert_eq!(d.app().shared.executions.total(), 0);
     assert!(d.screen().contains("No executions yet"));
     // staged_home stages the synthetic stand-in: the header must say so.
     assert!(d.screen().contains("SYNTHETIC DATA"), "{}", d.screen());
@@ -66,14 +76,14 @@ async fn t_starts_one_execution_that_appears_and_finishes() {
         "{}",
         d.screen()
     );
-    let e = d.app.executions.at(0).unwrap().clone();
+    let e = d.app().shared.executions.at(0).unwrap().clone();
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert!(e.s3_key.as_deref().unwrap().starts_with("test/"), "{e:?}");
     let screen = d.screen();
     assert!(screen.contains("SUCCEEDED"), "{screen}");
     assert!(screen.contains("started execution"), "{screen}");
     // The endpoint is in service once the stack answered.
-    assert!(d.app.endpoint.as_ref().unwrap().in_service());
+    assert!(d.app().shared.endpoint.as_ref().unwrap().in_service());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,13 +100,14 @@ async fn filter_narrows_and_enter_opens_the_failing_state_of_a_low_confidence_ex
         "{}",
         d.screen()
     );
-    assert!(
-        (0..10).all(|i| d.app.executions.at(i).unwrap().error.as_deref() == Some("LowConfidence"))
-    );
+    assert!((0..10).all(
+        |i| d.app().shared.executions.at(i).unwrap().error.as_deref() == Some("LowConfidence")
+    ));
 
     let bicycles = (0..10)
         .filter(|i| {
-            d.app
+            d.app()
+                .shared
                 .executions
                 .at(*i)
                 .unwrap()
@@ -109,13 +120,22 @@ async fn filter_narrows_and_enter_opens_the_failing_state_of_a_low_confidence_ex
     d.press(KeyCode::Char('/'));
     d.type_text("bicycle");
     d.press(KeyCode::Enter);
-    assert_eq!(d.app.executions.view_len(), bicycles);
+    assert_eq!(d.app().shared.executions.view_len(), bicycles);
     assert!(d.screen().contains("filter:bicycle"));
 
     d.press(KeyCode::Enter);
-    assert!(d.app.detail_open);
-    assert!(d.run_until(WAIT, STEP, |a| a.detail.is_some()).await);
-    let detail = d.app.detail.as_ref().unwrap();
+    assert!(d.app().panel::<ExecutionsPanel>().unwrap().detail_open);
+    assert!(
+        d.run_until(WAIT, STEP, |a| a
+            .panel::<ExecutionsPanel>()
+            .is_some_and(|p| p.detail.is_some()))
+            .await
+    );
+    let detail = d
+        .app()
+        .panel::<ExecutionsPanel>()
+        .and_then(|p| p.detail.as_ref())
+        .unwrap();
     let run = detail.selected_run().unwrap();
     assert_eq!(run.name, "FilterLowConfidence");
     assert_eq!(run.status, StateStatus::Failed);
@@ -126,57 +146,97 @@ async fn filter_narrows_and_enter_opens_the_failing_state_of_a_low_confidence_ex
 
     // y copies the Error tab as JSON.
     d.press(KeyCode::Char('y'));
-    let copied: serde_json::Value = serde_json::from_str(d.copied.last().unwrap()).unwrap();
+    let copied: serde_json::Value = serde_json::from_str(d.copied().last().unwrap()).unwrap();
     assert_eq!(copied["error"], "LowConfidence");
     assert_eq!(copied["cause"]["errorType"], "LowConfidence");
 
     // Esc closes the detail, a second Esc clears the filter.
     d.press(KeyCode::Esc);
-    assert!(!d.app.detail_open);
+    assert!(!d.app().panel::<ExecutionsPanel>().unwrap().detail_open);
     d.press(KeyCode::Esc);
-    assert_eq!(d.app.executions.view_len(), 10);
+    assert_eq!(d.app().shared.executions.view_len(), 10);
 
     // The low-confidence, metrics and capture views see the same ten executions.
     d.press(KeyCode::Char('3'));
     assert!(
-        d.run_until(WAIT, STEP, |a| a.low_confidence.items.len() == 10)
+        d.run_until(WAIT, STEP, |a| a
+            .panel::<LowConfidencePanel>()
+            .unwrap()
+            .items
+            .len()
+            == 10)
             .await
     );
-    let f = &d.app.low_confidence.items[0];
+    let f = &d.app().panel::<LowConfidencePanel>().unwrap().items[0];
     assert!(
         (f.p_bicycle - 0.6).abs() < 1e-4 && (f.p_motorcycle - 0.4).abs() < 1e-4,
         "{f:?}"
     );
     assert_eq!(f.threshold, 0.93);
-    assert_eq!(d.app.low_confidence.rate(), Some(1.0));
+    assert_eq!(
+        d.app().panel::<LowConfidencePanel>().unwrap().rate(),
+        Some(1.0)
+    );
     d.press(KeyCode::Char('2'));
     assert!(
-        d.run_until(WAIT, STEP, |a| a.metrics.data.as_ref().is_some_and(|m| m
-            .invocations
-            .iter()
-            .sum::<f64>()
-            == 10.0))
+        d.run_until(WAIT, STEP, |a| a
+            .panel::<MetricsPanel>()
+            .unwrap()
+            .data
+            .as_ref()
+            .is_some_and(|m| m.invocations.iter().sum::<f64>() == 10.0))
             .await
     );
     d.press(KeyCode::Char('4'));
     assert!(
-        d.run_until(WAIT, STEP, |a| a.capture.points.len() == 10)
+        d.run_until(WAIT, STEP, |a| a
+            .panel::<CapturePanel>()
+            .unwrap()
+            .sample
+            .as_ref()
+            .map_or(0, |s| s.points.len())
+            == 10)
             .await,
         "{}",
         d.screen()
     );
-    assert!(d.app.capture.points.iter().all(|p| p.confidence() < 0.93));
-    d.press(KeyCode::Char('5'));
-    assert!(d.run_until(WAIT, STEP, |a| !a.logs.lines.is_empty()).await);
     assert!(
-        d.app
-            .logs
+        d.app()
+            .panel::<CapturePanel>()
+            .unwrap()
+            .sample
+            .as_ref()
+            .unwrap()
+            .points
+            .iter()
+            .all(|p| p.confidence() < 0.93)
+    );
+    d.press(KeyCode::Char('5'));
+    assert!(
+        d.run_until(WAIT, STEP, |a| !a
+            .panel::<LogsPanel>()
+            .unwrap()
+            .lines
+            .is_empty())
+            .await
+    );
+    assert!(
+        d.app()
+            .panel::<LogsPanel>()
+            .unwrap()
             .lines
             .iter()
             .any(|l| l.message.contains("ExecutionFailed"))
     );
-    assert!(d.app.logs.lines.iter().any(|l| l.source == "endpoint"));
-    assert_eq!(d.app.view, View::Logs);
+    assert!(
+        d.app()
+            .panel::<LogsPanel>()
+            .unwrap()
+            .lines
+            .iter()
+            .any(|l| l.source == "endpoint")
+    );
+    assert_eq!(d.app().view(), logs::VIEW);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,13 +245,12 @@ async fn executions_started_elsewhere_appear_live_in_a_read_only_dashboard() {
     let home = staged_home(tmp.path());
     let mut d = dashboard(readonly_backend(&home), true);
     assert!(
-        d.run_until(WAIT, STEP, |a| !a
-            .is_pending(scones::dashboard::worker::Slot::Executions)
+        d.run_until(WAIT, STEP, |a| !a.is_pending("executions")
             && a.refresh_age().is_some())
             .await
     );
     d.press(KeyCode::Char('t'));
-    assert_eq!(d.app.pending(), 0);
+    assert_eq!(d.app().pending(), 0);
     assert!(d.screen().contains("read-only"));
 
     run_random(&other_runner(&home), 6).await;
@@ -200,11 +259,14 @@ async fn executions_started_elsewhere_appear_live_in_a_read_only_dashboard() {
         "{}",
         d.screen()
     );
-    assert!((0..6).all(|i| d.app.executions.at(i).unwrap().status == ExecutionStatus::Succeeded));
+    assert!(
+        (0..6)
+            .all(|i| d.app().shared.executions.at(i).unwrap().status == ExecutionStatus::Succeeded)
+    );
     // Steady state: only the incremental listing and nothing new.
-    let total = d.app.executions.total();
+    let total = d.app().shared.executions.total();
     assert!(!d.run_until(Duration::from_secs(3), STEP, |_| false).await);
-    assert_eq!(d.app.executions.total(), total);
+    assert_eq!(d.app().shared.executions.total(), total);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -218,6 +280,7 @@ async fn s_stops_a_running_execution() {
     d.press(KeyCode::Char('t'));
     assert!(
         d.run_until(WAIT, STEP, |a| a
+            .shared
             .executions
             .selected()
             .is_some_and(|e| e.status == ExecutionStatus::Running))
@@ -226,6 +289,7 @@ async fn s_stops_a_running_execution() {
     d.press(KeyCode::Char('s'));
     assert!(
         d.run_until(WAIT, STEP, |a| a
+            .shared
             .executions
             .selected()
             .is_some_and(|e| e.status == ExecutionStatus::Aborted))
@@ -233,7 +297,7 @@ async fn s_stops_a_running_execution() {
         "{}",
         d.screen()
     );
-    let e = d.app.executions.selected().unwrap();
+    let e = d.app().shared.executions.selected().unwrap();
     assert_eq!(
         e.error.as_deref(),
         Some(scones_workflow::cause::STOPPED_ERROR)
@@ -241,7 +305,8 @@ async fn s_stops_a_running_execution() {
     // A finished execution cannot be stopped: the toast says why.
     d.press(KeyCode::Char('s'));
     assert!(
-        d.app
+        d.app()
+            .shared
             .toasts
             .items()
             .iter()
@@ -264,6 +329,7 @@ async fn redrive_and_record_link_explain_the_local_backend() {
     d.press(KeyCode::Char('o'));
     assert!(
         d.run_until(WAIT, STEP, |a| a
+            .shared
             .toasts
             .items()
             .iter()
@@ -299,18 +365,24 @@ async fn a_redriven_execution_shows_as_running_again() {
         48,
     );
     assert!(
-        d.run_until(WAIT, STEP, |a| a.detail.is_some()).await,
+        d.run_until(WAIT, STEP, |a| a
+            .panel::<ExecutionsPanel>()
+            .is_some_and(|p| p.detail.is_some()))
+            .await,
         "{}",
         d.screen()
     );
     d.press(KeyCode::Enter);
-    let app = &d.app;
-    assert_eq!(app.executions.selected_id(), Some(id.clone()));
+    let app = d.app();
+    assert_eq!(app.shared.executions.selected_id(), Some(id.clone()));
     assert_eq!(
-        app.executions.get(&id).unwrap().status,
+        app.shared.executions.get(&id).unwrap().status,
         ExecutionStatus::Running
     );
-    let detail = app.detail.as_ref().unwrap();
+    let detail = app
+        .panel::<ExecutionsPanel>()
+        .and_then(|p| p.detail.as_ref())
+        .unwrap();
     let states: Vec<(&str, StateStatus)> = detail
         .runs
         .iter()
@@ -325,7 +397,11 @@ async fn a_redriven_execution_shows_as_running_again() {
         ]
     );
     // Not cached as complete: it will be fetched again.
-    assert!(!app.history_current());
+    assert!(
+        !app.panel::<ExecutionsPanel>()
+            .unwrap()
+            .history_current(&app.shared)
+    );
     let screen = d.screen();
     assert!(screen.contains("RUNNING"), "{screen}");
 }
@@ -353,7 +429,7 @@ async fn texts_that_name_a_key_follow_the_users_bindings() {
     );
     let mut d = dashboard(true);
     d.press(KeyCode::Char('x'));
-    let toast = d.app.toasts.items().last().unwrap().text.clone();
+    let toast = d.app().shared.toasts.items().last().unwrap().text.clone();
     assert_eq!(
         toast,
         "read-only (--readonly): x, X, s and r are turned off"

@@ -16,7 +16,6 @@ use crossterm::event::KeyCode;
 use dashboard_support::{options, other_runner, readonly_backend, run_random, staged_home};
 use scones::dashboard::faults::{FaultPlan, Faults};
 use scones::dashboard::headless::Headless;
-use scones::dashboard::worker::Slot;
 use scones_workflow::port::Operation;
 
 const TICK: chrono::Duration = chrono::Duration::milliseconds(250);
@@ -61,20 +60,20 @@ async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
             d.settle(Duration::from_secs(10)).await,
             "tick {i}: calls never came back"
         );
-        for t in d.app.toasts.items() {
+        for t in d.app().shared.toasts.items() {
             saw_failure_toast |= t.text.contains("injected failure");
             saw_throttle_toast |= t.text.contains("throttled: backing off");
         }
-        if let Some(f) = d.app.feed(Slot::Executions) {
+        if let Some(f) = d.app().shared.health("executions") {
             max_throttled = max_throttled.max(f.throttled);
         }
-        stale_ticks += u32::from(d.app.is_stale());
+        stale_ticks += u32::from(d.app().is_stale());
         if i % 250 == 0 {
             let screen = d.screen();
             assert!(screen.contains("scones"), "tick {i}: {screen}");
         }
     }
-    assert_eq!(d.app.ticks, 10_000, "every tick processed");
+    assert_eq!(d.app().shared.ticks, 10_000, "every tick processed");
     let stats = faults.stats();
     let calls = stats.total_calls();
     assert!(calls > 2_000, "{stats:?}");
@@ -112,10 +111,10 @@ async fn thirty_percent_failing_or_throttled_calls_for_10k_ticks() {
         d.tick(now);
         assert!(d.settle(Duration::from_secs(10)).await);
     }
-    assert!(!d.app.is_stale(), "{}", d.screen());
-    assert!(d.app.refresh_age().unwrap() <= Duration::from_secs(2));
-    assert_eq!(d.app.executions.total(), 20);
-    assert!(!d.app.feed(Slot::Executions).unwrap().failing);
+    assert!(!d.app().is_stale(), "{}", d.screen());
+    assert!(d.app().refresh_age().unwrap() <= Duration::from_secs(2));
+    assert_eq!(d.app().shared.executions.total(), 20);
+    assert!(!d.app().shared.health("executions").unwrap().failing);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,15 +140,15 @@ async fn a_panicking_backend_call_becomes_an_error_toast() {
     assert!(d.settle(Duration::from_secs(10)).await);
     assert!(faults.stats().panicked >= 1);
     assert!(
-        d.app.toasts.items().iter().any(|t| t.text
+        d.app().shared.toasts.items().iter().any(|t| t.text
             == "ListExecutions crashed in the background: injected panic in ListExecutions"),
         "{:?}",
-        d.app.toasts.items()
+        d.app().shared.toasts.items()
     );
     let screen = d.screen();
     assert!(screen.contains("crashed"), "{screen}");
     faults.set_enabled(false);
     d.tick(start + chrono::Duration::seconds(2));
     assert!(d.settle(Duration::from_secs(10)).await);
-    assert!(!d.app.is_stale());
+    assert!(!d.app().is_stale());
 }

@@ -15,9 +15,13 @@ use crossterm::event::KeyCode;
 use ratatui::style::Color;
 
 use dashboard_support::{FixtureBackend, executions, options, t0};
-use scones::dashboard::action::View;
 use scones::dashboard::components::image::Entry;
 use scones::dashboard::headless::Headless;
+use scones::dashboard::panels::capture::CapturePanel;
+use scones::dashboard::panels::executions::ExecutionsPanel;
+use scones::dashboard::panels::logs::LogsPanel;
+use scones::dashboard::panels::low_confidence::LowConfidencePanel;
+use scones::dashboard::panels::{drift, metrics, quality};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -53,7 +57,7 @@ fn name(base: &str, (w, h): (u16, u16)) -> String {
 async fn executions_list() {
     for size in SIZES {
         let mut d = dashboard(size.0, size.1).await;
-        assert_eq!(d.app.executions.total(), 14);
+        assert_eq!(d.app().shared.executions.total(), 14);
         insta::assert_snapshot!(name("executions", size), d.screen());
     }
 }
@@ -68,10 +72,17 @@ async fn detail_of_a_low_confidence_failure() {
         for _ in 0..4 {
             d.press(KeyCode::Char('j'));
         }
-        assert_eq!(d.app.executions.selected().unwrap().name, "exec-0009");
+        assert_eq!(
+            d.app().shared.executions.selected().unwrap().name,
+            "exec-0009"
+        );
         d.press(KeyCode::Enter);
         settle(&mut d).await;
-        let detail = d.app.detail.as_ref().expect("history loaded");
+        let detail = d
+            .app()
+            .panel::<ExecutionsPanel>()
+            .and_then(|p| p.detail.as_ref())
+            .expect("history loaded");
         assert_eq!(detail.selected_run().unwrap().name, "FilterLowConfidence");
         assert_eq!(detail.runs[1].retries(), 1);
         // exec-0009's image has no label: its prediction is shown, not judged.
@@ -99,13 +110,24 @@ async fn detail_shows_the_label_the_verdict_and_the_image() {
     d.press(KeyCode::Char('/'));
     d.type_text("wrong");
     d.press(KeyCode::Enter);
-    assert_eq!(d.app.executions.view_len(), 1);
-    assert_eq!(d.app.executions.selected().unwrap().name, "exec-0008");
+    assert_eq!(d.app().shared.executions.view_len(), 1);
+    assert_eq!(
+        d.app().shared.executions.selected().unwrap().name,
+        "exec-0008"
+    );
     d.press(KeyCode::Enter);
     settle(&mut d).await;
-    let key = d.app.executions.selected().unwrap().s3_key.clone().unwrap();
+    let key = d
+        .app()
+        .shared
+        .executions
+        .selected()
+        .unwrap()
+        .s3_key
+        .clone()
+        .unwrap();
     assert!(
-        matches!(d.app.images.get(&key), Some(Entry::Ready(p)) if p.dimensions() == (32, 32)),
+        matches!(d.app().shared.images.get(&key), Some(Entry::Ready(p)) if p.dimensions() == (32, 32)),
         "the image was fetched and decoded"
     );
     let screen = d.screen();
@@ -129,13 +151,13 @@ async fn an_image_that_cannot_be_fetched_says_why_in_its_place() {
     d.press(KeyCode::Enter);
     settle(&mut d).await;
     let screen = d.screen();
-    let image = &d.app.images;
+    let image = &d.app().shared.images;
     assert!(
         matches!(image.get("incoming/gone.png"), Some(Entry::Failed { message, .. }) if message == "s3://scones-local/incoming/gone.png does not exist"),
         "{screen}"
     );
     assert!(screen.contains("does not"), "{screen}");
-    assert!(d.app.toasts.items().is_empty(), "{screen}");
+    assert!(d.app().shared.toasts.items().is_empty(), "{screen}");
     let calls = backend.image_calls.load(Ordering::SeqCst);
     assert_eq!(calls, 1);
     for second in 1..10 {
@@ -157,7 +179,7 @@ async fn quality_view() {
         let mut d = dashboard(size.0, size.1).await;
         d.press(KeyCode::Char('6'));
         settle(&mut d).await;
-        assert_eq!(d.app.view, View::Quality);
+        assert_eq!(d.app().view(), quality::VIEW);
         let screen = d.screen();
         assert!(
             screen.contains("13 finished · 11 classified · 9 with a label"),
@@ -184,7 +206,7 @@ async fn drift_view() {
         );
         d.press(KeyCode::Char('7'));
         settle(&mut d).await;
-        assert_eq!(d.app.view, View::Drift);
+        assert_eq!(d.app().view(), drift::VIEW);
         // The brightness row (confidence, class mix, low-confidence rate come first).
         d.press(KeyCode::Down);
         d.press(KeyCode::Down);
@@ -231,7 +253,7 @@ async fn a_backend_that_never_answered_shows_its_error_not_an_empty_list() {
     assert!(d.settle(Duration::from_secs(5)).await);
     let screen = d.screen();
     assert!(!screen.contains("Cannot list executions"), "{screen}");
-    assert_eq!(d.app.executions.total(), 14);
+    assert_eq!(d.app().shared.executions.total(), 14);
 }
 
 /// On AWS a stop cannot be taken back: the first `s` asks, the second (within 3 s, on the
@@ -242,7 +264,8 @@ async fn on_aws_stop_asks_for_a_second_press() {
     backend.aws.store(true, Ordering::SeqCst);
     let mut d = dashboard_with(backend.clone(), 100, 30, false).await;
     for _ in 0..20 {
-        if d.app
+        if d.app()
+            .shared
             .executions
             .selected()
             .is_some_and(|e| e.status == scones_workflow::ExecutionStatus::Running)
@@ -251,13 +274,18 @@ async fn on_aws_stop_asks_for_a_second_press() {
         }
         d.press(KeyCode::Down);
     }
-    let name = d.app.executions.selected().unwrap().name.clone();
+    let name = d.app().shared.executions.selected().unwrap().name.clone();
     d.press(KeyCode::Char('s'));
     settle(&mut d).await;
     assert_eq!(backend.stops.load(Ordering::SeqCst), 0);
     let asked = format!("press s again within 3 s to stop {name} on AWS");
     assert!(
-        d.app.toasts.items().iter().any(|t| t.text == asked),
+        d.app()
+            .shared
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text == asked),
         "{}",
         d.screen()
     );
@@ -282,7 +310,7 @@ async fn the_console_link_is_copied_and_shown_whole() {
     let mut d = dashboard_with(backend, 80, 24, false).await;
     d.press(KeyCode::Char('o'));
     settle(&mut d).await;
-    let url = d.copied.last().expect("the URL is copied").clone();
+    let url = d.copied().last().expect("the URL is copied").clone();
     assert!(
         url.starts_with("https://") && url.ends_with("exec-0013"),
         "{url}"
@@ -359,7 +387,7 @@ async fn metrics_view() {
         let mut d = dashboard(size.0, size.1).await;
         d.press(KeyCode::Char('2'));
         settle(&mut d).await;
-        assert_eq!(d.app.view, View::Metrics);
+        assert_eq!(d.app().view(), metrics::VIEW);
         insta::assert_snapshot!(name("metrics", size), d.screen());
     }
 }
@@ -413,7 +441,10 @@ async fn low_confidence_view() {
         let mut d = dashboard(size.0, size.1).await;
         d.press(KeyCode::Char('3'));
         settle(&mut d).await;
-        assert_eq!(d.app.low_confidence.items.len(), 2);
+        assert_eq!(
+            d.app().panel::<LowConfidencePanel>().unwrap().items.len(),
+            2
+        );
         insta::assert_snapshot!(name("low_confidence", size), d.screen());
     }
 }
@@ -424,7 +455,17 @@ async fn capture_view() {
         let mut d = dashboard(size.0, size.1).await;
         d.press(KeyCode::Char('4'));
         settle(&mut d).await;
-        assert_eq!(d.app.capture.points.len(), 80);
+        assert_eq!(
+            d.app()
+                .panel::<CapturePanel>()
+                .unwrap()
+                .sample
+                .as_ref()
+                .unwrap()
+                .points
+                .len(),
+            80
+        );
         insta::assert_snapshot!(name("capture", size), d.screen());
     }
 }
@@ -438,7 +479,7 @@ async fn logs_view() {
         }
         d.press(KeyCode::Char('5'));
         settle(&mut d).await;
-        assert!(!d.app.logs.lines.is_empty());
+        assert!(!d.app().panel::<LogsPanel>().unwrap().lines.is_empty());
         insta::assert_snapshot!(name("logs", size), d.screen());
     }
 }
@@ -451,12 +492,17 @@ async fn logs_of_a_just_finished_execution_are_refetched_until_ingestion_is_over
     let mut d = dashboard_with(backend.clone(), 100, 30, false).await;
     // exec-0012 stopped at 11:58:00.264; t0 is 12:00:00, just inside its window.
     d.press(KeyCode::Char('j'));
-    let selected = d.app.executions.selected().unwrap().clone();
+    let selected = d.app().shared.executions.selected().unwrap().clone();
     assert_eq!(selected.name, "exec-0012");
     d.press(KeyCode::Char('5'));
     settle(&mut d).await;
     assert_eq!(backend.logs_calls.load(Ordering::SeqCst), 1);
-    assert!(!d.app.logs_current());
+    assert!(
+        !d.app()
+            .panel::<LogsPanel>()
+            .unwrap()
+            .current(&d.app().shared)
+    );
     let mut at = t0();
     for _ in 0..10 {
         at += chrono::Duration::seconds(3);
@@ -465,7 +511,12 @@ async fn logs_of_a_just_finished_execution_are_refetched_until_ingestion_is_over
     }
     // Fetched again after the window closed, then left alone.
     assert_eq!(backend.logs_calls.load(Ordering::SeqCst), 2);
-    assert!(d.app.logs_current());
+    assert!(
+        d.app()
+            .panel::<LogsPanel>()
+            .unwrap()
+            .current(&d.app().shared)
+    );
 }
 
 #[tokio::test]
@@ -484,7 +535,7 @@ async fn filter_input() {
     let mut d = dashboard(80, 24).await;
     d.press(KeyCode::Char('/'));
     d.type_text("motor");
-    assert_eq!(d.app.executions.view_len(), 7);
+    assert_eq!(d.app().shared.executions.view_len(), 7);
     insta::assert_snapshot!("filter_typing_80x24", d.screen());
 }
 
@@ -492,7 +543,7 @@ async fn filter_input() {
 async fn empty_store_and_read_only_toast() {
     let mut d = dashboard_with(FixtureBackend::new(Vec::new()), 80, 24, true).await;
     d.press(KeyCode::Char('t'));
-    assert_eq!(d.app.pending(), 0, "read-only: nothing started");
+    assert_eq!(d.app().pending(), 0, "read-only: nothing started");
     insta::assert_snapshot!("empty_readonly_80x24", d.screen());
 }
 
@@ -503,7 +554,7 @@ async fn stale_marker_and_error_toast_when_refreshes_fail() {
     backend.failing.store(true, Ordering::SeqCst);
     d.tick(t0() + chrono::Duration::seconds(2));
     assert!(d.settle(Duration::from_secs(5)).await);
-    assert!(d.app.is_stale());
+    assert!(d.app().is_stale());
     insta::assert_snapshot!("stale_80x24", d.screen());
 }
 
@@ -577,4 +628,67 @@ async fn a_too_small_terminal_shows_a_notice_that_fits_and_ignores_mutating_keys
     d.press(KeyCode::Char('t'));
     settle(&mut d).await;
     assert_eq!(backend.started.load(Ordering::SeqCst), 1);
+}
+
+/// The mouse goes through the real event path: a click on a row selects it, a second click
+/// opens its detail, a click on a tab title switches to the tab, the wheel moves the list.
+#[tokio::test]
+async fn mouse_clicks_select_open_and_switch_tabs() {
+    use crossterm::event::MouseEventKind;
+    let mut d = dashboard(80, 24).await;
+    assert_eq!(d.app().shared.executions.selected, 0);
+    // Header (2 lines), tab bar, then the list's border and column header: the first row is
+    // on line 5; the third on line 7.
+    d.click(10, 7);
+    assert_eq!(d.app().shared.executions.selected, 2);
+    let panel =
+        |d: &Headless<FixtureBackend>| d.app().panel::<ExecutionsPanel>().unwrap().detail_open;
+    assert!(!panel(&d));
+    d.click(10, 7);
+    assert!(panel(&d), "a second click on the selected row opens it");
+    d.press(KeyCode::Esc);
+    d.mouse(MouseEventKind::ScrollDown, 10, 10);
+    assert_eq!(
+        d.app().shared.executions.selected,
+        5,
+        "a notch moves three rows"
+    );
+    // The tab bar is line 3; the titles start at column 0: find the second one.
+    let screen = d.screen();
+    let tabs = screen.lines().nth(2).unwrap();
+    let x = tabs.find(" 2 ").unwrap() as u16 + 1;
+    d.click(x, 2);
+    assert_eq!(d.app().view(), metrics::VIEW, "{tabs}");
+}
+
+/// A signal from outside ends the dashboard like `q`, with the status a shell reports for
+/// it (130 after SIGINT, 143 after SIGTERM).
+#[tokio::test]
+async fn a_signal_ends_the_dashboard_with_its_exit_status() {
+    use scones::dashboard::event::Event;
+    let mut d = dashboard(80, 24).await;
+    d.send(Event::Terminate(143)).unwrap();
+    assert!(d.app().should_quit);
+    assert_eq!(d.app().exit_status, Some(143));
+    let mut d = dashboard(80, 24).await;
+    d.press(KeyCode::Char('q'));
+    assert!(d.app().should_quit);
+    assert_eq!(d.app().exit_status, None, "q is a normal quit");
+}
+
+/// Every tab's title stays visible at 80 columns (short titles where the full ones do not
+/// fit), and the titles sit side by side.
+#[tokio::test]
+async fn every_tab_fits_at_80_columns() {
+    use scones::dashboard::components::tab_ranges;
+    for width in [80, 200] {
+        let d = dashboard(width, 24).await;
+        let ranges = tab_ranges(d.app().areas().tabs, d.app());
+        assert_eq!(ranges.len(), d.app().tabs().count());
+        assert_eq!(ranges[0].0, 0);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].1 + 1, w[1].0);
+        }
+        assert!(ranges.last().unwrap().1 <= width, "{ranges:?}");
+    }
 }

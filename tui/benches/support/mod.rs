@@ -151,10 +151,10 @@ pub async fn loaded<B: Backend>(
     }
     let ok = d
         .run_until(Duration::from_secs(600), Duration::from_millis(1), |app| {
-            app.executions.total() >= n
+            app.shared.executions.total() >= n
         })
         .await;
-    assert!(ok, "loaded {} of {n}", d.app.executions.total());
+    assert!(ok, "loaded {} of {n}", d.app().shared.executions.total());
     let took = started.elapsed();
     d.settle(Duration::from_secs(30)).await;
     (d, took)

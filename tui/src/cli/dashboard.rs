@@ -102,7 +102,7 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
             .then(|| home.logs_dir().join("dashboard.log")),
     };
     let backend = Arc::new(backend);
-    runtime.block_on(async {
+    let signalled = runtime.block_on(async {
         let result = dashboard::run(Arc::clone(&backend), options).await;
         // Executions started from the dashboard run in this process: let them finish
         // (the terminal is already restored) rather than leave them to be closed as
@@ -110,7 +110,13 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
         backend.finish(std::time::Duration::from_secs(10)).await;
         result
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(signalled))
+}
+
+/// Success after `q`; 128 + the signal's number after a signal ended the dashboard, as a
+/// shell reports it (130 after SIGINT, 143 after SIGTERM), so a script can tell.
+pub fn exit_code(signalled: Option<u8>) -> ExitCode {
+    signalled.map_or(ExitCode::SUCCESS, ExitCode::from)
 }
 
 /// Stages data and trains a model when the home has none (`--if-missing` of `scones stage`

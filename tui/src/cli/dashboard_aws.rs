@@ -43,7 +43,7 @@ pub fn run(
             readonly,
             log_file,
         };
-        dashboard::run(Arc::new(aws), options).await?;
-        Ok(ExitCode::SUCCESS)
+        let signalled = dashboard::run(Arc::new(aws), options).await?;
+        Ok(super::dashboard::exit_code(signalled))
     })
 }

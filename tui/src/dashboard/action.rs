@@ -12,64 +12,10 @@ use scones_workflow::port::Request;
 use crate::dashboard::keymap::KeyAction;
 use crate::dashboard::worker::{Completion, RequestId, Slot};
 
-/// The dashboard's views, one per tab.
+/// A tab, by the name its panel gives it (`crate::dashboard::panels` lists them in tab
+/// order). The key table's `GoView` actions name the tabs this way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum View {
-    /// The executions list (and, when open, one execution's detail).
-    Executions,
-    /// Endpoint metrics.
-    Metrics,
-    /// LowConfidence failures.
-    LowConfidence,
-    /// Data-capture confidence over time.
-    Capture,
-    /// Logs of the selected execution.
-    Logs,
-    /// Decision quality over the window (labelled executions).
-    Quality,
-    /// Drift of the served model's traffic against its baseline.
-    Drift,
-}
-
-impl View {
-    /// Tab order.
-    pub const ALL: [View; 7] = [
-        View::Executions,
-        View::Metrics,
-        View::LowConfidence,
-        View::Capture,
-        View::Logs,
-        View::Quality,
-        View::Drift,
-    ];
-
-    /// Tab title.
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Executions => "Executions",
-            View::Metrics => "Metrics",
-            View::LowConfidence => "Low confidence",
-            View::Capture => "Capture",
-            View::Logs => "Logs",
-            View::Quality => "Quality",
-            View::Drift => "Drift",
-        }
-    }
-
-    /// Tab title where the full ones do not fit.
-    pub fn short_title(self) -> &'static str {
-        match self {
-            View::Executions => "Execs",
-            View::LowConfidence => "Low conf",
-            other => other.title(),
-        }
-    }
-
-    /// Position in the tab bar.
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-}
+pub struct View(pub &'static str);
 
 /// A user intent or an outside event, after key mapping.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +26,9 @@ pub enum Action {
     Resize(u16, u16),
     /// Leave the dashboard.
     Quit,
+    /// A signal ended the dashboard (SIGINT, SIGTERM...): leave, exiting with this status
+    /// (128 + the signal number, as a shell reports it).
+    Terminated(u8),
     /// Move the selection by this many rows (negative: up).
     Move(i32),
     /// Select the first row.

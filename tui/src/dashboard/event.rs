@@ -34,8 +34,9 @@ pub enum Event {
     /// Reading the terminal failed; the dashboard cannot go on.
     InputError(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT from outside (in raw mode Ctrl-C is a key, not a
-    /// signal): leave like `q` would, restoring the terminal.
-    Terminate,
+    /// signal): leave like `q` would, restoring the terminal, and exit with 128 + the
+    /// signal's number as a shell reports a process the signal ended.
+    Terminate(u8),
 }
 
 /// The sending and receiving ends of the event channel.
@@ -62,7 +63,7 @@ impl EventTask {
                 let event = tokio::select! {
                     _ = tick_clock.tick() => Event::Tick(Utc::now()),
                     _ = frame_clock.tick() => Event::Render,
-                    _ = terminate.recv() => Event::Terminate,
+                    Some(status) = terminate.recv() => Event::Terminate(status),
                     input = input.next() => match input {
                         Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => Event::Key(key),
                         Some(Ok(TermEvent::Mouse(mouse))) => Event::Mouse(mouse),
@@ -93,22 +94,23 @@ impl Drop for EventTask {
 /// terminal left in raw mode).
 /// The sender is returned so the caller keeps the channel open (and `recv` pending) even
 /// when no signal could be hooked.
-fn terminate_signals() -> (UnboundedSender<()>, UnboundedReceiver<()>) {
+fn terminate_signals() -> (UnboundedSender<u8>, UnboundedReceiver<u8>) {
     let (tx, rx) = unbounded_channel();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        for kind in [
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-            SignalKind::interrupt(),
-            SignalKind::quit(),
+        // The exit status a shell gives a process ended by the signal: 128 + its number.
+        for (kind, status) in [
+            (SignalKind::terminate(), 143),
+            (SignalKind::hangup(), 129),
+            (SignalKind::interrupt(), 130),
+            (SignalKind::quit(), 131),
         ] {
             if let Ok(mut sig) = signal(kind) {
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     while sig.recv().await.is_some() {
-                        if tx.send(()).is_err() {
+                        if tx.send(status).is_err() {
                             break;
                         }
                     }

@@ -1,35 +1,49 @@
-//! The dashboard without a terminal: the real [`App`], [`Worker`] and key mapping, driven by
-//! code. Tests press keys and wait for answers; benchmarks render frames and count calls.
-//! Only the event task and the terminal session are left out.
+//! The dashboard without a terminal (feature `test-support`): the real [`Dashboard`] — key
+//! map, [`Dashboard::handle`], the app, the worker — on a ratatui `TestBackend`, driven by
+//! code. Tests press keys, click, send signals and wait for answers; benchmarks render
+//! frames and count calls. Only the event task (the clocks and the terminal's input) is
+//! left out: the test is the clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::dashboard::action::{Action, Command};
 use crate::dashboard::app::{App, AppOptions};
-use crate::dashboard::components;
 use crate::dashboard::event::{self, Event};
 use crate::dashboard::faults::Faults;
-use crate::dashboard::keymap::map_key;
-use crate::dashboard::worker::Worker;
+use crate::dashboard::{Dashboard, DashboardError, Screen, components};
 use scones_workflow::port::Backend;
 
-/// A dashboard driven by code, on a `TestBackend` of a given size.
-pub struct Headless<B: Backend> {
-    /// The state.
-    pub app: App,
-    worker: Worker<B>,
-    events: UnboundedReceiver<Event>,
+/// A screen in memory that keeps what was put on the clipboard.
+pub struct TestScreen {
     terminal: Terminal<TestBackend>,
     /// Text put on the clipboard, in order.
     pub copied: Vec<String>,
+}
+
+impl Screen for TestScreen {
+    fn draw(&mut self, app: &App) -> std::io::Result<()> {
+        // TestBackend cannot fail to draw.
+        let _ = self.terminal.draw(|f| components::draw(f, app));
+        Ok(())
+    }
+
+    fn copy(&mut self, text: &str) {
+        self.copied.push(text.to_owned());
+    }
+}
+
+/// A dashboard driven by code, on a `TestBackend` of a given size.
+pub struct Headless<B: Backend> {
+    /// The dashboard.
+    pub dashboard: Dashboard<B, TestScreen>,
+    events: UnboundedReceiver<Event>,
     /// Completions handled.
     pub completions: u64,
 }
@@ -45,41 +59,54 @@ impl<B: Backend> Headless<B> {
         height: u16,
     ) -> Self {
         let (tx, rx) = event::channel();
-        let app = App::new(backend.info(), options, now, Rect::new(0, 0, width, height));
         let terminal = match Terminal::new(TestBackend::new(width, height)) {
             Ok(t) => t,
             Err(never) => match never {},
         };
-        Headless {
-            app,
-            worker: Worker::new(backend, tx),
-            events: rx,
+        let screen = TestScreen {
             terminal,
             copied: Vec::new(),
+        };
+        Headless {
+            dashboard: Dashboard::new(
+                backend,
+                options,
+                now,
+                Rect::new(0, 0, width, height),
+                screen,
+                tx,
+            ),
+            events: rx,
             completions: 0,
         }
     }
 
+    /// The state.
+    pub fn app(&self) -> &App {
+        &self.dashboard.app
+    }
+
+    /// Text put on the clipboard, in order.
+    pub fn copied(&self) -> &[String] {
+        &self.dashboard.screen.copied
+    }
+
     /// The same dashboard with `faults` injected in front of every backend call.
     pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
-        self.worker = self.worker.with_faults(faults);
+        self.dashboard
+            .worker_mut()
+            .set_gate(Arc::new(move |operation| faults.gate(operation)));
         self
     }
 
-    /// Applies an action and starts the work it asks for.
-    pub fn act(&mut self, action: Action) {
-        let commands = self.app.update(action);
-        for command in commands {
-            match command {
-                Command::Fetch { id, slot, request } => self.worker.submit(id, slot, request),
-                Command::Copy(text) => self.copied.push(text),
-            }
-        }
+    /// Hands an event to the dashboard, as the event task would.
+    pub fn send(&mut self, event: Event) -> Result<(), DashboardError> {
+        self.dashboard.handle(event)
     }
 
     /// A tick at `now`.
     pub fn tick(&mut self, now: DateTime<Utc>) {
-        self.act(Action::Tick(now));
+        let _ = self.send(Event::Tick(now));
     }
 
     /// Presses a key (through the key map, in the current input mode).
@@ -89,17 +116,32 @@ impl<B: Backend> Headless<B> {
 
     /// Presses a key with modifiers.
     pub fn press_with(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        let key = KeyEvent::new(code, modifiers);
-        let keymap = self.app.config.keymap.clone();
-        if let Some(action) = map_key(&keymap, self.app.mode, &key) {
-            self.act(action);
-        }
+        let _ = self.send(Event::Key(KeyEvent::new(code, modifiers)));
+    }
+
+    /// A left click at (column, row).
+    pub fn click(&mut self, column: u16, row: u16) {
+        self.mouse(MouseEventKind::Down(MouseButton::Left), column, row);
+    }
+
+    /// A mouse event of `kind` at (column, row).
+    pub fn mouse(&mut self, kind: MouseEventKind, column: u16, row: u16) {
+        let _ = self.send(Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }));
     }
 
     /// Resizes the terminal (what a real one reports as a resize event).
     pub fn resize(&mut self, width: u16, height: u16) {
-        self.terminal.backend_mut().resize(width, height);
-        self.act(Action::Resize(width, height));
+        self.dashboard
+            .screen
+            .terminal
+            .backend_mut()
+            .resize(width, height);
+        let _ = self.send(Event::Resize(width, height));
     }
 
     /// Types text (each character a key press).
@@ -113,10 +155,10 @@ impl<B: Backend> Headless<B> {
     pub fn drain(&mut self) -> usize {
         let mut n = 0;
         while let Ok(event) = self.events.try_recv() {
-            if let Event::Completed(c) = event {
-                self.act(Action::Completed(c));
+            if matches!(event, Event::Completed(_)) {
                 n += 1;
             }
+            let _ = self.send(event);
         }
         self.completions += n as u64;
         n
@@ -128,15 +170,16 @@ impl<B: Backend> Headless<B> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             self.drain();
-            if self.app.pending() == 0 {
+            if self.dashboard.app.pending() == 0 {
                 return true;
             }
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(Event::Completed(c))) => {
-                    self.completions += 1;
-                    self.act(Action::Completed(c));
+                Ok(Some(event)) => {
+                    if matches!(event, Event::Completed(_)) {
+                        self.completions += 1;
+                    }
+                    let _ = self.send(event);
                 }
-                Ok(Some(_)) => {}
                 Ok(None) | Err(_) => return false,
             }
         }
@@ -154,7 +197,7 @@ impl<B: Backend> Headless<B> {
         loop {
             self.tick(Utc::now());
             self.settle(every).await;
-            if done(&self.app) {
+            if done(&self.dashboard.app) {
                 return true;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -164,12 +207,12 @@ impl<B: Backend> Headless<B> {
         }
     }
 
-    /// Draws a frame and returns the screen.
+    /// Draws a frame (as a render event does, whether or not anything changed) and returns
+    /// the screen.
     pub fn render(&mut self) -> &TestBackend {
-        let app = &self.app;
-        // TestBackend cannot fail to draw.
-        let _ = self.terminal.draw(|f| components::draw(f, app));
-        self.terminal.backend()
+        self.dashboard.app.dirty = true;
+        let _ = self.send(Event::Render);
+        self.dashboard.screen.terminal.backend()
     }
 
     /// Draws a frame and returns the screen as text, one line per row.

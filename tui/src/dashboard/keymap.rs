@@ -6,7 +6,10 @@ use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
-use crate::dashboard::action::{Action, View};
+use crate::dashboard::action::Action;
+use crate::dashboard::panels::{
+    capture, drift, executions, logs, low_confidence, metrics, quality,
+};
 
 /// A bindable command, named for the config file's `[keys]` table. What each one is called,
 /// says, does and is bound to by default is its row of [`BINDINGS`].
@@ -184,49 +187,49 @@ pub static BINDINGS: [Binding; 32] = {
             K::Executions,
             "view_executions",
             "executions tab",
-            Action::GoView(View::Executions),
+            Action::GoView(executions::VIEW),
             &["1"],
         ),
         bind(
             K::Metrics,
             "view_metrics",
             "endpoint metrics tab",
-            Action::GoView(View::Metrics),
+            Action::GoView(metrics::VIEW),
             &["2"],
         ),
         bind(
             K::LowConfidence,
             "view_low_confidence",
             "low-confidence tab",
-            Action::GoView(View::LowConfidence),
+            Action::GoView(low_confidence::VIEW),
             &["3"],
         ),
         bind(
             K::Capture,
             "view_capture",
             "data-capture tab",
-            Action::GoView(View::Capture),
+            Action::GoView(capture::VIEW),
             &["4"],
         ),
         bind(
             K::Logs,
             "view_logs",
             "logs tab",
-            Action::GoView(View::Logs),
+            Action::GoView(logs::VIEW),
             &["5"],
         ),
         bind(
             K::Quality,
             "view_quality",
             "decision-quality tab",
-            Action::GoView(View::Quality),
+            Action::GoView(quality::VIEW),
             &["6"],
         ),
         bind(
             K::Drift,
             "view_drift",
             "drift tab",
-            Action::GoView(View::Drift),
+            Action::GoView(drift::VIEW),
             &["7"],
         ),
         bind(

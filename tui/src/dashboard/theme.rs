@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 
 use scones_workflow::ExecutionStatus;
 
-use crate::dashboard::state_runs::StateStatus;
+use crate::dashboard::panels::executions::state_runs::StateStatus;
 
 /// Which palette.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

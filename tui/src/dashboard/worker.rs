@@ -7,7 +7,8 @@
 //! for), and the app ignores completions whose id is not the latest of their slot, so a
 //! late answer cannot overwrite a newer one. Mutations (start, stop, redrive) are never
 //! cancelled. A panic inside a call is caught and reported as
-//! [`BackendError::TaskCrashed`], so a broken backend cannot take the UI down.
+//! [`BackendError::TaskCrashed`], so a broken backend cannot take the UI down. A [`Gate`] in
+//! front of every call lets tests inject faults and count calls.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -20,7 +21,6 @@ use tokio::task::AbortHandle;
 use scones_workflow::port::{Backend, BackendError, BackendResult, Operation, Request, Response};
 
 use crate::dashboard::event::Event;
-use crate::dashboard::faults::Faults;
 
 /// Identifies one request; increases monotonically within an app.
 pub type RequestId = u64;
@@ -28,25 +28,9 @@ pub type RequestId = u64;
 /// Which stream of data a request feeds; at most one request per slot is worth having.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {
-    /// The executions list.
-    Executions,
-    /// The selected execution's history.
-    History,
-    /// Header endpoint status.
-    Endpoint,
-    /// Metrics panel.
-    Metrics,
-    /// Capture panel.
-    Capture,
-    /// Low-confidence panel.
-    LowConfidence,
-    /// Logs panel.
-    Logs,
-    /// Drift view (and the header's drift marker).
-    Drift,
-    /// The image of the selected execution or failure.
-    Image,
-    /// Start/stop/redrive: never cancelled, never stale.
+    /// A feed, by name (see [`crate::dashboard::panel::Feed`]).
+    Feed(&'static str),
+    /// Start/stop/redrive and the other mutations: never cancelled, never stale.
     Mutation,
 }
 
@@ -68,8 +52,12 @@ pub struct Worker<B: Backend> {
     backend: Arc<B>,
     events: UnboundedSender<Event>,
     running: HashMap<Slot, AbortHandle>,
-    faults: Option<Arc<Faults>>,
+    gate: Option<Gate>,
 }
+
+/// A check in front of every call: `Err` answers the call instead of making it (fault
+/// injection in tests and benchmarks, which also count calls with it).
+pub type Gate = Arc<dyn Fn(Operation) -> BackendResult<()> + Send + Sync>;
 
 impl<B: Backend> Worker<B> {
     /// A worker sending completions to `events`.
@@ -78,14 +66,13 @@ impl<B: Backend> Worker<B> {
             backend,
             events,
             running: HashMap::new(),
-            faults: None,
+            gate: None,
         }
     }
 
-    /// The same, with `faults` injected in front of every call (tests, benchmarks).
-    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
-        self.faults = Some(faults);
-        self
+    /// Puts `gate` in front of every call.
+    pub fn set_gate(&mut self, gate: Gate) {
+        self.gate = Some(gate);
     }
 
     /// Starts `request` for `slot` in the background, aborting the previous request of the
@@ -94,11 +81,11 @@ impl<B: Backend> Worker<B> {
         let operation = request.operation();
         let backend = Arc::clone(&self.backend);
         let events = self.events.clone();
-        let faults = self.faults.clone();
+        let gate = self.gate.clone();
         let task = tokio::spawn(async move {
             let call = async {
-                if let Some(faults) = &faults {
-                    faults.gate(operation)?;
+                if let Some(gate) = &gate {
+                    gate(operation)?;
                 }
                 request.call(backend.as_ref()).await
             };

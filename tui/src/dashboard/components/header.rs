@@ -8,18 +8,18 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::dashboard::app::App;
 use crate::dashboard::components::truncate;
+use crate::dashboard::shared::Shared;
 use scones_workflow::port::BackendKind;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// Draws the two header lines.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
     let sep = || Span::styled(" │ ", theme.dim);
     let mut first = vec![Span::styled(" scones ", theme.tab_active), Span::raw(" ")];
-    match &app.info.kind {
+    match &shared.info.kind {
         BackendKind::Local {
             home,
             synthetic_data,
@@ -65,20 +65,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     first.push(sep());
     first.push(Span::styled("sm ", theme.dim));
     first.push(Span::styled(
-        truncate(&app.info.state_machine, 28),
+        truncate(&shared.info.state_machine, 28),
         theme.text,
     ));
     first.push(sep());
     first.push(Span::styled("threshold ", theme.dim));
-    first.push(Span::styled(format!("{}", app.info.threshold), theme.text));
-    if app.readonly {
+    first.push(Span::styled(
+        format!("{}", shared.info.threshold),
+        theme.text,
+    ));
+    if shared.readonly {
         first.push(sep());
         first.push(Span::styled("READ-ONLY", theme.warn));
     }
 
-    let drift = app.drift.alarm();
+    let drift = shared.drift_alarm;
     let mut second = vec![Span::styled(" endpoint ", theme.dim)];
-    match &app.endpoint {
+    match &shared.endpoint {
         Some(e) => {
             // The name is long and constant: only when there is room for it (a drift
             // marker takes its place at 80 columns).
@@ -97,15 +100,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         second.push(sep());
         second.push(Span::styled(
             format!(" DRIFT {} ", verdict.label()),
-            super::drift::verdict_style(theme, verdict)
+            crate::dashboard::panels::drift::verdict_style(theme, verdict)
                 .add_modifier(ratatui::style::Modifier::REVERSED),
         ));
         second.push(Span::styled(" (7)", theme.dim));
     }
     second.push(sep());
-    let pending = app.pending();
+    let pending = shared.pending;
     if pending > 0 {
-        let frame_no = (app.ticks as usize) % SPINNER.len();
+        let frame_no = (shared.ticks as usize) % SPINNER.len();
         second.push(Span::styled(
             format!("{} {pending} pending", SPINNER[frame_no]),
             theme.busy,
@@ -114,7 +117,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         second.push(Span::styled("idle", theme.dim));
     }
     second.push(sep());
-    match app.refresh_age() {
+    match shared.refresh_age() {
         Some(age) => {
             second.push(Span::styled("refreshed ", theme.dim));
             let text = if age < std::time::Duration::from_secs(1) {
@@ -126,7 +129,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         None => second.push(Span::styled("not refreshed yet", theme.dim)),
     }
-    if app.is_stale() {
+    if shared.is_stale() {
         second.push(Span::raw(" "));
         second.push(Span::styled(
             " STALE ",
@@ -140,7 +143,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// `3s`, `2m`, `1h`: refresh ages need no more precision.
-pub(super) fn fmt_age(age: std::time::Duration) -> String {
+pub fn fmt_age(age: std::time::Duration) -> String {
     let s = age.as_secs();
     match s {
         0..60 => format!("{s}s"),

@@ -6,14 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::dashboard::app::App;
 use crate::dashboard::components::truncate;
 use crate::dashboard::keymap::KeyAction;
+use crate::dashboard::shared::Shared;
 
 /// Draws the overlay centred in `area`.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let km = &app.config.keymap;
+pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
+    let km = &shared.config.keymap;
     let entries: Vec<(String, &str)> = KeyAction::all()
         .map(|a| {
             let keys = km
@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     );
     frame.render_widget(Clear, rect);
     let mut title = vec![Span::styled(" Keys ", theme.title)];
-    if app.readonly {
+    if shared.readonly {
         title.push(Span::styled(
             format!("(read-only: {} are off) ", km.hints(&KeyAction::MUTATING)),
             theme.warn,

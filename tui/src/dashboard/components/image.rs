@@ -26,7 +26,7 @@ use ratatui_image::picker::Picker;
 use ratatui_image::protocol::Protocol;
 use ratatui_image::{Image, Resize};
 
-use crate::dashboard::app::App;
+use crate::dashboard::shared::Shared;
 
 /// Images kept decoded.
 pub const IMAGE_CACHE: usize = 64;
@@ -201,8 +201,8 @@ pub fn square_cells(height: u16) -> Size {
 }
 
 /// Draws the image of `key` (or why there is none) in `area`, with a border titled `title`.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, key: Option<&str>, title: &str) {
-    let theme = &app.theme;
+pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared, key: Option<&str>, title: &str) {
+    let theme = &shared.theme;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
@@ -212,10 +212,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, key: Option<&str>, title: 
     if inner.width == 0 || inner.height == 0 {
         return;
     }
-    let message = match (app.picker.as_ref(), key) {
+    let message = match (shared.picker.as_ref(), key) {
         (None, _) => "images off (config: images)".to_owned(),
         (_, None) => "no image key".to_owned(),
-        (Some(picker), Some(key)) => match app.images.get(key) {
+        (Some(picker), Some(key)) => match shared.images.get(key) {
             None => "loading…".to_owned(),
             Some(Entry::Failed { message, .. }) => message.clone(),
             Some(Entry::Ready(picture)) => {

@@ -1,21 +1,14 @@
-//! The panels. Each module holds a panel's state (updated by [`App::update`]) and its
-//! `draw` function; this module lays them out and draws the whole screen.
+//! The screen around the tabs (header, tab bar, footer, toasts, help) and the widgets the
+//! tabs share (images, formatting helpers, "loading…" and "unavailable" notices); the tab
+//! on screen draws the body.
 //!
-//! Drawing is a pure function of [`App`]: no I/O, no awaits, no mutation. The layout is
+//! Drawing is a pure function of the state: no I/O, no awaits, no mutation. The layout is
 //! computed by [`areas`] from the terminal size alone, so the mouse handler hit-tests
 //! against exactly the rectangles that were drawn.
 
-pub mod capture;
-pub mod detail;
-pub mod drift;
-pub mod executions;
 pub mod header;
 pub mod help;
 pub mod image;
-pub mod logs;
-pub mod low_confidence;
-pub mod metrics;
-pub mod quality;
 pub mod toasts;
 
 use std::time::Duration;
@@ -26,10 +19,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::dashboard::action::View;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{InputMode, KeyAction};
-use crate::dashboard::worker::Slot;
+use crate::dashboard::panel::Tab;
+use crate::dashboard::shared::Shared;
 use scones_workflow::port::BackendKind;
 
 /// Smallest terminal the dashboard draws in; below it, a message asks for more room.
@@ -48,18 +41,10 @@ pub struct Areas {
     pub header: Rect,
     /// Tab bar.
     pub tabs: Rect,
-    /// The view's body.
+    /// The tab's body.
     pub body: Rect,
     /// Key hints or the filter input.
     pub footer: Rect,
-    /// The executions list (zero when the view does not show it).
-    pub list: Rect,
-    /// The execution detail, full or as the wide view's preview (zero when not shown).
-    pub detail: Rect,
-    /// Compact metrics in the wide executions view.
-    pub mini_metrics: Rect,
-    /// Compact capture chart in the wide executions view.
-    pub mini_capture: Rect,
 }
 
 /// True when the terminal is large enough for the overview layout (list + preview +
@@ -68,8 +53,8 @@ pub fn is_wide(size: Rect) -> bool {
     size.width >= 120 && size.height >= 34
 }
 
-/// The layout for `app`'s view in a terminal of `size`.
-pub fn areas(size: Rect, app: &App) -> Areas {
+/// The layout of a terminal of `size`.
+pub fn areas(size: Rect) -> Areas {
     let [header, tabs, body, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(1),
@@ -77,54 +62,17 @@ pub fn areas(size: Rect, app: &App) -> Areas {
         Constraint::Length(1),
     ])
     .areas(size);
-    let mut a = Areas {
+    Areas {
         header,
         tabs,
         body,
         footer,
-        ..Areas::default()
-    };
-    if app.view != View::Executions {
-        return a;
     }
-    if app.detail_open {
-        a.detail = body;
-        return a;
-    }
-    if is_wide(size) {
-        let [top, bottom] =
-            Layout::vertical([Constraint::Min(0), Constraint::Length(12)]).areas(body);
-        let [list, detail] =
-            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
-        let [m, c] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(bottom);
-        a.list = list;
-        a.detail = detail;
-        a.mini_metrics = m;
-        a.mini_capture = c;
-    } else {
-        a.list = body;
-    }
-    a
 }
 
-/// Where the executions list goes in the Executions view (detail closed).
-pub fn list_area(size: Rect) -> Rect {
-    let [_, _, body, _] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(size);
-    if is_wide(size) {
-        let [top, _] = Layout::vertical([Constraint::Min(0), Constraint::Length(12)]).areas(body);
-        let [list, _] =
-            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
-        list
-    } else {
-        body
-    }
+/// The body of a terminal of `size`.
+pub fn body_area(size: Rect) -> Rect {
+    areas(size).body
 }
 
 /// Draws the whole screen.
@@ -139,91 +87,78 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 MIN_SIZE.0, MIN_SIZE.1, size.width, size.height
             ))
             .wrap(ratatui::widgets::Wrap { trim: true })
-            .style(app.theme.bad),
+            .style(app.shared.theme.bad),
             size,
         );
         return;
     }
-    let a = areas(size, app);
-    header::draw(frame, a.header, app);
+    let a = areas(size);
+    let shared = &app.shared;
+    header::draw(frame, a.header, shared);
     draw_tabs(frame, a.tabs, app);
-    match app.view {
-        View::Executions => {
-            if app.detail_open {
-                detail::draw(frame, a.detail, app, app.executions.selected());
-            } else {
-                executions::draw(frame, a.list, app, true);
-                if a.detail.width > 0 {
-                    detail::draw(frame, a.detail, app, app.executions.selected());
-                }
-                if a.mini_metrics.width > 0 {
-                    metrics::draw_compact(frame, a.mini_metrics, app);
-                    capture::draw(frame, a.mini_capture, app, true);
-                }
-            }
-        }
-        View::Metrics => metrics::draw(frame, a.body, app),
-        View::LowConfidence => low_confidence::draw(frame, a.body, app),
-        View::Capture => capture::draw(frame, a.body, app, false),
-        View::Logs => logs::draw(frame, a.body, app),
-        View::Quality => quality::draw(frame, a.body, app),
-        View::Drift => drift::draw(frame, a.body, app),
-    }
+    app.active().draw(frame, a.body, shared);
     draw_footer(frame, a.footer, app);
-    toasts::draw(frame, a.body, app);
-    if app.mode == InputMode::Help {
-        help::draw(frame, size, app);
+    toasts::draw(frame, a.body, shared);
+    if shared.mode == InputMode::Help {
+        help::draw(frame, size, shared);
     }
 }
 
-/// Column ranges of the tab titles in the tab bar `area`.
-pub fn tab_ranges(area: Rect) -> Vec<(u16, u16, View)> {
-    let short = short_tabs(area.width);
+/// Column ranges of the tab titles in the tab bar `area`, with each tab's position.
+pub fn tab_ranges(area: Rect, app: &App) -> Vec<(u16, u16, usize)> {
+    let short = short_tabs(area.width, app);
     let mut out = Vec::new();
     let mut pos = area.x;
-    for (i, view) in View::ALL.iter().enumerate() {
-        let w = tab_label(i, *view, short).chars().count() as u16;
-        out.push((pos, pos + w, *view));
+    for (i, tab) in app.tabs().enumerate() {
+        let w = tab_label(i, tab, short).chars().count() as u16;
+        out.push((pos, pos + w, i));
         pos += w + 1;
     }
     out
 }
 
-/// True when the full titles do not fit in `width` (all seven tabs must stay visible at 80
+/// The tab whose title is at column `x` of the tab bar `area`.
+pub fn tab_at(area: Rect, app: &App, x: u16) -> Option<usize> {
+    tab_ranges(area, app)
+        .into_iter()
+        .find(|(s, e, _)| x >= *s && x < *e)
+        .map(|(_, _, i)| i)
+}
+
+/// True when the full titles do not fit in `width` (every tab must stay visible at 80
 /// columns).
-fn short_tabs(width: u16) -> bool {
-    let full: usize = View::ALL
-        .iter()
+fn short_tabs(width: u16, app: &App) -> bool {
+    let full: usize = app
+        .tabs()
         .enumerate()
-        .map(|(i, v)| tab_label(i, *v, false).chars().count() + 1)
+        .map(|(i, t)| tab_label(i, t, false).chars().count() + 1)
         .sum();
     usize::from(width) < full
 }
 
-fn tab_label(i: usize, view: View, short: bool) -> String {
+fn tab_label(i: usize, tab: &dyn Tab, short: bool) -> String {
     let title = if short {
-        view.short_title()
+        tab.short_title()
     } else {
-        view.title()
+        tab.title()
     };
     format!(" {} {title} ", i + 1)
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+    let theme = &app.shared.theme;
+    let active = app.view();
+    let short = short_tabs(area.width, app);
     let mut spans = Vec::new();
-    for (i, view) in View::ALL.iter().enumerate() {
+    for (i, tab) in app.tabs().enumerate() {
         if i > 0 {
             spans.push(Span::styled("│", theme.dim));
         }
-        let style = if *view == app.view {
-            theme.tab_active
-        } else {
-            theme.dim
-        };
-        let label = tab_label(i, *view, short_tabs(area.width));
+        let on = tab.view() == active;
+        let style = if on { theme.tab_active } else { theme.dim };
+        let label = tab_label(i, tab, short);
         // Brackets (same width as the padding) mark the active tab without colours too.
-        let label = if *view == app.view {
+        let label = if on {
             format!("[{}]", label.trim())
         } else {
             label
@@ -234,45 +169,22 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    if app.mode == InputMode::Filter {
+    let shared = &app.shared;
+    let theme = &shared.theme;
+    if shared.mode == InputMode::Filter {
         let line = Line::from(vec![
             Span::styled("/", theme.title),
-            Span::styled(app.filter_edit.clone(), theme.text),
+            Span::styled(shared.executions.filter.clone(), theme.text),
             Span::styled("█", theme.dim),
             Span::styled("  Enter keep · Esc cancel", theme.dim),
         ]);
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    let km = &app.config.keymap;
+    let km = &shared.config.keymap;
     let mut hints: Vec<(KeyAction, &str)> = vec![(KeyAction::Help, "help")];
-    match app.view {
-        View::Executions if app.detail_open => {
-            hints.extend([
-                (KeyAction::Back, "back"),
-                (KeyAction::NextTab, "tab"),
-                (KeyAction::NextFocus, "pane"),
-                (KeyAction::Copy, "copy"),
-            ]);
-        }
-        View::Executions => {
-            hints.extend([
-                (KeyAction::Open, "detail"),
-                (KeyAction::Filter, "filter"),
-                (KeyAction::Sort, "sort"),
-            ]);
-        }
-        View::Metrics | View::Capture | View::LowConfidence | View::Quality => {
-            hints.extend([
-                (KeyAction::WindowWider, "wider"),
-                (KeyAction::WindowNarrower, "narrower"),
-            ]);
-        }
-        View::Drift => {}
-        View::Logs => hints.push((KeyAction::Copy, "copy")),
-    }
-    if !app.readonly {
+    hints.extend(app.active().hints(shared));
+    if !shared.readonly {
         hints.extend([(KeyAction::Test, "test"), (KeyAction::Burst, "burst")]);
     }
     hints.push((KeyAction::Quit, "quit"));
@@ -320,6 +232,20 @@ pub fn fmt_start(t: DateTime<Utc>, now: DateTime<Utc>, tz: FixedOffset, wide: bo
     }
 }
 
+/// The first visible row that keeps `selected` inside a window of `height` rows over `len`
+/// rows, moving `offset` as little as possible and never leaving rows unused at the bottom.
+pub fn visible_offset(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+    let height = height.max(1);
+    let offset = offset.min(len.saturating_sub(height));
+    if selected < offset {
+        selected
+    } else if selected >= offset + height {
+        selected + 1 - height
+    } else {
+        offset
+    }
+}
+
 /// At most `max` characters, with `…` when cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -332,12 +258,12 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 /// "loading…" in a panel whose data has not arrived, or, when its feed has never answered and
 /// failed, the error itself and what to check.
-pub fn draw_loading(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
-    let theme = &app.theme;
-    let text = match app.unavailable(slot) {
+pub fn draw_loading(frame: &mut Frame, area: Rect, shared: &Shared, feed: &str) {
+    let theme = &shared.theme;
+    let text = match shared.unavailable(feed) {
         Some(error) => vec![
             Line::styled(error.to_owned(), theme.bad),
-            Line::styled(unavailable_hint(app), theme.dim),
+            Line::styled(unavailable_hint(shared), theme.dim),
         ],
         None => vec![Line::styled("loading…", theme.dim)],
     };
@@ -348,8 +274,8 @@ pub fn draw_loading(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
 }
 
 /// What to check when nothing can be read from the backend.
-pub fn unavailable_hint(app: &App) -> String {
-    match &app.info.kind {
+pub fn unavailable_hint(shared: &Shared) -> String {
+    match &shared.info.kind {
         BackendKind::Aws { .. } => "Check the region (--region or AWS_REGION), the profile \
             (--profile or AWS_PROFILE) and that its credentials are valid (e.g. aws sso login); \
             this clears as soon as a refresh succeeds."
@@ -383,25 +309,5 @@ mod tests {
         let y = Utc.with_ymd_and_hms(2025, 3, 1, 8, 0, 0).unwrap();
         assert_eq!(fmt_start(y, now, tz, false), "Mar 01");
         assert_eq!(fmt_start(y, now, tz, true), "03-01 08:00:00");
-    }
-
-    #[test]
-    fn tab_ranges_are_contiguous() {
-        let r = tab_ranges(Rect::new(0, 0, 200, 1));
-        assert_eq!(r.len(), View::ALL.len());
-        assert_eq!(r[0].0, 0);
-        for w in r.windows(2) {
-            assert_eq!(w[0].1 + 1, w[1].0);
-        }
-    }
-
-    #[test]
-    fn every_tab_fits_at_80_columns() {
-        let r = tab_ranges(Rect::new(0, 0, 80, 1));
-        let last = r.last().unwrap();
-        assert_eq!(last.2, View::Drift);
-        // The active tab's brackets take the place of its padding: the width is the same.
-        assert!(last.1 <= 80, "{r:?}");
-        assert!(!short_tabs(160));
     }
 }

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::dashboard::app::App;
+use crate::dashboard::shared::Shared;
 
 /// How serious a toast is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +78,11 @@ impl Toasts {
 }
 
 /// Draws the toasts stacked above `area`'s bottom edge, right-aligned.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
     let width = (area.width / 2).max(30).min(area.width);
     let mut bottom = area.bottom();
-    for toast in app.toasts.items().iter().rev() {
+    for toast in shared.toasts.items().iter().rev() {
         let text = if toast.count > 1 {
             format!("{} (×{})", toast.text, toast.count)
         } else {

@@ -20,8 +20,56 @@ use ratatui::widgets::{
 use scones_workflow::port::{ExecutionSummary, TimeRange};
 use scones_workflow::quality::{Decisions, Labelled, risk_coverage, table_thresholds};
 
-use crate::dashboard::app::App;
-use crate::dashboard::components::metrics::fmt_window;
+use crate::dashboard::action::View;
+use crate::dashboard::keymap::KeyAction;
+use crate::dashboard::panel::{Feed, FeedOwner, Panel};
+use crate::dashboard::panels::metrics::{fmt_window, window_hints};
+use crate::dashboard::shared::Shared;
+
+/// This tab.
+pub const VIEW: View = View("quality");
+
+/// The tab: no state of its own (everything comes from the executions list), no feed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QualityPanel;
+
+impl Panel for QualityPanel {
+    fn view(&self) -> View {
+        VIEW
+    }
+
+    fn title(&self) -> &'static str {
+        "Quality"
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(frame, area, shared);
+    }
+
+    fn hints(&self, _shared: &Shared) -> Vec<(KeyAction, &'static str)> {
+        window_hints()
+    }
+
+    fn copy(&self, shared: &Shared) -> Option<String> {
+        let range = shared.range();
+        let s = Summary::of(shared.executions.rows(), &range);
+        let at = Decisions::at(&s.labelled, shared.info.threshold);
+        serde_json::to_string_pretty(&serde_json::json!({
+            "window_seconds": shared.window.length().as_secs(),
+            "finished": s.finished,
+            "classified": s.classified,
+            "labelled": s.labelled.len(),
+            "unlabelled": s.unlabelled(),
+            "at_threshold": at,
+            "accepted_accuracy_95": at.accepted_accuracy_interval(),
+        }))
+        .ok()
+    }
+}
+
+impl FeedOwner for QualityPanel {
+    const FEEDS: &'static [Feed<QualityPanel>] = &[];
+}
 
 /// Thresholds listed beside the curve (the one in force is added).
 const LISTED: [f64; 6] = [0.50, 0.80, 0.85, 0.90, 0.95, 0.99];
@@ -64,10 +112,10 @@ impl Summary {
 }
 
 /// Draws the view.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let threshold = app.info.threshold;
-    let window = app.metrics.window();
+fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
+    let theme = &shared.theme;
+    let threshold = shared.info.threshold;
+    let window = shared.window.length();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
@@ -80,8 +128,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let range = TimeRange::ending_at(app.now, window);
-    let summary = Summary::of(app.executions.rows(), &range);
+    let range = shared.range();
+    let summary = Summary::of(shared.executions.rows(), &range);
     let [counts_line, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     frame.render_widget(
@@ -123,16 +171,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Layout::vertical([Constraint::Length(18), Constraint::Min(0)]).areas(body)
     };
     let at = Decisions::at(&summary.labelled, threshold);
-    draw_numbers(frame, numbers, app, &summary, &at);
-    draw_curve(frame, chart, app, &summary, &at);
+    draw_numbers(frame, numbers, shared, &summary, &at);
+    draw_curve(frame, chart, shared, &summary, &at);
 }
 
 fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn draw_numbers(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Decisions) {
-    let theme = &app.theme;
+fn draw_numbers(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at: &Decisions) {
+    let theme = &shared.theme;
     let accuracy = at.accepted_accuracy().map_or("-".to_owned(), percent);
     let interval = at
         .accepted_accuracy_interval()
@@ -150,9 +198,15 @@ fn draw_numbers(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Deci
             percent(at.coverage()),
             format!("{} of {} accepted", at.accepted, at.total),
             theme.text,
-            app,
+            shared,
         ),
-        fact("accuracy of accepted", accuracy, interval, theme.text, app),
+        fact(
+            "accuracy of accepted",
+            accuracy,
+            interval,
+            theme.text,
+            shared,
+        ),
         fact(
             "accepted but wrong",
             at.accepted_wrong().to_string(),
@@ -162,14 +216,14 @@ fn draw_numbers(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Deci
             } else {
                 theme.ok
             },
-            app,
+            shared,
         ),
         fact(
             "rejected but right",
             at.rejected_correct.to_string(),
             format!("of {rejected} referred to a person"),
             theme.warn,
-            app,
+            shared,
         ),
         fact(
             "accuracy, all labelled",
@@ -178,7 +232,7 @@ fn draw_numbers(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Deci
             ),
             "if every prediction were acted on".to_owned(),
             theme.text,
-            app,
+            shared,
         ),
     ];
     let [facts, table] = Layout::vertical([
@@ -226,19 +280,19 @@ fn fact(
     value: String,
     note: String,
     style: ratatui::style::Style,
-    app: &App,
+    shared: &Shared,
 ) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{name:<23}"), app.theme.dim),
+        Span::styled(format!("{name:<23}"), shared.theme.dim),
         Span::styled(format!("{value:>7}"), style),
-        Span::styled(format!("  {note}"), app.theme.dim),
+        Span::styled(format!("  {note}"), shared.theme.dim),
     ])
 }
 
 /// Accuracy of the accepted against coverage for thresholds 0.50..0.99: moving right
 /// accepts more and (usually) lets more errors through. The threshold in force is marked.
-fn draw_curve(frame: &mut Frame, area: Rect, app: &App, s: &Summary, at: &Decisions) {
-    let theme = &app.theme;
+fn draw_curve(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at: &Decisions) {
+    let theme = &shared.theme;
     let curve: Vec<(f64, f64)> = risk_coverage(&s.labelled, table_thresholds())
         .iter()
         .filter_map(|d| Some((d.coverage(), d.accepted_accuracy()?)))

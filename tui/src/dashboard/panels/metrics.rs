@@ -9,57 +9,76 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Sparkline};
 
-use crate::dashboard::app::App;
-use scones_workflow::port::EndpointMetrics;
+use crate::dashboard::action::View;
+use crate::dashboard::keymap::KeyAction;
+use crate::dashboard::panel::{Feed, FeedOwner, OnError, Panel, Scope, panel_interval};
+use crate::dashboard::shared::Shared;
+use scones_workflow::port::{EndpointMetrics, Request, Response};
 
-/// The windows `+`/`-` step through.
-pub const WINDOWS: [Duration; 6] = [
-    Duration::from_secs(5 * 60),
-    Duration::from_secs(15 * 60),
-    Duration::from_secs(60 * 60),
-    Duration::from_secs(3 * 60 * 60),
-    Duration::from_secs(12 * 60 * 60),
-    Duration::from_secs(24 * 60 * 60),
-];
+/// This tab.
+pub const VIEW: View = View("metrics");
 
-/// Periods per window: enough resolution for a full-width sparkline at 80 columns.
-pub const PERIODS: u32 = 60;
-
-/// The metrics window and the last answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsState {
-    window: usize,
-    /// The last metrics received.
+/// The tab's state: the last metrics received.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsPanel {
+    /// The last metrics received (`None` after the window changed, until they arrive).
     pub data: Option<EndpointMetrics>,
 }
 
-impl Default for MetricsState {
-    fn default() -> Self {
-        MetricsState {
-            window: 1,
-            data: None,
+/// The metrics call for the window on screen.
+pub fn request(shared: &Shared) -> Request {
+    Request::Metrics {
+        range: shared.range(),
+        period: shared.window.period(),
+    }
+}
+
+impl Panel for MetricsPanel {
+    fn view(&self) -> View {
+        VIEW
+    }
+
+    fn title(&self) -> &'static str {
+        "Metrics"
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(frame, area, shared, self.data.as_ref());
+    }
+
+    fn hints(&self, _shared: &Shared) -> Vec<(KeyAction, &'static str)> {
+        window_hints()
+    }
+
+    fn scope_changed(&mut self, scope: Scope, _shared: &mut Shared) {
+        if scope == Scope::Window {
+            self.data = None;
         }
     }
 }
 
-impl MetricsState {
-    /// The window in force.
-    pub fn window(&self) -> Duration {
-        WINDOWS.get(self.window).copied().unwrap_or(WINDOWS[1])
-    }
+/// The footer hints of the window-scoped tabs.
+pub fn window_hints() -> Vec<(KeyAction, &'static str)> {
+    vec![
+        (KeyAction::WindowWider, "wider"),
+        (KeyAction::WindowNarrower, "narrower"),
+    ]
+}
 
-    /// The period for the window.
-    pub fn period(&self) -> Duration {
-        self.window() / PERIODS
-    }
-
-    /// Widens (`+1`) or narrows (`-1`) the window; false if already at the end.
-    pub fn step(&mut self, step: i64) -> bool {
-        let next = (self.window as i64 + step).clamp(0, WINDOWS.len() as i64 - 1) as usize;
-        let changed = next != self.window;
-        self.window = next;
-        changed
-    }
+impl FeedOwner for MetricsPanel {
+    const FEEDS: &'static [Feed<MetricsPanel>] = &[Feed {
+        name: "metrics",
+        interval: panel_interval,
+        scope: Scope::Window,
+        wanted: |_, _, visible| visible,
+        request: |_, shared| Some(request(shared)),
+        accept: |panel, response, _| {
+            if let Response::Metrics(m) = response {
+                panel.data = Some(m);
+            }
+        },
+        on_error: OnError::Toast,
+    }];
 }
 
 /// `15m`, `1h`, `24h`.
@@ -87,19 +106,19 @@ fn totals(m: &EndpointMetrics) -> (f64, Option<f64>, Option<f64>, f64) {
     (invocations, avg, max, m.errors.iter().sum())
 }
 
-/// Draws the full metrics view.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let state = &app.metrics;
+/// Draws the full metrics view of `data`.
+fn draw(frame: &mut Frame, area: Rect, shared: &Shared, data: Option<&EndpointMetrics>) {
+    let theme = &shared.theme;
+    let window = shared.window;
     // The period of the data received, which the backend may have widened (SageMaker's
     // endpoint metrics come in whole minutes), not the one asked for.
-    let period = state.data.as_ref().map_or(state.period(), |m| m.period);
+    let period = data.map_or(window.period(), |m| m.period);
     let title = Line::from(vec![
         Span::styled(" Endpoint metrics ", theme.title),
         Span::styled(
             format!(
                 "last {} · {} periods · +/- window ",
-                fmt_window(state.window()),
+                fmt_window(window.length()),
                 fmt_window(period)
             ),
             theme.dim,
@@ -111,7 +130,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(m) = &state.data else {
+    let Some(m) = data else {
         frame.render_widget(
             Paragraph::new("waiting for metrics…").style(theme.dim),
             inner,
@@ -148,7 +167,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(summary), summary_area);
     // One time axis for the three charts: each period at its time, the window ending now,
     // so a series that covers part of the window is drawn where it happened.
-    let axis = TimeAxis::new(app, m);
+    let axis = TimeAxis::new(shared, m);
     // A bar of height 0 would still draw a dot: periods without any are left empty.
     let counts = |v: &[f64]| axis.points(v.iter().map(|v| (*v > 0.0).then_some(*v)));
     let invocations = counts(&m.invocations);
@@ -158,7 +177,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     draw_timed(
         frame,
         inv_area,
-        app,
+        shared,
         &axis,
         format!(
             "invocations / period: last {:.0}, peak {:.0}",
@@ -173,7 +192,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     draw_timed(
         frame,
         lat_area,
-        app,
+        shared,
         &axis,
         "model latency (ms)".to_owned(),
         &[
@@ -185,7 +204,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     draw_timed(
         frame,
         err_area,
-        app,
+        shared,
         &axis,
         format!(
             "errors (4XX+5XX): last {:.0}, peak {:.0}",
@@ -207,12 +226,12 @@ struct TimeAxis {
 }
 
 impl TimeAxis {
-    fn new(app: &App, m: &EndpointMetrics) -> TimeAxis {
-        let window_secs = app.metrics.window().as_secs_f64();
+    fn new(shared: &Shared, m: &EndpointMetrics) -> TimeAxis {
+        let window_secs = shared.window.length().as_secs_f64();
         let step = m.period.as_secs_f64();
         let n = m.invocations.len().max(1) as f64;
         let first = match m.start {
-            Some(start) => (start - app.now).num_milliseconds() as f64 / 1000.0 + step / 2.0,
+            Some(start) => (start - shared.now).num_milliseconds() as f64 / 1000.0 + step / 2.0,
             // No start time: the newest period ends now.
             None => -(n - 0.5) * step,
         };
@@ -239,13 +258,13 @@ type Series<'a> = (&'a str, ratatui::style::Style, &'a [(f64, f64)], GraphType);
 fn draw_timed(
     frame: &mut Frame,
     area: Rect,
-    app: &App,
+    shared: &Shared,
     axis: &TimeAxis,
     title: String,
     series: &[Series],
     time_labels: bool,
 ) {
-    let theme = &app.theme;
+    let theme = &shared.theme;
     let top = series
         .iter()
         .flat_map(|(_, _, points, _)| points.iter().map(|p| p.1))
@@ -269,7 +288,7 @@ fn draw_timed(
     } else {
         (Constraint::Length(0), Constraint::Length(0))
     };
-    let window = fmt_window(app.metrics.window());
+    let window = fmt_window(shared.window.length());
     let chart = Chart::new(datasets)
         .block(Block::default().title(Span::styled(title, theme.dim)))
         .hidden_legend_constraints(legend)
@@ -295,22 +314,27 @@ fn draw_timed(
     frame.render_widget(chart, area);
 }
 
-/// Invocations and latency sparklines for the wide executions view.
-pub fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+/// Invocations and latency sparklines of `data` for the overview.
+pub fn draw_compact(
+    frame: &mut Frame,
+    area: Rect,
+    shared: &Shared,
+    data: Option<&EndpointMetrics>,
+) {
+    let theme = &shared.theme;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
         .title(Line::from(vec![
             Span::styled(" Endpoint ", theme.title),
             Span::styled(
-                format!("last {} ", fmt_window(app.metrics.window())),
+                format!("last {} ", fmt_window(shared.window.length())),
                 theme.dim,
             ),
         ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(m) = &app.metrics.data else {
+    let Some(m) = data else {
         frame.render_widget(
             Paragraph::new("waiting for metrics…").style(theme.dim),
             inner,
@@ -320,14 +344,21 @@ pub fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
     let latency: Vec<f64> = m.latency_ms.iter().map(|v| v.unwrap_or(0.0)).collect();
     let [a, b] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
-    draw_sparkline(frame, a, app, "invocations", &m.invocations, theme.series);
-    draw_sparkline(frame, b, app, "latency ms", &latency, theme.series_alt);
+    draw_sparkline(
+        frame,
+        a,
+        shared,
+        "invocations",
+        &m.invocations,
+        theme.series,
+    );
+    draw_sparkline(frame, b, shared, "latency ms", &latency, theme.series_alt);
 }
 
 fn draw_sparkline(
     frame: &mut Frame,
     area: Rect,
-    app: &App,
+    shared: &Shared,
     label: &str,
     values: &[f64],
     style: ratatui::style::Style,
@@ -346,7 +377,7 @@ fn draw_sparkline(
         .collect();
     let title = Span::styled(
         format!("{label}: last {last:.1}, peak {peak:.1}"),
-        app.theme.dim,
+        shared.theme.dim,
     );
     let spark = Sparkline::default()
         .block(Block::default().title(title))
@@ -358,20 +389,23 @@ fn draw_sparkline(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dashboard::shared::Window;
 
     #[test]
     fn window_steps_and_stops_at_the_ends() {
-        let mut s = MetricsState::default();
-        assert_eq!(fmt_window(s.window()), "15m");
-        assert_eq!(fmt_window(s.period()), "15s");
-        assert!(s.step(-1));
-        assert!(!s.step(-1));
-        assert_eq!(fmt_window(s.window()), "5m");
+        let w = Window::default();
+        assert_eq!(fmt_window(w.length()), "15m");
+        assert_eq!(fmt_window(w.period()), "15s");
+        let narrow = w.step(-1);
+        assert_ne!(narrow, w);
+        assert_eq!(narrow.step(-1), narrow);
+        assert_eq!(fmt_window(narrow.length()), "5m");
+        let mut wide = w;
         for _ in 0..10 {
-            s.step(1);
+            wide = wide.step(1);
         }
-        assert_eq!(fmt_window(s.window()), "24h");
-        assert_eq!(fmt_window(s.period()), "24m");
+        assert_eq!(fmt_window(wide.length()), "24h");
+        assert_eq!(fmt_window(wide.period()), "24m");
     }
 
     #[test]

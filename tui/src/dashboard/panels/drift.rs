@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use super::header::fmt_age;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -22,8 +21,15 @@ use ratatui::widgets::{
 
 use scones_workflow::drift::{DriftView, Finding, Histogram, Statistic, Verdict, WindowSpec};
 
-use crate::dashboard::app::App;
+use crate::dashboard::action::{Action, View};
+use crate::dashboard::components::header::fmt_age;
+use crate::dashboard::panel::{Feed, FeedOwner, Handled, OnError, Panel, Scope};
+use crate::dashboard::shared::Shared;
 use crate::dashboard::theme::Theme;
+use scones_workflow::port::{Request, Response};
+
+/// This tab.
+pub const VIEW: View = View("drift");
 
 /// The window the dashboard judges: the last 500 inferences (`scones drift`'s default), and
 /// the five before it as the trend.
@@ -33,7 +39,7 @@ pub const WINDOWS: usize = 6;
 
 /// The drift panel's data.
 #[derive(Debug, Clone, Default)]
-pub struct DriftState {
+pub struct DriftPanel {
     /// The last answer.
     pub view: Option<Arc<DriftView>>,
     /// Why the last request failed (no baseline, not on this backend), shown in the panel
@@ -43,7 +49,7 @@ pub struct DriftState {
     pub selected: usize,
 }
 
-impl DriftState {
+impl DriftPanel {
     /// Stores an answer.
     pub fn set(&mut self, view: Arc<DriftView>) {
         self.view = Some(view);
@@ -81,10 +87,63 @@ pub fn verdict_style(theme: &Theme, verdict: Verdict) -> Style {
     }
 }
 
+impl Panel for DriftPanel {
+    fn view(&self) -> View {
+        VIEW
+    }
+
+    fn title(&self) -> &'static str {
+        "Drift"
+    }
+
+    fn handle(&mut self, action: &Action, _shared: &mut Shared) -> Handled {
+        match action {
+            Action::Move(d) => self.move_by(i64::from(*d)),
+            Action::First => self.move_by(i64::MIN / 2),
+            Action::Last => self.move_by(i64::MAX / 2),
+            _ => return Handled::No,
+        }
+        Handled::Yes
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(frame, area, shared, self);
+    }
+
+    /// The whole report: what `scones drift --json` would print for these windows.
+    fn copy(&self, _shared: &Shared) -> Option<String> {
+        serde_json::to_string_pretty(self.view.as_ref()?.as_ref()).ok()
+    }
+}
+
+impl FeedOwner for DriftPanel {
+    const FEEDS: &'static [Feed<DriftPanel>] = &[Feed {
+        name: "drift",
+        // Wanted on every tab: the header shows a WARN or ALERT wherever the user is. Each
+        // refresh reads the current windows' capture files (~0.1 s for 10,000 inferences).
+        interval: |base| (base * 5).max(std::time::Duration::from_secs(5)),
+        scope: Scope::Global,
+        wanted: |_, _, _| true,
+        request: |_, _| {
+            Some(Request::Drift {
+                window: WINDOW,
+                windows: WINDOWS,
+            })
+        },
+        accept: |panel, response, shared| {
+            if let Response::Drift(view) = response {
+                panel.set(view);
+                shared.drift_alarm = panel.alarm();
+            }
+        },
+        // A missing baseline is said in the drift view, not in a toast every refresh.
+        on_error: OnError::InPlace(|panel, _, error, _| panel.fail(error.to_string())),
+    }];
+}
+
 /// Draws the view.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let state = &app.drift;
+fn draw(frame: &mut Frame, area: Rect, shared: &Shared, state: &DriftPanel) {
+    let theme = &shared.theme;
     let mut title = vec![Span::styled(" Drift ", theme.title)];
     if let Some(view) = &state.view {
         title.push(Span::styled(
@@ -97,7 +156,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             verdict_style(theme, verdict),
         ));
         // On AWS the view is the monitor's last report: say how old it is.
-        let age = view.computed.and_then(|t| (app.now - t).to_std().ok());
+        let age = view.computed.and_then(|t| (shared.now - t).to_std().ok());
         if let Some(age) = age.filter(|age| age.as_secs() >= 60) {
             title.push(Span::styled(
                 format!("· report {} old ", fmt_age(age)),
@@ -166,14 +225,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     lines.push(Line::styled(note, theme.dim));
     frame.render_widget(Paragraph::new(lines), summary);
-    draw_table(frame, table, app, view);
+    draw_table(frame, table, theme, state.selected, view);
     if let Some(finding) = current.report.findings.get(state.selected) {
         draw_distributions(frame, chart, theme, finding);
     }
 }
 
-fn draw_table(frame: &mut Frame, area: Rect, app: &App, view: &DriftView) {
-    let theme = &app.theme;
+fn draw_table(frame: &mut Frame, area: Rect, theme: &Theme, selected: usize, view: &DriftView) {
     let Some(current) = view.current() else {
         return;
     };
@@ -203,7 +261,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App, view: &DriftView) {
             )),
             Cell::from(Line::from(trend)),
         ]);
-        if i == app.drift.selected {
+        if i == selected {
             row.style(theme.selected)
         } else {
             row

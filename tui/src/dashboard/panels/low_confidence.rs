@@ -9,16 +9,27 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
-use crate::dashboard::app::App;
-use crate::dashboard::components::executions::visible_offset;
-use crate::dashboard::components::metrics::fmt_window;
-use crate::dashboard::components::{fmt_start, image, truncate};
-use crate::dashboard::worker::Slot;
-use scones_workflow::port::{LowConfidenceFailure, LowConfidenceReport};
+use crate::dashboard::action::{Action, View};
+use crate::dashboard::components::{draw_loading, fmt_start, image, truncate, visible_offset};
+use crate::dashboard::keymap::KeyAction;
+use crate::dashboard::panel::{Feed, FeedOwner, Handled, OnError, Panel, Scope, panel_interval};
+use crate::dashboard::panels::executions;
+use crate::dashboard::panels::metrics::{fmt_window, window_hints};
+use crate::dashboard::shared::Shared;
+use scones_workflow::port::{LowConfidenceFailure, LowConfidenceReport, Request, Response};
+
+/// This tab.
+pub const VIEW: View = View("low_confidence");
+
+/// Low-confidence failures listed per call (the counts cover the whole window).
+pub const LOW_CONFIDENCE_LIMIT: usize = 1000;
+
+/// The feed's name.
+pub const FEED: &str = "low_confidence";
 
 /// The failures in the window and the selection.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LowConfidenceState {
+pub struct LowConfidencePanel {
     /// The newest failures, newest first (a page: `total` counts them all).
     pub items: Vec<LowConfidenceFailure>,
     /// Failures in the whole window.
@@ -33,7 +44,7 @@ pub struct LowConfidenceState {
     pub loaded: bool,
 }
 
-impl LowConfidenceState {
+impl LowConfidencePanel {
     /// Replaces the list, keeping the selection in range.
     pub fn set(&mut self, report: LowConfidenceReport, finished_in_window: u64) {
         self.items = report.failures;
@@ -75,20 +86,108 @@ impl LowConfidenceState {
 
 /// Rows of the image beside the table in the panel drawn in `area` (0: too small to show
 /// one, or images off).
-pub fn image_rows(area: Rect, app: &App) -> u16 {
+pub fn image_rows(area: Rect, shared: &Shared) -> u16 {
     // Inside the borders, below the rate line.
     let height = area.height.saturating_sub(3);
-    match app.picker {
+    match shared.picker {
         Some(_) if area.width >= 110 && height >= 8 => height.saturating_sub(2).min(10),
         _ => 0,
     }
 }
 
+impl Panel for LowConfidencePanel {
+    fn view(&self) -> View {
+        VIEW
+    }
+
+    fn title(&self) -> &'static str {
+        "Low confidence"
+    }
+
+    fn short_title(&self) -> &'static str {
+        "Low conf"
+    }
+
+    fn handle(&mut self, action: &Action, shared: &mut Shared) -> Handled {
+        let height = crate::dashboard::components::body_area(shared.size)
+            .height
+            .saturating_sub(4) as usize;
+        match action {
+            Action::Move(d) => self.move_by(i64::from(*d), height),
+            Action::First => self.move_by(i64::MIN / 2, height),
+            Action::Last => self.move_by(i64::MAX / 2, height),
+            Action::PageUp => self.move_by(-(height as i64), height),
+            Action::PageDown => self.move_by(height as i64, height),
+            Action::Open => match self.selected().and_then(|f| f.execution.clone()) {
+                Some(id) => {
+                    let now = shared.now;
+                    if !shared.executions.select_id(&id) {
+                        shared.executions.set_filter(String::new(), now);
+                        shared.executions.select_id(&id);
+                    }
+                    let h = executions::list_height(shared.size);
+                    shared.executions.keep_visible(h);
+                    shared.outbox.go = Some((executions::VIEW, Some(Action::Open)));
+                }
+                None => shared.toast_info("this failure is not linked to an execution"),
+            },
+            _ => return Handled::No,
+        }
+        Handled::Yes
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(frame, area, shared, self);
+    }
+
+    fn hints(&self, _shared: &Shared) -> Vec<(KeyAction, &'static str)> {
+        window_hints()
+    }
+
+    fn copy(&self, _shared: &Shared) -> Option<String> {
+        serde_json::to_string_pretty(self.selected()?).ok()
+    }
+
+    fn images(&self, area: Rect, shared: &Shared) -> Vec<String> {
+        if image_rows(area, shared) == 0 {
+            return Vec::new();
+        }
+        self.selected()
+            .and_then(|f| f.s3_key.clone())
+            .into_iter()
+            .collect()
+    }
+}
+
+impl FeedOwner for LowConfidencePanel {
+    const FEEDS: &'static [Feed<LowConfidencePanel>] = &[Feed {
+        name: FEED,
+        interval: panel_interval,
+        scope: Scope::Window,
+        wanted: |_, _, visible| visible,
+        request: |_, shared| {
+            Some(Request::LowConfidence {
+                range: shared.range(),
+                limit: LOW_CONFIDENCE_LIMIT,
+            })
+        },
+        accept: |panel, response, shared| {
+            if let Response::LowConfidence(report) = response {
+                let range = shared.range();
+                let finished = report
+                    .decisions
+                    .unwrap_or_else(|| shared.executions.finished_in(&range) as u64);
+                panel.set(report, finished);
+            }
+        },
+        on_error: OnError::Toast,
+    }];
+}
+
 /// Draws the panel.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let s = &app.low_confidence;
-    let window = app.metrics.window();
+fn draw(frame: &mut Frame, area: Rect, shared: &Shared, s: &LowConfidencePanel) {
+    let theme = &shared.theme;
+    let window = shared.window.length();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
@@ -98,7 +197,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 format!(
                     "last {} · threshold {} ",
                     fmt_window(window),
-                    app.info.threshold
+                    shared.info.threshold
                 ),
                 theme.dim,
             ),
@@ -107,7 +206,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     let [rate_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-    let image_rows = image_rows(area, app);
+    let image_rows = image_rows(area, shared);
     let [table_area, image_area] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(if image_rows > 0 {
@@ -122,7 +221,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let [image_area, _] =
             Layout::vertical([Constraint::Length(image_rows + 2), Constraint::Min(0)])
                 .areas(image_area);
-        image::draw(frame, image_area, app, key, "image");
+        image::draw(frame, image_area, shared, key, "image");
     }
     let per_min = s.total as f64 / (window.as_secs_f64() / 60.0);
     let rate = match s.rate() {
@@ -159,7 +258,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         rate_area,
     );
     if !s.loaded {
-        super::draw_loading(frame, table_area, app, Slot::LowConfidence);
+        draw_loading(frame, table_area, shared, FEED);
         return;
     }
     let height = table_area.height.saturating_sub(1) as usize;
@@ -182,7 +281,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 theme.text
             };
             Row::new(vec![
-                Cell::from(fmt_start(f.time, app.now, app.tz, wide)),
+                Cell::from(fmt_start(f.time, shared.now, shared.tz, wide)),
                 Cell::from(truncate(f.s3_key.as_deref().unwrap_or("-"), key_w)),
                 Cell::from(format!("{:.4}", f.p_bicycle)),
                 Cell::from(format!("{:.4}", f.p_motorcycle)),

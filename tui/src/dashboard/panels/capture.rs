@@ -7,26 +7,88 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
-use crate::dashboard::app::App;
-use crate::dashboard::components::metrics::fmt_window;
-use crate::dashboard::worker::Slot;
-use scones_workflow::port::CapturePoint;
+use crate::dashboard::action::View;
+use crate::dashboard::components::draw_loading;
+use crate::dashboard::keymap::KeyAction;
+use crate::dashboard::panel::{Feed, FeedOwner, OnError, Panel, Scope, panel_interval};
+use crate::dashboard::panels::metrics::{fmt_window, window_hints};
+use crate::dashboard::shared::Shared;
+use scones_workflow::port::{CapturePoint, CaptureSample, Request, Response};
 
-/// The captured points in the window.
+/// This tab.
+pub const VIEW: View = View("capture");
+
+/// Points asked for per call: more are sampled evenly across the window.
+pub const CAPTURE_LIMIT: usize = 2000;
+
+/// The feed's name.
+pub const FEED: &str = "capture";
+
+/// The tab's state: the captured points of the window.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CaptureState {
-    /// Oldest first.
-    pub points: Vec<CapturePoint>,
-    /// An answer has arrived.
-    pub loaded: bool,
+pub struct CapturePanel {
+    /// The last answer (`None` until one arrives).
+    pub sample: Option<CaptureSample>,
 }
 
-/// Draws the chart (`compact` for the wide executions view: no summary line).
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
-    let theme = &app.theme;
-    let threshold = app.info.threshold;
-    let window = app.metrics.window();
-    let points = &app.capture.points;
+/// The capture call for the window on screen.
+pub fn request(shared: &Shared) -> Request {
+    Request::Capture {
+        range: shared.range(),
+        limit: CAPTURE_LIMIT,
+    }
+}
+
+impl Panel for CapturePanel {
+    fn view(&self) -> View {
+        VIEW
+    }
+
+    fn title(&self) -> &'static str {
+        "Capture"
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        draw(frame, area, shared, self.sample.as_ref(), false);
+    }
+
+    fn hints(&self, _shared: &Shared) -> Vec<(KeyAction, &'static str)> {
+        window_hints()
+    }
+
+    fn copy(&self, _shared: &Shared) -> Option<String> {
+        serde_json::to_string_pretty(&self.sample.as_ref()?.points).ok()
+    }
+}
+
+impl FeedOwner for CapturePanel {
+    const FEEDS: &'static [Feed<CapturePanel>] = &[Feed {
+        name: FEED,
+        interval: panel_interval,
+        scope: Scope::Window,
+        wanted: |_, _, visible| visible,
+        request: |_, shared| Some(request(shared)),
+        accept: |panel, response, _| {
+            if let Response::Capture(sample) = response {
+                panel.sample = Some(sample);
+            }
+        },
+        on_error: OnError::Toast,
+    }];
+}
+
+/// Draws the chart of `sample` (`compact` for the overview: no summary line).
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    shared: &Shared,
+    sample: Option<&CaptureSample>,
+    compact: bool,
+) {
+    let theme = &shared.theme;
+    let threshold = shared.info.threshold;
+    let window = shared.window.length();
+    let points: &[CapturePoint] = sample.map_or(&[], |s| &s.points);
     let below = points.iter().filter(|p| p.confidence() < threshold).count();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -53,11 +115,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
         } else {
             format!(" ({:.1}%)", below as f64 * 100.0 / points.len() as f64)
         };
+        let total = sample.map_or(0, |s| s.total);
+        // A busy window is sampled evenly across it: say so, and of how many.
+        let (shown, of) = if sample.is_some_and(CaptureSample::is_sampled) {
+            (
+                format!("{total} captured, {} shown across the window", points.len()),
+                " of those",
+            )
+        } else {
+            (format!("{total} captured"), "")
+        };
         frame.render_widget(
             Paragraph::new(Line::from(vec![
-                Span::styled(format!("{} captured", points.len()), theme.text),
+                Span::styled(shown, theme.text),
                 Span::styled(
-                    format!(" · {below} below the threshold {threshold}{share}"),
+                    format!(" · {below}{of} below the threshold {threshold}{share}"),
                     theme.dim,
                 ),
             ])),
@@ -65,12 +137,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
         );
         chart
     };
-    if !app.capture.loaded {
-        super::draw_loading(frame, chart_area, app, Slot::Capture);
+    if sample.is_none() {
+        draw_loading(frame, chart_area, shared, FEED);
         return;
     }
     let span = window.as_secs_f64();
-    let x = |p: &CapturePoint| span - (app.now - p.time).num_milliseconds() as f64 / 1000.0;
+    let x = |p: &CapturePoint| span - (shared.now - p.time).num_milliseconds() as f64 / 1000.0;
     let (low, high): (Vec<_>, Vec<_>) = points
         .iter()
         .map(|p| (x(p), p.confidence(), p.confidence() < threshold))

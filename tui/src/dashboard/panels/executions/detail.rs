@@ -10,11 +10,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Tabs, Wrap};
 
-use crate::dashboard::app::App;
-use crate::dashboard::components::executions::{Truth, visible_offset};
 use crate::dashboard::components::image;
-use crate::dashboard::components::{fmt_duration, fmt_offset, truncate};
-use crate::dashboard::state_runs::{
+use crate::dashboard::components::{fmt_duration, fmt_offset, truncate, visible_offset};
+use crate::dashboard::list::Truth;
+use crate::dashboard::shared::Shared;
+
+use super::state_runs::{
     StateRun, cause_message, failing_state, pretty_json, pretty_json_for_display, state_runs,
 };
 use scones_workflow::class::Class;
@@ -222,9 +223,16 @@ fn error_text(run: &StateRun) -> String {
     }
 }
 
-/// Draws the detail of `summary` (header line) with its history state `detail`.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, summary: Option<&ExecutionSummary>) {
-    let theme = &app.theme;
+/// Draws the detail of `summary` (header line) with its history `detail` (`None`: not
+/// loaded yet).
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    shared: &Shared,
+    summary: Option<&ExecutionSummary>,
+    detail: Option<&DetailState>,
+) {
+    let theme = &shared.theme;
     let title = match summary {
         Some(s) => Line::from(vec![
             Span::styled(" Execution ", theme.title),
@@ -232,7 +240,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, summary: Option<&Execution
             Span::raw(" "),
             Span::styled(s.status.as_str(), theme.status(s.status)),
             Span::raw(" "),
-            Span::styled(fmt_duration(s.duration(app.now)), theme.dim),
+            Span::styled(fmt_duration(s.duration(shared.now)), theme.dim),
             Span::raw(" "),
         ]),
         None => Line::from(Span::styled(" Execution ", theme.title)),
@@ -243,10 +251,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, summary: Option<&Execution
         .title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let detail = app
-        .detail
-        .as_ref()
-        .filter(|d| Some(&d.id) == summary.map(|s| &s.id));
     let Some(detail) = detail else {
         let msg = if summary.is_some() {
             "loading history…"
@@ -258,7 +262,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, summary: Option<&Execution
     };
     let states_h = (detail.runs.len() as u16 + 1).clamp(2, 6);
     let events_h = if inner.height >= 24 { 9 } else { 5 };
-    let image_rows = image_rows(area, app);
+    let image_rows = image_rows(area, shared);
     let top_h = (2 + states_h).max(image_rows + 2);
     let [top, payload_area, events_area] = Layout::vertical([
         Constraint::Length(top_h),
@@ -291,17 +295,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, summary: Option<&Execution
         frame.render_widget(Paragraph::new(truth_spans(s, theme)), truth_line);
     }
     if image_rows > 0 {
-        image::draw(frame, image_area, app, key, "image");
+        image::draw(frame, image_area, shared, key, "image");
     }
-    draw_states(frame, states_area, app, detail);
-    draw_payload(frame, payload_area, app, detail);
-    draw_events(frame, events_area, app, detail);
+    draw_states(frame, states_area, shared, detail);
+    draw_payload(frame, payload_area, shared, detail);
+    draw_events(frame, events_area, shared, detail);
 }
 
 /// Rows the image takes in a detail drawn in `area` (0: not shown; the preview beside the
 /// list is too narrow for it next to the states).
-pub fn image_rows(area: Rect, app: &App) -> u16 {
-    match app.picker {
+pub fn image_rows(area: Rect, shared: &Shared) -> u16 {
+    match shared.picker {
         Some(_) if area.width >= 70 && area.height >= 20 => {
             if area.height >= 30 {
                 8
@@ -340,8 +344,8 @@ fn truth_spans(s: &ExecutionSummary, theme: &crate::dashboard::theme::Theme) -> 
     Line::from(spans)
 }
 
-fn draw_states(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
-    let theme = &app.theme;
+fn draw_states(frame: &mut Frame, area: Rect, shared: &Shared, d: &DetailState) {
+    let theme = &shared.theme;
     let height = area.height.saturating_sub(1) as usize;
     let offset = visible_offset(0, d.selected, height, d.runs.len());
     let rows = d
@@ -361,7 +365,7 @@ fn draw_states(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
                 Cell::from(format!("{marker}{}", r.name)),
                 Cell::from(r.state_type.clone()),
                 Cell::from(Span::styled(r.status.as_str(), theme.state(r.status))),
-                Cell::from(fmt_duration(r.duration(app.now))),
+                Cell::from(fmt_duration(r.duration(shared.now))),
                 Cell::from(r.retries().to_string()),
             ])
             .style(style)
@@ -380,8 +384,8 @@ fn draw_states(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
     frame.render_widget(table, area);
 }
 
-fn draw_payload(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
-    let theme = &app.theme;
+fn draw_payload(frame: &mut Frame, area: Rect, shared: &Shared, d: &DetailState) {
+    let theme = &shared.theme;
     let focused = d.focus == DetailFocus::Payload;
     // Brackets mark the active tab even without colours (NO_COLOR).
     let tabs = Tabs::new(PayloadTab::ALL.map(|t| {
@@ -423,8 +427,8 @@ fn draw_payload(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
     );
 }
 
-fn draw_events(frame: &mut Frame, area: Rect, app: &App, d: &DetailState) {
-    let theme = &app.theme;
+fn draw_events(frame: &mut Frame, area: Rect, shared: &Shared, d: &DetailState) {
+    let theme = &shared.theme;
     let focused = d.focus == DetailFocus::Events;
     let block = Block::default()
         .borders(Borders::TOP)

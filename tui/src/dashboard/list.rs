@@ -1,6 +1,6 @@
-//! The executions list: every execution the backend reported, filtered (`/`), sorted (`S`),
-//! with status colours, name, s3 key, whether the prediction matched the image's label
-//! (TRUTH), start, duration and error.
+//! The executions list, the model several tabs share: every execution the backend reported,
+//! filtered (`/`), sorted (`S`), and the selection (the Executions tab shows its detail, the
+//! Logs tab its logs). Also what a row's label says about its prediction ([`Truth`]).
 //!
 //! Rows are merged incrementally by id; the filtered and sorted view is an index vector
 //! rebuilt only when data, filter or sort change, and drawing touches only the visible
@@ -9,17 +9,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
-use crate::dashboard::app::App;
-use crate::dashboard::components::{fmt_duration, fmt_start, truncate};
-use crate::dashboard::worker::Slot;
 use scones_workflow::ExecutionStatus;
-use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, cause_message};
+use scones_workflow::cause::LOW_CONFIDENCE_ERROR;
 use scones_workflow::port::{ExecutionId, ExecutionSummary, TimeRange};
+
+use crate::dashboard::components::visible_offset;
 
 /// Orders of the list, cycled by the sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +57,7 @@ impl SortKey {
 
 /// The list's data and navigation state.
 #[derive(Debug, Clone)]
-pub struct ExecutionsState {
+pub struct ExecutionList {
     rows: Vec<ExecutionSummary>,
     index: HashMap<ExecutionId, usize>,
     view: Vec<u32>,
@@ -82,9 +77,9 @@ pub struct ExecutionsState {
     pinned: bool,
 }
 
-impl Default for ExecutionsState {
+impl Default for ExecutionList {
     fn default() -> Self {
-        ExecutionsState {
+        ExecutionList {
             rows: Vec::new(),
             index: HashMap::new(),
             view: Vec::new(),
@@ -98,7 +93,7 @@ impl Default for ExecutionsState {
     }
 }
 
-impl ExecutionsState {
+impl ExecutionList {
     /// Adds new executions and replaces changed ones; keeps the selected execution selected
     /// when the user picked it (see `pinned`), else the first row. Returns true if anything
     /// changed.
@@ -224,6 +219,13 @@ impl ExecutionsState {
             }
             None => false,
         }
+    }
+
+    /// Selects the execution at a view position (a click); it stays selected as rows
+    /// arrive unless it is the first.
+    pub fn select_position(&mut self, position: usize) {
+        self.selected = position.min(self.view.len().saturating_sub(1));
+        self.pinned = self.selected != 0;
     }
 
     /// The selected execution.
@@ -374,227 +376,9 @@ impl Truth {
     }
 }
 
-/// The first visible row that keeps `selected` inside a window of `height` rows over `len`
-/// rows, moving `offset` as little as possible and never leaving rows unused at the bottom.
-pub fn visible_offset(offset: usize, selected: usize, height: usize, len: usize) -> usize {
-    let height = height.max(1);
-    let offset = offset.min(len.saturating_sub(height));
-    if selected < offset {
-        selected
-    } else if selected >= offset + height {
-        selected + 1 - height
-    } else {
-        offset
-    }
-}
-
-/// Column widths of the list for a panel `width` columns wide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Columns {
-    /// Execution name.
-    pub name: u16,
-    /// s3 key.
-    pub key: u16,
-    /// Start time (8: time only; 14: date and time).
-    pub start: u16,
-}
-
-/// The key gets most of the room (it says which image), then the name; the error takes
-/// the rest. At 80 columns a CIFAR test key (`test/motorcycle_s_001234.png`) fits whole.
-pub fn columns(width: u16) -> Columns {
-    let inner = width.saturating_sub(2);
-    let start = if inner >= 120 { 14 } else { 8 };
-    // status 9, truth 5, duration 6, six spaces between seven columns
-    let room = inner.saturating_sub(9 + TRUTH_WIDTH + 6 + 6 + start);
-    Columns {
-        key: (room * 64 / 100).clamp(12, 32),
-        name: (room * 18 / 100).clamp(6, 36),
-        start,
-    }
-}
-
-/// Width of the TRUTH column.
-const TRUTH_WIDTH: u16 = 5;
-
-/// Rows of table body that fit in a bordered table `area` with one header row.
-pub fn body_height(area: Rect) -> usize {
-    area.height.saturating_sub(3) as usize
-}
-
-/// Draws the list.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let state = &app.executions;
-    let theme = &app.theme;
-    let height = body_height(area);
-    let offset = visible_offset(state.offset, state.selected, height, state.view_len());
-    let title = {
-        let mut spans = vec![Span::styled(" Executions ", theme.title)];
-        let count = if state.view_len() == state.total() {
-            format!("{} ", state.total())
-        } else {
-            format!("{}/{} ", state.view_len(), state.total())
-        };
-        spans.push(Span::styled(count, theme.text));
-        if state.running() > 0 {
-            spans.push(Span::styled(
-                format!("{} running ", state.running()),
-                theme.busy,
-            ));
-        }
-        spans.push(Span::styled(
-            format!("sort:{} ", state.sort.label()),
-            theme.dim,
-        ));
-        if !state.filter.is_empty() {
-            spans.push(Span::styled(
-                format!("filter:{} ", state.filter),
-                theme.warn,
-            ));
-        }
-        Line::from(spans)
-    };
-    let cols = columns(area.width);
-    let widths = [
-        Constraint::Length(9),
-        Constraint::Length(cols.name),
-        Constraint::Length(cols.key),
-        Constraint::Length(TRUTH_WIDTH),
-        Constraint::Length(cols.start),
-        Constraint::Length(6),
-        Constraint::Fill(1),
-    ];
-    let (name_w, key_w) = (usize::from(cols.name), usize::from(cols.key));
-    let error_w = usize::from(
-        area.width
-            .saturating_sub(2 + 9 + TRUTH_WIDTH + 6 + 6)
-            .saturating_sub(cols.name + cols.key + cols.start),
-    );
-    let wide = cols.start > 8;
-    let rows = (offset..(offset + height).min(state.view_len())).filter_map(|pos| {
-        let e = state.at(pos)?;
-        let style = if pos == state.selected {
-            theme.selected
-        } else {
-            theme.text
-        };
-        let error = match (&e.error, &e.cause) {
-            (Some(err), Some(cause)) if wide => format!("{err}: {}", cause_message(cause)),
-            (Some(err), _) => err.clone(),
-            _ => String::new(),
-        };
-        Some(
-            Row::new(vec![
-                Cell::from(Span::styled(e.status.as_str(), theme.status(e.status))),
-                Cell::from(display_name(&e.name, name_w)),
-                Cell::from(truncate(e.s3_key.as_deref().unwrap_or("-"), key_w)),
-                {
-                    let truth = Truth::of(e);
-                    Cell::from(Span::styled(truth.text(), truth.style(theme)))
-                },
-                Cell::from(fmt_start(e.start, app.now, app.tz, wide)),
-                Cell::from(fmt_duration(e.duration(app.now))),
-                Cell::from(Span::styled(truncate(&error, error_w), theme.bad)),
-            ])
-            .style(style),
-        )
-    });
-    let header =
-        Row::new(["STATUS", "NAME", "S3 KEY", "TRUTH", "START", "DUR", "ERROR"]).style(theme.dim);
-    let empty = state.total() == 0;
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused {
-            theme.border_focus
-        } else {
-            theme.border
-        })
-        .title(title);
-    if empty && let Some(error) = app.unavailable(Slot::Executions) {
-        let text = vec![
-            Line::styled(format!("Cannot list executions: {error}"), theme.bad),
-            Line::raw(""),
-            Line::styled(super::unavailable_hint(app), theme.dim),
-        ];
-        frame.render_widget(
-            ratatui::widgets::Paragraph::new(text)
-                .wrap(ratatui::widgets::Wrap { trim: true })
-                .block(block),
-            area,
-        );
-        return;
-    }
-    if empty {
-        let hint = if app.readonly {
-            "No executions yet. This dashboard is read-only: start some from another terminal, e.g. `scones run --local --random 10`.".to_owned()
-        } else {
-            format!(
-                "No executions yet. Press {} to start a test execution, {} for a burst.",
-                app.config
-                    .keymap
-                    .hint(crate::dashboard::keymap::KeyAction::Test),
-                app.config
-                    .keymap
-                    .hint(crate::dashboard::keymap::KeyAction::Burst),
-            )
-        };
-        frame.render_widget(
-            ratatui::widgets::Paragraph::new(hint)
-                .style(theme.dim)
-                .wrap(ratatui::widgets::Wrap { trim: true })
-                .block(block),
-            area,
-        );
-        return;
-    }
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .block(block);
-    frame.render_widget(table, area);
-}
-
-/// The part of an execution name that tells it apart, in `width` columns. The names scones
-/// gives on AWS (`<prefix>-<epoch ms>-<8 hex>`, e.g. `scones-run-1796352448423-8d14c180`) all
-/// start alike, so their random suffix is what is shown; other names (the local stack's
-/// UUIDs) are cut at the end as usual.
-pub fn display_name(name: &str, width: usize) -> String {
-    if name.chars().count() <= width {
-        return name.to_owned();
-    }
-    let mut parts = name.rsplitn(3, '-');
-    if let (Some(hex), Some(ms), Some(_)) = (parts.next(), parts.next(), parts.next())
-        && hex.len() == 8
-        && hex.chars().all(|c| c.is_ascii_hexdigit())
-        && ms.len() >= 10
-        && ms.chars().all(|c| c.is_ascii_digit())
-        && width >= 2
-    {
-        let keep = hex.len().min(width - 1);
-        return format!("…{}", &hex[hex.len() - keep..]);
-    }
-    truncate(name, width)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scones_names_show_their_distinguishing_suffix() {
-        let a = display_name("scones-run-1796352448423-8d14c180", 9);
-        let b = display_name("scones-run-1796352448424-0a1b2c3d", 9);
-        assert_eq!((a.as_str(), b.as_str()), ("…8d14c180", "…0a1b2c3d"));
-        assert_eq!(
-            display_name("scones-run-1796352448423-8d14c180", 7),
-            "…14c180"
-        );
-        // Local UUIDs differ at the start: cut at the end as before.
-        assert_eq!(
-            display_name("cfcdba04-6b3e-4c1d-9a3b-1e2f3a4b5c6d", 11),
-            truncate("cfcdba04-6b3e-4c1d-9a3b-1e2f3a4b5c6d", 11)
-        );
-        assert_eq!(display_name("exec-1", 9), "exec-1");
-    }
     use chrono::TimeZone;
 
     fn exec(i: u32, status: ExecutionStatus, key: &str) -> ExecutionSummary {
@@ -622,7 +406,7 @@ mod tests {
 
     #[test]
     fn merge_replaces_by_id_and_sorts_newest_first() {
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             vec![
                 exec(1, ExecutionStatus::Running, "test/a.png"),
@@ -644,7 +428,7 @@ mod tests {
 
     #[test]
     fn removed_executions_leave_the_list_and_the_selection_survives_when_it_can() {
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             (1..=4)
                 .map(|i| exec(i, ExecutionStatus::Succeeded, "test/a.png"))
@@ -670,7 +454,7 @@ mod tests {
     fn an_untouched_selection_follows_the_newest_as_pages_arrive() {
         // A big store lists in pages, older ones first: the newest must end up at the top
         // and selected, not scrolled off above an older page's first row.
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             (0..5)
                 .map(|i| exec(i, ExecutionStatus::Succeeded, "k"))
@@ -694,7 +478,7 @@ mod tests {
 
     #[test]
     fn selection_follows_the_execution_when_rows_arrive() {
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             (0..5)
                 .map(|i| exec(i, ExecutionStatus::Succeeded, "k"))
@@ -715,7 +499,7 @@ mod tests {
 
     #[test]
     fn filter_narrows_on_name_key_status_and_error() {
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             vec![
                 exec(1, ExecutionStatus::Succeeded, "test/bicycle_1.png"),
@@ -764,7 +548,7 @@ mod tests {
         assert_eq!(Truth::of(&pending), Truth::Unknown);
         assert_eq!(Truth::of(&rejected_right), Truth::RejectedRight);
         assert_eq!(Truth::of(&rejected_wrong), Truth::RejectedWrong);
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             vec![
                 right,
@@ -786,13 +570,8 @@ mod tests {
     }
 
     #[test]
-    fn a_cifar_test_key_fits_whole_at_80_columns() {
-        assert!(usize::from(columns(80).key) >= "test/motorcycle_s_001234.png".len());
-    }
-
-    #[test]
     fn filter_finds_nothing_for_a_needle_that_matches_no_row() {
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(vec![exec(1, ExecutionStatus::Succeeded, "k")], now());
         s.set_filter("nothing-matches".into(), now());
         assert_eq!(s.view_len(), 0);
@@ -803,7 +582,7 @@ mod tests {
 
     #[test]
     fn sort_orders() {
-        let mut s = ExecutionsState::default();
+        let mut s = ExecutionList::default();
         s.merge(
             vec![
                 exec(1, ExecutionStatus::Succeeded, "c"),
@@ -812,7 +591,7 @@ mod tests {
             ],
             now(),
         );
-        let names = |s: &ExecutionsState| {
+        let names = |s: &ExecutionList| {
             (0..s.view_len())
                 .map(|p| s.at(p).unwrap().name.clone())
                 .collect::<Vec<_>>()
