@@ -59,7 +59,12 @@ counted() {
 
 suite_lint() {
     check lint rustfmt cargo fmt --all --check
-    check lint clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+    # Dependencies nothing uses (a renamed library is listed in the crate's
+    # [package.metadata.cargo-machete] with the reason).
+    cargo_tool_ensure cargo-machete cargo-machete@0.9.2
+    check lint deps cargo-machete
+    check lint clippy cargo clippy --workspace --all-targets --locked \
+        --features scones/moto-tests,scones-aws/moto-tests -- -D warnings
 }
 
 # cargo_counted SUITE COMMAND...: a cargo test run, counted from its "test result:" lines.
@@ -77,18 +82,18 @@ cargo_counted() {
 }
 
 suite_rust() {
-    # scones-aws tests talk to the moto server wrapper over the wire.
-    scripts/moto/ensure-venv.sh || echo "moto venv setup failed: the scones-aws tests will fail"
     cargo_counted rust cargo test --workspace --locked --no-fail-fast
 }
 
 suite_aws() {
-    # The dashboard's AWS backend and `scones run --aws` over the wire, against one moto
-    # server that with-moto.sh starts and stops (the tests fail without it, never skip).
-    # --workspace (not -p scones) keeps the dependency features the rust suite built with:
-    # selecting one package re-resolves them and rebuilds the AWS SDK crates.
+    # Every over-the-wire test (staging, training, the dashboard's AWS backend, `scones run
+    # --aws`) against one moto server that with-moto.sh starts and stops (the tests fail
+    # without it, never skip). --workspace (not -p scones) keeps the dependency features the
+    # rust suite built with: selecting one package re-resolves them and rebuilds the AWS SDK
+    # crates.
     cargo_counted aws scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast \
-        --features scones/moto-tests --test aws_backend --test aws_run
+        --features scones/moto-tests,scones-aws/moto-tests \
+        --test aws_backend --test aws_run --test stage_moto --test training_moto
 }
 
 suite_dashboard() {

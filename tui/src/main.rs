@@ -2,7 +2,6 @@
 //! dispatch live in [`cli`]; each command is a module there.
 
 mod cli;
-mod ui;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -5,25 +5,27 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod aws_support;
+mod support;
 
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{DateTime, Utc};
-use scones::dashboard::state_runs::{StateStatus, state_runs};
+use scones::dashboard::panels::executions::state_runs::{StateStatus, state_runs};
 use scones_aws::{
     AwsBackend, AwsOptions, Discovery, ResourceOverrides, ResourceSource, RetryPolicy,
 };
+use scones_handlers::ImageRecord;
 use scones_workflow::ExecutionStatus;
+use scones_workflow::cause::StopReason;
 use scones_workflow::port::{
     Backend, BackendError, BackendKind, Cursor, ExecutionId, ExecutionSummary, LogLevel,
     RecordLink, TimeRange,
 };
 use serde_json::json;
 
-use aws_support::{Stack, TEST_KEYS};
+use support::aws::{Stack, TEST_KEYS};
 
 /// Backoff short enough for the tests, same strategy as production.
 fn fast_retry() -> RetryPolicy {
@@ -44,7 +46,7 @@ fn options() -> AwsOptions {
 fn backend(stack: &Stack, options: AwsOptions) -> AwsBackend {
     AwsBackend::new(
         &stack.config,
-        &aws_support::target(),
+        &support::aws::target(),
         stack.resources(),
         ResourceSource::Flags,
         options,
@@ -91,7 +93,7 @@ async fn executions_are_listed_incrementally_and_finished_histories_cached() {
         info.kind,
         BackendKind::Aws {
             profile: None,
-            credentials: aws_support::target().credentials_source(),
+            credentials: support::aws::target().credentials_source(),
             region: "us-east-1".into()
         }
     );
@@ -213,7 +215,7 @@ async fn executions_are_listed_incrementally_and_finished_histories_cached() {
 async fn labels_scores_and_images_come_from_the_bucket() {
     use scones_workflow::class::Class;
     let stack = Stack::create("truth").await;
-    aws_support::put_object(
+    support::aws::put_object(
         &stack.s3,
         &stack.bucket,
         "test.lst",
@@ -231,7 +233,7 @@ async fn labels_scores_and_images_come_from_the_bucket() {
     let backend = backend(&stack, options());
     let (rows, _) = refresh_all(&backend, None).await;
     let [right, rejected, unlabelled] = [0, 1, 2].map(|i| row(&rows, &arns[i]).clone());
-    assert_eq!(right.scores, Some(aws_support::SCORES), "{right:?}");
+    assert_eq!(right.scores, Some(support::aws::SCORES), "{right:?}");
     assert_eq!(right.label, Some(Class::Bicycle));
     assert_eq!(right.correct(), Some(true));
     assert_eq!(rejected.scores, Some([0.6, 0.4]), "{rejected:?}");
@@ -312,7 +314,10 @@ async fn a_running_execution_is_followed_and_stopped() {
     );
     assert_eq!(h1.first().map(|e| e.event_type()), Some("ExecutionStarted"));
 
-    backend.stop(ExecutionId::new(slow.clone())).await.unwrap();
+    backend
+        .stop(ExecutionId::new(slow.clone()), StopReason::DASHBOARD)
+        .await
+        .unwrap();
     // moto ends the execution once its current task returns; refreshes pick the change up
     // through the running check, without re-listing everything.
     let mut cursor = cursor;
@@ -342,7 +347,7 @@ async fn a_running_execution_is_followed_and_stopped() {
     let missing = format!("{}:nope", slow.rsplit_once(':').unwrap().0);
     assert_eq!(
         backend
-            .stop(ExecutionId::new(missing.clone()))
+            .stop(ExecutionId::new(missing.clone()), StopReason::DASHBOARD)
             .await
             .unwrap_err(),
         BackendError::NotFound(missing)
@@ -355,7 +360,7 @@ async fn a_running_execution_is_followed_and_stopped() {
         },
     );
     let err = readonly
-        .stop(ExecutionId::new(slow.clone()))
+        .stop(ExecutionId::new(slow.clone()), StopReason::DASHBOARD)
         .await
         .unwrap_err();
     assert_eq!(err.name(), "NotReady");
@@ -375,7 +380,11 @@ async fn start_random_starts_executions_on_test_keys() {
         assert_eq!(input["s3_bucket"], json!(stack.bucket), "{input}");
         let key = input["s3_key"].as_str().unwrap();
         assert!(TEST_KEYS.contains(&key), "{key}");
-        assert_eq!(input.as_object().unwrap().len(), 2, "{input}");
+        // The input is the workflow's record, nothing filled in yet.
+        assert_eq!(
+            *input,
+            ImageRecord::for_object(&stack.bucket, key).to_value()
+        );
         assert_eq!(stack.wait_final(id.as_str()).await, "SUCCEEDED");
     }
     // The test keys were listed once and are reused.
@@ -410,7 +419,7 @@ async fn an_empty_test_split_is_not_ready_and_test_lst_is_the_fallback() {
     assert!(err.to_string().contains("scones stage --aws"), "{err}");
 
     // test.lst names the images when test/ cannot be listed empty-handed.
-    aws_support::put_object(
+    support::aws::put_object(
         &stack.s3,
         &stack.bucket,
         "test.lst",
@@ -724,10 +733,10 @@ async fn data_capture_objects_are_parsed_once_and_cached_by_etag() {
     ]
     .join("\n");
     let b = capture_line("e3", t(60), [0.1, 0.9], true);
-    aws_support::put_object(&stack.s3, &stack.bucket, &file_a, a.into_bytes()).await;
-    aws_support::put_object(&stack.s3, &stack.bucket, &file_b, b.into_bytes()).await;
+    support::aws::put_object(&stack.s3, &stack.bucket, &file_a, a.into_bytes()).await;
+    support::aws::put_object(&stack.s3, &stack.bucket, &file_b, b.into_bytes()).await;
     // Another variant's capture is not ours.
-    aws_support::put_object(
+    support::aws::put_object(
         &stack.s3,
         &stack.bucket,
         &format!(
@@ -745,7 +754,9 @@ async fn data_capture_objects_are_parsed_once_and_cached_by_etag() {
         end: now + chrono::Duration::seconds(1),
     };
     let before = backend.calls();
-    let points = backend.capture(range, 100).await.unwrap();
+    let sample = backend.capture(range, 100).await.unwrap();
+    let points = &sample.points;
+    assert_eq!(sample.total, 3);
     let spent = backend.calls().since(&before);
     let ids: Vec<&str> = points.iter().map(|p| p.event_id.as_str()).collect();
     assert_eq!(ids, ["e1", "e2", "e3"], "{points:#?}");
@@ -755,30 +766,33 @@ async fn data_capture_objects_are_parsed_once_and_cached_by_etag() {
 
     // Second refresh: one listing, nothing read again.
     let before = backend.calls();
-    assert_eq!(backend.capture(range, 100).await.unwrap(), points);
+    assert_eq!(backend.capture(range, 100).await.unwrap(), sample);
     let spent = backend.calls().since(&before);
     assert_eq!(spent.of("S3.GetObject"), 0, "{spent:?}");
     assert_eq!(spent.of("S3.ListObjectsV2"), 1, "{spent:?}");
 
-    // A replaced object (new ETag) is read again; the limit keeps the newest points.
+    // A replaced object (new ETag) is read again; past the limit the points are sampled
+    // across the window (the oldest and the newest kept), and the total says how many.
     let b2 = [
         capture_line("e3", t(60), [0.1, 0.9], true),
         capture_line("e4", t(30), [0.2, 0.8], false),
     ]
     .join("\n");
-    aws_support::put_object(&stack.s3, &stack.bucket, &file_b, b2.into_bytes()).await;
+    support::aws::put_object(&stack.s3, &stack.bucket, &file_b, b2.into_bytes()).await;
     let before = backend.calls();
-    let points = backend.capture(range, 2).await.unwrap();
+    let sample = backend.capture(range, 2).await.unwrap();
     assert_eq!(backend.calls().since(&before).of("S3.GetObject"), 1);
-    let ids: Vec<&str> = points.iter().map(|p| p.event_id.as_str()).collect();
-    assert_eq!(ids, ["e3", "e4"]);
+    let all = backend.capture(range, 100).await.unwrap().points;
+    assert_eq!(all.len(), 4);
+    assert_eq!((sample.points.len(), sample.total), (2, 4));
+    assert_eq!(sample.points, [all[0].clone(), all[3].clone()]);
 }
 
 #[tokio::test]
 async fn the_endpoint_is_described_for_the_header() {
     let stack = Stack::create("endpoint").await;
     let sagemaker = aws_sdk_sagemaker::Client::new(&stack.config);
-    let role = format!("arn:aws:iam::{}:role/sagemaker", aws_support::ACCOUNT);
+    let role = format!("arn:aws:iam::{}:role/sagemaker", support::aws::ACCOUNT);
     sagemaker
         .create_model()
         .model_name(&stack.endpoint_name)
@@ -842,7 +856,7 @@ async fn throttling_is_retried_with_backoff_then_reported_then_recovers() {
     let backend = backend(&stack, options());
 
     // Two throttled answers: the SDK backs off and the third attempt succeeds.
-    aws_support::control(
+    support::aws::control(
         "/scones-api/faults",
         json!({"operation": "ListExecutions", "match": stack.state_machine_arn,
                "count": 2, "code": "ThrottlingException"}),
@@ -854,7 +868,7 @@ async fn throttling_is_retried_with_backoff_then_reported_then_recovers() {
     let calls = backend.calls();
     assert_eq!(calls.of("SFN.ListExecutions"), 3, "{calls:?}");
     assert_eq!(calls.retries(), 2, "{calls:?}");
-    let fired: u64 = aws_support::faults()
+    let fired: u64 = support::aws::faults()
         .iter()
         .filter(|f| f["match"] == json!(stack.state_machine_arn))
         .map(|f| f["fired"].as_u64().unwrap_or(0))
@@ -863,7 +877,7 @@ async fn throttling_is_retried_with_backoff_then_reported_then_recovers() {
     assert!(waited < Duration::from_secs(5), "{waited:?}");
 
     // Throttled beyond the retries: a Throttled error, the dashboard's cue to slow down.
-    aws_support::control(
+    support::aws::control(
         "/scones-api/faults",
         json!({"operation": "ListExecutions", "match": stack.state_machine_arn,
                "count": 4, "code": "ThrottlingException"}),
@@ -884,7 +898,7 @@ async fn throttling_is_retried_with_backoff_then_reported_then_recovers() {
     assert!(delta.changed.is_empty());
 
     // CloudWatch (rpcv2Cbor through the wrapper) backs off the same way.
-    aws_support::control(
+    support::aws::control(
         "/scones-api/faults",
         json!({"operation": "GetMetricData", "match": stack.endpoint_name,
                "count": 1, "code": "ThrottlingException"}),
@@ -927,7 +941,7 @@ async fn connect_finds_the_stack_from_flags_and_a_saved_outputs_file() {
         by_flags.info().kind,
         BackendKind::Aws {
             profile: None,
-            credentials: aws_support::target().credentials_source(),
+            credentials: support::aws::target().credentials_source(),
             region: "us-east-1".into()
         }
     );
@@ -1004,7 +1018,7 @@ async fn the_dashboard_at_steady_state_costs_one_list_per_refresh() {
         assert!(d.settle(Duration::from_secs(20)).await, "first load hung");
         now += chrono::Duration::from_std(refresh).unwrap();
     }
-    assert_eq!(d.app.executions.total(), 3);
+    assert_eq!(d.app().shared.executions.total(), 3);
     let screen = d.screen();
     assert!(screen.contains("LowConfidence"), "{screen}");
 
@@ -1029,7 +1043,7 @@ async fn the_dashboard_at_steady_state_costs_one_list_per_refresh() {
     assert_eq!(spent.of("SFN.GetExecutionHistory"), 0, "{spent:?}");
     assert_eq!(spent.of("S3.GetObject"), 0, "{spent:?}");
     assert_eq!(spent.retries(), 0, "{spent:?}");
-    assert_eq!(d.app.executions.total(), 3);
+    assert_eq!(d.app().shared.executions.total(), 3);
 }
 
 /// A capture line as SageMaker writes it, with a real PNG as the input.
@@ -1130,7 +1144,7 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         outputs_from: Some("300 held-out predictions".into()),
         profile,
     };
-    aws_support::put_object(
+    support::aws::put_object(
         &stack.s3,
         &stack.bucket,
         &drift.baseline_key,
@@ -1160,7 +1174,7 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
             "{}{window}-capture.jsonl",
             scones_workflow::capture::hour_prefix(&prefix, at)
         );
-        aws_support::put_object(
+        support::aws::put_object(
             &stack.s3,
             &stack.bucket,
             &key,
@@ -1277,7 +1291,7 @@ async fn backend_at(
 ) -> AwsBackend {
     let target = scones_aws::AwsTarget {
         profile: None,
-        region: Some(aws_support::REGION.into()),
+        region: Some(support::aws::REGION.into()),
         endpoint_url: Some(endpoint),
     };
     let mut loader = scones_aws::config_loader(&target).credentials_provider(
@@ -1363,7 +1377,7 @@ async fn a_hung_service_is_a_timeout_error_not_a_request_pending_forever() {
     );
     assert!(
         err.contains("StartExecution got no answer in time")
-            && err.contains("execution scones-dashboard-")
+            && err.contains("execution scones-")
             && err.contains("may still start"),
         "{err}"
     );

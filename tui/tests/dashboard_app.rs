@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod dashboard_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +13,6 @@ use std::time::Duration;
 use chrono::Utc;
 use crossterm::event::KeyCode;
 
-use dashboard_support::{
-    FixedPredictor, SlowPredictor, local_backend, options, other_runner, readonly_backend,
-    run_random, staged_home,
-};
 use scones::dashboard::headless::Headless;
 use scones::dashboard::panels::capture::CapturePanel;
 use scones::dashboard::panels::executions::ExecutionsPanel;
@@ -26,6 +22,10 @@ use scones::dashboard::panels::low_confidence::LowConfidencePanel;
 use scones::dashboard::panels::metrics::MetricsPanel;
 use scones_local::LocalBackend;
 use scones_workflow::ExecutionStatus;
+use support::dashboard::{
+    FixedPredictor, SlowPredictor, local_backend, options, other_runner, readonly_backend,
+    run_random, staged_home,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 const STEP: Duration = Duration::from_millis(50);
@@ -348,19 +348,19 @@ async fn a_redriven_execution_shows_as_running_again() {
     .unwrap();
     let running_after = doc["runningAfter"].as_u64().unwrap() as usize;
     let events = doc["events"].as_array().unwrap()[..running_after].to_vec();
-    let mut rows = dashboard_support::executions();
+    let mut rows = support::dashboard::executions();
     // Newest row: a failed execution (as the last listing saw it) with the redriven history.
     let row = rows.last_mut().unwrap();
     row.status = ExecutionStatus::Failed;
     row.error = Some("EndpointFailed".into());
     row.stop = Some(row.start + chrono::Duration::seconds(3));
     let id = row.id.clone();
-    let backend = dashboard_support::FixtureBackend::new(rows);
+    let backend = support::dashboard::FixtureBackend::new(rows);
     backend.histories.lock().unwrap().insert(id.clone(), events);
     let mut d = Headless::new(
         backend,
         options(false, false),
-        dashboard_support::t0(),
+        support::dashboard::t0(),
         160,
         48,
     );
@@ -417,8 +417,8 @@ async fn texts_that_name_a_key_follow_the_users_bindings() {
     let dashboard = |readonly| {
         let mut opts = options(readonly, false);
         opts.config.keymap = keymap.clone();
-        let backend = dashboard_support::FixtureBackend::new(Vec::new());
-        Headless::new(backend, opts, dashboard_support::t0(), 100, 30)
+        let backend = support::dashboard::FixtureBackend::new(Vec::new());
+        Headless::new(backend, opts, support::dashboard::t0(), 100, 30)
     };
     let mut d = dashboard(false);
     assert!(d.run_until(WAIT, STEP, |a| a.refresh_age().is_some()).await);

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod dashboard_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +13,10 @@ use std::time::Duration;
 use chrono::Utc;
 use crossterm::event::KeyCode;
 
-use dashboard_support::{options, other_runner, readonly_backend, run_random, staged_home};
 use scones::dashboard::faults::{FaultPlan, Faults};
 use scones::dashboard::headless::Headless;
 use scones_workflow::port::Operation;
+use support::dashboard::{options, other_runner, readonly_backend, run_random, staged_home};
 
 const TICK: chrono::Duration = chrono::Duration::milliseconds(250);
 

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod dashboard_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,7 +14,6 @@ use std::time::Duration;
 use crossterm::event::KeyCode;
 use ratatui::style::Color;
 
-use dashboard_support::{FixtureBackend, executions, options, t0};
 use scones::dashboard::components::image::Entry;
 use scones::dashboard::headless::Headless;
 use scones::dashboard::panels::capture::CapturePanel;
@@ -22,6 +21,7 @@ use scones::dashboard::panels::executions::ExecutionsPanel;
 use scones::dashboard::panels::logs::LogsPanel;
 use scones::dashboard::panels::low_confidence::LowConfidencePanel;
 use scones::dashboard::panels::{drift, metrics, quality};
+use support::dashboard::{FixtureBackend, executions, options, t0};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 

@@ -17,6 +17,7 @@
 mod classify;
 mod config;
 mod error;
+#[cfg(feature = "test-support")]
 pub mod fakes;
 mod filter;
 mod ports;

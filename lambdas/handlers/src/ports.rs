@@ -1,6 +1,6 @@
 //! The two things the handlers need from the outside world. S3 and SageMaker Runtime
 //! implement them in the Lambda binaries; the local bucket and local endpoint implement them
-//! in the local stack; [`crate::fakes`] implements them in memory for tests.
+//! in the local stack; `fakes` (feature `test-support`) implements them in memory for tests.
 
 use std::future::Future;
 

@@ -3,9 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
-use common::*;
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint, png};
 use scones_handlers::{
     ErrorName, FetchError, HandlerError, ImageRecord, ObjectStore, classify_image,
@@ -14,6 +13,7 @@ use scones_handlers::{
 use scones_workflow::Threshold;
 use scones_workflow::limits::MAX_IMAGE_BYTES;
 use serde_json::{Value, json};
+use support::*;
 
 fn serialize_with(store: &impl ObjectStore, event: Value) -> Result<ImageRecord, HandlerError> {
     block_on(serialize_image_data(store, event))

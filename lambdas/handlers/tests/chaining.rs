@@ -2,16 +2,16 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::*;
 use scones_handlers::fakes::StaticEndpoint;
 use scones_handlers::{
     HandlerError, ImageRecord, classify_image, filter_low_confidence, serialize_image_data,
 };
 use scones_workflow::Threshold;
+use support::*;
 
 fn run_chain(endpoint: &StaticEndpoint, threshold: Threshold) -> Result<ImageRecord, HandlerError> {
     block_on(async {

@@ -3,17 +3,17 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::*;
 use scones_handlers::{
     ErrorName, HandlerError, ImageRecord, classify_image, filter_low_confidence,
     serialize_image_data,
 };
 use scones_workflow::Threshold;
 use serde_json::{Value, json};
+use support::*;
 
 fn classified_record() -> Value {
     let serialized = block_on(serialize_image_data(

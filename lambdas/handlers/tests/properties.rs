@@ -3,9 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint};
 use scones_handlers::{
@@ -14,6 +13,7 @@ use scones_handlers::{
 };
 use scones_workflow::Threshold;
 use serde_json::{Map, Value, json};
+use support::*;
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -29,7 +29,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod choice;
+pub mod choice_rules;
 pub mod clock;
 pub mod definition;
 pub mod diagnostics;

@@ -658,6 +658,10 @@ impl Backend for AwsBackend {
         Ok(events)
     }
 
+    fn can_start(&self) -> BackendResult<()> {
+        self.refuse_if_readonly(Operation::StartExecution)
+    }
+
     async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
         self.cached_test_keys().await
     }
@@ -670,11 +674,11 @@ impl Backend for AwsBackend {
             Ok((arn, _)) => Ok(ExecutionId::new(arn)),
             // The request may be queued on a hung service and run when it recovers: say so,
             // with the name to look for.
-            Err(AwsError::TimedOut { message, .. }) => Err(BackendError::Failed {
+            Err(e @ AwsError::TimedOut { .. }) => Err(BackendError::Failed {
                 operation: Operation::StartExecution,
                 message: format!(
-                    "{message}; execution {name} may still start when the service recovers, \
-                     and is listed if it does"
+                    "{e}; execution {name} may still start when the service recovers, and is \
+                     listed if it does"
                 ),
             }),
             Err(e) => Err(backend_error(Operation::StartExecution)(e)),

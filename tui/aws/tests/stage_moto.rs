@@ -53,27 +53,22 @@ async fn bucket_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn stages_the_layout_and_skips_unchanged_objects() {
-    let moto = support::Moto::start();
+    let moto = support::Moto::connect();
     let s3 = s3_client(&moto.sdk_config().await, &moto.target());
-    s3.create_bucket().bucket("staging").send().await.unwrap();
+    let staging = format!("staging-{}", support::unique());
+    s3.create_bucket().bucket(&staging).send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     layout(dir.path());
     let events = Mutex::new(Vec::new());
     let record = |e: StageEvent| events.lock().unwrap().push(e);
 
     // First run: everything is uploaded, nothing else.
-    let report = stage_to_s3(
-        &s3,
-        dir.path(),
-        "staging",
-        &StageOptions::default(),
-        &record,
-    )
-    .await
-    .unwrap();
+    let report = stage_to_s3(&s3, dir.path(), &staging, &StageOptions::default(), &record)
+        .await
+        .unwrap();
     assert_eq!(report.uploaded, KEYS);
     assert_eq!(report.skipped, 0);
-    assert_eq!(bucket_keys(&s3, "staging").await, KEYS);
+    assert_eq!(bucket_keys(&s3, &staging).await, KEYS);
     {
         let events = events.lock().unwrap();
         assert!(matches!(events[0], StageEvent::Scanned { files: 5, .. }));
@@ -95,7 +90,7 @@ async fn stages_the_layout_and_skips_unchanged_objects() {
     }
     let head = s3
         .head_object()
-        .bucket("staging")
+        .bucket(&staging)
         .key("train/bicycle_1.png")
         .send()
         .await
@@ -110,15 +105,9 @@ async fn stages_the_layout_and_skips_unchanged_objects() {
     );
 
     // Second run: nothing changed, nothing sent.
-    let report = stage_to_s3(
-        &s3,
-        dir.path(),
-        "staging",
-        &StageOptions::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let report = stage_to_s3(&s3, dir.path(), &staging, &StageOptions::default(), &|_| {})
+        .await
+        .unwrap();
     assert!(report.uploaded.is_empty(), "{:?}", report.uploaded);
     assert_eq!(report.skipped, 5);
 
@@ -132,13 +121,13 @@ async fn stages_the_layout_and_skips_unchanged_objects() {
         dry_run: true,
         ..StageOptions::default()
     };
-    let report = stage_to_s3(&s3, dir.path(), "staging", &dry, &|_| {})
+    let report = stage_to_s3(&s3, dir.path(), &staging, &dry, &|_| {})
         .await
         .unwrap();
     assert_eq!(report.uploaded, ["test.lst", "train/bicycle_1.png"]);
     let body = s3
         .get_object()
-        .bucket("staging")
+        .bucket(&staging)
         .key("train/bicycle_1.png")
         .send()
         .await
@@ -150,20 +139,14 @@ async fn stages_the_layout_and_skips_unchanged_objects() {
         .into_bytes();
     assert_eq!(&body[..], b"\x89PNG one", "a dry run must not upload");
 
-    let report = stage_to_s3(
-        &s3,
-        dir.path(),
-        "staging",
-        &StageOptions::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let report = stage_to_s3(&s3, dir.path(), &staging, &StageOptions::default(), &|_| {})
+        .await
+        .unwrap();
     assert_eq!(report.uploaded, ["test.lst", "train/bicycle_1.png"]);
     assert_eq!(report.skipped, 3);
     let body = s3
         .get_object()
-        .bucket("staging")
+        .bucket(&staging)
         .key("train/bicycle_1.png")
         .send()
         .await
@@ -181,10 +164,10 @@ async fn stages_the_layout_and_skips_unchanged_objects() {
 /// as TLS, as clients of AWS are).
 #[tokio::test]
 async fn stages_into_a_bucket_shaped_like_terraforms() {
-    let moto = support::Moto::start();
+    let moto = support::Moto::connect();
     let config = moto.sdk_config().await;
     let s3 = s3_client(&config, &moto.target());
-    let bucket = "scones-123456789012-us-east-1";
+    let bucket = &format!("scones-{}", support::unique());
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     s3.put_bucket_versioning()
         .bucket(bucket)
@@ -243,7 +226,7 @@ async fn stages_into_a_bucket_shaped_like_terraforms() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_typed_error() {
-    let moto = support::Moto::start();
+    let moto = support::Moto::connect();
     let s3 = s3_client(&moto.sdk_config().await, &moto.target());
     let dir = tempfile::tempdir().unwrap();
     layout(dir.path());

@@ -13,7 +13,8 @@ use scones_aws::{
     SpecError, StartOutcome, TrainingError, run_training_job, s3_client, sagemaker_client,
 };
 
-fn spec(job_name: &str) -> TrainingJobSpec {
+/// A job spec whose bucket is `bucket`.
+fn spec(job_name: &str, bucket: &str) -> TrainingJobSpec {
     TrainingJobSpec::from_json(&format!(
         r#"{{
           "job_name": "{job_name}",
@@ -25,13 +26,13 @@ fn spec(job_name: &str) -> TrainingJobSpec {
           "volume_size_gb": 30,
           "max_runtime_seconds": 3600,
           "hyperparameters": {{"num_classes": "2", "image_shape": "3,32,32", "num_training_samples": "1000"}},
-          "output_s3_uri": "s3://scones-123456789012-us-east-1/models",
+          "output_s3_uri": "s3://{bucket}/models",
           "output_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/1111",
           "channels": [
-            {{"name": "train", "s3_uri": "s3://scones-123456789012-us-east-1/train/", "content_type": "application/x-image"}},
-            {{"name": "validation", "s3_uri": "s3://scones-123456789012-us-east-1/test/", "content_type": "application/x-image"}},
-            {{"name": "train_lst", "s3_uri": "s3://scones-123456789012-us-east-1/train.lst", "content_type": "application/x-image"}},
-            {{"name": "validation_lst", "s3_uri": "s3://scones-123456789012-us-east-1/test.lst", "content_type": "application/x-image"}}
+            {{"name": "train", "s3_uri": "s3://{bucket}/train/", "content_type": "application/x-image"}},
+            {{"name": "validation", "s3_uri": "s3://{bucket}/test/", "content_type": "application/x-image"}},
+            {{"name": "train_lst", "s3_uri": "s3://{bucket}/train.lst", "content_type": "application/x-image"}},
+            {{"name": "validation_lst", "s3_uri": "s3://{bucket}/test.lst", "content_type": "application/x-image"}}
           ],
           "tags": {{"Project": "scones"}}
         }}"#
@@ -48,11 +49,14 @@ fn fast() -> WaitOptions {
 
 #[tokio::test]
 async fn trains_once_and_reuses_the_job_by_name() {
-    let moto = support::Moto::start();
+    let moto = support::Moto::connect();
     let config = moto.sdk_config().await;
     let sagemaker = sagemaker_client(&config);
     let s3 = s3_client(&config, &moto.target());
-    let spec = spec("scones-ic-0123456789abcdef");
+    let bucket = &format!("scones-{}", support::unique());
+    // Content-addressed job names are 16 hex digits: this run's own.
+    let name = format!("scones-ic-{:016x}", std::process::id() as u64 * 1000 + 1);
+    let spec = spec(&name, bucket);
 
     let mut starts = Vec::new();
     let job = run_training_job(
@@ -101,7 +105,6 @@ async fn trains_once_and_reuses_the_job_by_name() {
 
     // Same name again, and the artefact gone (a destroy emptied the bucket, a new apply
     // re-created it): a clear error naming the artefact, not a model that fails later.
-    let bucket = "scones-123456789012-us-east-1";
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     let err = run_training_job(&sagemaker, &s3, &spec, &fast(), &mut |_| {}, &mut |_| {})
         .await
@@ -142,15 +145,23 @@ async fn trains_once_and_reuses_the_job_by_name() {
         }]
     );
     assert_eq!(again, job);
-    let listed = sagemaker.list_training_jobs().send().await.unwrap();
+    let listed = sagemaker
+        .list_training_jobs()
+        .name_contains(&spec.job_name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.training_job_summaries().len(), 1);
 }
 
 #[tokio::test]
 async fn an_invalid_spec_sends_nothing() {
-    let moto = support::Moto::start();
+    let moto = support::Moto::connect();
     let sagemaker = sagemaker_client(&moto.sdk_config().await);
-    let mut bad = spec("scones-ic-0123456789abcdef");
+    let mut bad = spec(
+        "scones-ic-0123456789abcdef",
+        &format!("scones-{}", support::unique()),
+    );
     bad.job_name = "scones_ic".into();
     let s3 = s3_client(&moto.sdk_config().await, &moto.target());
     let err = run_training_job(&sagemaker, &s3, &bad, &fast(), &mut |_| {}, &mut |_| {})

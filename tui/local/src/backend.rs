@@ -298,7 +298,7 @@ fn store_error(operation: Operation, e: StoreError) -> BackendError {
     }
 }
 
-fn summary(s: store::ExecutionSummary, labels: &HashMap<String, Class>) -> ExecutionSummary {
+fn summary(s: store::ExecutionRow, labels: &HashMap<String, Class>) -> ExecutionSummary {
     ExecutionSummary {
         id: ExecutionId::new(s.arn),
         name: s.name,
@@ -384,6 +384,10 @@ impl Backend for LocalBackend {
                 operation: Operation::GetExecutionHistory,
                 message: e.to_string(),
             })
+    }
+
+    fn can_start(&self) -> BackendResult<()> {
+        self.stack(Operation::StartExecution).map(|_| ())
     }
 
     async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {

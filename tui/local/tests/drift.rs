@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure message
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 
@@ -97,7 +97,7 @@ async fn unperturbed_traffic_is_ok_and_every_perturbation_is_an_alert() {
         .unwrap()
     };
 
-    common::run_keys(&home, &stack, Keys::Random(1000), 16, |_| {}).await;
+    support::run_keys(&home, &stack, Keys::Random(1000), 16, |_| {}).await;
     stack.flush().await.unwrap();
     let (windows, unreadable) = judge(5);
     assert_eq!((windows.len(), unreadable), (5, 0));
@@ -113,7 +113,7 @@ async fn unperturbed_traffic_is_ok_and_every_perturbation_is_an_alert() {
         (Perturbation::OneClass, Statistic::PredictedClass),
     ] {
         let pool = Arc::new(prepare(&home.bucket(), kind).unwrap());
-        common::run_keys(&home, &stack, Keys::RandomFrom(pool, 200), 16, |_| {}).await;
+        support::run_keys(&home, &stack, Keys::RandomFrom(pool, 200), 16, |_| {}).await;
         stack.flush().await.unwrap();
         let (windows, _) = judge(1);
         let report = &windows[0].report;
@@ -124,7 +124,7 @@ async fn unperturbed_traffic_is_ok_and_every_perturbation_is_an_alert() {
             "{kind:?}"
         );
         // The next window is unperturbed traffic again.
-        common::run_keys(&home, &stack, Keys::Random(200), 16, |_| {}).await;
+        support::run_keys(&home, &stack, Keys::Random(200), 16, |_| {}).await;
         stack.flush().await.unwrap();
         assert_eq!(judge(1).0[0].report.verdict, Verdict::Ok, "after {kind:?}");
     }

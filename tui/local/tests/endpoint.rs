@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +10,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{Datelike, Timelike, Utc};
-use common::{FixedPredictor, RedPredictor, png};
 use scones_handlers::Endpoint;
 use scones_local::endpoint::{DataCapture, EndpointError, LocalEndpoint, metric, read_captures};
 use scones_local::{Home, LocalBucket};
 use scones_workflow::capture::Keep;
 use serde_json::Value;
+use support::{FixedPredictor, RedPredictor, png};
 
 #[tokio::test]
 async fn answers_png_with_the_two_probabilities_as_a_json_array() {

@@ -4,12 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{RedPredictor, png};
 use scones_local::endpoint::{PredictError, Predictor};
 use scones_local::stage::{self, Source};
 use scones_local::{Home, LocalBackend, LocalStack, NoProgress, StackOptions};
@@ -19,6 +18,7 @@ use scones_workflow::capture::Keep;
 use scones_workflow::cause::STOPPED_ERROR;
 use scones_workflow::run::{self, Interruption, Keys, Next};
 use serde_json::Value;
+use support::{RedPredictor, png};
 
 /// Red images are confident bicycles, grey ones are a coin toss for [`RedPredictor`].
 fn home_with_images(root: &std::path::Path) -> Home {

@@ -3,15 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
 use std::path::Path;
 
-use common::{Row, cifar_archive, png, row, serve};
 use scones_local::stage::{
     self, DownloadError, DownloadSource, Source, StageError, SyntheticSpec, read_lst, read_manifest,
 };
 use scones_local::{LocalBucket, NoProgress};
+use support::{Row, cifar_archive, png, row, serve};
 
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is its failure message
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use common::FixedPredictor;
 use scones_local::stage::{self, Source, SyntheticSpec};
 use scones_local::store::{
     ChangeCursor, ExecutionFilter, ExecutionStart, ExecutionStatus, ExecutionStop, Store,
@@ -20,6 +19,7 @@ use scones_local::store::{
 use scones_local::{Home, LocalStack, NoProgress, StackOptions};
 use scones_workflow::run::Keys;
 use serde_json::Value;
+use support::FixedPredictor;
 
 /// Set to the home path when this test binary runs as a child writer.
 const CHILD_HOME: &str = "SCONES_TEST_CHILD_HOME";
@@ -65,7 +65,7 @@ fn child_writer() {
         .unwrap();
         let mut done = 0usize;
         while count == 0 || done < count {
-            common::run_keys(&home, &stack, Keys::Random(8), 8, |r| {
+            support::run_keys(&home, &stack, Keys::Random(8), 8, |r| {
                 assert!(r.persist_error.is_none(), "{r:?}");
                 println!("finished {}", r.arn);
             })
@@ -444,7 +444,7 @@ async fn large_payloads_are_stored_once_and_histories_read_back_whole() {
     let home = staged_home(tmp.path());
     let stack = confident_stack(&home);
     let mut arns = Vec::new();
-    common::run_keys(&home, &stack, Keys::Random(4), 4, |r| {
+    support::run_keys(&home, &stack, Keys::Random(4), 4, |r| {
         arns.push(r.arn.clone())
     })
     .await;
@@ -523,7 +523,7 @@ async fn executions_sharing_an_image_share_its_stored_body() {
     let stack = confident_stack(&home);
     let key = home.bucket().test_keys().unwrap()[0].clone();
     let mut arns = Vec::new();
-    common::run_keys(
+    support::run_keys(
         &home,
         &stack,
         Keys::Given(vec![key.clone(), key.clone(), key]),
@@ -782,7 +782,7 @@ async fn gc_removes_old_executions_and_only_unreferenced_payloads() {
     let (a, b) = (keys[0].clone(), keys[1].clone());
     let mut arns = Vec::new();
     // Image a in executions 0 and 2, image b in 1 and 3.
-    common::run_keys(
+    support::run_keys(
         &home,
         &stack,
         Keys::Given(vec![a.clone(), b.clone(), a, b]),

@@ -10,7 +10,7 @@ use scones_aws::evaluation::LabelledSet;
 use super::BackendArgs;
 use super::aws_stack::{self, AwsStackArgs};
 use super::output::outln;
-use crate::ui::BarProgress;
+use crate::cli::progress::BarProgress;
 
 #[derive(Debug, Args)]
 pub struct BaselineArgs {

@@ -1,8 +1,9 @@
 //! Command-line interface: global options, the subcommands, and dispatch.
 //!
 //! Each command is a module (`stage/`, `train/`, ...). A command's `mod.rs` holds its
-//! arguments and picks the backend; the backend's code sits beside it (`local.rs`; an
-//! `aws.rs` joins it when the AWS backend exists). `--local` is the default backend.
+//! arguments and picks the backend; each backend's part sits beside it (`local.rs`,
+//! `aws.rs`). `--local` is the default backend. Only `dashboard.rs` and `dashboard_aws.rs`
+//! use the dashboard (the library's `scones::dashboard`); no other command does.
 
 mod aws_stack;
 mod baseline;
@@ -13,6 +14,7 @@ mod eval;
 mod gc;
 mod history;
 pub mod output;
+pub mod progress;
 mod run;
 mod stage;
 mod threshold;
@@ -93,7 +95,8 @@ pub enum Command {
     /// Start executions of the workflow; one line per execution, then a summary.
     Run(run::RunArgs),
     /// Whether the served model's traffic still looks like its baseline: each statistic's
-    /// PSI, Kolmogorov-Smirnov test and verdict over windows of captured inferences (local);
+    /// PSI, Kolmogorov-Smirnov test and verdict over windows of captured inferences (local,
+    /// or `--aws`: the monitor-drift function's latest report);
     /// ends with `drift: OK|WARN|ALERT|NOT ENOUGH DATA`.
     Drift(drift::DriftArgs),
     /// The deployed endpoint's drift baseline (`--aws`): input statistics of the training

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use crate::diagnostics::{ValidationError, ValidationErrorKind, ValidationErrors};
 
-use crate::choice::Condition;
+use crate::choice_rules::Condition;
 use crate::intrinsics::Call;
 use crate::jsonata::JTemplate;
 use crate::path::{Path, ReferencePath};

@@ -1,69 +1,37 @@
-//! A moto server (scripts/moto/scones_moto.py) on a free 127.0.0.1 port for the
-//! over-the-wire tests, stopped when dropped.
+//! The moto server wrapper (scripts/moto/scones_moto.py) that scripts/with-moto.sh started
+//! for the over-the-wire tests (SCONES_MOTO_ENDPOINT; missing or unreachable is a failure,
+//! never a skip): the one convention every over-the-wire test of the project follows. The
+//! tests of a binary share the server, so every name they create carries [`unique`].
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use scones_aws::AwsTarget;
 
+/// The moto server of this run.
 pub struct Moto {
-    child: Child,
+    /// Its base URL.
     pub endpoint: String,
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 impl Moto {
-    /// Starts the wrapper with the project venv's Python (`SCONES_MOTO_PYTHON` overrides);
-    /// `scripts/moto/ensure-venv.sh` installs it.
-    pub fn start() -> Moto {
-        let python = std::env::var_os("SCONES_MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    /// The server scripts/with-moto.sh started, checked to answer.
+    pub fn connect() -> Moto {
+        let endpoint = std::env::var("SCONES_MOTO_ENDPOINT").unwrap_or_else(|_| {
+            panic!(
+                "SCONES_MOTO_ENDPOINT is not set: run these tests through scripts/with-moto.sh \
+                 (scripts/test.sh's `aws` suite does)"
+            )
+        });
+        let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
         assert!(
-            python.exists(),
-            "{} not found: run scripts/moto/ensure-venv.sh (installs moto[server] into .venv) \
-             or set SCONES_MOTO_PYTHON",
-            python.display()
+            answers(host),
+            "moto at {endpoint} (SCONES_MOTO_ENDPOINT) does not answer"
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut child = Command::new(&python)
-            .arg(repo_root().join("scripts/moto/scones_moto.py"))
-            .arg("--port")
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start moto");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !answers(port) {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr);
-                }
-                panic!("moto exited with {status}: {stderr}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto did not answer on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
+        Moto { endpoint }
     }
 
     /// The target the library code is given.
@@ -86,8 +54,18 @@ impl Moto {
     }
 }
 
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+/// A suffix no other test of this run uses: the process id and a counter.
+pub fn unique() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn answers(host: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(host) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
@@ -99,11 +77,4 @@ fn answers(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

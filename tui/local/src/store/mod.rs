@@ -32,7 +32,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use gc::{GcReport, Retention};
 pub use query::{ExecutionChanges, ExecutionFilter, Failures};
 pub use types::{
-    ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,
+    ChangeCursor, ExecutionDetail, ExecutionRow, ExecutionStatus, MetricDatum, StatusCounts,
 };
 pub use writer::{ExecutionStart, ExecutionStop, StoreWriter, WriterStats};
 

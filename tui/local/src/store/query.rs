@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 
 use super::types::{
-    ChangeCursor, ExecutionDetail, ExecutionStatus, ExecutionSummary, MetricDatum, StatusCounts,
+    ChangeCursor, ExecutionDetail, ExecutionRow, ExecutionStatus, MetricDatum, StatusCounts,
 };
 use super::{Store, StoreError, histories, payloads, sqlite};
 
@@ -35,7 +35,7 @@ pub struct ExecutionFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failures {
     /// The newest, newest first.
-    pub newest: Vec<ExecutionSummary>,
+    pub newest: Vec<ExecutionRow>,
     /// Failures with that error in the window.
     pub total: u64,
     /// Executions of the window that have ended.
@@ -46,7 +46,7 @@ pub struct Failures {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionChanges {
     /// Executions created or changed after the cursor, oldest change first.
-    pub executions: Vec<ExecutionSummary>,
+    pub executions: Vec<ExecutionRow>,
     /// Pass this to the next call.
     pub cursor: ChangeCursor,
     /// True when the page was full: call again for more.
@@ -61,13 +61,13 @@ fn millis(ms: i64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
+fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
     let status: String = row.get(3)?;
     let p_bicycle: Option<f64> = row.get(7)?;
     let p_motorcycle: Option<f64> = row.get(8)?;
     let stop_ms: Option<i64> = row.get(10)?;
     let change_seq: i64 = row.get(11)?;
-    Ok(ExecutionSummary {
+    Ok(ExecutionRow {
         id: row.get(0)?,
         arn: row.get(1)?,
         name: row.get(2)?,
@@ -154,7 +154,7 @@ impl Store {
         &self,
         filter: &ExecutionFilter,
         limit: usize,
-    ) -> Result<Vec<ExecutionSummary>, StoreError> {
+    ) -> Result<Vec<ExecutionRow>, StoreError> {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM executions
              WHERE (?1 IS NULL OR status = ?1)

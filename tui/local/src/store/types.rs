@@ -7,7 +7,7 @@ pub use scones_workflow::ExecutionStatus;
 
 /// One execution as a list shows it (no input/output payloads).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExecutionSummary {
+pub struct ExecutionRow {
     /// Store row id; increases with insertion.
     pub id: i64,
     /// Execution ARN.
@@ -32,7 +32,7 @@ pub struct ExecutionSummary {
     pub change_seq: u64,
 }
 
-impl ExecutionSummary {
+impl ExecutionRow {
     /// Run time so far (finished: start to stop).
     pub fn duration(&self, now: DateTime<Utc>) -> chrono::Duration {
         self.stop.unwrap_or(now) - self.start
@@ -43,7 +43,7 @@ impl ExecutionSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExecutionDetail {
     /// The list fields.
-    pub summary: ExecutionSummary,
+    pub summary: ExecutionRow,
     /// Input JSON text.
     pub input: String,
     /// Output JSON text (SUCCEEDED only).

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::DataArgs;
 use crate::cli::aws_stack::{self, AwsStackArgs};
+use crate::cli::progress::{BarProgress, synthetic_banner};
 use crate::cli::{BackendArgs, GlobalArgs};
-use crate::ui::{BarProgress, synthetic_banner};
 
 /// Predictions with what they were made by and on.
 #[derive(Debug, Clone)]

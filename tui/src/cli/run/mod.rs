@@ -26,7 +26,7 @@ use scones_workflow::run::{self, Interruption, Keys, Next, RunReport};
 use super::aws_stack::{self, AwsStackArgs};
 use super::output;
 use super::{BackendArgs, GlobalArgs};
-use crate::ui::synthetic_banner;
+use crate::cli::progress::synthetic_banner;
 use print::{line, not_finished_line};
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use scones_local::stage::{self, Source, StageManifest, SyntheticSpec};
 
 use super::StageArgs;
 use crate::cli::GlobalArgs;
-use crate::ui::{BarProgress, synthetic_banner};
+use crate::cli::progress::{BarProgress, synthetic_banner};
 
 pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(global.home.as_deref())?;

@@ -10,7 +10,7 @@ use scones_model::TrainConfig;
 
 use super::TrainArgs;
 use crate::cli::GlobalArgs;
-use crate::ui::synthetic_banner;
+use crate::cli::progress::synthetic_banner;
 
 pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     // Nothing staged, nothing to train: a new home stays as it was (the models directory is

@@ -65,6 +65,7 @@ pub trait Backend: Send + Sync + 'static {
         count: usize,
     ) -> impl Future<Output = BackendResult<Vec<ExecutionId>>> + Send {
         async move {
+            self.can_start()?;
             let keys = self.test_keys().await?;
             let picks: Vec<String> = {
                 let mut rng = rand::rng();
@@ -93,6 +94,12 @@ pub trait Backend: Send + Sync + 'static {
                 _ => Ok(started),
             }
         }
+    }
+
+    /// Whether executions can be started here at all (not read-only, a model to serve),
+    /// checked before anything is asked of the service.
+    fn can_start(&self) -> BackendResult<()> {
+        Ok(())
     }
 
     /// The keys of the staged test split (to draw random test executions from). An empty

@@ -1,4 +1,4 @@
-//! Choice states: the rules (compiled by `crate::choice`) and the default.
+//! Choice states: the rules (compiled by `crate::choice_rules`) and the default.
 
 use serde_json::Value;
 
@@ -41,9 +41,9 @@ impl Fields<'_, '_> {
                         None
                     };
                     let condition = if jsonata_condition.is_some() {
-                        Some(crate::choice::Condition::And(Vec::new()))
+                        Some(crate::choice_rules::Condition::And(Vec::new()))
                     } else {
-                        crate::choice::Condition::compile(rule, &p, true, self.cx.errors)
+                        crate::choice_rules::Condition::compile(rule, &p, true, self.cx.errors)
                     };
                     let jsonata_assign = rule
                         .get("Assign")

@@ -9,8 +9,6 @@
 //! wrapper's control API (scripts/moto/wire.py, lambdas.py) programs what each Lambda
 //! answers and injects faults; fault matches use the stack's unique names for the same reason.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

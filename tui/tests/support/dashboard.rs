@@ -2,8 +2,6 @@
 //! ids, AWS-shaped histories), app options with a fixed time zone and seed, and a local
 //! stack on a temporary home with a deterministic predictor.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
