@@ -82,6 +82,7 @@ fn render(c: &mut Criterion) {
                 cause: None,
                 scores: None,
                 label: None,
+                model: None,
             })
             .collect();
         group.bench_function(format!("{n}/merge-10"), |b| {

@@ -651,6 +651,7 @@ async fn low_confidence_lines_and_execution_logs_come_from_filter_log_events() {
     let execution = ExecutionSummary {
         scores: None,
         label: None,
+        model: None,
         id: ExecutionId::new(arn.clone()),
         name: "run-1".into(),
         s3_key: Some("test/c.png".into()),

@@ -2,7 +2,7 @@
 
 use aws_sdk_sagemakerruntime::error::DisplayErrorContext;
 use aws_sdk_sagemakerruntime::primitives::Blob;
-use scones_handlers::{Endpoint, InvokeError};
+use scones_handlers::{Endpoint, Invocation, InvokeError};
 
 pub struct SageMakerEndpoint {
     client: aws_sdk_sagemakerruntime::Client,
@@ -20,7 +20,7 @@ impl Endpoint for SageMakerEndpoint {
         &self.name
     }
 
-    async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Vec<u8>, InvokeError> {
+    async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Invocation, InvokeError> {
         let response = self
             .client
             .invoke_endpoint()
@@ -33,6 +33,11 @@ impl Endpoint for SageMakerEndpoint {
             // The context chain carries SageMaker's own message (ModelError with the
             // container's status and log stream), which is what an operator needs.
             .map_err(|err| InvokeError(DisplayErrorContext(&err).to_string()))?;
-        Ok(response.body.map(Blob::into_inner).unwrap_or_default())
+        // The production variant that answered names the model version serving it.
+        let model = response.invoked_production_variant().map(str::to_owned);
+        Ok(Invocation {
+            body: response.body.map(Blob::into_inner).unwrap_or_default(),
+            model,
+        })
     }
 }

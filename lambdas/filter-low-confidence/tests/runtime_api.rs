@@ -34,11 +34,15 @@ fn confident_records_pass_and_low_ones_fail_with_low_confidence() {
     let logs = stdout_of(&mut child);
 
     assert_eq!(outcomes.len(), 3, "outcomes: {outcomes:?}\nlogs:\n{logs}");
+    // The record passes unchanged, with all five fields (`model` is empty: it was
+    // classified without one).
+    let mut passed = record(0.97, 0.03);
+    passed["model"] = json!("");
     assert_eq!(
         outcomes[0],
         Outcome::Response {
             request_id: "req-0".into(),
-            body: record(0.97, 0.03)
+            body: passed
         }
     );
     let Outcome::Error { request_id, body } = &outcomes[1] else {

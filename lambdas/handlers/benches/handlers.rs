@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use scones_handlers::fakes::MemoryStore;
-use scones_handlers::{filter_low_confidence, serialize_image_data};
+use scones_handlers::{FilterPolicy, filter_low_confidence, serialize_image_data};
 use scones_workflow::Threshold;
 use serde_json::json;
 
@@ -55,7 +55,8 @@ fn handlers(c: &mut Criterion) {
     let mut classified = serialized.to_value();
     classified["inferences"] = json!([0.97, 0.03]);
     c.bench_function("filter_low_confidence (pass)", |b| {
-        b.iter(|| filter_low_confidence(Threshold::DEFAULT, classified.clone()).unwrap())
+        let policy = FilterPolicy::threshold(Threshold::DEFAULT);
+        b.iter(|| filter_low_confidence(&policy, classified.clone()).unwrap())
     });
 }
 

@@ -19,19 +19,21 @@ pub async fn classify_image<E: Endpoint>(
     let mut record = ImageRecord::from_event(event)?;
     let png = record.image_bytes()?;
     let started = Instant::now();
-    let body = endpoint
+    let answer = endpoint
         .invoke(png, IMAGE_CONTENT_TYPE)
         .await
         .map_err(|err| HandlerError::EndpointFailed {
             endpoint: endpoint.name().to_owned(),
             reason: err.0,
         })?;
-    let scores = Scores::from_endpoint_body(&body)?;
+    let scores = Scores::from_endpoint_body(&answer.body)?;
     record.inferences = scores.to_vec();
+    record.model = answer.model.unwrap_or_default();
     tracing::info!(
         decision = "classified",
         s3_key = %record.s3_key,
         endpoint = endpoint.name(),
+        model = %record.model,
         predicted = scores.predicted_class(),
         p_bicycle = scores.p_bicycle,
         p_motorcycle = scores.p_motorcycle,

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use scones_workflow::cause::LowConfidenceCause;
+use scones_workflow::cause::{DriftHoldCause, LowConfidenceCause};
 
 /// The stable error names, one per failure class. `as_str` is the Step Functions `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,11 +25,14 @@ pub enum ErrorName {
     MalformedInferences,
     /// max(inferences) is below the threshold.
     LowConfidence,
+    /// Confident, but the guard holds decisions while drift is ALERT (or an operator holds
+    /// them): the image goes to a person.
+    DriftHold,
 }
 
 impl ErrorName {
     /// Every name, in the order of the README table.
-    pub const ALL: [ErrorName; 8] = [
+    pub const ALL: [ErrorName; 9] = [
         ErrorName::InvalidEvent,
         ErrorName::ObjectNotFound,
         ErrorName::ObjectUnreadable,
@@ -38,6 +41,7 @@ impl ErrorName {
         ErrorName::EndpointFailed,
         ErrorName::MalformedInferences,
         ErrorName::LowConfidence,
+        ErrorName::DriftHold,
     ];
 
     /// The name as Step Functions records it.
@@ -51,6 +55,7 @@ impl ErrorName {
             ErrorName::EndpointFailed => "EndpointFailed",
             ErrorName::MalformedInferences => "MalformedInferences",
             ErrorName::LowConfidence => scones_workflow::cause::LOW_CONFIDENCE_ERROR,
+            ErrorName::DriftHold => scones_workflow::cause::DRIFT_HOLD_ERROR,
         }
     }
 
@@ -151,6 +156,11 @@ pub enum HandlerError {
         /// Probability of motorcycle.
         p_motorcycle: f64,
     },
+
+    /// Confident enough, but held for review by the guard. The message is
+    /// [`DriftHoldCause`]'s (which statistics, since when, the scores).
+    #[error("{0}")]
+    DriftHold(DriftHoldCause),
 }
 
 impl HandlerError {
@@ -165,6 +175,7 @@ impl HandlerError {
             HandlerError::EndpointFailed { .. } => ErrorName::EndpointFailed,
             HandlerError::MalformedInferences { .. } => ErrorName::MalformedInferences,
             HandlerError::LowConfidence { .. } => ErrorName::LowConfidence,
+            HandlerError::DriftHold(_) => ErrorName::DriftHold,
         }
     }
 

@@ -7,7 +7,7 @@ use std::io::Cursor;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::ports::{Endpoint, FetchError, InvokeError, ObjectStore};
+use crate::ports::{Endpoint, FetchError, Invocation, InvokeError, ObjectStore};
 
 /// Objects by (bucket, key).
 #[derive(Debug, Default, Clone)]
@@ -63,6 +63,9 @@ pub struct StaticEndpoint {
     last_request: Mutex<Option<(Vec<u8>, String)>>,
 }
 
+/// The model version the fake endpoint says answered.
+pub const FAKE_MODEL: &str = "fake-model-1";
+
 impl StaticEndpoint {
     /// Answers `[p_bicycle, p_motorcycle]` as the SageMaker algorithm does.
     pub fn scores(p_bicycle: f64, p_motorcycle: f64) -> Self {
@@ -107,12 +110,18 @@ impl Endpoint for StaticEndpoint {
         &self.name
     }
 
-    async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Vec<u8>, InvokeError> {
+    async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Invocation, InvokeError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut last) = self.last_request.lock() {
             *last = Some((body, content_type.to_owned()));
         }
-        self.answer.clone().map_err(InvokeError)
+        self.answer
+            .clone()
+            .map_err(InvokeError)
+            .map(|body| Invocation {
+                body,
+                model: Some(FAKE_MODEL.to_owned()),
+            })
     }
 }
 

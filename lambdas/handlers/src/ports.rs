@@ -38,15 +38,25 @@ pub trait ObjectStore: Send + Sync {
 #[error("{0}")]
 pub struct InvokeError(pub String);
 
+/// An endpoint's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The response body.
+    pub body: Vec<u8>,
+    /// Which model version answered, when the endpoint says (SageMaker: the invoked
+    /// production variant; the local endpoint: the model version it serves).
+    pub model: Option<String>,
+}
+
 /// A model endpoint: bytes + content type in, response body out.
 pub trait Endpoint: Send + Sync {
     /// The endpoint's name, for error messages and logs.
     fn name(&self) -> &str;
 
-    /// Sends `body` with `content_type`; the response body.
+    /// Sends `body` with `content_type`; the answer.
     fn invoke(
         &self,
         body: Vec<u8>,
         content_type: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, InvokeError>> + Send;
+    ) -> impl Future<Output = Result<Invocation, InvokeError>> + Send;
 }

@@ -15,12 +15,15 @@ use serde_json::Value;
 use crate::error::HandlerError;
 use crate::scores::Scores;
 
-/// `{s3_bucket, s3_key, image_data, inferences}`: the state machine input (with `image_data`
-/// and `inferences` absent or empty) and every Lambda's input and output.
+/// `{s3_bucket, s3_key, image_data, inferences, model}`: the state machine input (with
+/// `image_data`, `inferences` and `model` absent or empty) and every Lambda's input and
+/// output.
 ///
-/// Serialised, it always carries all four fields as plain JSON: `image_data` a base64 string
+/// Serialised, it always carries all five fields as plain JSON: `image_data` a base64 string
 /// (empty before SerializeImageData), `inferences` an array of numbers (empty before
-/// ClassifyImage, `[p_bicycle, p_motorcycle]` after).
+/// ClassifyImage, `[p_bicycle, p_motorcycle]` after), `model` the version of the model that
+/// gave them (empty before ClassifyImage, and when the endpoint does not say), so every
+/// execution records which model decided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageRecord {
@@ -34,6 +37,9 @@ pub struct ImageRecord {
     /// `[p_bicycle, p_motorcycle]` (`[]` until ClassifyImage ran).
     #[serde(default, deserialize_with = "number_list")]
     pub inferences: Vec<f64>,
+    /// The model version that classified it (`""` until ClassifyImage ran).
+    #[serde(default, deserialize_with = "text_or_null")]
+    pub model: String,
 }
 
 impl ImageRecord {
@@ -45,6 +51,7 @@ impl ImageRecord {
             s3_key: key.into(),
             image_data: String::new(),
             inferences: Vec::new(),
+            model: String::new(),
         }
     }
 
@@ -213,6 +220,11 @@ fn base64_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::
         }
     }
     deserializer.deserialize_any(Base64Text)
+}
+
+/// `model`: a string, or null/absent for "not classified yet".
+fn text_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// `inferences`: an array of numbers, or null/absent for "not classified yet". A string

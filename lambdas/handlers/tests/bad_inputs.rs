@@ -8,11 +8,12 @@ mod support;
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint, png};
 use scones_handlers::{
     ErrorName, FetchError, HandlerError, ImageRecord, ObjectStore, classify_image,
-    filter_low_confidence, serialize_image_data,
+    serialize_image_data,
 };
 use scones_workflow::Threshold;
 use scones_workflow::limits::MAX_IMAGE_BYTES;
 use serde_json::{Value, json};
+use support::filter as filter_at;
 use support::*;
 
 fn serialize_with(store: &impl ObjectStore, event: Value) -> Result<ImageRecord, HandlerError> {
@@ -29,7 +30,7 @@ fn filter(inferences: Value) -> Result<ImageRecord, HandlerError> {
         .unwrap()
         .to_value();
     record["inferences"] = inferences;
-    filter_low_confidence(Threshold::DEFAULT, record)
+    filter_at(Threshold::DEFAULT, record)
 }
 
 fn assert_name(case: &str, result: Result<ImageRecord, HandlerError>, expected: ErrorName) {
@@ -93,7 +94,7 @@ fn malformed_events_are_invalid_event() {
         );
         assert_name(
             case,
-            filter_low_confidence(Threshold::DEFAULT, event),
+            filter_at(Threshold::DEFAULT, event),
             ErrorName::InvalidEvent,
         );
     }

@@ -7,17 +7,16 @@ mod support;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use scones_handlers::fakes::StaticEndpoint;
-use scones_handlers::{
-    HandlerError, ImageRecord, classify_image, filter_low_confidence, serialize_image_data,
-};
+use scones_handlers::{HandlerError, ImageRecord, classify_image, serialize_image_data};
 use scones_workflow::Threshold;
+use support::filter;
 use support::*;
 
 fn run_chain(endpoint: &StaticEndpoint, threshold: Threshold) -> Result<ImageRecord, HandlerError> {
     block_on(async {
         let serialized = serialize_image_data(&store_with_sample(), execution_input()).await?;
         let classified = classify_image(endpoint, serialized.to_value()).await?;
-        filter_low_confidence(threshold, classified.to_value())
+        filter(threshold, classified.to_value())
     })
 }
 

@@ -7,12 +7,10 @@ mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use scones_handlers::{
-    ErrorName, HandlerError, ImageRecord, classify_image, filter_low_confidence,
-    serialize_image_data,
-};
+use scones_handlers::{ErrorName, HandlerError, ImageRecord, classify_image, serialize_image_data};
 use scones_workflow::Threshold;
 use serde_json::{Value, json};
+use support::filter;
 use support::*;
 
 fn classified_record() -> Value {
@@ -46,7 +44,7 @@ fn expect_invalid(result: Result<ImageRecord, HandlerError>, needle: &str) {
 fn low_confidence_is_a_typed_error_with_a_stable_name() {
     let mut record = classified_record();
     record["inferences"] = json!([0.6, 0.4]);
-    let err = filter_low_confidence(Threshold::DEFAULT, record).unwrap_err();
+    let err = filter(Threshold::DEFAULT, record).unwrap_err();
     assert_eq!(err.error_name(), ErrorName::LowConfidence);
     assert_eq!(err.name(), "LowConfidence");
     let message = err.to_string();
@@ -70,7 +68,7 @@ fn a_body_wrapper_is_refused_whether_dict_or_string() {
             block_on(classify_image(&confident_endpoint(), event.clone())),
             "body",
         );
-        expect_invalid(filter_low_confidence(Threshold::DEFAULT, event), "body");
+        expect_invalid(filter(Threshold::DEFAULT, event), "body");
     }
     let output = classified_record();
     assert!(output.get("body").is_none());
@@ -90,7 +88,7 @@ fn inferences_as_a_json_string_are_refused_and_never_emitted() {
     );
     record["inferences"] = json!("[0.97, 0.03]");
     expect_invalid(
-        filter_low_confidence(Threshold::DEFAULT, record),
+        filter(Threshold::DEFAULT, record),
         "never JSON encoded in a string",
     );
 }
@@ -126,7 +124,7 @@ fn fields_nested_under_body_body_are_refused() {
         block_on(serialize_image_data(&store_with_sample(), event.clone())),
         "body",
     );
-    expect_invalid(filter_low_confidence(Threshold::DEFAULT, event), "body");
+    expect_invalid(filter(Threshold::DEFAULT, event), "body");
 }
 
 /// 6. Dropping `s3_bucket`/`s3_key` downstream: every output carries them unchanged, and a
@@ -142,7 +140,7 @@ fn s3_location_survives_every_step_and_is_required() {
     let classified = block_on(classify_image(&confident_endpoint(), serialized.clone()))
         .unwrap()
         .to_value();
-    let filtered = filter_low_confidence(Threshold::DEFAULT, classified.clone())
+    let filtered = filter(Threshold::DEFAULT, classified.clone())
         .unwrap()
         .to_value();
     for output in [&serialized, &classified, &filtered] {
@@ -152,7 +150,7 @@ fn s3_location_survives_every_step_and_is_required() {
     for field in ["s3_bucket", "s3_key"] {
         let mut without = filtered.clone();
         without.as_object_mut().unwrap().remove(field);
-        expect_invalid(filter_low_confidence(Threshold::DEFAULT, without), field);
+        expect_invalid(filter(Threshold::DEFAULT, without), field);
     }
 }
 
@@ -185,14 +183,14 @@ fn failures_are_errors_not_status_codes() {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["image_data", "inferences", "s3_bucket", "s3_key"]);
+    assert_eq!(
+        keys,
+        ["image_data", "inferences", "model", "s3_bucket", "s3_key"]
+    );
 
     let mut with_status = output;
     with_status["statusCode"] = json!(500);
-    expect_invalid(
-        filter_low_confidence(Threshold::DEFAULT, with_status),
-        "statusCode",
-    );
+    expect_invalid(filter(Threshold::DEFAULT, with_status), "statusCode");
 }
 
 /// 8. A different input event shape per Lambda: all three read one type, so each accepts
@@ -206,7 +204,7 @@ fn one_event_shape_for_all_three_lambdas() {
     assert_eq!(
         parsed.to_value(),
         json!({
-            "s3_bucket": BUCKET, "s3_key": KEY, "image_data": "", "inferences": []
+            "s3_bucket": BUCKET, "s3_key": KEY, "image_data": "", "inferences": [], "model": ""
         })
     );
 
@@ -221,5 +219,55 @@ fn one_event_shape_for_all_three_lambdas() {
         block_on(serialize_image_data(&store_with_sample(), value.clone())).unwrap();
         block_on(classify_image(&confident_endpoint(), value)).unwrap();
     }
-    filter_low_confidence(Threshold::DEFAULT, classified.to_value()).unwrap();
+    filter(Threshold::DEFAULT, classified.to_value()).unwrap();
+    // ClassifyImage records which model answered.
+    assert_eq!(classified.model, scones_handlers::fakes::FAKE_MODEL);
+}
+
+/// The guard: a confident decision is held with `DriftHold` (the cause names the statistics
+/// and since when, and reads back), an unconfident one is still `LowConfidence`, and with no
+/// hold the record passes; an accepted decision is drawn for audit at the policy's rate.
+#[test]
+fn a_held_guard_turns_confident_decisions_into_drift_holds() {
+    use chrono::TimeZone;
+    use scones_handlers::{FilterPolicy, filter_low_confidence};
+    use scones_workflow::cause::DriftHoldCause;
+    use scones_workflow::guard::{By, Hold};
+    let hold = Hold {
+        since: chrono::Utc.with_ymd_and_hms(2026, 12, 6, 21, 0, 0).unwrap(),
+        by: By::Drift,
+        statistics: vec!["contrast".into()],
+        ok_windows: 0,
+    };
+    let held = FilterPolicy {
+        threshold: Threshold::DEFAULT,
+        hold: Some(&hold),
+        audit_rate: 1.0,
+    };
+    let confident = classified_record();
+    let err = filter_low_confidence(&held, confident.clone()).unwrap_err();
+    assert_eq!(err.error_name(), ErrorName::DriftHold);
+    assert_eq!(err.name(), "DriftHold");
+    let cause = DriftHoldCause::parse(&err.to_string()).unwrap();
+    assert_eq!(
+        (cause.since, cause.statistics.clone()),
+        (hold.since, hold.statistics.clone())
+    );
+    assert_eq!(cause.p_bicycle, 0.97);
+    let mut unsure = confident.clone();
+    unsure["inferences"] = json!([0.6, 0.4]);
+    assert_eq!(
+        filter_low_confidence(&held, unsure)
+            .unwrap_err()
+            .error_name(),
+        ErrorName::LowConfidence
+    );
+    let open = FilterPolicy { hold: None, ..held };
+    let accepted = filter_low_confidence(&open, confident.clone()).unwrap();
+    assert!(accepted.audit, "rate 1: every accepted decision is audited");
+    let never = FilterPolicy {
+        audit_rate: 0.0,
+        ..open
+    };
+    assert!(!filter_low_confidence(&never, confident).unwrap().audit);
 }

@@ -7,12 +7,10 @@ mod support;
 
 use proptest::prelude::*;
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint};
-use scones_handlers::{
-    ErrorName, HandlerError, ImageRecord, classify_image, filter_low_confidence,
-    serialize_image_data,
-};
+use scones_handlers::{ErrorName, HandlerError, ImageRecord, classify_image, serialize_image_data};
 use scones_workflow::Threshold;
 use serde_json::{Map, Value, json};
+use support::filter;
 use support::*;
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -66,7 +64,7 @@ proptest! {
     fn arbitrary_events_give_a_record_or_a_typed_error(event in arb_json()) {
         assert_valid(block_on(serialize_image_data(&store_with_sample(), event.clone())));
         assert_valid(block_on(classify_image(&confident_endpoint(), event.clone())));
-        assert_valid(filter_low_confidence(Threshold::DEFAULT, event));
+        assert_valid(filter(Threshold::DEFAULT, event));
     }
 
     #[test]
@@ -114,7 +112,7 @@ proptest! {
         let threshold = Threshold::new(t).unwrap();
         let mut record = ImageRecord::for_object(BUCKET, KEY).to_value();
         record["inferences"] = json!([p, 1.0 - p]);
-        let result = filter_low_confidence(threshold, record);
+        let result = filter(threshold, record);
         let confident = p.max(1.0 - p) >= t;
         prop_assert_eq!(result.is_ok(), confident);
         if let Err(err) = result {

@@ -111,7 +111,7 @@ pub fn exit_on_config_error<T, E: std::fmt::Display>(result: Result<T, E>) -> T 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scones_handlers::{ErrorName, filter_low_confidence};
+    use scones_handlers::{ErrorName, FilterPolicy, filter_low_confidence};
     use scones_workflow::Threshold;
     use scones_workflow::cause::{Decision, DecisionKind, LowConfidenceCause};
     use std::sync::{Arc, Mutex};
@@ -141,7 +141,7 @@ mod tests {
         });
         let threshold = Threshold::new(0.93).unwrap();
         let err = tracing::subscriber::with_default(subscriber, || {
-            filter_low_confidence(threshold, event).unwrap_err()
+            filter_low_confidence(&FilterPolicy::threshold(threshold), event).unwrap_err()
         });
         let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let line = text
@@ -160,6 +160,8 @@ mod tests {
                 threshold: 0.93,
                 p_bicycle: 0.61,
                 p_motorcycle: 0.39,
+                model: None,
+                audit: false,
             }
         );
         // The error document Step Functions records as the cause reads back the same.
@@ -222,6 +224,12 @@ mod tests {
                 p_bicycle: 0.5,
                 p_motorcycle: 0.5,
             },
+            HandlerError::DriftHold(scones_workflow::cause::DriftHoldCause {
+                since: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                statistics: vec!["contrast".into()],
+                p_bicycle: 0.97,
+                p_motorcycle: 0.03,
+            }),
         ];
         let names: Vec<String> = samples
             .into_iter()

@@ -16,6 +16,10 @@ pub struct InvokeRequest {
     pub function_arn: String,
     /// The payload bytes (JSON).
     pub payload: Vec<u8>,
+    /// The execution making the call (`$$.Execution.Id`): what Step Functions knows and a
+    /// Lambda function does not, for a local function that needs to tie work to the
+    /// execution (the local stack pins each execution's model with it).
+    pub execution_arn: String,
 }
 
 /// A failed invocation.

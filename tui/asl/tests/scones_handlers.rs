@@ -16,7 +16,8 @@ use scones_asl::{
 };
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint, png};
 use scones_handlers::{
-    HandlerError, ImageRecord, classify_image, filter_low_confidence, serialize_image_data,
+    FilterPolicy, HandlerError, ImageRecord, classify_image, filter_low_confidence,
+    serialize_image_data,
 };
 use scones_workflow::Threshold;
 
@@ -69,7 +70,8 @@ fn registry(store: MemoryStore, endpoint: StaticEndpoint, threshold: f64) -> Lam
         "filter-low-confidence",
         Arc::new(move |req: InvokeRequest| -> Reply {
             let event = payload(&req);
-            Box::pin(async move { reply(filter_low_confidence(threshold, event)) })
+            let policy = FilterPolicy::threshold(threshold);
+            Box::pin(async move { reply(filter_low_confidence(&policy, event).map(|a| a.record)) })
         }),
     );
     r

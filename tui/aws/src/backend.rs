@@ -34,12 +34,15 @@ use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl, sample_poin
 use scones_workflow::cause::StopReason;
 use scones_workflow::class::Class;
 use scones_workflow::drift::DriftView;
+use scones_workflow::guard::{GuardCommand, GuardState};
 use scones_workflow::history::{self, HistoryEvent};
+use scones_workflow::models::{ModelsView, Promotion};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CaptureSample, Cursor,
     EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
     LogLine, LowConfidenceFailure, LowConfidenceReport, Operation, RecordLink, TimeRange,
 };
+use scones_workflow::review::{LabelRecord, NewLabel, ReviewQueue};
 use scones_workflow::run::ExecutionResult;
 use serde_json::Value;
 
@@ -468,6 +471,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The largest drift report read: a report of 48 windows is ~300 KB.
 const MAX_DRIFT_REPORT: u64 = 8 * 1024 * 1024;
 
+/// The control loop (guard, review, versions) is built on the local stack; its AWS half
+/// (the guard in the functions, review records in S3, promotion with deployment guardrails)
+/// is not.
+fn control_loop_unsupported(operation: Operation) -> BackendError {
+    BackendError::Unsupported {
+        operation,
+        backend: "AWS",
+        reason: "the guard, the review queue and model versions are not built for AWS yet; \
+                 they work on the local stack (scones --local)"
+            .to_owned(),
+    }
+}
+
 /// An AWS error of a call made for the port's `operation`, as the port's error (the AWS
 /// call that failed is named in the message).
 fn backend_error(operation: Operation) -> impl Fn(AwsError) -> BackendError {
@@ -617,6 +633,9 @@ impl Backend for AwsBackend {
                 error: row.error,
                 cause: row.cause,
                 scores: row.scores,
+                // The listing reads the scores from the execution's output; the model
+                // version rides in the same record (issue: the AWS control loop).
+                model: None,
             })
             .collect();
         Ok(ExecutionDelta {
@@ -967,6 +986,38 @@ impl Backend for AwsBackend {
         }
         lines.sort_by_key(|l| l.time);
         Ok(lines)
+    }
+
+    async fn guard(&self) -> BackendResult<GuardState> {
+        Err(control_loop_unsupported(Operation::DescribeGuard))
+    }
+
+    async fn command_guard(&self, _command: GuardCommand) -> BackendResult<GuardState> {
+        Err(control_loop_unsupported(Operation::UpdateGuard))
+    }
+
+    async fn review_queue(&self, _limit: usize) -> BackendResult<ReviewQueue> {
+        Err(control_loop_unsupported(Operation::ListReviewQueue))
+    }
+
+    async fn label(&self, _label: NewLabel) -> BackendResult<LabelRecord> {
+        Err(control_loop_unsupported(Operation::PutLabel))
+    }
+
+    async fn labels(&self) -> BackendResult<Vec<LabelRecord>> {
+        Err(control_loop_unsupported(Operation::ListLabels))
+    }
+
+    async fn models(&self) -> BackendResult<ModelsView> {
+        Err(control_loop_unsupported(Operation::ListModels))
+    }
+
+    async fn promote(&self, _version: String, _force: bool) -> BackendResult<Promotion> {
+        Err(control_loop_unsupported(Operation::PromoteModel))
+    }
+
+    async fn rollback(&self) -> BackendResult<Promotion> {
+        Err(control_loop_unsupported(Operation::RollbackModel))
     }
 
     fn record_link(&self, id: &ExecutionId) -> RecordLink {

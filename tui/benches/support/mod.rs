@@ -81,6 +81,7 @@ pub fn populate(root: &Path, n: usize) -> Home {
                     json!({"errorMessage": "confidence 0.6000 is below the threshold 0.93: p_bicycle=0.6000, p_motorcycle=0.4000", "errorType": "LowConfidence"}).to_string()
                 }),
                 stop: start + chrono::Duration::milliseconds(40),
+                review: None,
             },
         ));
         if pending.len() == 20_000 {

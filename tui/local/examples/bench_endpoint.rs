@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let home = Home::resolve(home.as_deref())?;
     let bucket = home.bucket();
-    let model = training::load_latest(&bucket)?;
+    let model = training::load_serving(&bucket)?;
     let classifier = Arc::new(model.into_classifier());
     let images: Vec<Vec<u8>> = bucket
         .test_keys()?

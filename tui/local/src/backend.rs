@@ -22,19 +22,26 @@ use scones_workflow::capture::{Keep, sample_points};
 use scones_workflow::cause::{LOW_CONFIDENCE_ERROR, LowConfidenceCause, StopReason};
 use scones_workflow::class::Class;
 use scones_workflow::drift::{Cutoffs, DriftView, WindowSpec};
+use scones_workflow::guard::{GuardCommand, GuardMode, GuardState};
 use scones_workflow::history::HistoryEvent;
+use scones_workflow::models::{ModelsView, Promotion};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CaptureSample, Cursor,
     EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
     LogLine, LowConfidenceFailure, LowConfidenceReport, Operation, RecordLink, TimeRange,
 };
+use scones_workflow::review::{DEFAULT_AUDIT_RATE, LabelRecord, NewLabel, ReviewQueue};
 use scones_workflow::run::ExecutionResult;
 use tokio::task::JoinHandle;
+
+use crate::guard::GuardFile;
+use crate::promotion::PromoteError;
+use crate::review::LabelStore;
 
 use crate::drift::{DriftError, DriftOptions};
 use crate::endpoint::{DEFAULT_ENDPOINT_NAME, metric, read_captures};
 use crate::store::{self, ChangeCursor, Store, StoreError};
-use crate::training::latest_model_dir;
+use crate::training::serving_model_dir;
 use crate::workflow::STATE_MACHINE_NAME;
 use crate::{Home, LocalBucket, LocalStack, StackError, StackOptions};
 
@@ -51,6 +58,10 @@ pub struct LocalOptions {
     pub readonly: bool,
     /// Write the endpoint's data capture.
     pub data_capture: bool,
+    /// The guard's mode until one is set.
+    pub guard: GuardMode,
+    /// The share of accepted decisions drawn for audit.
+    pub audit_rate: f64,
 }
 
 impl Default for LocalOptions {
@@ -59,6 +70,8 @@ impl Default for LocalOptions {
             threshold: Threshold::DEFAULT,
             readonly: false,
             data_capture: true,
+            guard: GuardMode::Hold,
+            audit_rate: DEFAULT_AUDIT_RATE,
         }
     }
 }
@@ -92,6 +105,10 @@ pub struct LocalBackend {
     started: Mutex<HashMap<String, JoinHandle<ExecutionResult>>>,
     /// The test split's labels by key, read from `test.lst` (re-read when it changes).
     labels: Mutex<Labels>,
+    /// People's labels under `review/` (read incrementally).
+    reviews: Arc<LabelStore>,
+    /// The guard's state file (read directly when no stack is open here).
+    guard: GuardFile,
 }
 
 /// The ground truth of the staged test split, with the `test.lst` modification time it was
@@ -117,10 +134,12 @@ impl LocalBackend {
             bucket: home.bucket(),
             store: Arc::new(Mutex::new(store)),
             stack: Mutex::new(StackSlot::Closed),
-            options,
             endpoint_name: DEFAULT_ENDPOINT_NAME.to_owned(),
             started: Mutex::new(HashMap::new()),
             labels: Mutex::new(Labels::default()),
+            reviews: Arc::new(LabelStore::new(&home.bucket())),
+            guard: GuardFile::new(&home.bucket(), options.guard),
+            options,
         })
     }
 
@@ -203,6 +222,8 @@ impl LocalBackend {
         let options = StackOptions {
             threshold: self.options.threshold,
             data_capture: self.options.data_capture,
+            guard: self.options.guard,
+            audit_rate: self.options.audit_rate,
             ..StackOptions::default()
         };
         match LocalStack::open(&self.home, &options) {
@@ -219,6 +240,50 @@ impl LocalBackend {
                 operation,
                 message: e.to_string(),
             }),
+        }
+    }
+
+    /// The stack, when this process has one open (no attempt to open it).
+    fn open_stack(&self) -> Option<LocalStack> {
+        match self.stack.lock().as_deref() {
+            Ok(StackSlot::Open(s) | StackSlot::Fixed(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// Runs blocking work on the blocking pool.
+    async fn blocking<T, F>(&self, operation: Operation, f: F) -> BackendResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> BackendResult<T> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| BackendError::TaskCrashed {
+                operation,
+                message: e.to_string(),
+            })?
+    }
+
+    /// Refuses a change when read-only.
+    fn writable(&self, operation: Operation) -> BackendResult<()> {
+        if self.options.readonly {
+            return Err(BackendError::NotReady {
+                operation,
+                reason: "the dashboard is read-only".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A new version serves: this process's endpoint switches at once (others follow the
+    /// pointer within `endpoint::WATCH_EVERY`).
+    fn serve_now(&self, version: &str) {
+        if let Some(stack) = self.open_stack() {
+            match crate::endpoint::load_served(&self.bucket, version) {
+                Ok(served) => stack.endpoint().serve(served),
+                Err(e) => tracing::warn!(version, error = %e, "cannot load the promoted version"),
+            }
         }
     }
 
@@ -310,6 +375,7 @@ fn summary(s: store::ExecutionRow, labels: &HashMap<String, Class>) -> Execution
         error: s.error,
         cause: s.cause,
         scores: s.scores,
+        model: s.model,
     }
 }
 
@@ -509,7 +575,7 @@ impl Backend for LocalBackend {
             });
         }
         let bucket = self.bucket.clone();
-        let model = tokio::task::spawn_blocking(move || latest_model_dir(&bucket))
+        let model = tokio::task::spawn_blocking(move || serving_model_dir(&bucket))
             .await
             .map_err(|e| BackendError::TaskCrashed {
                 operation: Operation::DescribeEndpoint,
@@ -730,12 +796,157 @@ impl Backend for LocalBackend {
         Ok(lines)
     }
 
+    async fn guard(&self) -> BackendResult<GuardState> {
+        let operation = Operation::DescribeGuard;
+        if let Some(stack) = self.open_stack() {
+            return Ok(stack.guard().state());
+        }
+        let file = self.guard.clone();
+        self.blocking(operation, move || {
+            file.load().map_err(|e| BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            })
+        })
+        .await
+    }
+
+    async fn command_guard(&self, command: GuardCommand) -> BackendResult<GuardState> {
+        let operation = Operation::UpdateGuard;
+        self.writable(operation)?;
+        let stack = self.open_stack();
+        let file = self.guard.clone();
+        self.blocking(operation, move || {
+            match &stack {
+                Some(s) => s.guard().command(command),
+                None => file.command(command),
+            }
+            .map_err(|e| BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            })
+        })
+        .await
+    }
+
+    async fn review_queue(&self, limit: usize) -> BackendResult<ReviewQueue> {
+        let operation = Operation::ListReviewQueue;
+        let rows = self.query(operation, |s| s.review_rows()).await?;
+        let reviews = Arc::clone(&self.reviews);
+        self.blocking(operation, move || {
+            let (labels, unreadable) = reviews.labels().map_err(|e| BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            })?;
+            Ok(crate::review::queue(
+                &rows,
+                &labels,
+                unreadable,
+                limit,
+                Utc::now(),
+            ))
+        })
+        .await
+    }
+
+    async fn label(&self, label: NewLabel) -> BackendResult<LabelRecord> {
+        let operation = Operation::PutLabel;
+        self.writable(operation)?;
+        let bucket = self.bucket.clone();
+        let reviews = Arc::clone(&self.reviews);
+        self.blocking(operation, move || {
+            crate::review::check_image(&bucket, &label.key).map_err(|e| {
+                BackendError::NotReady {
+                    operation,
+                    reason: e.to_string(),
+                }
+            })?;
+            let record = label.record(&crate::review::who(), Utc::now());
+            reviews.append(&record).map_err(|e| BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            })?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn labels(&self) -> BackendResult<Vec<LabelRecord>> {
+        let operation = Operation::ListLabels;
+        let reviews = Arc::clone(&self.reviews);
+        self.blocking(operation, move || {
+            let (labels, _) = reviews.labels().map_err(|e| BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            })?;
+            let mut current: Vec<LabelRecord> = labels.current().cloned().collect();
+            current.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.key.cmp(&b.key)));
+            Ok(current)
+        })
+        .await
+    }
+
+    async fn models(&self) -> BackendResult<ModelsView> {
+        let operation = Operation::ListModels;
+        let bucket = self.bucket.clone();
+        self.blocking(operation, move || {
+            crate::models::view(&bucket).map_err(|e| BackendError::Failed {
+                operation,
+                message: e.to_string(),
+            })
+        })
+        .await
+    }
+
+    async fn promote(&self, version: String, force: bool) -> BackendResult<Promotion> {
+        let operation = Operation::PromoteModel;
+        self.writable(operation)?;
+        let bucket = self.bucket.clone();
+        let done = self
+            .blocking(operation, move || {
+                crate::promotion::promote(&bucket, &version, force, &crate::review::who())
+                    .map_err(|e| promotion_error(operation, e))
+            })
+            .await?;
+        self.serve_now(&done.to);
+        Ok(done)
+    }
+
+    async fn rollback(&self) -> BackendResult<Promotion> {
+        let operation = Operation::RollbackModel;
+        self.writable(operation)?;
+        let bucket = self.bucket.clone();
+        let done = self
+            .blocking(operation, move || {
+                crate::promotion::rollback(&bucket, &crate::review::who())
+                    .map_err(|e| promotion_error(operation, e))
+            })
+            .await?;
+        self.serve_now(&done.to);
+        Ok(done)
+    }
+
     fn record_link(&self, id: &ExecutionId) -> RecordLink {
         let path: PathBuf = self.home.store_path();
         RecordLink::Local {
             hint: format!("scones --home {} history {id}", self.home.root().display()),
             path,
         }
+    }
+}
+
+/// A refused promotion is the user's to fix (NotReady, with the gate's findings); a broken
+/// registry is a failure.
+fn promotion_error(operation: Operation, e: PromoteError) -> BackendError {
+    match e {
+        PromoteError::Registry(_) | PromoteError::Unusable { .. } => BackendError::Failed {
+            operation,
+            message: e.to_string(),
+        },
+        other => BackendError::NotReady {
+            operation,
+            reason: other.to_string(),
+        },
     }
 }
 

@@ -108,6 +108,48 @@ impl LocalBucket {
     }
 }
 
+/// Creates `dir` (below `base`, which is trusted) and its missing parents below `base`,
+/// refusing any that is a symbolic link or not a directory: nothing scones writes may be
+/// reached through a link (a link inside the home could point anywhere).
+pub fn create_dir_within(base: &Path, dir: &Path) -> std::io::Result<()> {
+    let relative = dir.strip_prefix(base).map_err(|_| {
+        std::io::Error::other(format!(
+            "{} is not inside {}",
+            dir.display(),
+            base.display()
+        ))
+    })?;
+    let mut path = base.to_path_buf();
+    for part in relative.components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is a symbolic link: scones writes nothing through links",
+                    path.display()
+                )));
+            }
+            Ok(meta) if !meta.is_dir() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory",
+                    path.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::create_dir(&path) {
+                    Ok(()) => {}
+                    // Another process made it meanwhile: checked again on the next part.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl ObjectStore for LocalBucket {
     /// Reads the file. A plain blocking read on purpose: objects are a few KB, so a read
     /// from the page cache costs microseconds, far less than a `spawn_blocking` hop.
@@ -125,6 +167,22 @@ impl ObjectStore for LocalBucket {
         }
         let path = self.path_of(key).map_err(FetchError::Unreadable)?;
         self.refuse_links(key).map_err(FetchError::Unreadable)?;
+        // Only a regular file is an object: opening a FIFO would block until a writer
+        // came (forever, with the runtime's thread), and a device or socket is no image.
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => return Err(FetchError::NotFound),
+            Ok(meta) if !meta.is_file() => {
+                return Err(FetchError::Unreadable(format!(
+                    "{} is not a regular file (a FIFO, socket or device): not an object",
+                    path.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(FetchError::NotFound);
+            }
+            Err(e) => return Err(FetchError::Unreadable(format!("{}: {e}", path.display()))),
+        }
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

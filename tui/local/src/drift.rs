@@ -15,7 +15,7 @@ use scones_workflow::drift::{
 
 use crate::bucket::LocalBucket;
 use crate::endpoint::capture::read_captures;
-use crate::training::{TrainingError, latest_model_dir};
+use crate::training::{TrainingError, serving_model_dir};
 
 /// Why drift could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,30 @@ pub fn baseline_of(
         model: model.to_owned(),
         inputs_from: format!("the {} images of train/", train_images.len()),
         outputs_from,
+        profile,
+    }
+}
+
+/// The baseline of a model retrained on reviewed production images: the input statistics
+/// of those images (the traffic it was retrained for); no output statistics (a few hundred
+/// held-out images are too few for an output baseline whose own noise would not look like
+/// drift).
+pub fn baseline_from_reviewed(model: &str, reviewed: &[LabeledImage]) -> Baseline {
+    let mut profile = Profile::default();
+    for image in reviewed {
+        if let Some(features) = features_of(&image.image) {
+            profile.add_image(&features);
+        }
+    }
+    Baseline {
+        format: Baseline::FORMAT,
+        created: Utc::now(),
+        model: model.to_owned(),
+        inputs_from: format!(
+            "the {} reviewed images it was retrained for (production traffic)",
+            reviewed.len()
+        ),
+        outputs_from: None,
         profile,
     }
 }
@@ -181,11 +205,20 @@ pub fn drift(
     options: &DriftOptions,
     now: DateTime<Utc>,
 ) -> Result<LocalDrift, DriftError> {
-    let model = latest_model_dir(bucket)?.ok_or_else(|| DriftError::NoModel {
+    let model = serving_model_dir(bucket)?.ok_or_else(|| DriftError::NoModel {
         models: bucket.models_dir(),
     })?;
     let baseline = load_baseline(&model)?;
-    let since = model_created(&model)?;
+    // Traffic since the version started serving (promoted, rolled back to), else since it
+    // was trained: earlier traffic was another model's.
+    let version = model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let since = match crate::models::serving_since(bucket, &version) {
+        Some(t) => t,
+        None => model_created(&model)?,
+    };
     let (windows, unreadable) = judge_captures(bucket, endpoint, &baseline, since, options, now)?;
     Ok(LocalDrift {
         model,

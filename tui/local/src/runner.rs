@@ -16,18 +16,22 @@ use scones_asl::{
     StopHandle, SystemClock,
 };
 use scones_handlers::ImageRecord;
-use scones_workflow::Threshold;
+use scones_workflow::cause::{DRIFT_HOLD_ERROR, LOW_CONFIDENCE_ERROR};
+use scones_workflow::guard::GuardMode;
+use scones_workflow::review::{DEFAULT_AUDIT_RATE, ReviewReason};
 use scones_workflow::run::ExecutionResult;
+use scones_workflow::{ExecutionStatus, Threshold};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::bucket::LocalBucket;
-use crate::endpoint::{DEFAULT_ENDPOINT_NAME, DataCapture, LocalEndpoint, Predictor};
+use crate::endpoint::{DEFAULT_ENDPOINT_NAME, DataCapture, LocalEndpoint, Predictor, Served};
+use crate::guard::{GuardFile, GuardMonitor};
 use crate::home::Home;
 use crate::stage::StageError;
 use crate::store::{ExecutionStart, ExecutionStop, StoreError, StoreWriter};
-use crate::training::{self, TrainingError};
-use crate::workflow::{self, STATE_MACHINE_NAME, WorkflowError};
+use crate::training::TrainingError;
+use crate::workflow::{self, AuditMarks, FilterSettings, STATE_MACHINE_NAME, WorkflowError};
 
 /// Executions of a process that has shown no sign of life for this long are closed as
 /// orphans when a stack opens.
@@ -42,6 +46,10 @@ pub struct StackOptions {
     pub endpoint_name: String,
     /// Write data capture (on by default, as the workflow's endpoint has it on).
     pub data_capture: bool,
+    /// The guard's mode until one is set (`scones guard mode`); `hold` by default.
+    pub guard: GuardMode,
+    /// The share of accepted decisions drawn for audit (2 % by default).
+    pub audit_rate: f64,
 }
 
 impl Default for StackOptions {
@@ -50,6 +58,8 @@ impl Default for StackOptions {
             threshold: Threshold::DEFAULT,
             endpoint_name: DEFAULT_ENDPOINT_NAME.to_owned(),
             data_capture: true,
+            guard: GuardMode::Hold,
+            audit_rate: DEFAULT_AUDIT_RATE,
         }
     }
 }
@@ -104,6 +114,8 @@ pub struct StartedExecution {
 struct Inner {
     bucket: Arc<LocalBucket>,
     endpoint: Arc<LocalEndpoint>,
+    guard: Arc<GuardMonitor>,
+    marks: Arc<AuditMarks>,
     engine: Engine,
     machine: StateMachine,
     writer: Arc<StoreWriter>,
@@ -126,18 +138,47 @@ impl fmt::Debug for LocalStack {
 }
 
 impl LocalStack {
-    /// Opens the stack of `home` serving the latest trained model.
+    /// Opens the stack of `home` serving its served model version (following promotions
+    /// made by other processes).
     pub fn open(home: &Home, options: &StackOptions) -> Result<LocalStack, StackError> {
-        let model = training::load_latest(&home.bucket())?;
-        LocalStack::with_predictor(home, options, Arc::new(model.into_classifier()))
+        let bucket = home.bucket();
+        let version = crate::models::serving(&bucket)?.ok_or_else(|| TrainingError::NoModel {
+            models: bucket.models_dir(),
+        })?;
+        let served = crate::endpoint::load_served(&bucket, &version)?;
+        LocalStack::build(home, options, served, true)
     }
 
-    /// Opens the stack of `home` with any model behind the endpoint (tests, benchmarks).
-    /// Closes executions orphaned by dead processes first.
+    /// Opens the stack of `home` with any model behind the endpoint (tests, benchmarks):
+    /// version `fixed`, no drift baseline, promotions not followed. Closes executions
+    /// orphaned by dead processes first.
     pub fn with_predictor(
         home: &Home,
         options: &StackOptions,
         predictor: Arc<dyn Predictor>,
+    ) -> Result<LocalStack, StackError> {
+        let served = Served {
+            version: crate::endpoint::FIXED_VERSION.to_owned(),
+            predictor,
+            baseline: None,
+        };
+        LocalStack::build(home, options, served, false)
+    }
+
+    /// Opens the stack of `home` serving `served` (tests give a model and a baseline).
+    pub fn with_served(
+        home: &Home,
+        options: &StackOptions,
+        served: Served,
+    ) -> Result<LocalStack, StackError> {
+        LocalStack::build(home, options, served, false)
+    }
+
+    fn build(
+        home: &Home,
+        options: &StackOptions,
+        served: Served,
+        follow: bool,
     ) -> Result<LocalStack, StackError> {
         let store = home.open_store()?;
         let reaped = store.reap_orphans(ORPHAN_AFTER)?;
@@ -149,23 +190,44 @@ impl LocalStack {
         }
         let writer = Arc::new(store.writer()?);
         let bucket = Arc::new(home.bucket());
-        let mut endpoint =
-            LocalEndpoint::new(&options.endpoint_name, predictor).with_metrics(writer.clone());
+        let guard = Arc::new(GuardMonitor::new(
+            GuardFile::new(&bucket, options.guard),
+            options.threshold.value(),
+        ));
+        let mut endpoint = LocalEndpoint::serving_version(&options.endpoint_name, served)
+            .with_metrics(writer.clone())
+            .with_guard(guard.clone());
+        if follow {
+            endpoint = endpoint.follow((*bucket).clone());
+        }
         if options.data_capture {
             endpoint = endpoint.with_capture(DataCapture::new(&bucket, &options.endpoint_name));
         }
         let endpoint = Arc::new(endpoint);
-        let registry = workflow::registry(bucket.clone(), endpoint.clone(), options.threshold);
+        let marks = Arc::new(AuditMarks::default());
+        let filter = Arc::new(FilterSettings {
+            threshold: options.threshold,
+            guard: Some(guard.clone()),
+            audit_rate: options.audit_rate,
+        });
+        let registry = workflow::registry(bucket.clone(), endpoint.clone(), filter, marks.clone());
         Ok(LocalStack {
             inner: Arc::new(Inner {
                 bucket,
                 endpoint,
+                guard,
+                marks,
                 engine: Engine::new(registry, Arc::new(SystemClock)),
                 machine: workflow::local_machine()?,
                 writer,
                 running: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// The guard of this stack.
+    pub fn guard(&self) -> &Arc<GuardMonitor> {
+        &self.inner.guard
     }
 
     /// The local bucket.
@@ -268,6 +330,8 @@ impl LocalStack {
             writer: inner.writer.clone(),
             scores: Mutex::new(None),
         });
+        // Its classification uses the version serving now, whatever is promoted meanwhile.
+        inner.endpoint.pin(&arn);
         let execution = inner.engine.start(&inner.machine, spec, sink.clone());
         if let Ok(mut running) = inner.running.lock() {
             running.insert(arn_text.clone(), execution.stop_handle());
@@ -279,7 +343,10 @@ impl LocalStack {
             if let Ok(mut running) = inner.running.lock() {
                 running.remove(&*arn);
             }
+            inner.endpoint.unpin(&arn);
             let status = outcome.status;
+            let audited = inner.marks.take(&arn);
+            let review = review_reason(status, outcome.error.as_deref(), audited);
             let persisted = inner
                 .writer
                 .finish(
@@ -290,6 +357,7 @@ impl LocalStack {
                         error: outcome.error.clone(),
                         cause: outcome.cause.clone(),
                         stop: outcome.stop_date,
+                        review,
                     },
                 )
                 .await;
@@ -330,7 +398,12 @@ impl EventSink for StoreSink {
             && seen.is_none()
         {
             *seen = Some(scores);
-            self.writer.scores(&self.arn, scores);
+            let model = output
+                .get("model")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned);
+            self.writer.scores(&self.arn, scores, model);
         }
     }
 }
@@ -339,6 +412,21 @@ impl EventSink for StoreSink {
 fn scores_of(record: &Value) -> Option<[f64; 2]> {
     match record.get("inferences")?.as_array()?.as_slice() {
         [a, b] => Some([a.as_f64()?, b.as_f64()?]),
+        _ => None,
+    }
+}
+
+/// Why an execution goes to a person: refused (`LowConfidence`), held (`DriftHold`), or an
+/// accepted decision drawn for audit.
+fn review_reason(
+    status: ExecutionStatus,
+    error: Option<&str>,
+    audited: bool,
+) -> Option<ReviewReason> {
+    match (status, error) {
+        (ExecutionStatus::Failed, Some(LOW_CONFIDENCE_ERROR)) => Some(ReviewReason::LowConfidence),
+        (ExecutionStatus::Failed, Some(DRIFT_HOLD_ERROR)) => Some(ReviewReason::DriftHold),
+        (ExecutionStatus::Succeeded, _) if audited => Some(ReviewReason::Audit),
         _ => None,
     }
 }

@@ -1,10 +1,12 @@
 //! `<home>/settings.json`: what the operator chose for the local stack, so every command and
-//! the dashboard use it without a flag. Today that is the confidence threshold
-//! (`scones threshold --target-accuracy A --save`).
+//! the dashboard use it without a flag: the confidence threshold (`scones threshold
+//! --target-accuracy A --save`), the guard's default mode and the audit share.
 
 use std::path::{Path, PathBuf};
 
 use scones_workflow::Threshold;
+use scones_workflow::guard::GuardMode;
+use scones_workflow::review::DEFAULT_AUDIT_RATE;
 use serde::{Deserialize, Serialize};
 
 /// File name inside the home.
@@ -16,6 +18,12 @@ pub struct Settings {
     /// The FilterLowConfidence threshold of the local stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// The guard's mode until `scones guard mode` sets one (`hold` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardMode>,
+    /// The share of accepted decisions drawn for audit (0.02 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_rate: Option<f64>,
 }
 
 /// Why the settings cannot be read or written.
@@ -62,6 +70,14 @@ impl Settings {
                 reason: e.to_string(),
             });
         }
+        if let Some(rate) = settings.audit_rate
+            && !(0.0..=1.0).contains(&rate)
+        {
+            return Err(SettingsError::Invalid {
+                path,
+                reason: format!("audit_rate must be a share in [0, 1], got {rate}"),
+            });
+        }
         Ok(settings)
     }
 
@@ -76,6 +92,26 @@ impl Settings {
         let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
         std::fs::write(&tmp, json).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
+    }
+
+    /// The guard's default mode.
+    pub fn guard_mode(&self) -> GuardMode {
+        self.guard.unwrap_or_default()
+    }
+
+    /// The audit share.
+    pub fn audit_rate(&self) -> f64 {
+        self.audit_rate.unwrap_or(DEFAULT_AUDIT_RATE)
+    }
+
+    /// The local backend's options from these settings (and the threshold `flag`).
+    pub fn local_options(&self, flag: Option<Threshold>) -> crate::LocalOptions {
+        crate::LocalOptions {
+            threshold: self.threshold(flag),
+            guard: self.guard_mode(),
+            audit_rate: self.audit_rate(),
+            ..crate::LocalOptions::default()
+        }
     }
 
     /// The threshold in force: `flag` when given, else the saved one, else the default.
@@ -96,6 +132,7 @@ mod tests {
         assert_eq!(Settings::default().threshold(None), Threshold::DEFAULT);
         let saved = Settings {
             threshold: Some(0.87),
+            ..Settings::default()
         };
         saved.save(tmp.path()).unwrap();
         let loaded = Settings::load(tmp.path()).unwrap();

@@ -1,21 +1,15 @@
-//! Training on the staged data and keeping models in the bucket.
-//!
-//! ```text
-//! bucket/models/
-//!   20240501T120000Z-3f2a9c1b/   model.safetensors + metadata.json (see scones-model)
-//!                                 + baseline.json (the drift baseline, see crate::drift)
-//!   LATEST                        the directory name of the model the endpoint serves
-//! ```
+//! Training on the staged data and the reviewed images, keeping each model as a version in
+//! the bucket (`crate::models` is the registry: which version serves, the promotions).
 
 use std::path::{Path, PathBuf};
 
 use scones_model::{EpochReport, LabeledImage, ModelError, TrainConfig, TrainedModel};
+use scones_workflow::models::{ModelVersion, Promotion, SetMeasures, TrainedOn};
+use scones_workflow::quality::Labelled;
+use scones_workflow::review::{Labels, Use, use_of};
 
 use crate::bucket::LocalBucket;
 use crate::stage::{Split, StageError, read_lst};
-
-/// Name of the file that points at the current model.
-pub const LATEST_FILE: &str = "LATEST";
 
 /// Why training or loading a model failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,16 +84,120 @@ pub fn load_staged(bucket: &LocalBucket, split: Split) -> Result<Vec<LabeledImag
     Ok(images)
 }
 
-/// Trains on the staged `train/` split (`config.validation_fraction` decides whether a
-/// validation part is held out: the default is a final fit on every image; `test/` is never
-/// read), saves the model under `models/` and makes it the latest. Returns the model
-/// and its directory.
+/// How a training run uses what people reviewed, and what it measures at.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainOptions {
+    /// Train on the reviewed images too (outside the held-out share, never of `test/`).
+    pub reviewed: bool,
+    /// The threshold the measures are taken at.
+    pub threshold: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            reviewed: true,
+            threshold: scones_workflow::Threshold::DEFAULT.value(),
+        }
+    }
+}
+
+/// Reviewed images needed before a retrained model's drift baseline is taken from them (the
+/// production traffic it was trained for) rather than from `train/`: fewer would make the
+/// baseline's own noise look like drift.
+pub const MIN_REVIEWED_BASELINE: usize = 100;
+
+/// A trained version.
+pub struct TrainedVersion {
+    /// The model.
+    pub model: TrainedModel,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// What it was trained on and its measures.
+    pub version: ModelVersion,
+    /// It serves (the first model of a home serves at once; later ones are candidates for
+    /// `scones promote`).
+    pub serving: bool,
+}
+
+/// A reviewed image with its answer, loaded from the bucket.
+struct Reviewed {
+    image: LabeledImage,
+}
+
+/// The reviewed images of `bucket` for `use_`, with a class (a missing file is skipped and
+/// counted).
+fn reviewed_images(bucket: &LocalBucket, labels: &Labels, use_: Use) -> (Vec<Reviewed>, usize) {
+    let mut out = Vec::new();
+    let mut missing = 0;
+    let mut records: Vec<_> = labels
+        .current()
+        .filter(|r| use_of(&r.key) == use_)
+        .collect();
+    // A fixed order: the same labels train the same model.
+    records.sort_by(|a, b| a.key.cmp(&b.key));
+    for record in records {
+        let Some(class) = record.label.class() else {
+            continue;
+        };
+        let loaded = bucket
+            .path_of(&record.key)
+            .ok()
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| LabeledImage::from_png(record.key.clone(), &bytes, class).ok());
+        match loaded {
+            Some(image) => out.push(Reviewed { image }),
+            None => missing += 1,
+        }
+    }
+    (out, missing)
+}
+
+/// The model's predictions on `images`, with their labels.
+fn predictions(model: &TrainedModel, images: &[LabeledImage]) -> Vec<Labelled> {
+    images
+        .iter()
+        .filter_map(|i| {
+            let [a, b] = model.classifier().predict_image(&i.image).ok()?;
+            Some(Labelled {
+                scores: [f64::from(a), f64::from(b)],
+                label: i.label,
+            })
+        })
+        .collect()
+}
+
+/// Trains on the staged `train/` split plus the reviewed images outside the held-out share
+/// (`config.validation_fraction` decides whether a validation part is held out: the default
+/// is a final fit on every image; `test/` is never trained on), saves the model under
+/// `models/` with its drift baseline and measures, and makes it the served version when none
+/// serves yet. Measures: the test split (the offline reference) and the production
+/// validation set (the held-out share of reviewed images).
 pub fn train_staged(
     bucket: &LocalBucket,
     config: &TrainConfig,
+    options: &TrainOptions,
     on_epoch: impl FnMut(&EpochReport),
-) -> Result<(TrainedModel, PathBuf), TrainingError> {
-    let images = load_staged(bucket, Split::Train)?;
+) -> Result<TrainedVersion, TrainingError> {
+    let base = load_staged(bucket, Split::Train)?;
+    let labels = if options.reviewed {
+        crate::review::LabelStore::new(bucket)
+            .labels()
+            .map(|(l, _)| l)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "reviewed labels unreadable: training on train/ alone");
+                Default::default()
+            })
+    } else {
+        Default::default()
+    };
+    let (reviewed, missing) = reviewed_images(bucket, &labels, Use::Train);
+    if missing > 0 {
+        tracing::warn!(missing, "reviewed images whose file is gone were left out");
+    }
+    let mut images = base.clone();
+    images.extend(reviewed.iter().map(|r| r.image.clone()));
     let model = scones_model::train(config, &images, on_epoch)?;
     let models = bucket.models_dir();
     let short = model
@@ -114,52 +212,77 @@ pub fn train_staged(
     );
     let dir = models.join(&name);
     model.save(&dir)?;
-    // The drift baseline goes with the model, before LATEST points at it: a served model
-    // always has one.
-    // The recipe's out-of-fold outputs describe its predictions on the data they were
-    // measured on: another training set (the synthetic stand-in) gets an inputs-only baseline.
-    let outputs = config
-        .out_of_fold_outputs
-        .as_ref()
-        .filter(|o| o.data_fingerprint == model.metadata().data_fingerprint);
-    let baseline = crate::drift::baseline_of(&name, &images, outputs);
+    let (validation, _) = reviewed_images(bucket, &labels, Use::Validate);
+    // The drift baseline goes with the model, before it can serve: a served model always
+    // has one. A model retrained on enough reviewed images is meant for the traffic they
+    // came from: its input baseline is theirs. Otherwise the inputs of train/, and the
+    // recipe's out-of-fold outputs when they describe this very training set (a final fit's
+    // predictions on its own training images are over-confident).
+    let population: Vec<LabeledImage> = reviewed
+        .iter()
+        .chain(&validation)
+        .map(|r| r.image.clone())
+        .collect();
+    let baseline = if population.len() >= MIN_REVIEWED_BASELINE {
+        crate::drift::baseline_from_reviewed(&name, &population)
+    } else {
+        let outputs = config
+            .out_of_fold_outputs
+            .as_ref()
+            .filter(|o| o.data_fingerprint == model.metadata().data_fingerprint);
+        crate::drift::baseline_of(&name, &base, outputs)
+    };
     crate::drift::save_baseline(&dir, &baseline).map_err(io(&dir))?;
-    // The pointer is replaced atomically, so the endpoint never reads half a name.
-    let tmp = models.join(format!(".{LATEST_FILE}.{}", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&tmp, format!("{name}\n")).map_err(io(&tmp))?;
-    let latest = models.join(LATEST_FILE);
-    std::fs::rename(&tmp, &latest).map_err(io(&latest))?;
-    Ok((model, dir))
-}
-
-/// The directory of the latest model, if one was trained.
-pub fn latest_model_dir(bucket: &LocalBucket) -> Result<Option<PathBuf>, TrainingError> {
-    let models = bucket.models_dir();
-    let latest = models.join(LATEST_FILE);
-    match std::fs::read_to_string(&latest) {
-        Ok(name) => {
-            let name = name.trim();
-            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                return Err(TrainingError::Io {
-                    path: latest,
-                    source: std::io::Error::other(format!(
-                        "{name:?} is not a model directory name"
-                    )),
-                });
-            }
-            Ok(Some(models.join(name)))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(TrainingError::Io {
-            path: latest,
-            source: e,
-        }),
+    let test = match load_staged(bucket, Split::Test) {
+        Ok(t) => SetMeasures::of(&predictions(&model, &t), options.threshold),
+        Err(_) => None,
+    };
+    let validation_images: Vec<LabeledImage> = validation.iter().map(|r| r.image.clone()).collect();
+    let version = ModelVersion {
+        version: name.clone(),
+        created: chrono::Utc::now(),
+        trained_on: TrainedOn {
+            base: base.len(),
+            reviewed: reviewed.len(),
+        },
+        test,
+        production: SetMeasures::of(&predictions(&model, &validation_images), options.threshold),
+        threshold: options.threshold,
+        serving: false,
+    };
+    crate::models::save_measures(&dir, &version)?;
+    let serving = crate::models::serving(bucket)?.is_none();
+    if serving {
+        crate::models::set_serving(bucket, &name)?;
+        crate::models::append_history(
+            bucket,
+            &Promotion {
+                at: chrono::Utc::now(),
+                who: crate::review::who(),
+                action: "first".to_owned(),
+                from: None,
+                to: name.clone(),
+                gate: None,
+                forced: false,
+            },
+        )?;
     }
+    Ok(TrainedVersion {
+        model,
+        dir,
+        version: ModelVersion { serving, ..version },
+        serving,
+    })
 }
 
-/// Loads the latest model.
-pub fn load_latest(bucket: &LocalBucket) -> Result<TrainedModel, TrainingError> {
-    let dir = latest_model_dir(bucket)?.ok_or_else(|| TrainingError::NoModel {
+/// The directory of the served model version, if one was trained.
+pub fn serving_model_dir(bucket: &LocalBucket) -> Result<Option<PathBuf>, TrainingError> {
+    crate::models::serving_dir(bucket)
+}
+
+/// Loads the served model version.
+pub fn load_serving(bucket: &LocalBucket) -> Result<TrainedModel, TrainingError> {
+    let dir = serving_model_dir(bucket)?.ok_or_else(|| TrainingError::NoModel {
         models: bucket.models_dir(),
     })?;
     Ok(TrainedModel::load(&dir)?)

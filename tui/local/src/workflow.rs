@@ -2,16 +2,23 @@
 //! from that file — never copied) rendered with the local function names, and the three
 //! handlers registered under those names.
 
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use scones_asl::{InvokeRequest, LambdaInvoker, LambdaRegistry, StateMachine, render_template};
 use scones_handlers::{
-    Endpoint, ErrorName, HandlerError, ImageRecord, ObjectStore, classify_image,
+    ErrorName, FilterPolicy, HandlerError, ImageRecord, ObjectStore, classify_image,
     filter_low_confidence, serialize_image_data,
 };
 use scones_workflow::Threshold;
+use scones_workflow::drift::Verdict;
+use scones_workflow::guard::GuardState;
+use scones_workflow::review::RAISED_AUDIT_RATE;
+
+use crate::endpoint::{LocalEndpoint, PinnedEndpoint};
+use crate::guard::GuardMonitor;
 use serde_json::Value;
 
 pub use scones_workflow::definition::{
@@ -44,31 +51,99 @@ pub fn local_machine() -> Result<StateMachine, WorkflowError> {
     StateMachine::parse(&local_definition()?).map_err(|e| WorkflowError::Invalid(e.to_string()))
 }
 
+/// What FilterLowConfidence applies locally: the threshold, the guard (its hold, and the
+/// drift verdict that raises the audit share), the audit shares.
+pub struct FilterSettings {
+    /// The confidence threshold.
+    pub threshold: Threshold,
+    /// The guard, when there is one.
+    pub guard: Option<Arc<GuardMonitor>>,
+    /// The share of accepted decisions drawn for audit.
+    pub audit_rate: f64,
+}
+
+impl FilterSettings {
+    /// The audit share now: raised while drift is WARN or ALERT and decisions are still
+    /// accepted (the model is least trusted then).
+    fn audit_rate(&self, state: Option<&GuardState>) -> f64 {
+        let drifting = state
+            .is_some_and(|s| s.hold.is_some() || s.verdict.is_some_and(|v| v >= Verdict::Warn));
+        if drifting {
+            self.audit_rate.max(RAISED_AUDIT_RATE)
+        } else {
+            self.audit_rate
+        }
+    }
+}
+
+/// Executions whose accepted decision was drawn for audit, until their end is recorded.
+#[derive(Debug, Default)]
+pub struct AuditMarks(Mutex<HashSet<String>>);
+
+impl AuditMarks {
+    fn mark(&self, arn: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(arn.to_owned());
+    }
+
+    /// Whether `arn` was drawn (and forgets it).
+    pub fn take(&self, arn: &str) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(arn)
+    }
+}
+
 /// The three handlers under their local names: the same code the Lambda binaries run, over
-/// `store` (the local bucket) and `endpoint` (the local endpoint).
-pub fn registry<S, E>(store: Arc<S>, endpoint: Arc<E>, threshold: Threshold) -> LambdaRegistry
+/// `store` (the local bucket) and `endpoint` (the local endpoint, each execution on its pinned
+/// model version), the filter with the guard and the audit draw (`marks` notes the drawn).
+pub fn registry<S>(
+    store: Arc<S>,
+    endpoint: Arc<LocalEndpoint>,
+    filter: Arc<FilterSettings>,
+    marks: Arc<AuditMarks>,
+) -> LambdaRegistry
 where
     S: ObjectStore + 'static,
-    E: Endpoint + 'static,
 {
     let mut registry = LambdaRegistry::new();
     registry.register(
         SERIALIZE_IMAGE_DATA,
-        invoker(move |event| {
+        invoker(move |_, event| {
             let store = store.clone();
             async move { serialize_image_data(&*store, event).await }
         }),
     );
     registry.register(
         CLASSIFY_IMAGE,
-        invoker(move |event| {
+        invoker(move |arn, event| {
             let endpoint = endpoint.clone();
-            async move { classify_image(&*endpoint, event).await }
+            async move {
+                let pinned = PinnedEndpoint {
+                    endpoint: &endpoint,
+                    arn: &arn,
+                };
+                classify_image(&pinned, event).await
+            }
         }),
     );
     registry.register(
         FILTER_LOW_CONFIDENCE,
-        invoker(move |event| std::future::ready(filter_low_confidence(threshold, event))),
+        invoker(move |arn, event| {
+            let state = filter.guard.as_ref().map(|g| g.state());
+            let policy = FilterPolicy {
+                threshold: filter.threshold,
+                hold: state.as_ref().and_then(GuardState::holding),
+                audit_rate: filter.audit_rate(state.as_ref()),
+            };
+            let result = filter_low_confidence(&policy, event).map(|accepted| {
+                if accepted.audit {
+                    marks.mark(&arn);
+                }
+                accepted.record
+            });
+            std::future::ready(result)
+        }),
     );
     registry
 }
@@ -78,7 +153,7 @@ where
 /// stable name.
 fn invoker<F, Fut>(handler: F) -> Arc<dyn LambdaInvoker>
 where
-    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    F: Fn(String, Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<ImageRecord, HandlerError>> + Send + 'static,
 {
     Arc::new(
@@ -92,7 +167,7 @@ where
                     ))));
                 }
             };
-            let running = handler(event);
+            let running = handler(request.execution_arn, event);
             Box::pin(async move {
                 match running.await {
                     Ok(record) => Ok(serde_json::to_vec(&record).unwrap_or_default()),

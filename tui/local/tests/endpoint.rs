@@ -20,10 +20,13 @@ use support::{FixedPredictor, RedPredictor, png};
 #[tokio::test]
 async fn answers_png_with_the_two_probabilities_as_a_json_array() {
     let endpoint = LocalEndpoint::new("ep", Arc::new(RedPredictor));
-    let body = endpoint
+    let answer = endpoint
         .invoke(png([255, 0, 0]), "image/png")
         .await
         .unwrap();
+    // It says which model version answered (a model given directly is `fixed`).
+    assert_eq!(answer.model.as_deref(), Some("fixed"));
+    let body = answer.body;
     let value: Value = serde_json::from_slice(&body).unwrap();
     let scores: Vec<f64> = value
         .as_array()

@@ -298,7 +298,7 @@ async fn queries_are_incremental_filtered_and_bounded() {
 
     // Two finish (one LowConfidence with scores), one gets scores only: exactly those three
     // show up as changed.
-    writer.scores(&arns[3], [0.6, 0.4]);
+    writer.scores(&arns[3], [0.6, 0.4], Some("m1".into()));
     for (i, error) in [(3usize, Some("LowConfidence")), (7, None)] {
         writer
             .finish(
@@ -313,12 +313,13 @@ async fn queries_are_incremental_filtered_and_bounded() {
                     error: error.map(str::to_owned),
                     cause: error.map(|_| "confidence 0.6 is below the threshold 0.93".to_owned()),
                     stop: ms(1_700_000_001_000),
+                    review: None,
                 },
             )
             .await
             .unwrap();
     }
-    writer.scores(&arns[5], [0.99, 0.01]);
+    writer.scores(&arns[5], [0.99, 0.01], None);
     writer.flush().await.unwrap();
     let changed = store.changes_since(cursor, 100).unwrap();
     let mut names: Vec<&str> = changed.executions.iter().map(|e| e.name.as_str()).collect();
@@ -347,6 +348,7 @@ async fn queries_are_incremental_filtered_and_bounded() {
                     error: Some("LowConfidence".to_owned()),
                     cause: None,
                     stop: ms(1_700_000_002_000),
+                    review: None,
                 },
             )
             .await
@@ -989,6 +991,7 @@ async fn a_running_history_is_watchable_and_a_finished_one_is_packed() {
                 error: None,
                 cause: None,
                 stop: ms(1_700_000_000_010),
+                review: None,
             },
         )
         .await
@@ -1068,6 +1071,7 @@ async fn fill(store: &Store, n: usize) {
                 error: None,
                 cause: None,
                 stop: ms(1_700_000_000_001 + i as i64),
+                review: None,
             },
         );
         if i % 1000 == 999 {

@@ -7,19 +7,22 @@ use std::sync::Arc;
 
 use scones_local::endpoint::LocalEndpoint;
 use scones_local::stage::{self, Source, Split, SyntheticSpec};
-use scones_local::training::{self, TrainingError};
+use scones_local::training::{self, TrainOptions, TrainingError};
 use scones_local::{LocalBucket, NoProgress};
 use scones_model::TrainConfig;
 
 #[test]
-fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
+fn trains_a_tiny_model_as_a_version_that_serves_first_and_then_as_a_candidate() {
     let tmp = tempfile::tempdir().unwrap();
     let bucket = LocalBucket::new(tmp.path().join("bucket"));
     assert!(matches!(
-        training::load_latest(&bucket),
+        training::load_serving(&bucket),
         Err(TrainingError::NoModel { .. })
     ));
-    let err = training::train_staged(&bucket, &TrainConfig::default(), |_| {}).unwrap_err();
+    let options = TrainOptions::default();
+    let err = training::train_staged(&bucket, &TrainConfig::default(), &options, |_| {})
+        .err()
+        .unwrap();
     assert_eq!(err.name(), "NotStaged");
 
     let source = Source::Synthetic {
@@ -40,8 +43,15 @@ fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
         ..TrainConfig::default()
     };
     let mut epochs = Vec::new();
-    let (model, dir) =
-        training::train_staged(&bucket, &config, |e| epochs.push(e.clone())).unwrap();
+    let trained =
+        training::train_staged(&bucket, &config, &options, |e| epochs.push(e.clone())).unwrap();
+    let (model, dir) = (trained.model, trained.dir);
+    // The home's first model serves at once; its measures are saved with it.
+    assert!(trained.serving);
+    assert_eq!(trained.version.trained_on.base, 80);
+    assert_eq!(trained.version.trained_on.reviewed, 0);
+    assert_eq!(trained.version.test.as_ref().unwrap().images, 20);
+    assert!(trained.version.production.is_none(), "nothing reviewed yet");
     assert_eq!(epochs.len(), 2);
     assert_eq!(epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2]);
     assert!(
@@ -52,7 +62,7 @@ fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
 
     assert!(dir.starts_with(bucket.models_dir()));
     assert_eq!(
-        training::latest_model_dir(&bucket).unwrap(),
+        training::serving_model_dir(&bucket).unwrap(),
         Some(dir.clone())
     );
     let meta = model.metadata();
@@ -62,7 +72,7 @@ fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
     // The staged test split is never part of training: it loads separately and scores.
     let test = training::load_staged(&bucket, Split::Test).unwrap();
     assert_eq!(test.len(), 20);
-    let loaded = training::load_latest(&bucket).unwrap();
+    let loaded = training::load_serving(&bucket).unwrap();
     let evaluation = scones_model::evaluate(loaded.classifier(), &test).unwrap();
     assert_eq!(evaluation.total, 20);
     assert!(
@@ -99,15 +109,26 @@ fn trains_a_tiny_model_saves_it_as_latest_and_serves_it() {
         out_of_fold_outputs: Some(ours),
         ..config.clone()
     };
-    let (_, second) = training::train_staged(&bucket, &with_outputs, |_| {}).unwrap();
-    let baseline = scones_local::drift::load_baseline(&second).unwrap();
+    let second = training::train_staged(&bucket, &with_outputs, &options, |_| {}).unwrap();
+    let baseline = scones_local::drift::load_baseline(&second.dir).unwrap();
     assert!(baseline.outputs_from.is_some());
     assert_eq!(baseline.profile.outputs(), 1000);
 
-    // A second model replaces the pointer; a broken pointer is a typed error.
-    std::fs::write(bucket.models_dir().join("LATEST"), "../elsewhere\n").unwrap();
+    // A second model is a candidate: the first still serves; the registry lists both.
+    assert!(!second.serving);
     assert_eq!(
-        training::latest_model_dir(&bucket).unwrap_err().name(),
+        training::serving_model_dir(&bucket).unwrap(),
+        Some(dir.clone())
+    );
+    let view = scones_local::models::view(&bucket).unwrap();
+    assert_eq!(view.versions.len(), 2);
+    assert_eq!(view.versions.iter().filter(|v| v.serving).count(), 1);
+    assert_eq!(view.history.len(), 1, "the first model's record");
+
+    // A broken pointer is a typed error.
+    std::fs::write(bucket.models_dir().join("SERVING"), "../elsewhere\n").unwrap();
+    assert_eq!(
+        training::serving_model_dir(&bucket).unwrap_err().name(),
         "Io"
     );
 }

@@ -86,9 +86,8 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
     let backend = LocalBackend::open(
         &home,
         LocalOptions {
-            threshold: home.settings()?.threshold(args.threshold),
             readonly: args.readonly,
-            ..LocalOptions::default()
+            ..home.settings()?.local_options(args.threshold)
         },
     )
     .with_context(|| format!("opening the execution store in {}", home.root().display()))?;
@@ -151,6 +150,7 @@ fn first_run_setup(global: &GlobalArgs, home: &Home) -> anyhow::Result<()> {
         width: None,
         holdout: None,
         if_missing: true,
+        no_reviewed: false,
         job_spec: None,
         poll_seconds: 30,
     };

@@ -7,14 +7,19 @@
 
 mod aws_stack;
 mod baseline;
+mod control;
 mod dashboard;
 mod dashboard_aws;
 mod drift;
 mod eval;
 mod gc;
+mod guard;
 mod history;
+mod input;
+mod models;
 pub mod output;
 pub mod progress;
+mod review;
 mod run;
 mod stage;
 mod threshold;
@@ -108,9 +113,22 @@ pub enum Command {
     /// One local execution's history as `aws stepfunctions get-execution-history` prints it
     /// (JSON, every event whole).
     History(history::HistoryArgs),
-    /// Train the model: locally on the staged train split (CPU), saved under models/;
+    /// Train the model: locally on the staged train split and the reviewed images (CPU), a
+    /// new version under models/ (the first one serves; later ones are candidates);
     /// `--aws`: run the SageMaker training job Terraform specifies.
     Train(train::TrainArgs),
+    /// The guard: whether decisions are held while drift is ALERT (since when, why), and an
+    /// operator's release, engage or mode (hold, warn, off).
+    Guard(guard::GuardArgs),
+    /// The review queue and people's labels: list, label, import a CSV, export.
+    Review(review::ReviewArgs),
+    /// Every model version with its measures, which one serves, the promotions.
+    Models(models::ModelsArgs),
+    /// Serve a model version if it passes the gate (not worse on test/, better on the
+    /// reviewed held-out images); `--force` overrides (recorded).
+    Promote(models::PromoteArgs),
+    /// Serve again the version served before the current one.
+    Rollback(models::RollbackArgs),
 }
 
 /// The async runtime of a command that talks to a backend (every such command builds the
@@ -139,5 +157,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Baseline(args) => baseline::run(args),
         Command::Gc(args) => gc::run(&cli.global, args),
         Command::History(args) => history::run(&cli.global, args),
+        Command::Guard(args) => guard::run(&cli.global, args),
+        Command::Review(args) => review::run(&cli.global, args),
+        Command::Models(args) => models::list(&cli.global, args),
+        Command::Promote(args) => models::promote(&cli.global, args),
+        Command::Rollback(args) => models::rollback(&cli.global, args),
     }
 }

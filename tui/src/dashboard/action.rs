@@ -90,7 +90,7 @@ pub enum Action {
     /// Mouse wheel at (column, row): negative up, positive down.
     Scroll(u16, u16, i32),
     /// A backend call finished.
-    Completed(Completion),
+    Completed(Box<Completion>),
 }
 
 impl Action {

@@ -199,7 +199,7 @@ impl App {
                     self.tabs[self.active].click(x, y, areas.body, &mut self.shared);
                 }
             }
-            Action::Completed(c) => return self.complete(c, out),
+            Action::Completed(c) => return self.complete(*c, out),
             other => {
                 let tab = &mut self.tabs[self.active];
                 let mut handled = tab.handle(&other, &mut self.shared);

@@ -30,7 +30,7 @@ pub enum Event {
     /// The terminal changed size.
     Resize(u16, u16),
     /// A background call finished.
-    Completed(Completion),
+    Completed(Box<Completion>),
     /// Reading the terminal failed; the dashboard cannot go on.
     InputError(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT from outside (in raw mode Ctrl-C is a key, not a

@@ -397,6 +397,7 @@ mod tests {
             cause: None,
             scores: None,
             label: None,
+            model: None,
         }
     }
 

@@ -99,12 +99,12 @@ impl<B: Backend> Worker<B> {
                     })
                 });
             // The receiver is gone only when the dashboard is shutting down.
-            let _ = events.send(Event::Completed(Completion {
+            let _ = events.send(Event::Completed(Box::new(Completion {
                 id,
                 slot,
                 operation,
                 result,
-            }));
+            })));
         });
         if slot != Slot::Mutation
             && let Some(previous) = self.running.insert(slot, task.abort_handle())

@@ -18,11 +18,16 @@ use scones_workflow::class::Class;
 use scones_workflow::drift::{
     Cutoffs, DriftView, ImageFeatures, Profile, WindowDrift, WindowSpec, compare,
 };
+use scones_workflow::guard::{Guard, GuardCommand, GuardMode, GuardState};
 use scones_workflow::history::HistoryEvent;
+use scones_workflow::models::{ModelVersion, ModelsView, Promotion, SetMeasures, TrainedOn};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, CaptureSample,
     Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
     LogLine, LowConfidenceFailure, LowConfidenceReport, Operation, RecordLink, TimeRange,
+};
+use scones_workflow::review::{
+    LabelRecord, NewLabel, ReviewItem, ReviewQueue, ReviewReason, Verdict,
 };
 use scones_workflow::run::ExecutionResult;
 
@@ -147,9 +152,94 @@ pub fn executions() -> Vec<ExecutionSummary> {
                 cause,
                 scores,
                 label,
+                model: scores.map(|_| FIXTURE_MODEL.to_owned()),
             }
         })
         .collect()
+}
+
+/// The model version the fixture's executions were classified by.
+pub const FIXTURE_MODEL: &str = "20250601T110000.000Z-9bdcf10d";
+/// A candidate version of the fixture's registry.
+pub const FIXTURE_CANDIDATE: &str = "20250601T115000.000Z-4c2e8a17";
+
+/// The fixture's control loop: the guard, the labels given, the model registry.
+pub struct FixtureControl {
+    pub guard: GuardState,
+    pub labels: Vec<LabelRecord>,
+    pub models: ModelsView,
+}
+
+fn fixture_models() -> ModelsView {
+    let measures = |accuracy: f64, images| SetMeasures {
+        images,
+        accuracy,
+        ece: 0.031,
+        coverage: 0.72,
+        accepted_accuracy: Some(0.98),
+    };
+    let version =
+        |name: &str, minutes: i64, reviewed, test, production: Option<f64>, serving| ModelVersion {
+            version: name.to_owned(),
+            created: t0() - chrono::Duration::minutes(minutes),
+            trained_on: TrainedOn {
+                base: 1000,
+                reviewed,
+            },
+            test: Some(measures(test, 200)),
+            production: production.map(|a| measures(a, 64)),
+            threshold: 0.93,
+            serving,
+        };
+    ModelsView {
+        versions: vec![
+            version(FIXTURE_CANDIDATE, 10, 236, 0.905, Some(0.891), false),
+            version(FIXTURE_MODEL, 60, 0, 0.91, None, true),
+        ],
+        serving: Some(FIXTURE_MODEL.to_owned()),
+        history: vec![Promotion {
+            at: t0() - chrono::Duration::minutes(59),
+            who: "ml".to_owned(),
+            action: "first".to_owned(),
+            from: None,
+            to: FIXTURE_MODEL.to_owned(),
+            gate: None,
+            forced: false,
+        }],
+        deployment: None,
+    }
+}
+
+impl FixtureBackend {
+    /// The review queue's items: the low-confidence failures and every fourth accepted
+    /// decision as the audit sample, each key once, newest execution per key.
+    fn queue_items(&self) -> Vec<ReviewItem> {
+        let mut by_key: std::collections::BTreeMap<String, ReviewItem> = Default::default();
+        for (i, e) in self.executions.iter().enumerate() {
+            let reason = match (e.status, e.error.as_deref()) {
+                (_, Some("LowConfidence")) => ReviewReason::LowConfidence,
+                (ExecutionStatus::Succeeded, _) if i % 4 == 0 => ReviewReason::Audit,
+                _ => continue,
+            };
+            let Some(key) = e.s3_key.clone() else {
+                continue;
+            };
+            by_key.insert(
+                key.clone(),
+                ReviewItem {
+                    key,
+                    reason,
+                    execution: Some(e.id.clone()),
+                    scores: e.scores,
+                    model: e.model.clone(),
+                    time: e.stop.unwrap_or(e.start),
+                },
+            );
+        }
+        let mut items: Vec<ReviewItem> = by_key.into_values().collect();
+        items.sort_by_key(|i| i.time);
+        items
+    }
 }
 
 fn event(id: i64, kind: &str, at: DateTime<Utc>, details_key: &str, details: Value) -> Value {
@@ -337,6 +427,8 @@ pub struct FixtureBackend {
     /// Endpoint metrics cover only the last quarter of the window (as CloudWatch answers
     /// for an endpoint created minutes ago).
     pub metrics_late: AtomicBool,
+    /// The guard, the labels and the models.
+    pub control: std::sync::Mutex<FixtureControl>,
 }
 
 impl FixtureBackend {
@@ -355,6 +447,11 @@ impl FixtureBackend {
             stops: std::sync::atomic::AtomicUsize::new(0),
             logs_calls: std::sync::atomic::AtomicUsize::new(0),
             metrics_late: AtomicBool::new(false),
+            control: std::sync::Mutex::new(FixtureControl {
+                guard: GuardState::new(GuardMode::Hold, t0()),
+                labels: Vec::new(),
+                models: fixture_models(),
+            }),
         })
     }
 
@@ -592,6 +689,122 @@ impl Backend for FixtureBackend {
                 message: format!("{} {}", e.event_type(), e.summary()),
             })
             .collect())
+    }
+
+    async fn guard(&self) -> BackendResult<GuardState> {
+        self.check(Operation::DescribeGuard)?;
+        Ok(self.control.lock().unwrap().guard.clone())
+    }
+
+    async fn command_guard(&self, command: GuardCommand) -> BackendResult<GuardState> {
+        self.check(Operation::UpdateGuard)?;
+        let mut c = self.control.lock().unwrap();
+        Guard::command(&mut c.guard, command, t0());
+        Ok(c.guard.clone())
+    }
+
+    async fn review_queue(&self, limit: usize) -> BackendResult<ReviewQueue> {
+        self.check(Operation::ListReviewQueue)?;
+        let c = self.control.lock().unwrap();
+        let answered = |key: &str| {
+            c.labels
+                .iter()
+                .rev()
+                .find(|r| r.key == key)
+                .is_some_and(|r| r.label != Verdict::Withdrawn)
+        };
+        let waiting: Vec<ReviewItem> = self
+            .queue_items()
+            .into_iter()
+            .filter(|i| !answered(&i.key))
+            .collect();
+        Ok(ReviewQueue {
+            waiting: waiting.len() as u64,
+            items: waiting.into_iter().take(limit).collect(),
+            answered: c
+                .labels
+                .iter()
+                .filter(|r| r.label != Verdict::Withdrawn)
+                .count() as u64,
+            answered_last_hour: 0,
+            unreadable: 0,
+        })
+    }
+
+    async fn label(&self, label: NewLabel) -> BackendResult<LabelRecord> {
+        self.check(Operation::PutLabel)?;
+        let mut c = self.control.lock().unwrap();
+        let mut record = label.record(
+            "ml",
+            t0() + chrono::Duration::seconds(c.labels.len() as i64),
+        );
+        record.id = format!("fixture-{}", c.labels.len());
+        c.labels.push(record.clone());
+        Ok(record)
+    }
+
+    async fn labels(&self) -> BackendResult<Vec<LabelRecord>> {
+        self.check(Operation::ListLabels)?;
+        let c = self.control.lock().unwrap();
+        let mut current: std::collections::BTreeMap<&str, &LabelRecord> = Default::default();
+        for r in &c.labels {
+            current.insert(&r.key, r);
+        }
+        Ok(current
+            .into_values()
+            .filter(|r| r.label != Verdict::Withdrawn)
+            .cloned()
+            .collect())
+    }
+
+    async fn models(&self) -> BackendResult<ModelsView> {
+        self.check(Operation::ListModels)?;
+        Ok(self.control.lock().unwrap().models.clone())
+    }
+
+    async fn promote(&self, version: String, force: bool) -> BackendResult<Promotion> {
+        self.check(Operation::PromoteModel)?;
+        let mut c = self.control.lock().unwrap();
+        if !c.models.versions.iter().any(|v| v.version == version) {
+            return Err(BackendError::NotReady {
+                operation: Operation::PromoteModel,
+                reason: format!("no model version {version:?}"),
+            });
+        }
+        let promotion = Promotion {
+            at: t0(),
+            who: "ml".to_owned(),
+            action: "promote".to_owned(),
+            from: c.models.serving.clone(),
+            to: version.clone(),
+            gate: None,
+            forced: force,
+        };
+        for v in &mut c.models.versions {
+            v.serving = v.version == version;
+        }
+        c.models.serving = Some(version);
+        c.models.history.push(promotion.clone());
+        Ok(promotion)
+    }
+
+    async fn rollback(&self) -> BackendResult<Promotion> {
+        self.check(Operation::RollbackModel)?;
+        let previous = {
+            let c = self.control.lock().unwrap();
+            c.models.history.last().and_then(|p| p.from.clone())
+        };
+        match previous {
+            Some(v) => {
+                let mut p = self.promote(v, false).await?;
+                p.action = "rollback".to_owned();
+                Ok(p)
+            }
+            None => Err(BackendError::NotReady {
+                operation: Operation::RollbackModel,
+                reason: "no earlier version to roll back to".to_owned(),
+            }),
+        }
     }
 
     fn record_link(&self, id: &ExecutionId) -> RecordLink {

@@ -16,6 +16,10 @@ use serde_json::Value;
 /// Step Functions records as the execution's `error`.
 pub const LOW_CONFIDENCE_ERROR: &str = "LowConfidence";
 
+/// The error name of a decision the guard held for review while drift was ALERT: the
+/// filter handler's `errorType`.
+pub const DRIFT_HOLD_ERROR: &str = "DriftHold";
+
 /// The error given to StopExecution by the dashboard and by `scones run` on Ctrl-C.
 pub const STOPPED_ERROR: &str = "Scones.Stopped";
 
@@ -109,6 +113,76 @@ impl fmt::Display for LowConfidenceCause {
     }
 }
 
+/// Why a confident decision was held: the guard was holding (drift ALERT on these
+/// statistics since then, or an operator's hold), with the scores it would have accepted.
+///
+/// Written (its `Display`) as
+/// `held for review: drift ALERT on contrast, sharpness since 2026-12-06T21:00:00Z; p_bicycle=0.9700, p_motorcycle=0.0300`
+/// (`held for review: held by an operator since ...` for a manual hold) and read back by
+/// [`DriftHoldCause::parse`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftHoldCause {
+    /// Since when the guard holds.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The statistics at ALERT (empty: an operator's hold).
+    pub statistics: Vec<String>,
+    /// Probability of bicycle.
+    pub p_bicycle: f64,
+    /// Probability of motorcycle.
+    pub p_motorcycle: f64,
+}
+
+impl DriftHoldCause {
+    const PREFIX: &'static str = "held for review: ";
+    const BY_OPERATOR: &'static str = "held by an operator";
+    const BY_DRIFT: &'static str = "drift ALERT on ";
+
+    /// Reads a cause written by [`fmt::Display`], bare or inside the Lambda error document.
+    pub fn parse(cause: &str) -> Option<DriftHoldCause> {
+        let message = cause_message(cause);
+        let rest = message.strip_prefix(Self::PREFIX)?;
+        let (who, rest) = rest.split_once(" since ")?;
+        let statistics = if who == Self::BY_OPERATOR {
+            Vec::new()
+        } else {
+            who.strip_prefix(Self::BY_DRIFT)?
+                .split(", ")
+                .map(str::to_owned)
+                .collect()
+        };
+        let (since, rest) = rest.split_once("; p_bicycle=")?;
+        let (p_bicycle, p_motorcycle) = rest.split_once(", p_motorcycle=")?;
+        let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+        Some(DriftHoldCause {
+            since: chrono::DateTime::parse_from_rfc3339(since.trim())
+                .ok()?
+                .with_timezone(&chrono::Utc),
+            statistics,
+            p_bicycle: number(p_bicycle)?,
+            p_motorcycle: number(p_motorcycle)?,
+        })
+    }
+}
+
+impl fmt::Display for DriftHoldCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::PREFIX)?;
+        if self.statistics.is_empty() {
+            f.write_str(Self::BY_OPERATOR)?;
+        } else {
+            write!(f, "{}{}", Self::BY_DRIFT, self.statistics.join(", "))?;
+        }
+        write!(
+            f,
+            " since {}; p_bicycle={:.4}, p_motorcycle={:.4}",
+            self.since
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            self.p_bicycle,
+            self.p_motorcycle
+        )
+    }
+}
+
 /// What the filter decided about one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecisionKind {
@@ -116,6 +190,8 @@ pub enum DecisionKind {
     Pass,
     /// Below the threshold: the execution fails with `LowConfidence`.
     LowConfidence,
+    /// Confident, but the guard holds decisions: the execution fails with `DriftHold`.
+    DriftHold,
 }
 
 impl DecisionKind {
@@ -124,13 +200,18 @@ impl DecisionKind {
         match self {
             DecisionKind::Pass => "pass",
             DecisionKind::LowConfidence => "low_confidence",
+            DecisionKind::DriftHold => "drift_hold",
         }
     }
 
     fn parse(text: &str) -> Option<DecisionKind> {
-        [DecisionKind::Pass, DecisionKind::LowConfidence]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            DecisionKind::Pass,
+            DecisionKind::LowConfidence,
+            DecisionKind::DriftHold,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 
@@ -150,6 +231,10 @@ pub struct Decision {
     pub p_bicycle: f64,
     /// Probability of motorcycle.
     pub p_motorcycle: f64,
+    /// The model version that gave the scores, when known.
+    pub model: Option<String>,
+    /// An accepted decision drawn for the review's audit sample.
+    pub audit: bool,
 }
 
 impl Decision {
@@ -166,6 +251,8 @@ impl Decision {
             threshold = self.threshold,
             p_bicycle = self.p_bicycle,
             p_motorcycle = self.p_motorcycle,
+            model = self.model.as_deref().unwrap_or(""),
+            audit = self.audit,
             "confidence filter"
         );
     }
@@ -188,6 +275,15 @@ impl Decision {
             threshold: number("threshold")?,
             p_bicycle: number("p_bicycle")?,
             p_motorcycle: number("p_motorcycle")?,
+            model: fields
+                .get("model")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            audit: fields
+                .get("audit")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 
@@ -241,9 +337,37 @@ mod tests {
 
         #[test]
         fn parsing_any_text_never_panics(text in ".*") {
+            let _ = DriftHoldCause::parse(&text);
             let _ = LowConfidenceCause::parse(&text);
             let _ = Decision::parse(&text);
         }
+    }
+
+    #[test]
+    fn a_drift_hold_cause_reads_back_for_drift_and_for_an_operator() {
+        use chrono::TimeZone;
+        let since = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 21, 0, 0).unwrap();
+        let cause = DriftHoldCause {
+            since,
+            statistics: vec!["contrast".into(), "bicycle share".into()],
+            p_bicycle: 0.97,
+            p_motorcycle: 0.03,
+        };
+        let text = cause.to_string();
+        assert_eq!(
+            text,
+            "held for review: drift ALERT on contrast, bicycle share since 2026-12-06T21:00:00Z; p_bicycle=0.9700, p_motorcycle=0.0300"
+        );
+        assert_eq!(DriftHoldCause::parse(&text), Some(cause.clone()));
+        let doc = json!({"errorMessage": text, "errorType": DRIFT_HOLD_ERROR}).to_string();
+        assert_eq!(DriftHoldCause::parse(&doc), Some(cause.clone()));
+        let manual = DriftHoldCause {
+            statistics: Vec::new(),
+            ..cause
+        };
+        assert!(manual.to_string().contains("held by an operator since"));
+        assert_eq!(DriftHoldCause::parse(&manual.to_string()), Some(manual));
+        assert_eq!(DriftHoldCause::parse("confidence 0.5 is below"), None);
     }
 
     #[test]

@@ -19,6 +19,9 @@
 //!   risk-coverage table, a threshold from a target accuracy);
 //! - [`port`]: the [`port::Backend`] trait the dashboard and `scones run` talk to, and the
 //!   types it speaks; implemented by `scones-local` and `scones-aws`;
+//! - the control loop: [`guard`] (hold decisions on drift ALERT), [`review`] (people's
+//!   labels and the queue, one record format on both backends) and [`models`] (versions,
+//!   their measures and the promotion gate);
 //! - [`run`]: `scones run` over that port, one runner for both backends;
 //! - [`threshold`]: the confidence threshold, the setting every decision is taken at;
 //! - [`image`] and [`limits`]: the bounded PNG decoding the workflow's images go through (and
@@ -33,12 +36,15 @@ pub mod class;
 pub mod dataset;
 pub mod definition;
 pub mod drift;
+pub mod guard;
 pub mod history;
 pub mod image;
 pub mod limits;
 pub mod metric;
+pub mod models;
 pub mod port;
 pub mod quality;
+pub mod review;
 pub mod run;
 pub mod status;
 pub mod threshold;

@@ -2,7 +2,14 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use scones_handlers::fakes::{MemoryStore, StaticEndpoint, png};
+use scones_handlers::{FilterPolicy, HandlerError, ImageRecord, filter_low_confidence};
+use scones_workflow::Threshold;
 use serde_json::{Value, json};
+
+/// FilterLowConfidence at `threshold` with no hold and no audit sample.
+pub fn filter(threshold: Threshold, event: Value) -> Result<ImageRecord, HandlerError> {
+    filter_low_confidence(&FilterPolicy::threshold(threshold), event).map(|a| a.record)
+}
 
 pub const BUCKET: &str = "scones-test-bucket";
 pub const KEY: &str = "test/bicycle_s_000513.png";

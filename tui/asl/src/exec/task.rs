@@ -130,6 +130,7 @@ impl Run {
             function_name: name,
             function_arn,
             payload,
+            execution_arn: self.spec.execution_arn.clone(),
         });
         match timeout {
             None => match call.await {

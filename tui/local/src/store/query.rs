@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use scones_workflow::review::ReviewReason;
 use serde_json::Value;
 
 use super::types::{
@@ -13,7 +14,7 @@ use super::types::{
 };
 use super::{Store, StoreError, histories, payloads, sqlite};
 
-const SUMMARY_COLUMNS: &str = "id, arn, name, status, s3_key, error, cause, p_bicycle, p_motorcycle, start_ms, stop_ms, change_seq";
+const SUMMARY_COLUMNS: &str = "id, arn, name, status, s3_key, error, cause, p_bicycle, p_motorcycle, start_ms, stop_ms, change_seq, model, review";
 
 /// Error name recorded for executions whose process died before they finished.
 pub const RUNNER_EXITED: &str = "RunnerExited";
@@ -80,6 +81,11 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
         start: millis(row.get(9)?),
         stop: stop_ms.map(millis),
         change_seq: u64::try_from(change_seq).unwrap_or(0),
+        model: row.get(12)?,
+        review: row
+            .get::<_, Option<String>>(13)?
+            .as_deref()
+            .and_then(ReviewReason::parse),
     })
 }
 
@@ -193,10 +199,10 @@ impl Store {
                 Ok((
                     ExecutionDetail {
                         summary: summary(row)?,
-                        input: row.get(12)?,
-                        output: row.get(13)?,
+                        input: row.get(14)?,
+                        output: row.get(15)?,
                     },
-                    row.get::<_, Option<String>>(14)?,
+                    row.get::<_, Option<String>>(16)?,
                 ))
             })
             .optional()
@@ -348,6 +354,21 @@ impl Store {
 
     /// The executions started in `[from, to)` that failed with `error` (e.g.
     /// `LowConfidence`): the newest `limit` of them with their scores, how many there are in
+    /// Every execution that went to a person (refused, held or drawn for audit), oldest
+    /// first.
+    pub fn review_rows(&self) -> Result<Vec<ExecutionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE review IS NOT NULL ORDER BY start_ms, id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], summary)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
     /// all, and how many executions of the window have ended (the rate's denominator).
     pub fn failures(
         &self,

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{StoreError, sqlite};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -135,6 +135,15 @@ CREATE TABLE histories (
 );
 "#;
 
+/// Version 5: the control loop. Each execution records the model version that classified
+/// it, and why it went to review (`low_confidence`, `drift_hold`, `audit`), indexed for the
+/// review queue.
+const V5: &str = r#"
+ALTER TABLE executions ADD COLUMN model TEXT;
+ALTER TABLE executions ADD COLUMN review TEXT;
+CREATE INDEX executions_for_review ON executions (start_ms) WHERE review IS NOT NULL;
+"#;
+
 /// Checks that a store opened read-only has the schema this build reads (it cannot be
 /// migrated without writing).
 pub(crate) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -183,7 +192,7 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     if version < SCHEMA_VERSION {
         // Each step once, in order; a v1 file keeps its rows (their events are inline, which
         // readers still understand).
-        for (step, ddl) in [(1, V1), (2, V2), (3, V3), (4, V4)] {
+        for (step, ddl) in [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)] {
             if version < step {
                 tx.execute_batch(ddl).map_err(|e| sqlite(path, e))?;
             }

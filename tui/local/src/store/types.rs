@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use scones_workflow::ExecutionStatus;
+use scones_workflow::review::ReviewReason;
 
 /// One execution as a list shows it (no input/output payloads).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,6 +31,10 @@ pub struct ExecutionRow {
     pub stop: Option<DateTime<Utc>>,
     /// The change sequence of its last update.
     pub change_seq: u64,
+    /// The model version that classified it.
+    pub model: Option<String>,
+    /// Why it went to a person, if it did.
+    pub review: Option<ReviewReason>,
 }
 
 impl ExecutionRow {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use scones_asl::HistoryEvent;
+use scones_workflow::review::ReviewReason;
 use tokio::sync::oneshot;
 
 use super::histories;
@@ -60,6 +61,8 @@ pub struct ExecutionStop {
     pub cause: Option<String>,
     /// Stop time.
     pub stop: DateTime<Utc>,
+    /// Why it goes to a person (refused, held, or drawn for audit), if it does.
+    pub review: Option<ReviewReason>,
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -103,6 +106,7 @@ enum Op {
     Scores {
         arn: Arc<str>,
         scores: [f64; 2],
+        model: Option<String>,
     },
     Finish {
         arn: Arc<str>,
@@ -249,11 +253,13 @@ impl StoreWriter {
         });
     }
 
-    /// Records the classifier's scores of a running execution.
-    pub fn scores(&self, arn: &Arc<str>, scores: [f64; 2]) {
+    /// Records the classifier's scores of a running execution and the model version that
+    /// gave them.
+    pub fn scores(&self, arn: &Arc<str>, scores: [f64; 2], model: Option<String>) {
         self.send(Op::Scores {
             arn: arn.clone(),
             scores,
+            model,
         });
     }
 
@@ -662,11 +668,12 @@ fn write_ops<'b>(
         }
         Ok(())
     };
-    let mut set_scores =
-        tx.prepare_cached("UPDATE executions SET p_bicycle = ?2, p_motorcycle = ?3 WHERE id = ?1")?;
+    let mut set_scores = tx.prepare_cached(
+        "UPDATE executions SET p_bicycle = ?2, p_motorcycle = ?3, model = ?4 WHERE id = ?1",
+    )?;
     let mut finish = tx.prepare_cached(
         "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, stop_ms = ?6, change_seq = ?7,
-             output_template = ?8
+             output_template = ?8, review = ?9
          WHERE id = ?1",
     )?;
     let mut find = tx.prepare_cached("SELECT id FROM executions WHERE arn = ?1")?;
@@ -717,9 +724,9 @@ fn write_ops<'b>(
                     staged.entry(id).or_default().push(event);
                 }
             }
-            Op::Scores { arn, scores } => {
+            Op::Scores { arn, scores, model } => {
                 if let Some(id) = id_of(arn, &new_ids)? {
-                    set_scores.execute(params![id, scores[0], scores[1]])?;
+                    set_scores.execute(params![id, scores[0], scores[1], model])?;
                     touched.insert(id);
                 }
             }
@@ -747,7 +754,8 @@ fn write_ops<'b>(
                         stop.cause,
                         stop.stop.timestamp_millis(),
                         seq,
-                        template
+                        template,
+                        stop.review.map(ReviewReason::name)
                     ])?;
                     stamped.insert(id);
                     finished.push(arn.clone());

@@ -83,13 +83,13 @@ fn score_local(
 ) -> anyhow::Result<Scored> {
     let home = Home::locate(global.home.as_deref())?;
     let bucket = home.bucket();
-    let model_dir = training::latest_model_dir(&bucket)?.ok_or_else(|| {
+    let model_dir = training::serving_model_dir(&bucket)?.ok_or_else(|| {
         anyhow::anyhow!(
             "no trained model in {}: train one with `scones train --local`",
             home.root().display()
         )
     })?;
-    let model = training::load_latest(&bucket)?;
+    let model = training::load_serving(&bucket)?;
     let mut synthetic = false;
     let (images, source) = match (&data.images, &data.labels) {
         (Some(dir), Some(labels)) => {

@@ -8,7 +8,7 @@
 //! running executions are stopped as ABORTED and the summary covers what ran); 141 when the
 //! output was closed (`| head`), quietly, like other Unix tools.
 
-mod print;
+pub mod print;
 
 use crate::cli::output::errln;
 use std::io::Write;
@@ -105,7 +105,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         } else {
             // No model: one clear error, and a new home stays as it was.
             let home = Home::locate(global.home.as_deref())?;
-            if scones_local::training::latest_model_dir(&home.bucket())?.is_none() {
+            if scones_local::training::serving_model_dir(&home.bucket())?.is_none() {
                 anyhow::bail!(
                     "scones run: no trained model in {}: run `scones train --local` first",
                     home.bucket().models_dir().display()
@@ -120,9 +120,8 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             let local = Arc::new(LocalBackend::open(
                 &home,
                 LocalOptions {
-                    threshold: home.settings()?.threshold(args.threshold),
-                    readonly: false,
                     data_capture: !args.no_capture,
+                    ..home.settings()?.local_options(args.threshold)
                 },
             )?);
             // No model, no data: one clear error before anything starts.

@@ -11,7 +11,7 @@ pub fn line(r: &ExecutionResult) -> String {
         .unwrap_or_else(|| "-".into());
     format!(
         "{}\t{}\t{}\t{}\t{:.1} ms\t{}",
-        r.s3_key,
+        escaped(&r.s3_key),
         r.status,
         r.error.as_deref().unwrap_or("-"),
         scores,
@@ -23,7 +23,38 @@ pub fn line(r: &ExecutionResult) -> String {
 /// `key  NOT FINISHED  what went wrong` (on stderr).
 pub fn not_finished_line(n: &NotFinished) -> String {
     match &n.execution {
-        Some(id) => format!("{}\tNOT FINISHED\t{id}: {}", n.s3_key, n.error),
-        None => format!("{}\tNOT STARTED\t{}", n.s3_key, n.error),
+        Some(id) => format!("{}\tNOT FINISHED\t{id}: {}", escaped(&n.s3_key), n.error),
+        None => format!("{}\tNOT STARTED\t{}", escaped(&n.s3_key), n.error),
+    }
+}
+
+/// A key as printed on a line of tab-separated output: a tab, newline, escape code or other
+/// control character in it (an S3 key may hold any) is shown escaped (`\t`, `\u{1b}`), so
+/// it can neither break the columns nor drive the terminal.
+pub fn escaped(key: &str) -> String {
+    if key.chars().any(char::is_control) {
+        key.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        key.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_keys_are_escaped() {
+        assert_eq!(escaped("test/a.png"), "test/a.png");
+        assert_eq!(escaped("a\tb\x1b[31mc\n"), "a\\tb\\u{1b}[31mc\\n");
+        assert_eq!(escaped("vélo/ü.png"), "vélo/ü.png");
     }
 }

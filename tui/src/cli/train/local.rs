@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use scones_local::training::TrainOptions;
 use scones_local::{Home, stage, training};
 use scones_model::TrainConfig;
 
@@ -18,7 +19,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let home = Home::locate(global.home.as_deref())?;
     let bucket = home.bucket();
     if args.if_missing
-        && let Some(dir) = training::latest_model_dir(&bucket)?
+        && let Some(dir) = training::serving_model_dir(&bucket)?
         && dir.is_dir()
     {
         outln!("a model exists already ({}); skipping", dir.display())?;
@@ -60,7 +61,11 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let (model, dir) = training::train_staged(&bucket, &config, |epoch| {
+    let options = TrainOptions {
+        reviewed: !args.no_reviewed,
+        threshold: home.settings()?.threshold(None).value(),
+    };
+    let trained = training::train_staged(&bucket, &config, &options, |epoch| {
         let mut line = format!(
             "loss {:.3} acc {:.3}",
             epoch.train_loss, epoch.train_accuracy
@@ -79,7 +84,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     })
     .context("training failed")?;
     bar.finish_and_clear();
-    let meta = model.metadata();
+    let meta = trained.model.metadata();
     outln!(
         "trained {} in {:.1} s",
         meta.architecture,
@@ -98,6 +103,34 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
             meta.train_images
         )?;
     }
-    outln!("  saved to {}", dir.display())?;
+    let v = &trained.version;
+    outln!(
+        "  version {} trained on {} images of train/ and {} reviewed images",
+        v.version,
+        v.trained_on.base,
+        v.trained_on.reviewed
+    )?;
+    for (set, m) in [("test/", &v.test), ("production validation", &v.production)] {
+        match m {
+            Some(m) => outln!(
+                "  {set}: accuracy {:.3} on {} images, ECE {:.3}, coverage {:.1}% at {}",
+                m.accuracy,
+                m.images,
+                m.ece,
+                m.coverage * 100.0,
+                v.threshold
+            )?,
+            None => outln!("  {set}: no images")?,
+        }
+    }
+    outln!("  saved to {}", trained.dir.display())?;
+    if trained.serving {
+        outln!("  it serves now (the first model of this home)")?;
+    } else {
+        outln!(
+            "  a candidate: compare with `scones models`, serve it with `scones promote {}`",
+            v.version
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }

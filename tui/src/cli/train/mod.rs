@@ -1,5 +1,5 @@
-//! `scones train`: train the classifier (locally on the staged train split, or the
-//! SageMaker training job with `--aws`).
+//! `scones train`: train the classifier (locally on the staged train split and the reviewed
+//! images, as a new version, or the SageMaker training job with `--aws`).
 
 mod aws;
 mod local;
@@ -31,6 +31,9 @@ pub struct TrainArgs {
     /// Do nothing when a trained model exists already.
     #[arg(long)]
     pub if_missing: bool,
+    /// Train on train/ alone, not on the images people labelled in review.
+    #[arg(long)]
+    pub no_reviewed: bool,
     /// With --aws: the training job spec JSON (Terraform's `training_job_spec` output), or
     /// `-` to read it from stdin.
     #[arg(long, value_name = "JSON", requires = "aws")]

@@ -365,6 +365,7 @@ mod tests {
             cause: None,
             scores,
             label,
+            model: None,
         }
     }
 

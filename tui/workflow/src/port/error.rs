@@ -38,6 +38,22 @@ pub enum Operation {
     FilterLogEvents,
     /// [`super::Backend::record_link`].
     RecordLink,
+    /// [`super::Backend::guard`].
+    DescribeGuard,
+    /// [`super::Backend::command_guard`].
+    UpdateGuard,
+    /// [`super::Backend::review_queue`].
+    ListReviewQueue,
+    /// [`super::Backend::label`].
+    PutLabel,
+    /// [`super::Backend::labels`].
+    ListLabels,
+    /// [`super::Backend::models`].
+    ListModels,
+    /// [`super::Backend::promote`].
+    PromoteModel,
+    /// [`super::Backend::rollback`].
+    RollbackModel,
 }
 
 impl Operation {
@@ -59,6 +75,14 @@ impl Operation {
             Operation::Drift => "Drift",
             Operation::FilterLogEvents => "FilterLogEvents",
             Operation::RecordLink => "RecordLink",
+            Operation::DescribeGuard => "DescribeGuard",
+            Operation::UpdateGuard => "UpdateGuard",
+            Operation::ListReviewQueue => "ListReviewQueue",
+            Operation::PutLabel => "PutLabel",
+            Operation::ListLabels => "ListLabels",
+            Operation::ListModels => "ListModels",
+            Operation::PromoteModel => "PromoteModel",
+            Operation::RollbackModel => "RollbackModel",
         }
     }
 }

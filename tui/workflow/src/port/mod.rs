@@ -27,7 +27,10 @@ use rand::seq::IndexedRandom;
 
 use crate::cause::StopReason;
 use crate::drift::{DriftView, WindowSpec};
+use crate::guard::{GuardCommand, GuardState};
 use crate::history::HistoryEvent;
+use crate::models::{ModelsView, Promotion};
+use crate::review::{LabelRecord, NewLabel, ReviewQueue};
 use crate::run::ExecutionResult;
 
 /// Executions [`Backend::start_random`] starts at once (a burst of a thousand must not open a
@@ -173,6 +176,41 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         execution: ExecutionSummary,
     ) -> impl Future<Output = BackendResult<Vec<LogLine>>> + Send;
+
+    /// The guard: its mode, whether it holds decisions (since when, why), the served model's
+    /// last drift verdict.
+    fn guard(&self) -> impl Future<Output = BackendResult<GuardState>> + Send;
+
+    /// An operator's order to the guard (release, engage, a mode); the state after it.
+    fn command_guard(
+        &self,
+        command: GuardCommand,
+    ) -> impl Future<Output = BackendResult<GuardState>> + Send;
+
+    /// The images waiting for a person, oldest first (at most `limit`), and the counts.
+    fn review_queue(&self, limit: usize)
+    -> impl Future<Output = BackendResult<ReviewQueue>> + Send;
+
+    /// Records a person's label (appended; the newest label of a key wins). Refuses a key
+    /// that is not an image of the bucket.
+    fn label(&self, label: NewLabel) -> impl Future<Output = BackendResult<LabelRecord>> + Send;
+
+    /// Every image's current label (the newest record of each key; withdrawn ones left out):
+    /// what `scones review export` prints and production quality is measured from.
+    fn labels(&self) -> impl Future<Output = BackendResult<Vec<LabelRecord>>> + Send;
+
+    /// Every model version with its measures, which one serves, and the promotions so far.
+    fn models(&self) -> impl Future<Output = BackendResult<ModelsView>> + Send;
+
+    /// Makes `version` the served model if it passes the gate (or `force`, recorded).
+    fn promote(
+        &self,
+        version: String,
+        force: bool,
+    ) -> impl Future<Output = BackendResult<Promotion>> + Send;
+
+    /// Serves the version served before the current one again.
+    fn rollback(&self) -> impl Future<Output = BackendResult<Promotion>> + Send;
 
     /// Where the full record of an execution lives (console URL, or the local file).
     fn record_link(&self, id: &ExecutionId) -> RecordLink;

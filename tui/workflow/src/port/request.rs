@@ -11,7 +11,10 @@ use super::{
 };
 use crate::cause::StopReason;
 use crate::drift::{DriftView, WindowSpec};
+use crate::guard::{GuardCommand, GuardState};
 use crate::history::HistoryEvent;
+use crate::models::{ModelsView, Promotion};
+use crate::review::{LabelRecord, NewLabel, ReviewQueue};
 
 /// A backend call to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +91,30 @@ pub enum Request {
         /// Which execution.
         id: ExecutionId,
     },
+    /// [`Backend::guard`].
+    Guard,
+    /// [`Backend::command_guard`].
+    CommandGuard(GuardCommand),
+    /// [`Backend::review_queue`].
+    ReviewQueue {
+        /// Items listed at most.
+        limit: usize,
+    },
+    /// [`Backend::label`].
+    Label(Box<NewLabel>),
+    /// [`Backend::labels`].
+    Labels,
+    /// [`Backend::models`].
+    Models,
+    /// [`Backend::promote`].
+    Promote {
+        /// The version.
+        version: String,
+        /// Past a failing gate (recorded).
+        force: bool,
+    },
+    /// [`Backend::rollback`].
+    Rollback,
 }
 
 /// A backend answer.
@@ -119,6 +146,18 @@ pub enum Response {
     Logs(ExecutionId, Vec<LogLine>),
     /// Where an execution's record lives.
     Link(RecordLink),
+    /// The guard's state.
+    Guard(GuardState),
+    /// The review queue.
+    ReviewQueue(ReviewQueue),
+    /// A label recorded.
+    Labelled(LabelRecord),
+    /// The current labels.
+    Labels(Vec<LabelRecord>),
+    /// The model versions.
+    Models(ModelsView),
+    /// A promotion or rollback done.
+    Promoted(Promotion),
 }
 
 impl Request {
@@ -138,6 +177,14 @@ impl Request {
             Request::Drift { .. } => Operation::Drift,
             Request::Logs { .. } => Operation::FilterLogEvents,
             Request::RecordLink { .. } => Operation::RecordLink,
+            Request::Guard => Operation::DescribeGuard,
+            Request::CommandGuard(_) => Operation::UpdateGuard,
+            Request::ReviewQueue { .. } => Operation::ListReviewQueue,
+            Request::Label(_) => Operation::PutLabel,
+            Request::Labels => Operation::ListLabels,
+            Request::Models => Operation::ListModels,
+            Request::Promote { .. } => Operation::PromoteModel,
+            Request::Rollback => Operation::RollbackModel,
         }
     }
 
@@ -182,6 +229,20 @@ impl Request {
                 Response::Logs(id, backend.logs(*execution).await?)
             }
             Request::RecordLink { id } => Response::Link(backend.record_link(&id)),
+            Request::Guard => Response::Guard(backend.guard().await?),
+            Request::CommandGuard(command) => {
+                Response::Guard(backend.command_guard(command).await?)
+            }
+            Request::ReviewQueue { limit } => {
+                Response::ReviewQueue(backend.review_queue(limit).await?)
+            }
+            Request::Label(label) => Response::Labelled(backend.label(*label).await?),
+            Request::Labels => Response::Labels(backend.labels().await?),
+            Request::Models => Response::Models(backend.models().await?),
+            Request::Promote { version, force } => {
+                Response::Promoted(backend.promote(version, force).await?)
+            }
+            Request::Rollback => Response::Promoted(backend.rollback().await?),
         })
     }
 }

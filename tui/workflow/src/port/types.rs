@@ -65,6 +65,8 @@ pub struct ExecutionSummary {
     /// The image's true class, when the staged test split's labels name it; `None` for
     /// unlabelled traffic (never guessed from the file name).
     pub label: Option<Class>,
+    /// The model version that classified it, when known.
+    pub model: Option<String>,
 }
 
 impl LowConfidenceFailure {
