@@ -432,6 +432,6 @@ async fn texts_that_name_a_key_follow_the_users_bindings() {
     let toast = d.app().shared.toasts.items().last().unwrap().text.clone();
     assert_eq!(
         toast,
-        "read-only (--readonly): x, X, s and r are turned off"
+        "read-only (--readonly): x, X, s, r, H, b, m, u, z, P and R are turned off"
     );
 }

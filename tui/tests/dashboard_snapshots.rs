@@ -692,3 +692,147 @@ async fn every_tab_fits_at_80_columns() {
         assert!(ranges.last().unwrap().1 <= width, "{ranges:?}");
     }
 }
+
+/// The Review tab: one image at a time with the model's scores and why it is queued; `b`
+/// labels it and the next one is on screen at once (fetched ahead), `z` takes it back.
+#[tokio::test]
+async fn review_tab_labels_one_image_after_another_and_undoes() {
+    use scones::dashboard::panels::review::{self, ReviewPanel};
+    use scones_workflow::review::Verdict;
+    for size in SIZES {
+        let backend = FixtureBackend::new(executions());
+        let mut d = dashboard_with(backend.clone(), size.0, size.1, false).await;
+        d.press(KeyCode::Char('8'));
+        settle(&mut d).await;
+        settle(&mut d).await;
+        assert_eq!(d.app().view(), review::VIEW);
+        let panel = |d: &Headless<FixtureBackend>| {
+            let p = d.app().panel::<ReviewPanel>().unwrap();
+            (p.current().map(|i| i.key.clone()), p.items.len())
+        };
+        let (first, waiting) = panel(&d);
+        let first = first.expect("the fixture queues images");
+        assert!(waiting >= 3, "{waiting}");
+        let screen = d.screen();
+        assert!(screen.contains(&first), "{screen}");
+        insta::assert_snapshot!(name("review", size), screen);
+        // The next images were fetched ahead (in the wide layout, where images show).
+        let next: Vec<String> = d
+            .app()
+            .panel::<ReviewPanel>()
+            .unwrap()
+            .items
+            .iter()
+            .skip(1)
+            .take(2)
+            .map(|i| i.key.clone())
+            .collect();
+        if size == (160, 48) {
+            for key in &next {
+                assert!(
+                    matches!(d.app().shared.images.get(key), Some(Entry::Ready(_))),
+                    "{key} fetched ahead"
+                );
+            }
+        }
+        // b: recorded as a bicycle, with why it was queued; the next image is on screen
+        // before the answer comes back.
+        d.press(KeyCode::Char('b'));
+        let (second, _) = panel(&d);
+        assert_eq!(second.as_deref(), next.first().map(String::as_str));
+        settle(&mut d).await;
+        {
+            let control = backend.control.lock().unwrap();
+            let last = control.labels.last().unwrap();
+            assert_eq!(
+                (last.key.as_str(), last.label),
+                (first.as_str(), Verdict::Bicycle)
+            );
+        }
+        // z: withdrawn, and the image is back on screen.
+        d.press(KeyCode::Char('z'));
+        settle(&mut d).await;
+        assert_eq!(panel(&d).0.as_deref(), Some(first.as_str()));
+        let control = backend.control.lock().unwrap();
+        assert_eq!(control.labels.last().unwrap().label, Verdict::Withdrawn);
+    }
+}
+
+/// The Models tab: the versions side by side, which one serves; `P` promotes the selected
+/// one and the tab says what happened.
+#[tokio::test]
+async fn models_tab_lists_versions_and_promotes() {
+    use support::dashboard::{FIXTURE_CANDIDATE, FIXTURE_MODEL};
+    for size in SIZES {
+        let backend = FixtureBackend::new(executions());
+        let mut d = dashboard_with(backend.clone(), size.0, size.1, false).await;
+        d.press(KeyCode::Char('9'));
+        settle(&mut d).await;
+        let screen = d.screen();
+        assert!(screen.contains("serving 20250601T110000"), "{screen}");
+        assert!(
+            screen.contains("0.891"),
+            "the candidate's production accuracy: {screen}"
+        );
+        insta::assert_snapshot!(name("models", size), screen);
+        // The newest (the candidate) is the first row.
+        d.press(KeyCode::Char('P'));
+        settle(&mut d).await;
+        settle(&mut d).await;
+        assert_eq!(
+            backend.control.lock().unwrap().models.serving.as_deref(),
+            Some(FIXTURE_CANDIDATE)
+        );
+        let screen = d.screen();
+        assert!(screen.contains("promote:"), "{screen}");
+        // R: back to the previous version.
+        d.press(KeyCode::Char('R'));
+        settle(&mut d).await;
+        assert_eq!(
+            backend.control.lock().unwrap().models.serving.as_deref(),
+            Some(FIXTURE_MODEL)
+        );
+    }
+}
+
+/// A hold shows in the header from every tab, with why and since when; `H` releases it,
+/// and a read-only dashboard refuses to.
+#[tokio::test]
+async fn the_header_shows_a_guard_hold_from_every_tab_and_h_releases_it() {
+    use scones_workflow::drift::Verdict;
+    use scones_workflow::guard::Guard;
+    let backend = FixtureBackend::new(executions());
+    {
+        let mut c = backend.control.lock().unwrap();
+        Guard::observe(
+            &mut c.guard,
+            "m",
+            Verdict::Alert,
+            &["contrast".to_owned()],
+            t0(),
+        );
+    }
+    let mut d = dashboard_with(backend.clone(), 120, 34, true).await;
+    for tab in ['1', '3', '8'] {
+        d.press(KeyCode::Char(tab));
+        let screen = d.screen();
+        let header = screen.lines().nth(1).unwrap();
+        assert!(header.contains("GUARD HOLDING"), "tab {tab}: {header}");
+        assert!(header.contains("since 12:00 · contrast"), "{header}");
+    }
+    d.press(KeyCode::Char('H'));
+    settle(&mut d).await;
+    assert!(
+        backend.control.lock().unwrap().guard.hold.is_some(),
+        "read-only: refused"
+    );
+    let mut d = dashboard_with(backend.clone(), 120, 34, false).await;
+    d.press(KeyCode::Char('H'));
+    settle(&mut d).await;
+    assert!(
+        backend.control.lock().unwrap().guard.hold.is_none(),
+        "released"
+    );
+    settle(&mut d).await;
+    assert!(!d.screen().contains("GUARD HOLDING"));
+}

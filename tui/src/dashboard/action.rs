@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use scones_workflow::port::Request;
+use scones_workflow::review::Verdict;
 
 use crate::dashboard::keymap::KeyAction;
 use crate::dashboard::worker::{Completion, RequestId, Slot};
@@ -89,6 +90,16 @@ pub enum Action {
     Click(u16, u16),
     /// Mouse wheel at (column, row): negative up, positive down.
     Scroll(u16, u16, i32),
+    /// Release the guard's hold, or engage one.
+    ToggleGuard,
+    /// Label the image under review.
+    Label(Verdict),
+    /// Take the last label back.
+    UndoLabel,
+    /// Serve the selected model version.
+    Promote,
+    /// Serve the version served before.
+    Rollback,
     /// A backend call finished.
     Completed(Box<Completion>),
 }

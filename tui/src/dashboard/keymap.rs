@@ -8,8 +8,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 
 use crate::dashboard::action::Action;
 use crate::dashboard::panels::{
-    capture, drift, executions, logs, low_confidence, metrics, quality,
+    capture, drift, executions, logs, low_confidence, metrics, models, quality, review,
 };
+use scones_workflow::review::Verdict;
 
 /// A bindable command, named for the config file's `[keys]` table. What each one is called,
 /// says, does and is bound to by default is its row of [`BINDINGS`].
@@ -53,6 +54,10 @@ pub enum KeyAction {
     Quality,
     /// Tab 7.
     Drift,
+    /// Tab 8.
+    Review,
+    /// Tab 9.
+    Models,
     /// Next pane.
     NextFocus,
     /// Next payload tab.
@@ -79,6 +84,20 @@ pub enum KeyAction {
     WindowWider,
     /// Narrower metrics window.
     WindowNarrower,
+    /// Release the guard's hold, or engage one.
+    Guard,
+    /// Review: it is a bicycle.
+    LabelBicycle,
+    /// Review: it is a motorcycle.
+    LabelMotorcycle,
+    /// Review: cannot tell.
+    LabelUnsure,
+    /// Review: take the last label back.
+    UndoLabel,
+    /// Models: serve the selected version (through the gate).
+    Promote,
+    /// Models: serve the version served before.
+    Rollback,
 }
 
 /// One row of the key table.
@@ -114,7 +133,7 @@ const fn bind(
 
 /// Every command, in help order: the one definition of names, descriptions, actions and
 /// default keys.
-pub static BINDINGS: [Binding; 32] = {
+pub static BINDINGS: [Binding; 41] = {
     use KeyAction as K;
     [
         bind(
@@ -233,6 +252,20 @@ pub static BINDINGS: [Binding; 32] = {
             &["7"],
         ),
         bind(
+            K::Review,
+            "view_review",
+            "review tab (label images)",
+            Action::GoView(review::VIEW),
+            &["8"],
+        ),
+        bind(
+            K::Models,
+            "view_models",
+            "models tab (versions)",
+            Action::GoView(models::VIEW),
+            &["9"],
+        ),
+        bind(
             K::NextFocus,
             "next_pane",
             "detail: next pane",
@@ -317,16 +350,72 @@ pub static BINDINGS: [Binding; 32] = {
             Action::WindowNarrower,
             &["-"],
         ),
+        bind(
+            K::Guard,
+            "guard",
+            "guard: release its hold / hold now",
+            Action::ToggleGuard,
+            &["H"],
+        ),
+        bind(
+            K::LabelBicycle,
+            "label_bicycle",
+            "review: it is a bicycle",
+            Action::Label(Verdict::Bicycle),
+            &["b"],
+        ),
+        bind(
+            K::LabelMotorcycle,
+            "label_motorcycle",
+            "review: it is a motorcycle",
+            Action::Label(Verdict::Motorcycle),
+            &["m"],
+        ),
+        bind(
+            K::LabelUnsure,
+            "label_unsure",
+            "review: cannot tell",
+            Action::Label(Verdict::Unsure),
+            &["u"],
+        ),
+        bind(
+            K::UndoLabel,
+            "undo_label",
+            "review: undo the last label",
+            Action::UndoLabel,
+            &["z"],
+        ),
+        bind(
+            K::Promote,
+            "promote",
+            "models: promote the selected version",
+            Action::Promote,
+            &["P"],
+        ),
+        bind(
+            K::Rollback,
+            "rollback",
+            "models: roll back to the previous version",
+            Action::Rollback,
+            &["R"],
+        ),
     ]
 };
 
 impl KeyAction {
     /// The actions that change the deployment (off with `--readonly`).
-    pub const MUTATING: [KeyAction; 4] = [
+    pub const MUTATING: [KeyAction; 11] = [
         KeyAction::Test,
         KeyAction::Burst,
         KeyAction::Stop,
         KeyAction::Redrive,
+        KeyAction::Guard,
+        KeyAction::LabelBicycle,
+        KeyAction::LabelMotorcycle,
+        KeyAction::LabelUnsure,
+        KeyAction::UndoLabel,
+        KeyAction::Promote,
+        KeyAction::Rollback,
     ];
 
     /// Every action, in help order.

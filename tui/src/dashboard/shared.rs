@@ -16,6 +16,7 @@ use ratatui_image::picker::Picker;
 
 use scones_workflow::ExecutionStatus;
 use scones_workflow::drift::Verdict;
+use scones_workflow::guard::GuardState;
 use scones_workflow::port::{
     BackendError, BackendInfo, BackendKind, EndpointInfo, ExecutionId, Request, TimeRange,
 };
@@ -150,6 +151,9 @@ pub struct Shared {
     /// The served model's drift verdict when it is WARN or ALERT (the header shows it from
     /// every tab).
     pub drift_alarm: Option<Verdict>,
+    /// The guard (the header shows a hold from every tab); `None` until known, or where the
+    /// backend has none.
+    pub guard: Option<GuardState>,
     /// Calls in flight (the spinner).
     pub pending: usize,
     /// Feed health by feed name.
@@ -191,6 +195,7 @@ impl Shared {
             toasts: Toasts::default(),
             endpoint: None,
             drift_alarm: None,
+            guard: None,
             pending: 0,
             health: HashMap::new(),
             armed: None,

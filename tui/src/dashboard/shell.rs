@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use scones_workflow::ExecutionStatus;
+use scones_workflow::guard::GuardCommand;
 use scones_workflow::port::{BackendError, BackendResult, Cursor, RecordLink, Request, Response};
 
-use crate::dashboard::action::{Action, View};
+use crate::dashboard::action::Action;
 use crate::dashboard::keymap::KeyAction;
 use crate::dashboard::panel::{Feed, FeedOwner, OnError, Scope};
 use crate::dashboard::panels;
@@ -17,6 +18,8 @@ use crate::dashboard::shared::Shared;
 
 /// The executions listing's feed name.
 pub const EXECUTIONS: &str = "executions";
+/// The image feed's name.
+pub const IMAGE: &str = "image";
 /// Executions asked for per listing call.
 pub const PAGE_SIZE: usize = 5000;
 
@@ -78,6 +81,7 @@ impl Shell {
             },
             Action::WindowWider => shared.step_window(1),
             Action::WindowNarrower => shared.step_window(-1),
+            Action::ToggleGuard => toggle_guard(action, shared),
             _ => {}
         }
     }
@@ -149,12 +153,42 @@ impl Shell {
                 shared.copy_quietly(url);
             }
             Ok(Response::Link(link)) => shared.toast_info(format!("record: {link}")),
+            Ok(Response::Guard(state)) => {
+                shared.toast_info(if state.holding().is_some() {
+                    "the guard holds decisions: they fail with DriftHold and go to review"
+                } else {
+                    "the guard released: confident decisions are accepted again"
+                });
+                shared.guard = Some(state);
+            }
             Ok(_) => {}
         }
     }
 
     /// A scope changed (nothing of the common part depends on one).
     pub fn scope_changed(&mut self, _scope: Scope, _shared: &mut Shared) {}
+}
+
+/// Releases the guard's hold, or engages one (confirmed by a second press on AWS).
+fn toggle_guard(action: &Action, shared: &mut Shared) {
+    let Some(state) = &shared.guard else {
+        shared.toast_info("the guard's state is not known yet");
+        return;
+    };
+    let (command, what) = if state.hold.is_some() {
+        (
+            GuardCommand::Release,
+            "release the guard (accept decisions again)",
+        )
+    } else {
+        (
+            GuardCommand::Engage,
+            "engage the guard (hold every decision for review)",
+        )
+    };
+    if shared.confirmed(action, None, KeyAction::Guard, what) {
+        shared.mutate(Request::CommandGuard(command));
+    }
 }
 
 fn accept_listing(shell: &mut Shell, response: Response, shared: &mut Shared) {
@@ -225,7 +259,22 @@ impl FeedOwner for Shell {
             on_error: OnError::Toast,
         },
         Feed {
-            name: "image",
+            name: "guard",
+            interval: |base| (base * 2).max(Duration::from_secs(2)),
+            scope: Scope::Global,
+            wanted: |_, _, _| true,
+            request: |_, _| Some(Request::Guard),
+            accept: |_, response, shared| {
+                if let Response::Guard(state) = response {
+                    shared.guard = Some(state);
+                }
+            },
+            // A backend without a guard (AWS, for now) says so once in the header's place:
+            // no toast every refresh.
+            on_error: OnError::InPlace(|_, _, _, shared| shared.guard = None),
+        },
+        Feed {
+            name: IMAGE,
             interval: |base| base,
             // The image on screen first, then the ones fetched ahead (a failed fetch is shown
             // in its place and asked again after `image::RETRY_AFTER`). A request in flight
@@ -241,6 +290,10 @@ impl FeedOwner for Shell {
                 if let Response::Image(key, bytes) = response {
                     let now = shared.now;
                     shared.images.insert_png(key, &bytes, now);
+                    // The ones fetched ahead come one after another, not a refresh apart.
+                    if next_image(shared).is_some() {
+                        shared.refresh(IMAGE);
+                    }
                 }
             },
             on_error: OnError::InPlace(show_image_failure),
@@ -255,9 +308,4 @@ fn next_image(shared: &Shared) -> Option<&str> {
         .iter()
         .map(String::as_str)
         .find(|key| shared.images.wants(key, shared.now))
-}
-
-/// The view `GoView` names for the first tab.
-pub fn home() -> View {
-    panels::first()
 }

@@ -391,6 +391,85 @@ fn uuid_like(at: DateTime<Utc>) -> String {
     format!("{}-{random:016x}", at.format("%Y%m%dT%H%M%S%6fZ"))
 }
 
+/// Ground truth from production for one model version: what people's labels say about its
+/// decisions. Accepted decisions are judged from the audit sample only (a random draw of
+/// them, so its accuracy estimates all of them); refused ones from the reviewed refusals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionQuality {
+    /// The model version (`unknown` for labels without one).
+    pub model: String,
+    /// Audited accepted decisions with a class label.
+    pub audited: usize,
+    /// ... of which the model got right.
+    pub audited_right: usize,
+    /// Reviewed refusals (low confidence, held) with a class label.
+    pub refused: usize,
+    /// ... of which the model leaned the right way (work for a person for nothing).
+    pub refused_right: usize,
+    /// Answers of "unsure" (neither).
+    pub unsure: usize,
+}
+
+impl VersionQuality {
+    /// Estimated accuracy of the accepted decisions, with a 95% Wilson interval.
+    pub fn accepted_accuracy(&self) -> Option<(f64, (f64, f64))> {
+        let interval = crate::quality::wilson_interval(
+            self.audited_right,
+            self.audited,
+            crate::quality::Z_95,
+        )?;
+        Some((self.audited_right as f64 / self.audited as f64, interval))
+    }
+
+    /// Share of reviewed refusals the model would have got right.
+    pub fn refused_right_share(&self) -> Option<f64> {
+        (self.refused > 0).then(|| self.refused_right as f64 / self.refused as f64)
+    }
+}
+
+/// Production quality per model version from the current labels (those that carry the
+/// model's scores), by version name.
+pub fn production_quality<'a>(
+    records: impl IntoIterator<Item = &'a LabelRecord>,
+) -> Vec<VersionQuality> {
+    let mut by_model: std::collections::BTreeMap<String, VersionQuality> = Default::default();
+    for r in records {
+        let model = r.model.clone().unwrap_or_else(|| "unknown".to_owned());
+        let q = by_model
+            .entry(model.clone())
+            .or_insert_with(|| VersionQuality {
+                model,
+                audited: 0,
+                audited_right: 0,
+                refused: 0,
+                refused_right: 0,
+                unsure: 0,
+            });
+        let Some(class) = r.label.class() else {
+            if r.label == Verdict::Unsure {
+                q.unsure += 1;
+            }
+            continue;
+        };
+        let Some(scores) = r.scores else {
+            continue;
+        };
+        let right = Class::predicted(scores) == class;
+        match r.reason {
+            ReviewReason::Audit => {
+                q.audited += 1;
+                q.audited_right += usize::from(right);
+            }
+            ReviewReason::LowConfidence | ReviewReason::DriftHold => {
+                q.refused += 1;
+                q.refused_right += usize::from(right);
+            }
+            ReviewReason::Import => {}
+        }
+    }
+    by_model.into_values().collect()
+}
+
 /// A row of a labels CSV (`key,label`, from an external labelling tool) that cannot be
 /// used, with its line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -559,5 +638,36 @@ mod tests {
         // A fixed 20 % share by hash: 1000 keys give about 200.
         assert!((150..250).contains(&held), "{held}");
         assert!(uses.iter().all(|u| *u != Use::QualityOnly));
+    }
+
+    #[test]
+    fn production_quality_judges_accepted_decisions_by_the_audit_sample_only() {
+        let r = |key: &str, label, reason, scores: [f64; 2]| LabelRecord {
+            reason,
+            scores: Some(scores),
+            model: Some("m1".into()),
+            ..record(key, label, 1, key)
+        };
+        let records = vec![
+            r("a", Verdict::Bicycle, ReviewReason::Audit, [0.97, 0.03]),
+            r("b", Verdict::Motorcycle, ReviewReason::Audit, [0.96, 0.04]),
+            r(
+                "c",
+                Verdict::Bicycle,
+                ReviewReason::LowConfidence,
+                [0.7, 0.3],
+            ),
+            r("d", Verdict::Bicycle, ReviewReason::DriftHold, [0.1, 0.9]),
+            r("e", Verdict::Unsure, ReviewReason::Audit, [0.9, 0.1]),
+        ];
+        let q = production_quality(&records);
+        assert_eq!(q.len(), 1);
+        let q = &q[0];
+        assert_eq!((q.audited, q.audited_right), (2, 1));
+        assert_eq!((q.refused, q.refused_right), (2, 1));
+        assert_eq!(q.unsure, 1);
+        let (accuracy, (lo, hi)) = q.accepted_accuracy().unwrap();
+        assert_eq!(accuracy, 0.5);
+        assert!(lo < 0.5 && hi > 0.5);
     }
 }

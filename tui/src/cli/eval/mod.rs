@@ -36,6 +36,11 @@ pub struct EvalArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Production quality instead, from people's review labels, per model version: the
+    /// accepted decisions' accuracy estimated from the audit sample (with its 95% interval)
+    /// and the reviewed refusals the model would have got right.
+    #[arg(long, conflicts_with_all = ["images", "labels"])]
+    pub production: bool,
 }
 
 /// Which labelled images to score (local).
@@ -53,6 +58,13 @@ pub struct DataArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    if args.production {
+        let target = super::control::Target {
+            backend: args.backend.clone(),
+            stack: args.stack.clone(),
+        };
+        return super::control::dispatch(global, &target, true, Production { json: args.json });
+    }
     let scored = score(
         global,
         &args.backend,
@@ -70,4 +82,54 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `scones eval --production`.
+struct Production {
+    json: bool,
+}
+
+impl super::control::OnBackend for Production {
+    async fn run<B: scones_workflow::port::Backend>(
+        self,
+        backend: std::sync::Arc<B>,
+    ) -> anyhow::Result<ExitCode> {
+        use crate::cli::output::outln;
+        let labels = backend.labels().await?;
+        let versions = scones_workflow::review::production_quality(&labels);
+        if self.json {
+            outln!("{}", serde_json::to_string_pretty(&versions)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if versions.is_empty() {
+            outln!(
+                "no reviewed labels yet: label images in the dashboard's Review tab or with `scones review`"
+            )?;
+        }
+        for v in &versions {
+            let accepted = match v.accepted_accuracy() {
+                Some((a, (lo, hi))) => format!(
+                    "accepted decisions {:.1}% right [95% {:.1}-{:.1}] on {} audited",
+                    a * 100.0,
+                    lo * 100.0,
+                    hi * 100.0,
+                    v.audited
+                ),
+                None => "accepted decisions: none audited and labelled yet".to_owned(),
+            };
+            outln!("{}: {accepted}", v.model)?;
+            if let Some(share) = v.refused_right_share() {
+                outln!(
+                    "  refused but right: {}/{} ({:.1}%) of the reviewed refusals",
+                    v.refused_right,
+                    v.refused,
+                    share * 100.0
+                )?;
+            }
+            if v.unsure > 0 {
+                outln!("  unsure: {}", v.unsure)?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
 }

@@ -80,12 +80,15 @@ pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
     }
 
     let drift = shared.drift_alarm;
+    let guard = shared.guard.as_ref().filter(|g| g.hold.is_some());
     let mut second = vec![Span::styled(" endpoint ", theme.dim)];
     match &shared.endpoint {
         Some(e) => {
-            // The name is long and constant: only when there is room for it (a drift
-            // marker takes its place at 80 columns).
-            if area.width >= 80 + if drift.is_some() { 20 } else { 0 } {
+            // The name is long and constant: only when there is room for it (the drift and
+            // guard markers take its place at 80 columns).
+            let markers =
+                if drift.is_some() { 20 } else { 0 } + if guard.is_some() { 40 } else { 0 };
+            if area.width >= 80 + markers {
                 second.push(Span::styled(truncate(&e.name, 24), theme.text));
                 second.push(Span::raw(" "));
             }
@@ -104,6 +107,38 @@ pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
                 .add_modifier(ratatui::style::Modifier::REVERSED),
         ));
         second.push(Span::styled(" (7)", theme.dim));
+    }
+    // The guard's hold, from every tab: since when and why, and the key that releases it.
+    if let Some(state) = guard
+        && let Some(hold) = &state.hold
+    {
+        second.push(sep());
+        let (label, style) = if state.holding().is_some() {
+            (" GUARD HOLDING ", theme.bad)
+        } else {
+            (" GUARD WARN ", theme.warn)
+        };
+        second.push(Span::styled(
+            label,
+            style.add_modifier(ratatui::style::Modifier::REVERSED),
+        ));
+        let why = if hold.statistics.is_empty() {
+            "by an operator".to_owned()
+        } else {
+            hold.statistics.join(", ")
+        };
+        second.push(Span::styled(
+            format!(
+                " since {} · {} ({} releases)",
+                hold.since.with_timezone(&shared.tz).format("%H:%M"),
+                crate::dashboard::components::truncate(&why, 24),
+                shared
+                    .config
+                    .keymap
+                    .hint(crate::dashboard::keymap::KeyAction::Guard)
+            ),
+            theme.dim,
+        ));
     }
     second.push(sep());
     let pending = shared.pending;

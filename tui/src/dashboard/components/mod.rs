@@ -104,13 +104,22 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
+/// How long the tab titles are: the longest form that fits the tab bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TitleLength {
+    Full,
+    Short,
+    /// The short title's first three letters.
+    Tiny,
+}
+
 /// Column ranges of the tab titles in the tab bar `area`, with each tab's position.
 pub fn tab_ranges(area: Rect, app: &App) -> Vec<(u16, u16, usize)> {
-    let short = short_tabs(area.width, app);
+    let length = title_length(area.width, app);
     let mut out = Vec::new();
     let mut pos = area.x;
     for (i, tab) in app.tabs().enumerate() {
-        let w = tab_label(i, tab, short).chars().count() as u16;
+        let w = tab_label(i, tab, length).chars().count() as u16;
         out.push((pos, pos + w, i));
         pos += w + 1;
     }
@@ -125,22 +134,27 @@ pub fn tab_at(area: Rect, app: &App, x: u16) -> Option<usize> {
         .map(|(_, _, i)| i)
 }
 
-/// True when the full titles do not fit in `width` (every tab must stay visible at 80
-/// columns).
-fn short_tabs(width: u16, app: &App) -> bool {
-    let full: usize = app
-        .tabs()
-        .enumerate()
-        .map(|(i, t)| tab_label(i, t, false).chars().count() + 1)
-        .sum();
-    usize::from(width) < full
+/// The longest titles that fit in `width` (every tab must stay visible at 80 columns).
+fn title_length(width: u16, app: &App) -> TitleLength {
+    let fits = |length| {
+        let total: usize = app
+            .tabs()
+            .enumerate()
+            .map(|(i, t)| tab_label(i, t, length).chars().count() + 1)
+            .sum();
+        total <= usize::from(width) + 1
+    };
+    [TitleLength::Full, TitleLength::Short]
+        .into_iter()
+        .find(|l| fits(*l))
+        .unwrap_or(TitleLength::Tiny)
 }
 
-fn tab_label(i: usize, tab: &dyn Tab, short: bool) -> String {
-    let title = if short {
-        tab.short_title()
-    } else {
-        tab.title()
+fn tab_label(i: usize, tab: &dyn Tab, length: TitleLength) -> String {
+    let title: String = match length {
+        TitleLength::Full => tab.title().to_owned(),
+        TitleLength::Short => tab.short_title().to_owned(),
+        TitleLength::Tiny => tab.short_title().chars().take(3).collect(),
     };
     format!(" {} {title} ", i + 1)
 }
@@ -148,7 +162,7 @@ fn tab_label(i: usize, tab: &dyn Tab, short: bool) -> String {
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.shared.theme;
     let active = app.view();
-    let short = short_tabs(area.width, app);
+    let length = title_length(area.width, app);
     let mut spans = Vec::new();
     for (i, tab) in app.tabs().enumerate() {
         if i > 0 {
@@ -156,7 +170,7 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
         }
         let on = tab.view() == active;
         let style = if on { theme.tab_active } else { theme.dim };
-        let label = tab_label(i, tab, short);
+        let label = tab_label(i, tab, length);
         // Brackets (same width as the padding) mark the active tab without colours too.
         let label = if on {
             format!("[{}]", label.trim())

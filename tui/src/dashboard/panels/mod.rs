@@ -7,7 +7,9 @@ pub mod executions;
 pub mod logs;
 pub mod low_confidence;
 pub mod metrics;
+pub mod models;
 pub mod quality;
+pub mod review;
 
 use crate::dashboard::action::View;
 use crate::dashboard::panel::Tab;
@@ -20,8 +22,10 @@ pub fn all() -> Vec<Box<dyn Tab>> {
         Box::new(low_confidence::LowConfidencePanel::default()),
         Box::new(capture::CapturePanel::default()),
         Box::new(logs::LogsPanel::default()),
-        Box::new(quality::QualityPanel),
+        Box::new(quality::QualityPanel::default()),
         Box::new(drift::DriftPanel::default()),
+        Box::new(review::ReviewPanel::default()),
+        Box::new(models::ModelsPanel::default()),
     ]
 }
 

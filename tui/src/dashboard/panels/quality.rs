@@ -17,21 +17,27 @@ use ratatui::widgets::{
     Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table,
 };
 
-use scones_workflow::port::{ExecutionSummary, TimeRange};
+use scones_workflow::port::{ExecutionSummary, Request, Response, TimeRange};
 use scones_workflow::quality::{Decisions, Labelled, risk_coverage, table_thresholds};
+use scones_workflow::review::{VersionQuality, production_quality};
 
 use crate::dashboard::action::View;
+use crate::dashboard::components::truncate;
 use crate::dashboard::keymap::KeyAction;
-use crate::dashboard::panel::{Feed, FeedOwner, Panel};
+use crate::dashboard::panel::{Feed, FeedOwner, OnError, Panel, Scope};
 use crate::dashboard::panels::metrics::{fmt_window, window_hints};
 use crate::dashboard::shared::Shared;
 
 /// This tab.
 pub const VIEW: View = View("quality");
 
-/// The tab: no state of its own (everything comes from the executions list), no feed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct QualityPanel;
+/// The tab: the offline view comes from the executions list (test images carry labels);
+/// the production view from people's labels (its one feed).
+#[derive(Debug, Clone, Default)]
+pub struct QualityPanel {
+    /// Production quality per model version, from the reviewed labels.
+    pub production: Option<Vec<VersionQuality>>,
+}
 
 impl Panel for QualityPanel {
     fn view(&self) -> View {
@@ -43,7 +49,19 @@ impl Panel for QualityPanel {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
-        draw(frame, area, shared);
+        let rows = self
+            .production
+            .as_ref()
+            .map_or(0, |p| p.len().min(4) as u16);
+        let [offline, production] = Layout::vertical([
+            Constraint::Min(0),
+            Constraint::Length(if rows > 0 { rows + 2 } else { 0 }),
+        ])
+        .areas(area);
+        draw(frame, offline, shared);
+        if let Some(p) = self.production.as_ref().filter(|p| !p.is_empty()) {
+            draw_production(frame, production, shared, p);
+        }
     }
 
     fn hints(&self, _shared: &Shared) -> Vec<(KeyAction, &'static str)> {
@@ -68,7 +86,68 @@ impl Panel for QualityPanel {
 }
 
 impl FeedOwner for QualityPanel {
-    const FEEDS: &'static [Feed<QualityPanel>] = &[];
+    const FEEDS: &'static [Feed<QualityPanel>] = &[Feed {
+        name: "labels",
+        interval: |base| (base * 5).max(std::time::Duration::from_secs(5)),
+        scope: Scope::Global,
+        wanted: |_, _, visible| visible,
+        request: |_, _| Some(Request::Labels),
+        accept: |panel, response, _| {
+            if let Response::Labels(labels) = response {
+                panel.production = Some(production_quality(&labels));
+            }
+        },
+        // A backend without review (AWS, for now): the production view stays away.
+        on_error: OnError::InPlace(|panel, _, _, _| panel.production = None),
+    }];
+}
+
+/// Production quality per model version, from people's labels: the accepted decisions'
+/// accuracy estimated from the audit sample (with its Wilson interval), and how many of the
+/// reviewed refusals the model would have got right.
+fn draw_production(frame: &mut Frame, area: Rect, shared: &Shared, versions: &[VersionQuality]) {
+    let theme = &shared.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(
+            " Production, from reviewed labels (per model version) ",
+            theme.title,
+        ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines: Vec<Line> = versions
+        .iter()
+        .rev()
+        .take(inner.height as usize)
+        .map(|v| {
+            let accepted = match v.accepted_accuracy() {
+                Some((a, (lo, hi))) => format!(
+                    "accepted {:.1}% [{:.1}, {:.1}] on {} audited",
+                    a * 100.0,
+                    lo * 100.0,
+                    hi * 100.0,
+                    v.audited
+                ),
+                None => "accepted: no audited decision labelled yet".to_owned(),
+            };
+            let refused = match v.refused_right_share() {
+                Some(r) => format!(
+                    " · refused but right {}/{} ({:.0}%)",
+                    v.refused_right,
+                    v.refused,
+                    r * 100.0
+                ),
+                None => String::new(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{} ", truncate(&v.model, 30)), theme.dim),
+                Span::styled(accepted, theme.text),
+                Span::styled(refused, theme.dim),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// Thresholds listed beside the curve (the one in force is added).
