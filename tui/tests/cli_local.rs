@@ -705,3 +705,115 @@ fn walk(dir: &Path) -> Vec<u64> {
         })
         .collect()
 }
+
+/// The control loop from the command line: the review queue fills from refused decisions,
+/// a label and a CSV import land (bad CSV lines named, nothing imported), export prints
+/// them, the guard is released and engaged, `models` lists the versions, `promote` refuses
+/// what the gate refuses (and a version that does not exist), `rollback` with nothing
+/// before says so.
+#[test]
+fn review_guard_models_and_promotion_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = trained_home(tmp.path());
+    // A threshold nothing reaches: every decision is refused, so the queue fills.
+    scones(&home)
+        .args(["run", "--random", "20", "--threshold", "1.0"])
+        .assert()
+        .success();
+    let out = scones(&home)
+        .args(["review", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let queue: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let waiting = queue["waiting"].as_u64().unwrap();
+    assert!(waiting > 0, "{queue}");
+    let key = queue["items"][0]["key"].as_str().unwrap().to_owned();
+    assert_eq!(queue["items"][0]["reason"], "low_confidence");
+
+    let out = scones(&home)
+        .args(["review", "label", &key, "bicycle"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued as low_confidence"));
+    // A key that is no image, and a label that is no label: clear errors.
+    let out = scones(&home)
+        .args(["review", "label", "test/nope.png", "bicycle"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an image of the bucket"));
+    let out = scones(&home)
+        .args(["review", "label", &key, "car"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap refuses the label");
+
+    // A CSV with a bad line imports nothing and names the line.
+    let second = queue["items"][1]["key"].as_str().unwrap().to_owned();
+    let csv = tmp.path().join("labels.csv");
+    std::fs::write(
+        &csv,
+        format!("key,label\n{second},motorcycle\n{second},lorry\n"),
+    )
+    .unwrap();
+    let out = scones(&home)
+        .args(["review", "import"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{out:?}"
+    );
+    std::fs::write(&csv, format!("key,label\n{second},motorcycle\n")).unwrap();
+    scones(&home)
+        .args(["review", "import"])
+        .arg(&csv)
+        .assert()
+        .success();
+    let out = scones(&home).args(["review", "export"]).output().unwrap();
+    let export = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        export.starts_with("key,label,who,at,reason,model\n"),
+        "{export}"
+    );
+    assert!(export.contains(&format!("{key},bicycle,")), "{export}");
+    assert!(
+        export.contains(&format!("{second},motorcycle,")),
+        "{export}"
+    );
+    let out = scones(&home)
+        .args(["review", "list", "--json"])
+        .output()
+        .unwrap();
+    let after: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(after["waiting"].as_u64().unwrap(), waiting - 2);
+
+    // The guard: engage, then release; the status says so.
+    let out = scones(&home).args(["guard", "engage"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("guard: HOLDING"),
+        "{out:?}"
+    );
+    let out = scones(&home).args(["guard"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("held since"));
+    let out = scones(&home).args(["guard", "release"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("guard: ACCEPTING"));
+
+    // Models: one version, serving; nothing to promote; no such version; no rollback.
+    let out = scones(&home).args(["models", "--json"]).output().unwrap();
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(view["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(view["versions"][0]["serving"], true);
+    let out = scones(&home).args(["promote", "latest"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no version to promote"));
+    let out = scones(&home).args(["promote", "v9"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no model version \"v9\""));
+    let out = scones(&home).args(["rollback"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no earlier version"));
+}

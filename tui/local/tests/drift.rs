@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use scones_local::drift::{DriftOptions, features_of, judge_captures};
-use scones_local::endpoint::{DEFAULT_ENDPOINT_NAME, PredictError, Predictor};
+use scones_local::endpoint::DEFAULT_ENDPOINT_NAME;
 use scones_local::perturb::{Perturbation, prepare};
 use scones_local::stage::{self, Source, Split, SyntheticSpec};
 use scones_local::training::load_staged;
@@ -18,28 +18,7 @@ use scones_local::{Home, LocalStack, NoProgress, StackOptions};
 use scones_model::RgbImage;
 use scones_workflow::drift::{Baseline, Cutoffs, Feature, Profile, Statistic, Verdict, WindowSpec};
 use scones_workflow::run::Keys;
-
-/// A model that needs no training: the lighter the image than `middle`, the surer it is of a
-/// bicycle (the synthetic bicycles are light, the motorcycles dark), so its outputs move with
-/// the inputs the way a real model's do.
-struct BrightnessModel {
-    middle: f64,
-}
-
-impl BrightnessModel {
-    fn scores(&self, image: &RgbImage) -> [f32; 2] {
-        let brightness = features_of(image).unwrap().get(Feature::Brightness);
-        let p = 1.0 / (1.0 + (-(brightness - self.middle) * 40.0).exp());
-        [p as f32, 1.0 - p as f32]
-    }
-}
-
-impl Predictor for BrightnessModel {
-    fn predict_png(&self, png: &[u8]) -> Result<[f32; 2], PredictError> {
-        let image = RgbImage::decode_png(png).map_err(|e| PredictError::BadInput(e.to_string()))?;
-        Ok(self.scores(&image))
-    }
-}
+use support::BrightnessModel;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unperturbed_traffic_is_ok_and_every_perturbation_is_an_alert() {

@@ -164,3 +164,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => models::rollback(&cli.global, args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command's arguments are well formed (clap checks this only when a command is
+    /// built, so a clash in one subcommand panics only when that subcommand runs).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

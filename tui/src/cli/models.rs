@@ -24,7 +24,8 @@ pub struct ModelsArgs {
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// The version to serve (`scones models` lists them), or `latest` for the newest.
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub model_version: String,
     /// Serve it even when the gate refuses it (recorded in the history).
     #[arg(long)]
     pub force: bool,
@@ -55,7 +56,7 @@ pub fn promote(global: &GlobalArgs, args: PromoteArgs) -> anyhow::Result<ExitCod
         &args.target,
         false,
         Step::Promote {
-            version: args.version,
+            version: args.model_version,
             force: args.force,
             json,
         },

@@ -229,3 +229,28 @@ pub async fn run_keys(
     stack.flush().await.unwrap();
     report
 }
+
+/// A model that needs no training: the lighter the image than `middle`, the surer it is of a
+/// bicycle (the synthetic bicycles are light, the motorcycles dark), so its outputs move with
+/// the inputs the way a real model's do.
+pub struct BrightnessModel {
+    pub middle: f64,
+}
+
+impl BrightnessModel {
+    pub fn scores(&self, image: &scones_model::RgbImage) -> [f32; 2] {
+        let brightness = scones_local::drift::features_of(image)
+            .unwrap()
+            .get(scones_workflow::drift::Feature::Brightness);
+        let p = 1.0 / (1.0 + (-(brightness - self.middle) * 40.0).exp());
+        [p as f32, 1.0 - p as f32]
+    }
+}
+
+impl scones_local::endpoint::Predictor for BrightnessModel {
+    fn predict_png(&self, png: &[u8]) -> Result<[f32; 2], scones_local::endpoint::PredictError> {
+        let image = scones_model::RgbImage::decode_png(png)
+            .map_err(|e| scones_local::endpoint::PredictError::BadInput(e.to_string()))?;
+        Ok(self.scores(&image))
+    }
+}
