@@ -16,6 +16,13 @@ use cli::output;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Past `ulimit -f`, the kernel's default for SIGXFSZ kills the process without a word
+    // (exit 153). With a handler installed the write fails with EFBIG instead, and the
+    // error path runs: the store's writer reports it, the run stops and says why.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     let args = cli::Cli::parse();
     init_tracing(args.global.verbose);
     match cli::run(args).and_then(|code| output::flush().map(|()| code)) {
@@ -25,6 +32,9 @@ fn main() -> ExitCode {
         Err(err) => {
             // Not eprintln!: it panics when stderr cannot be written either.
             let _ = writeln!(std::io::stderr(), "error: {}", output::message(&err));
+            if let Some(hint) = output::hint(&err) {
+                let _ = writeln!(std::io::stderr(), "hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -456,11 +456,12 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("is not an age such as 90d"));
+    // Nothing to collect is success: a cron job on a home that never ran must not fail.
     scones(&home)
         .args(["gc", "--dry-run"])
         .assert()
-        .failure()
-        .stderr(predicates::str::contains("no execution store"));
+        .success()
+        .stdout(predicates::str::contains("nothing to collect"));
     // A negative value is a value, not an unknown flag: the range is what is said.
     for bad in ["1.5", "-1"] {
         scones(&home)
@@ -816,4 +817,202 @@ fn review_guard_models_and_promotion_from_the_command_line() {
     let out = scones(&home).args(["rollback"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no earlier version"));
+}
+
+/// The second hardening pass (issue 27), each item as a careless user meets it.
+#[test]
+fn careless_input_second_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let no_panic = |out: &std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_ne!(out.status.code(), Some(101), "{stderr}");
+        stderr
+    };
+    let fresh = tmp.path().join("fresh");
+    // Ages and windows past the calendar: a clear error, not an overflow panic.
+    for args in [
+        &["gc", "--older-than", "100000000d"][..],
+        &["drift", "--window", "100000000d"][..],
+        &["drift", "--window", "3000000d", "--windows", "40"][..],
+    ] {
+        let out = scones(&fresh).args(args).output().unwrap();
+        let stderr = no_panic(&out);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+    }
+    // An empty SCONES_HOME means unset, as it does to a shell user.
+    let xdg = tmp.path().join("xdg");
+    let out = Command::cargo_bin("scones")
+        .unwrap()
+        .env("SCONES_HOME", "")
+        .env("XDG_DATA_HOME", &xdg)
+        .args(["gc", "--dry-run"])
+        .output()
+        .unwrap();
+    let stderr = no_panic(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&xdg.join("scones").display().to_string())
+    );
+    // A labels file that cannot be read stages nothing (no bucket/, no logs/).
+    let dir = tmp.path().join("a-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let bad_csv = tmp.path().join("bad.csv");
+    std::fs::write(&bad_csv, "split,filename,label\nvalid,a.png,7\n").unwrap();
+    let out = scones(&fresh)
+        .args(["stage", "--images"])
+        .arg(&dir)
+        .arg("--labels")
+        .arg(&bad_csv)
+        .output()
+        .unwrap();
+    no_panic(&out);
+    assert!(!out.status.success());
+    assert!(
+        !fresh.exists(),
+        "a bad labels file created {}",
+        fresh.display()
+    );
+
+    let home = trained_home(tmp.path());
+    // A directory as --labels is named as one.
+    let out = scones(&home)
+        .args(["eval", "--images"])
+        .arg(&dir)
+        .arg("--labels")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(no_panic(&out).contains("is a directory"));
+    // --json is JSON alone: the hints go to stderr.
+    let out = scones(&home)
+        .args(["threshold", "--target-accuracy", "0.5", "--json"])
+        .output()
+        .unwrap();
+    no_panic(&out);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert!(json.get("target").is_some(), "{json}");
+    // A closed pipe ends eval and threshold quietly (141); a full one says it is stdout.
+    let std_scones = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("scones"));
+        cmd.arg("--home")
+            .arg(&home)
+            .env_remove("SCONES_HOME")
+            .args(args)
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    for args in [
+        &["eval", "--json"][..],
+        &["threshold", "--target-accuracy", "0.5", "--json"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std_scones(args).stdout(writer).output().unwrap();
+        let stderr = no_panic(&out);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        let full = std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std_scones(args).stdout(full).output().unwrap();
+        let stderr = no_panic(&out);
+        assert!(
+            stderr.contains("cannot write to stdout"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // --save from one image: whichever label makes it right, one image cannot back a
+    // target, so nothing is saved without --force.
+    let one = tmp.path().join("one");
+    std::fs::create_dir_all(one.join("test")).unwrap();
+    let staged = home.join("bucket/test");
+    let first = read_lst(&home.join("bucket/test.lst")).unwrap()[0]
+        .path
+        .clone();
+    std::fs::copy(staged.join(&first), one.join("test").join(&first)).unwrap();
+    let mut refused = 0;
+    for label in [0, 1] {
+        let csv = tmp.path().join(format!("one-{label}.csv"));
+        std::fs::write(
+            &csv,
+            format!("split,filename,label\ntest,{first},{label}\n"),
+        )
+        .unwrap();
+        let save = |force: bool| {
+            let mut cmd = scones(&home);
+            cmd.args([
+                "threshold",
+                "--target-accuracy",
+                "0.5",
+                "--save",
+                "--images",
+            ])
+            .arg(&one)
+            .arg("--labels")
+            .arg(&csv);
+            if force {
+                cmd.arg("--force");
+            }
+            cmd.output().unwrap()
+        };
+        let out = save(false);
+        let stderr = no_panic(&out);
+        if stderr.contains("not saved") {
+            refused += 1;
+            assert!(!out.status.success());
+            let settings = std::fs::read_to_string(home.join("settings.json")).unwrap_or_default();
+            assert!(!settings.contains("threshold"), "{settings}");
+            assert!(save(true).status.success(), "--force saves");
+        }
+    }
+    assert_eq!(
+        refused, 1,
+        "the label that makes the image right is refused"
+    );
+    // Re-staging other images under a trained model: said, not silent.
+    let (images, labels) = labelled_folder(tmp.path());
+    let out = scones(&home)
+        .args(["stage", "--images"])
+        .arg(&images)
+        .arg("--labels")
+        .arg(&labels)
+        .output()
+        .unwrap();
+    let stderr = no_panic(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("trained on the images staged before"),
+        "{stderr}"
+    );
+    // Training where the model cannot be saved is refused before any epoch.
+    let models = home.join("bucket/models");
+    std::fs::rename(&models, tmp.path().join("models-aside")).unwrap();
+    std::fs::write(&models, b"not a folder").unwrap();
+    let out = scones(&home)
+        .args(["train", "--epochs", "1", "--width", "4"])
+        .output()
+        .unwrap();
+    let stderr = no_panic(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("nothing was trained"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("epoch"),
+        "no epoch ran"
+    );
+    // A damaged store is refused by every command that opens it, with the way out.
+    std::fs::write(home.join("scones.sqlite3"), vec![0x42; 8192]).unwrap();
+    for args in [
+        &["gc"][..],
+        &["gc", "--keep", "10"][..],
+        &["history", "x"][..],
+    ] {
+        let out = scones(&home).args(args).output().unwrap();
+        let stderr = no_panic(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr.contains("damaged") && stderr.contains("mv "),
+            "{args:?}: {stderr}"
+        );
+    }
 }

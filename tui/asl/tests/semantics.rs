@@ -167,6 +167,18 @@ async fn result_path_on_a_non_object_is_a_match_failure() {
         &run(nested.clone(), json!({"a": "text"})).await,
         "States.ResultPathMatchFailure",
     );
+    // An index step where there is no array (or past its end) fails the same way, so a
+    // Catch on States.ResultPathMatchFailure sees every ResultPath that cannot be applied.
+    let indexed = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "End": true, "Result": 1, "ResultPath": "$.items[0]"}}});
+    for input in [json!({"items": {"a": 1}}), json!({"items": []}), json!({})] {
+        failed_with(
+            &run(indexed.clone(), input).await,
+            "States.ResultPathMatchFailure",
+        );
+    }
+    let outcome = run(indexed, json!({"items": [0, 2]})).await;
+    assert_eq!(outcome.output, Some(json!({"items": [1, 2]})));
     // Missing objects on the way are still created.
     let outcome = run(nested, json!({})).await;
     assert_eq!(outcome.output, Some(json!({"a": {"b": 1}})));

@@ -434,12 +434,30 @@ impl Backend for LocalBackend {
     }
 
     async fn history(&self, id: ExecutionId) -> BackendResult<Vec<HistoryEvent>> {
-        let arn = id.as_str().to_owned();
-        let events = self
-            .query(Operation::GetExecutionHistory, move |s| s.history(&arn))
-            .await?;
+        let operation = Operation::GetExecutionHistory;
+        let read = |arn: String| self.query(operation, move |s| s.history(&arn));
+        let mut events = read(id.as_str().to_owned()).await?;
         if events.is_empty() {
-            return Err(BackendError::NotFound(id.to_string()));
+            // Nothing stored yet is not "missing": the store's writer holds a fresh
+            // execution's first events (and its row) up to 200 ms. One this process started
+            // is flushed and read again; one with a row has no events yet. Only an id nobody
+            // started is not found.
+            let started_here = self
+                .started
+                .lock()
+                .map_err(|_| poisoned(operation))?
+                .contains_key(id.as_str());
+            if started_here && let Ok(stack) = self.stack(operation) {
+                let _ = stack.flush().await;
+                events = read(id.as_str().to_owned()).await?;
+            }
+            if events.is_empty() && !started_here {
+                let arn = id.as_str().to_owned();
+                let row = self.query(operation, move |s| s.execution(&arn)).await?;
+                if row.is_none() {
+                    return Err(BackendError::NotFound(id.to_string()));
+                }
+            }
         }
         events
             .iter()

@@ -77,27 +77,6 @@ impl LocalBucket {
         Ok(path)
     }
 
-    /// Refuses a key whose path below the bucket's directory passes through a symbolic
-    /// link. Stops at the first missing segment (the read then reports NotFound).
-    fn refuse_links(&self, key: &str) -> Result<(), String> {
-        let mut path = self.root.clone();
-        for segment in key.split('/') {
-            path.push(segment);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(format!(
-                        "key {key:?} goes through the symbolic link {}: the local bucket \
-                         serves only files inside it",
-                        path.display()
-                    ));
-                }
-                Ok(_) => {}
-                Err(_) => return Ok(()),
-            }
-        }
-        Ok(())
-    }
-
     /// The keys of the test images listed in `test.lst` (`test/<path>`), in file order.
     pub fn test_keys(&self) -> Result<Vec<String>, crate::stage::StageError> {
         let entries = crate::stage::read_lst(&self.root.join("test.lst"))?;
@@ -106,6 +85,34 @@ impl LocalBucket {
             .map(|e| format!("test/{}", e.path))
             .collect())
     }
+}
+
+/// Refuses `path` (below `base`, which is trusted) when it or a folder between them is a
+/// symbolic link. A missing part ends the check: nothing is there to reach.
+pub fn refuse_links_within(base: &Path, path: &Path) -> std::io::Result<()> {
+    let relative = path.strip_prefix(base).map_err(|_| {
+        std::io::Error::other(format!(
+            "{} is not inside {}",
+            path.display(),
+            base.display()
+        ))
+    })?;
+    let mut at = base.to_path_buf();
+    for part in relative.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is a symbolic link: scones reads, writes and deletes nothing through links",
+                    at.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Creates `dir` (below `base`, which is trusted) and its missing parents below `base`,
@@ -166,7 +173,9 @@ impl ObjectStore for LocalBucket {
             )));
         }
         let path = self.path_of(key).map_err(FetchError::Unreadable)?;
-        self.refuse_links(key).map_err(FetchError::Unreadable)?;
+        // The local bucket serves only files inside it.
+        refuse_links_within(&self.root, &path)
+            .map_err(|e| FetchError::Unreadable(format!("key {key:?}: {e}")))?;
         // Only a regular file is an object: opening a FIFO would block until a writer
         // came (forever, with the runtime's thread), and a device or socket is no image.
         match std::fs::symlink_metadata(&path) {

@@ -63,6 +63,31 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainingError + '_ {
     }
 }
 
+/// The fingerprint of the staged `train/` images (what a model trained on them records as
+/// its `data_fingerprint` before any reviewed image joins): `None` when nothing readable is
+/// staged. Re-staging compares it before and after to say the served model was trained on
+/// other data.
+pub fn staged_fingerprint(bucket: &LocalBucket) -> Option<String> {
+    load_staged(bucket, Split::Train)
+        .ok()
+        .map(|images| scones_model::fingerprint::of_images(&images))
+}
+
+/// Fails unless a file can be created in `dir` (made if missing): checked before training.
+fn check_writable(dir: &Path) -> Result<(), TrainingError> {
+    let probe = dir.join(format!(".write-check-{}", std::process::id()));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|source| TrainingError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(
+                source.kind(),
+                format!("cannot save a model here ({source}); nothing was trained"),
+            ),
+        })
+}
+
 /// The decoded images of a staged split, labelled from its `.lst` file.
 pub fn load_staged(bucket: &LocalBucket, split: Split) -> Result<Vec<LabeledImage>, TrainingError> {
     let lst = bucket.root().join(format!("{}.lst", split.as_str()));
@@ -181,6 +206,8 @@ pub fn train_staged(
     on_epoch: impl FnMut(&EpochReport),
 ) -> Result<TrainedVersion, TrainingError> {
     let base = load_staged(bucket, Split::Train)?;
+    // Minutes of training must not end in a save that cannot happen (a read-only home).
+    check_writable(&bucket.models_dir())?;
     let labels = if options.reviewed {
         crate::review::LabelStore::new(bucket)
             .labels()
@@ -211,46 +238,62 @@ pub fn train_staged(
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
     );
     let dir = models.join(&name);
-    model.save(&dir)?;
-    let (validation, _) = reviewed_images(bucket, &labels, Use::Validate);
-    // The drift baseline goes with the model, before it can serve: a served model always
-    // has one. A model retrained on enough reviewed images is meant for the traffic they
-    // came from: its input baseline is theirs. Otherwise the inputs of train/, and the
-    // recipe's out-of-fold outputs when they describe this very training set (a final fit's
-    // predictions on its own training images are over-confident).
-    let population: Vec<LabeledImage> = reviewed
-        .iter()
-        .chain(&validation)
-        .map(|r| r.image.clone())
-        .collect();
-    let baseline = if population.len() >= MIN_REVIEWED_BASELINE {
-        crate::drift::baseline_from_reviewed(&name, &population)
-    } else {
-        let outputs = config
-            .out_of_fold_outputs
-            .as_ref()
-            .filter(|o| o.data_fingerprint == model.metadata().data_fingerprint);
-        crate::drift::baseline_of(&name, &base, outputs)
+    // A version is its whole directory or nothing: a save that fails half-way (a full disk)
+    // takes its partial files with it, so no space is lost and nothing half-made is listed.
+    let saved = (|| -> Result<ModelVersion, TrainingError> {
+        model.save(&dir)?;
+        let (validation, _) = reviewed_images(bucket, &labels, Use::Validate);
+        // The drift baseline goes with the model, before it can serve: a served model always
+        // has one. A model retrained on enough reviewed images is meant for the traffic they
+        // came from: its input baseline is theirs. Otherwise the inputs of train/, and the
+        // recipe's out-of-fold outputs when they describe this very training set (a final fit's
+        // predictions on its own training images are over-confident).
+        let population: Vec<LabeledImage> = reviewed
+            .iter()
+            .chain(&validation)
+            .map(|r| r.image.clone())
+            .collect();
+        let baseline = if population.len() >= MIN_REVIEWED_BASELINE {
+            crate::drift::baseline_from_reviewed(&name, &population)
+        } else {
+            let outputs = config
+                .out_of_fold_outputs
+                .as_ref()
+                .filter(|o| o.data_fingerprint == model.metadata().data_fingerprint);
+            crate::drift::baseline_of(&name, &base, outputs)
+        };
+        crate::drift::save_baseline(&dir, &baseline).map_err(io(&dir))?;
+        let test = match load_staged(bucket, Split::Test) {
+            Ok(t) => SetMeasures::of(&predictions(&model, &t), options.threshold),
+            Err(_) => None,
+        };
+        let validation_images: Vec<LabeledImage> =
+            validation.iter().map(|r| r.image.clone()).collect();
+        let version = ModelVersion {
+            version: name.clone(),
+            created: chrono::Utc::now(),
+            trained_on: TrainedOn {
+                base: base.len(),
+                reviewed: reviewed.len(),
+            },
+            test,
+            production: SetMeasures::of(
+                &predictions(&model, &validation_images),
+                options.threshold,
+            ),
+            threshold: options.threshold,
+            serving: false,
+        };
+        crate::models::save_measures(&dir, &version)?;
+        Ok(version)
+    })();
+    let version = match saved {
+        Ok(version) => version,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
     };
-    crate::drift::save_baseline(&dir, &baseline).map_err(io(&dir))?;
-    let test = match load_staged(bucket, Split::Test) {
-        Ok(t) => SetMeasures::of(&predictions(&model, &t), options.threshold),
-        Err(_) => None,
-    };
-    let validation_images: Vec<LabeledImage> = validation.iter().map(|r| r.image.clone()).collect();
-    let version = ModelVersion {
-        version: name.clone(),
-        created: chrono::Utc::now(),
-        trained_on: TrainedOn {
-            base: base.len(),
-            reviewed: reviewed.len(),
-        },
-        test,
-        production: SetMeasures::of(&predictions(&model, &validation_images), options.threshold),
-        threshold: options.threshold,
-        serving: false,
-    };
-    crate::models::save_measures(&dir, &version)?;
     let serving = crate::models::serving(bucket)?.is_none();
     if serving {
         crate::models::set_serving(bucket, &name)?;

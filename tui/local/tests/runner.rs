@@ -383,3 +383,41 @@ async fn executions_carry_scores_and_staged_labels_and_images_are_served() {
         BackendError::ObjectNotFound("s3://scones-local/test/missing.png".into())
     );
 }
+
+/// The dashboard lists an execution as soon as its row exists, while the store's writer still
+/// holds its first events (up to 200 ms): asking for its history then is "no events yet",
+/// never "not found". Only an execution with no row is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_execution_is_never_called_missing() {
+    use scones_workflow::port::{Backend, BackendError, ExecutionId};
+    let tmp = tempfile::tempdir().unwrap();
+    let home = home_with_images(tmp.path());
+    let stack = LocalStack::with_predictor(&home, &StackOptions::default(), Arc::new(RedPredictor))
+        .unwrap();
+    let backend = LocalBackend::with_stack(&home, stack.clone(), Threshold::DEFAULT).unwrap();
+    for _ in 0..5 {
+        let id = backend
+            .start_execution("test/red.png".to_owned())
+            .await
+            .unwrap();
+        // At once, before the writer has stored anything: readable, never "not found".
+        let history = backend.history(id.clone()).await;
+        assert!(history.is_ok(), "{history:?}");
+    }
+    // Listed: the dashboard shows it, and its history (however short) reads.
+    let listed = backend.executions_since(None, 100).await.unwrap().changed;
+    assert_eq!(listed.len(), 5);
+    for e in listed {
+        assert!(backend.history(e.id).await.is_ok());
+    }
+    let missing = backend
+        .history(ExecutionId::new(
+            "arn:aws:states:local:0:execution:scones:nope",
+        ))
+        .await;
+    assert!(
+        matches!(missing, Err(BackendError::NotFound(_))),
+        "{missing:?}"
+    );
+    stack.flush().await.unwrap();
+}

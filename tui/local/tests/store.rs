@@ -753,20 +753,52 @@ async fn a_damaged_store_is_refused_with_how_to_recover() {
     // Garbage over the third page: a table page of the executions.
     bytes[2 * 4096..3 * 4096].fill(0xA5);
     std::fs::write(&path, &bytes).unwrap();
-    let err = Store::open(&path)
-        .and_then(|store| store.writer())
-        .expect_err("a damaged store must not be written to");
-    assert_eq!(err.name(), "Corrupt", "{err}");
-    let message = err.to_string();
-    assert!(
-        message.contains("damaged") && message.contains("mv "),
-        "{message}"
-    );
+    // Refused on opening, read-write or read-only: every command (gc, history, the
+    // dashboard, run) says the same thing instead of a bare SQLite error or "removed 0".
+    for err in [
+        Store::open(&path).expect_err("a damaged store must not be used"),
+        Store::open_readonly(&path).expect_err("nor read as if sound"),
+    ] {
+        assert_eq!(err.name(), "Corrupt", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("damaged") && message.contains("mv "),
+            "{message}"
+        );
+    }
 
     let junk = tmp.path().join("junk.sqlite3");
     std::fs::write(&junk, vec![0x42; 8192]).unwrap();
     let err = Store::open(&junk).expect_err("not a database");
     assert_eq!(err.name(), "Corrupt", "{err}");
+}
+
+/// `rm -rf` of the home under a running writer: SQLite would go on writing into the unlinked
+/// file; the writer notices the file is gone and fails, so a run stops (issue 27).
+#[tokio::test]
+async fn a_store_removed_while_in_use_is_written_no_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let path = home.join("scones.sqlite3");
+    let start = |i: i64| ExecutionStart {
+        arn: format!("arn:aws:states:us-east-1:0:execution:scones:r{i}"),
+        name: format!("r{i}"),
+        state_machine_arn: "arn:aws:states:us-east-1:0:stateMachine:scones".into(),
+        s3_key: Some("test/a.png".into()),
+        input: "{}".into(),
+        start: ms(1_700_000_000_000 + i),
+    };
+    let store = Store::open(&path).unwrap();
+    let writer = store.writer().unwrap();
+    writer.start_execution(start(0));
+    writer.flush().await.unwrap();
+    std::fs::remove_dir_all(&home).unwrap();
+    writer.start_execution(start(1));
+    let err = writer
+        .flush()
+        .await
+        .expect_err("a removed store must not be written to");
+    assert!(err.to_string().contains("removed or replaced"), "{err}");
 }
 
 /// `scones gc`'s store half: old and surplus finished executions go with their events and

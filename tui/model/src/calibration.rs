@@ -68,6 +68,21 @@ pub const TEMPERATURE: &str = "temperature";
 /// degenerate holdout (all right and confident) cannot push it to an extreme.
 const T_RANGE: (f64, f64) = (0.05, 20.0);
 
+impl Calibration {
+    /// Why this calibration cannot be served, if it cannot: a temperature outside the range
+    /// a fit produces. (0 or a negative `T` is no distribution; `1e-30` turns every logit
+    /// gap into certainty, so every image would pass any threshold.)
+    pub fn problem(&self) -> Option<String> {
+        let t = self.temperature;
+        (!(t.is_finite() && (T_RANGE.0..=T_RANGE.1).contains(&t))).then(|| {
+            format!(
+                "calibration temperature {t} is outside [{}, {}], the range a fit produces",
+                T_RANGE.0, T_RANGE.1
+            )
+        })
+    }
+}
+
 /// Fits the temperature on held-out `logits` with their true class indices. `None` when
 /// there is nothing to fit on.
 pub fn fit_temperature(logits: &[[f32; 2]], labels: &[usize]) -> Option<Calibration> {

@@ -12,10 +12,12 @@ use crate::data::{Class, LabeledImage, RgbImage};
 pub struct ClassMetrics {
     /// The class.
     pub class: Class,
-    /// Of the images predicted as this class, the fraction that are (0 when none predicted).
-    pub precision: f64,
-    /// Of the images of this class, the fraction predicted as it (0 when none present).
-    pub recall: f64,
+    /// Of the images predicted as this class, the fraction that are; `None` (JSON `null`,
+    /// printed `-`) when none was predicted as it: 0/0 is no score, and 0 would read as
+    /// "every such prediction was wrong".
+    pub precision: Option<f64>,
+    /// Of the images of this class, the fraction predicted as it; `None` when none present.
+    pub recall: Option<f64>,
     /// Images of this class in the set.
     pub support: usize,
 }
@@ -42,13 +44,7 @@ impl Evaluation {
         }
         let total: usize = confusion.iter().flatten().sum();
         let correct = confusion[0][0] + confusion[1][1];
-        let ratio = |num: usize, den: usize| {
-            if den == 0 {
-                0.0
-            } else {
-                num as f64 / den as f64
-            }
-        };
+        let ratio = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
         let metrics = |class: Class| {
             let k = class.index();
             let predicted_as_k = confusion[0][k] + confusion[1][k];
@@ -62,7 +58,7 @@ impl Evaluation {
         };
         Evaluation {
             total,
-            accuracy: ratio(correct, total),
+            accuracy: ratio(correct, total).unwrap_or(0.0),
             per_class: [metrics(Class::Bicycle), metrics(Class::Motorcycle)],
             confusion,
         }
@@ -97,13 +93,14 @@ impl Evaluation {
             "{:<12} {:>9} {:>9} {:>9}",
             "class", "precision", "recall", "support"
         )?;
+        let score = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
         for m in &self.per_class {
             writeln!(
                 f,
-                "{:<12} {:>9.3} {:>9.3} {:>9}",
+                "{:<12} {:>9} {:>9} {:>9}",
                 m.class.name(),
-                m.precision,
-                m.recall,
+                score(m.precision),
+                score(m.recall),
                 m.support
             )?;
         }
@@ -138,10 +135,10 @@ mod tests {
         assert_eq!(eval.total, 5);
         assert_eq!(eval.confusion, [[2, 1], [1, 1]]);
         assert!((eval.accuracy - 0.6).abs() < 1e-12);
-        assert!((eval.per_class[0].precision - 2.0 / 3.0).abs() < 1e-12);
-        assert!((eval.per_class[0].recall - 2.0 / 3.0).abs() < 1e-12);
-        assert!((eval.per_class[1].precision - 0.5).abs() < 1e-12);
-        assert!((eval.per_class[1].recall - 0.5).abs() < 1e-12);
+        assert!((eval.per_class[0].precision.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((eval.per_class[0].recall.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((eval.per_class[1].precision.unwrap() - 0.5).abs() < 1e-12);
+        assert!((eval.per_class[1].recall.unwrap() - 0.5).abs() < 1e-12);
         assert_eq!(eval.per_class[1].support, 2);
     }
 
@@ -149,8 +146,15 @@ mod tests {
     fn empty_set_has_zero_metrics_and_no_nan() {
         let eval = Evaluation::from_pairs([]);
         assert_eq!(eval.accuracy, 0.0);
-        assert_eq!(eval.per_class[0].precision, 0.0);
+        assert_eq!(eval.per_class[0].precision, None);
         assert!(eval.to_string().ends_with("accuracy: 0.000"));
+        // Nothing predicted as motorcycle: its precision is undefined, printed "-".
+        let eval = Evaluation::from_pairs([(B, B), (M, B)]);
+        assert_eq!(eval.per_class[1].precision, None);
+        assert_eq!(eval.per_class[1].recall, Some(0.0));
+        let text = eval.to_string();
+        let row = text.lines().find(|l| l.starts_with("motorcycle")).unwrap();
+        assert_eq!(row.split_whitespace().nth(1), Some("-"), "{text}");
     }
 
     #[test]

@@ -26,8 +26,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| ModelError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+    let written = std::fs::write(&tmp, bytes)
+        .map_err(|e| ModelError::io(&tmp, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e)));
+    if written.is_err() {
+        // A full disk leaves no partial file behind to keep it full.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Keeps error messages from the store readable: it lists every mismatching tensor.
@@ -93,6 +99,13 @@ impl TrainedModel {
             })?;
         if let Some(reason) = metadata.incompatibility() {
             return Err(ModelError::Mismatch {
+                path: metadata_path,
+                reason,
+            });
+        }
+        // A hand-edited or damaged calibration is refused, not ignored or served.
+        if let Some(reason) = metadata.calibration.as_ref().and_then(|c| c.problem()) {
+            return Err(ModelError::CorruptFile {
                 path: metadata_path,
                 reason,
             });

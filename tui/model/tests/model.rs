@@ -316,6 +316,33 @@ fn rewrite_metadata(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("write");
 }
 
+/// A calibration temperature no fit produces (0, negative, 1e-30 which would make every
+/// image certain, NaN as null) is a damaged model, refused on load (issue 27).
+#[test]
+fn an_impossible_calibration_temperature_is_refused() {
+    for t in [
+        serde_json::json!(-1.0),
+        serde_json::json!(0.0),
+        serde_json::json!(1e-30),
+        serde_json::json!(1e9),
+    ] {
+        let dir = saved_model_dir();
+        rewrite_metadata(dir.path(), |m| {
+            m["calibration"] = serde_json::json!({"method": "temperature", "temperature": t,
+                "images": 10, "nll_before": 0.5, "nll_after": 0.4});
+        });
+        let err = load_error(dir.path());
+        assert_eq!(err.name(), "CorruptFile", "{t}: {err:?}");
+        assert!(err.to_string().contains("temperature"), "{err}");
+    }
+    let dir = saved_model_dir();
+    rewrite_metadata(dir.path(), |m| {
+        m["calibration"] = serde_json::json!({"method": "temperature", "temperature": 0.8,
+            "images": 10, "nll_before": 0.5, "nll_after": 0.4});
+    });
+    assert!(TrainedModel::load(dir.path()).is_ok());
+}
+
 #[test]
 fn mismatched_models_are_typed_errors() {
     type Edit = fn(&mut serde_json::Value);

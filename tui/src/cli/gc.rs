@@ -38,11 +38,14 @@ pub fn run(global: &GlobalArgs, args: GcArgs) -> anyhow::Result<ExitCode> {
         (None, None) => Some(parse_age(DEFAULT_AGE)?),
     };
     let home = Home::locate(global.home.as_deref())?;
-    anyhow::ensure!(
-        home.store_path().exists(),
-        "no execution store in {}: nothing to collect",
-        home.root().display()
-    );
+    if !home.store_path().exists() {
+        // Nothing to do is success: a cron job on a home that never ran must not fail.
+        outln!(
+            "no execution store in {}: nothing to collect",
+            home.root().display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = home.open_store()?;
     let now = chrono::Utc::now();
     let retention = Retention {
@@ -54,7 +57,9 @@ pub fn run(global: &GlobalArgs, args: GcArgs) -> anyhow::Result<ExitCode> {
         Some(age) => remove_captures_before(
             &home.bucket(),
             DEFAULT_ENDPOINT_NAME,
-            now - age,
+            // Saturating, as the store's pass does: an age older than the calendar is "all".
+            now.checked_sub_signed(age)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
             args.dry_run,
         )
         .map_err(|e| anyhow::anyhow!("cannot remove old data capture: {e}"))?,
@@ -102,5 +107,7 @@ mod tests {
         assert_eq!(parse_age("7d").unwrap(), chrono::Duration::days(7));
         assert!(parse_age("500").is_err());
         assert!(parse_age("soon").is_err());
+        // Past the window bound: refused, not an overflow later.
+        assert!(parse_age("100000000d").is_err());
     }
 }

@@ -15,7 +15,6 @@ mod eval;
 mod gc;
 mod guard;
 mod history;
-mod input;
 mod models;
 pub mod output;
 pub mod progress;
@@ -45,9 +44,12 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Directory holding all local state (bucket, models, execution store). Default: the XDG
-    /// data directory, e.g. ~/.local/share/scones.
-    #[arg(long, global = true, env = "SCONES_HOME", value_name = "DIR")]
+    /// Directory holding all local state (bucket, models, execution store). Default:
+    /// $SCONES_HOME if set and not empty, else the XDG data directory, e.g.
+    /// ~/.local/share/scones.
+    // Not clap's `env`: it refuses an empty SCONES_HOME ("a value is required"), where an
+    // empty variable means unset to a shell user; `Home::locate` reads it.
+    #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

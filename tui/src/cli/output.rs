@@ -76,6 +76,36 @@ pub fn message(error: &anyhow::Error) -> String {
     out
 }
 
+/// What to do about `error`, when its cause says more than its words: a full disk shows as
+/// `No space left on device`, SQLite's `database or disk is full`, or (when the store's
+/// shared-memory file cannot grow) `disk I/O error ... xShmMap`, none of which says "disk
+/// full, free space" to everyone.
+pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    let full_io = error.chain().any(|cause| {
+        cause.downcast_ref::<io::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::StorageFull
+                    | io::ErrorKind::FileTooLarge
+                    | io::ErrorKind::QuotaExceeded
+            )
+        })
+    });
+    let text = message(error);
+    let full_text = [
+        "No space left on device",
+        "database or disk is full",
+        "xShmMap",
+        "File too large",
+    ]
+    .iter()
+    .any(|t| text.contains(t));
+    (full_io || full_text).then_some(
+        "the disk (or the file size limit) is full: free space, e.g. `scones gc --older-than 7d` \
+         removes old executions, then run the command again; nothing half-written was kept",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +122,15 @@ mod tests {
         );
         let plain = anyhow::anyhow!("no model").context("scones run");
         assert_eq!(message(&plain), "scones run: no model");
+        assert_eq!(hint(&plain), None);
+    }
+
+    #[test]
+    fn a_full_disk_says_so_whatever_reported_it() {
+        let io = anyhow::Error::new(io::Error::from(io::ErrorKind::StorageFull)).context("train");
+        assert!(hint(&io).is_some());
+        let sqlite = anyhow::anyhow!("disk I/O error (xShmMap) on /h/scones.sqlite3");
+        assert!(hint(&sqlite).unwrap().contains("scones gc"));
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn new_label(key: String, label: Verdict, queued: &HashMap<String, ReviewItem>) 
 }
 
 async fn import<B: Backend>(backend: &B, file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let text = super::input::read_text(file, MAX_CSV_BYTES)
+    let text = scones_workflow::input::read_text(file, MAX_CSV_BYTES)
         .with_context(|| format!("cannot import {}", file.display()))?;
     let rows = match parse_csv(&text) {
         Ok(rows) => rows,

@@ -13,6 +13,7 @@ use scones_workflow::quality::{Decisions, Recommendation, recommend_threshold};
 use super::aws_stack::AwsStackArgs;
 use super::eval::{DataArgs, score};
 use super::{BackendArgs, GlobalArgs};
+use crate::cli::output::{errln, outln};
 
 #[derive(Debug, Args)]
 pub struct ThresholdArgs {
@@ -29,6 +30,9 @@ pub struct ThresholdArgs {
     /// unless a --threshold flag says otherwise).
     #[arg(long)]
     pub save: bool,
+    /// With --save: save a threshold even when the set is too small to back the target.
+    #[arg(long, requires = "save")]
+    pub force: bool,
     /// Print the recommendation as JSON.
     #[arg(long)]
     pub json: bool,
@@ -48,45 +52,60 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
     }
     let scored = score(global, &args.backend, &args.stack, &args.data, None)?;
     let recommendation = recommend_threshold(&scored.predictions, args.target_accuracy)?;
-    let mut out = std::io::stdout().lock();
+    // Every line through outln! (a closed pipe ends quietly, a full disk is reported as
+    // stdout's); with --json stdout holds the JSON alone and the hints go to stderr.
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &recommendation)?;
-        writeln!(out)?;
+        outln!("{}", serde_json::to_string_pretty(&recommendation)?)?;
     } else {
-        writeln!(out, "model: {}", scored.model.name)?;
-        writeln!(out, "data: {}", scored.source)?;
-        write_recommendation(&mut out, &recommendation, &scored.predictions)?;
+        let mut text = Vec::new();
+        writeln!(text, "model: {}", scored.model.name)?;
+        writeln!(text, "data: {}", scored.source)?;
+        write_recommendation(&mut text, &recommendation, &scored.predictions)?;
+        outln!("{}", String::from_utf8_lossy(&text).trim_end())?;
     }
+    let hint = |line: String| {
+        if args.json {
+            errln!("{line}");
+            Ok(())
+        } else {
+            outln!("{line}")
+        }
+    };
     let Some(threshold) = recommendation.threshold else {
-        out.flush()?;
         return Ok(ExitCode::FAILURE);
     };
     if args.backend.aws {
-        writeln!(
-            out,
+        hint(format!(
             "to use it on AWS: terraform apply -var threshold={threshold:.2}   (in terraform/; \
              the filter function's THRESHOLD)"
-        )?;
+        ))?;
     } else if args.save {
+        // A threshold the data cannot back is not saved silently: one image "proves" 100%.
+        if !recommendation.lower_bound_meets_target && !args.force {
+            let accepted = recommendation.decisions.map_or(0, |d| d.accepted);
+            anyhow::bail!(
+                "not saved: {accepted} accepted images cannot show {:.1}% with 95% confidence \
+                 (the interval's lower end is below the target); label more images, lower the \
+                 target, or --force to save {threshold:.2} anyway",
+                args.target_accuracy * 100.0
+            );
+        }
         let home = Home::locate(global.home.as_deref())?;
         let mut settings = home.settings()?;
         settings.threshold = Some(threshold);
         settings.save(home.root())?;
-        writeln!(
-            out,
+        hint(format!(
             "saved: the local stack's threshold is now {threshold:.2} ({})",
             home.root()
                 .join(scones_local::settings::SETTINGS_FILE)
                 .display()
-        )?;
+        ))?;
     } else {
-        writeln!(
-            out,
+        hint(format!(
             "to use it: --save (the local stack), or on AWS: terraform apply -var \
              threshold={threshold:.2}"
-        )?;
+        ))?;
     }
-    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

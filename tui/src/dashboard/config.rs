@@ -161,6 +161,9 @@ pub fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("scones").join("dashboard.toml"))
 }
 
+/// A config is a few hundred bytes; this is far above any real one.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Loads `explicit` (must exist), else the default file if it exists, else defaults.
 pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
     let path = match explicit {
@@ -170,9 +173,13 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
             _ => return Ok(Config::default()),
         },
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
+    // Bounded and regular files only: `--config /dev/zero` or a FIFO must be an error, not
+    // a dashboard that grows without end or waits on a blank screen.
+    let text = scones_workflow::input::read_text(&path, MAX_CONFIG_BYTES).map_err(|e| {
+        ConfigError::Read {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        }
     })?;
     parse(&text, &path)
 }

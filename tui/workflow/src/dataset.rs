@@ -81,6 +81,9 @@ pub fn file_name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// A labels file of a million images is ~40 MB; anything larger is not a labels file.
+pub const MAX_LABELS_BYTES: u64 = 64 << 20;
+
 /// Reads and checks a labels CSV: the one reader of the format, used by `scones stage` and
 /// `scones eval` alike. Every row must name the `train` or `test` split, a plain file name
 /// ([`file_name_problem`]) and the label 0 or 1, and no file may be listed twice in a split.
@@ -93,7 +96,14 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRow>, LabelsError> {
             format!("line {line}: {reason}")
         },
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| unreadable(0, e.to_string()))?;
+    // Bounded, regular files only: `--labels /dev/zero` or a directory is a clear error.
+    let bytes = crate::input::read_bounded(path, MAX_LABELS_BYTES).map_err(|e| {
+        LabelsError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let mut rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
@@ -288,5 +298,11 @@ mod tests {
             csv("split,filename,label\ntest,a.png,7\n"),
             Err(LabelsError::Unreadable { .. })
         ));
+        // A directory or a device is named as such, not read as an empty or endless file.
+        let dir = tempfile::tempdir().unwrap();
+        let message = read_labels(dir.path()).unwrap_err().to_string();
+        assert!(message.contains("is a directory"), "{message}");
+        let message = read_labels(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(message.contains("not a regular file"), "{message}");
     }
 }

@@ -39,6 +39,7 @@ pub mod drift;
 pub mod guard;
 pub mod history;
 pub mod image;
+pub mod input;
 pub mod limits;
 pub mod metric;
 pub mod models;

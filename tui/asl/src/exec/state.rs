@@ -350,18 +350,18 @@ impl Run {
             ResultPathSpec::Path(p) => p
                 .place((**raw_input).clone(), result)
                 .map(Arc::new)
-                .map_err(|e| match e {
-                    PlaceError::NotAnObject { .. } => Failure::new(
+                // One rule for every ResultPath that cannot be applied (a name step on a
+                // non-object, an index step on a non-array or past its end): the catchable
+                // States.ResultPathMatchFailure, as AWS names the failure to place a result.
+                .map_err(|e: PlaceError| {
+                    Failure::new(
                         names::RESULT_PATH_MATCH_FAILURE,
                         format!(
                             "Unable to apply ResultPath '{}' to the input of state '{}': {e}",
                             p.text(),
                             sc.name
                         ),
-                    ),
-                    PlaceError::Missing(miss) => {
-                        sc.runtime(format!("Invalid path '{}' : {miss}", p.text()))
-                    }
+                    )
                 }),
         }
     }

@@ -244,13 +244,18 @@ pub fn remove_captures_before(
     dry_run: bool,
 ) -> std::io::Result<(u64, u64)> {
     let (mut files, mut bytes) = (0, 0);
-    for (start, dir) in hour_dirs(&capture_dir(bucket, endpoint))? {
+    let root = capture_dir(bucket, endpoint);
+    // Nothing is deleted through a link: a linked capture folder could point anywhere.
+    // (Below the root, `numbered_dirs` walks real folders only.)
+    crate::bucket::refuse_links_within(bucket.root(), &root)?;
+    for (start, dir) in hour_dirs(&root)? {
         if start + chrono::Duration::hours(1) > cutoff {
             continue;
         }
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "jsonl") {
+            let regular = entry.file_type().is_ok_and(|t| t.is_file());
+            if regular && path.extension().is_some_and(|e| e == "jsonl") {
                 files += 1;
                 bytes += entry.metadata().map_or(0, |m| m.len());
                 if !dry_run {
@@ -274,7 +279,8 @@ pub fn remove_captures_before(
     Ok((files, bytes))
 }
 
-/// Sub-directories named by a number, with that number.
+/// Sub-directories named by a number, with that number. Real folders only: a symbolic
+/// link is never followed (scones writes capture folders itself; a link is someone else's).
 fn numbered_dirs(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -283,7 +289,7 @@ fn numbered_dirs(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
     };
     let mut out: Vec<(u32, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.path().is_dir())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| {
             e.file_name()
                 .to_str()
@@ -331,6 +337,13 @@ mod tests {
         assert!(!root.join("2026/01/01/11/b.jsonl").exists());
         assert!(root.join("2026/01/01/11/keep.txt").exists());
         assert!(root.join("2026/01/02/00/c.jsonl").exists());
+        // A link to a folder outside, named like an old hour: nothing behind it is deleted.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("x.jsonl"), b"{}\n").unwrap();
+        std::fs::create_dir_all(root.join("2025/01/01")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("2025/01/01/00")).unwrap();
+        remove_captures_before(&bucket, "e", cutoff, false).unwrap();
+        assert!(outside.path().join("x.jsonl").exists());
         // The hour that ends after the cutoff (12:00-13:00) is not touched either way.
         file("2026/01/01/12", "d.jsonl");
         assert_eq!(

@@ -103,9 +103,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store at `path`, creating the file and schema on first use.
+    /// Opens the store at `path`, creating the file and schema on first use. A damaged file
+    /// is refused with the way out ([`damaged`]) by every command that opens it, before any
+    /// query or migration gives a bare SQLite error or a wrong answer ("removed 0").
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = open_connection(path)?;
+        refuse_if_damaged(&conn, path)?;
         schema::migrate(&conn, path)?;
         Ok(Store {
             path: path.to_path_buf(),
@@ -145,6 +148,7 @@ impl Store {
         let conn = open(format!("{uri}?mode=ro"))
             .or_else(|_| open(format!("{uri}?immutable=1")))
             .map_err(|e| sqlite(path, e))?;
+        refuse_if_damaged(&conn, path)?;
         schema::check_readable(&conn, path)?;
         Ok(Store {
             path: path.to_path_buf(),

@@ -191,6 +191,7 @@ impl StoreWriter {
                 .spawn(move || {
                     WriterThread {
                         conn,
+                        file: file_identity(&thread_path),
                         path: thread_path,
                         runner_id,
                         ids: HashMap::new(),
@@ -366,6 +367,12 @@ impl StoreWriter {
     }
 }
 
+/// Device and inode of the file at `path` (`None` when there is none).
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 impl Drop for StoreWriter {
     fn drop(&mut self) {
         self.shutdown();
@@ -374,6 +381,8 @@ impl Drop for StoreWriter {
 
 struct WriterThread {
     conn: Connection,
+    /// The store file's identity when opened ([`file_identity`]).
+    file: Option<(u64, u64)>,
     path: PathBuf,
     runner_id: String,
     /// Row ids of the executions this writer started and has not finished.
@@ -483,7 +492,9 @@ impl WriterThread {
         }
         let mut result = Err(String::new());
         for attempt in 1..=ATTEMPTS {
-            result = self.write_once(&batch, flushing);
+            result = self
+                .check_file()
+                .and_then(|()| self.write_once(&batch, flushing));
             match &result {
                 Ok(_) => break,
                 Err(e) => {
@@ -515,6 +526,20 @@ impl WriterThread {
         for ack in acks {
             let _ = ack.send(result.clone());
         }
+    }
+
+    /// The file at the store's path is still the one this writer opened. SQLite writes on
+    /// into an unlinked file without a word: after `rm -rf` of the home, a run would record
+    /// thousands of executions nobody can ever read. One `stat` per batch.
+    fn check_file(&self) -> Result<(), String> {
+        if self.file.is_some() && file_identity(&self.path) != self.file {
+            return Err(format!(
+                "the store file {} was removed or replaced while in use (was the home \
+                 deleted?): nothing more is written to it",
+                self.path.display()
+            ));
+        }
+        Ok(())
     }
 
     fn write_once(&mut self, batch: &[Op], flushing: bool) -> Result<Outcome, String> {

@@ -1,6 +1,6 @@
 //! `scones stage --local`: stage into the local bucket.
 
-use crate::cli::output::outln;
+use crate::cli::output::{errln, outln};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -13,6 +13,12 @@ use crate::cli::GlobalArgs;
 use crate::cli::progress::{BarProgress, synthetic_banner};
 
 pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
+    // A labels file that cannot be read fails before the home is made: a wrong argument
+    // leaves nothing behind (no bucket/, no logs/).
+    if let (Some(_), Some(labels)) = (&args.images, &args.labels) {
+        scones_workflow::dataset::read_labels(labels)
+            .context("staging failed; nothing was created")?;
+    }
     let home = Home::resolve(global.home.as_deref())?;
     let bucket = home.bucket();
     if args.if_missing
@@ -30,6 +36,10 @@ pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let trained_on = scones_local::training::serving_model_dir(&bucket)
+        .ok()
+        .flatten()
+        .and_then(|_| scones_local::training::staged_fingerprint(&bucket));
     let progress = BarProgress::new();
     let manifest = if let Some(archive) = &args.cifar {
         stage::stage(&bucket, &Source::Cifar(archive.clone()), &progress)
@@ -50,6 +60,16 @@ pub fn run(global: &GlobalArgs, args: &StageArgs) -> anyhow::Result<ExitCode> {
     }
     .context("staging failed; the bucket was left as it was")?;
     report(&home, &manifest)?;
+    // Other images under a model trained on the old ones: its measures (and `eval`) no
+    // longer describe this data. Said, not refused: re-staging is how data is replaced.
+    if let Some(before) = trained_on
+        && scones_local::training::staged_fingerprint(&bucket).as_ref() != Some(&before)
+    {
+        errln!(
+            "warning: the served model was trained on the images staged before, not these; \
+             its measures describe other data. Train on these: scones train"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,9 +13,15 @@ pub enum WindowSpec {
     Period(Duration),
 }
 
+/// The longest period window: ten years is longer than any traffic a model serves.
+pub const MAX_PERIOD_DAYS: i64 = 3650;
+
 /// A window that cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("window {0:?} is neither a count of inferences (e.g. 500) nor a period (e.g. 30m, 1h, 2d)")]
+#[error(
+    "window {0:?} is neither a count of inferences (e.g. 500) nor a period (e.g. 30m, 1h, 2d) \
+     of at most {MAX_PERIOD_DAYS}d"
+)]
 pub struct WindowSpecError(pub String);
 
 impl FromStr for WindowSpec {
@@ -37,7 +43,7 @@ impl FromStr for WindowSpec {
             "d" => Duration::try_days(n),
             _ => None,
         }
-        .filter(|d| *d > Duration::zero())
+        .filter(|d| *d > Duration::zero() && *d <= Duration::days(MAX_PERIOD_DAYS))
         .ok_or_else(bad)?;
         Ok(WindowSpec::Period(period))
     }
@@ -100,7 +106,10 @@ pub fn split_windows<T>(
             let mut end_time = now;
             let mut end = items.len();
             for _ in 0..count {
-                let start_time = end_time - period;
+                // Saturating: windows reaching before the calendar's start are just longer.
+                let start_time = end_time
+                    .checked_sub_signed(period)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
                 let start = items[..end].partition_point(|i| time(i) < start_time);
                 windows.push(&items[start..end]);
                 end = start;
@@ -121,7 +130,17 @@ mod tests {
         assert_eq!("500".parse(), Ok(WindowSpec::Count(500)));
         assert_eq!("30m".parse(), Ok(WindowSpec::Period(Duration::minutes(30))));
         assert_eq!("2d".parse(), Ok(WindowSpec::Period(Duration::days(2))));
-        for bad in ["0", "0h", "h", "1y", "-5", "", "1.5h"] {
+        for bad in [
+            "0",
+            "0h",
+            "h",
+            "1y",
+            "-5",
+            "",
+            "1.5h",
+            "100000000d",
+            "3651d",
+        ] {
             assert!(bad.parse::<WindowSpec>().is_err(), "{bad}");
         }
         assert_eq!(WindowSpec::Period(Duration::hours(3)).to_string(), "3h");
@@ -146,5 +165,10 @@ mod tests {
         );
         assert_eq!(w, [&items[4..7], &items[7..10]]);
         assert!(split_windows(&items, time, WindowSpec::Count(3), 0, now).is_empty());
+        // Forty windows of ten years each reach before the calendar: no overflow.
+        let decade = WindowSpec::Period(Duration::days(MAX_PERIOD_DAYS));
+        let w = split_windows(&items, time, decade, 40, now);
+        assert_eq!(w.len(), 40);
+        assert_eq!(w.last().unwrap().len(), 10);
     }
 }

@@ -1,4 +1,4 @@
-//! Files a user names on the command line (a CSV to import, a labels file), read bounded:
+//! Files a user names (a CSV to import, a labels file, a dashboard config), read bounded:
 //! only a regular file (a FIFO would block for good, a device could be endless) and at most
 //! a stated size (`/dev/zero` must not grow the process until it dies).
 
