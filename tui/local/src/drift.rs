@@ -209,16 +209,7 @@ pub fn drift(
         models: bucket.models_dir(),
     })?;
     let baseline = load_baseline(&model)?;
-    // Traffic since the version started serving (promoted, rolled back to), else since it
-    // was trained: earlier traffic was another model's.
-    let version = model
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let since = match crate::models::serving_since(bucket, &version) {
-        Some(t) => t,
-        None => model_created(&model)?,
-    };
+    let since = serving_start(bucket, &model)?;
     let (windows, unreadable) = judge_captures(bucket, endpoint, &baseline, since, options, now)?;
     Ok(LocalDrift {
         model,
@@ -249,6 +240,37 @@ pub fn judge_captures(
     let mut observer = Observer::new(|png: &[u8]| features_of(&RgbImage::decode_png(png).ok()?));
     let observed: Vec<_> = captured.iter().map(|c| observer.observe(c)).collect();
     Ok(judge(&observed, baseline, options, now))
+}
+
+/// Where the traffic of the served model in `dir` starts: when the version started serving
+/// (promoted, rolled back to), else when it was trained. Earlier traffic was another model's.
+fn serving_start(bucket: &LocalBucket, dir: &Path) -> Result<DateTime<Utc>, DriftError> {
+    let version = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match crate::models::serving_since(bucket, &version) {
+        Some(t) => Ok(t),
+        None => model_created(dir),
+    }
+}
+
+/// The newest `n` inferences of the served model captured for `endpoint`, with their
+/// inputs, oldest first: where a new process's guard picks the traffic up
+/// ([`crate::guard::GuardMonitor::resume`]). Empty when nothing serves or nothing is
+/// readable (the guard then starts from its own traffic).
+pub fn recent_traffic(
+    bucket: &LocalBucket,
+    endpoint: &str,
+    n: usize,
+) -> Vec<scones_workflow::capture::CapturedInference> {
+    let Ok(Some(model)) = serving_model_dir(bucket) else {
+        return Vec::new();
+    };
+    let Ok(since) = serving_start(bucket, &model) else {
+        return Vec::new();
+    };
+    read_captures(bucket, endpoint, since, Keep::Input, Some(n)).unwrap_or_default()
 }
 
 /// When the model in `dir` was trained.

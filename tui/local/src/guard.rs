@@ -171,6 +171,32 @@ struct Inner {
     checked: Instant,
 }
 
+impl Inner {
+    /// Adds an observation to the window (an image sent again is one observation of the
+    /// traffic, as in `scones drift`), dropping the oldest beyond [`WINDOW`].
+    fn push(&mut self, input: &[u8], scores: [f64; 2], time: DateTime<Utc>) {
+        let mut hasher = DefaultHasher::new();
+        input.hash(&mut hasher);
+        let hash = hasher.finish();
+        if !self.seen.insert(hash) {
+            return;
+        }
+        let features = scones_workflow::image::image_features(input);
+        self.window.push_back(Observation {
+            time,
+            scores: Some(scores),
+            image: Some(ObservedImage { hash, features }),
+        });
+        while self.window.len() > WINDOW {
+            if let Some(old) = self.window.pop_front()
+                && let Some(image) = old.image
+            {
+                self.seen.remove(&image.hash);
+            }
+        }
+    }
+}
+
 impl GuardMonitor {
     /// A monitor over the state in `file`, judging at `threshold`.
     pub fn new(file: GuardFile, threshold: f64) -> GuardMonitor {
@@ -257,6 +283,19 @@ impl GuardMonitor {
         Ok(state)
     }
 
+    /// Continues the served model's traffic from where earlier processes left it: `recent`
+    /// (its newest captured inferences, oldest first) fills the window without a judgement.
+    /// A process that starts during a shift (a new `scones run`) then judges the shift
+    /// within [`EVERY`] inferences instead of after a whole window of its own.
+    pub fn resume(&self, recent: &[scones_workflow::capture::CapturedInference]) {
+        let mut inner = self.lock();
+        for c in recent {
+            if let (Some(input), Some(scores)) = (&c.input, c.scores) {
+                inner.push(input, scores, c.time);
+            }
+        }
+    }
+
     /// One inference of the served model: its input bytes and scores.
     pub fn observe(&self, input: &[u8], scores: [f64; 2], now: DateTime<Utc>) {
         let judged = {
@@ -264,27 +303,9 @@ impl GuardMonitor {
             if inner.model.is_none() {
                 return;
             }
-            let mut hasher = DefaultHasher::new();
-            input.hash(&mut hasher);
-            let hash = hasher.finish();
             inner.since_judged += 1;
             inner.since_counted += 1;
-            // An image sent again is one observation of the traffic (as `scones drift`).
-            if inner.seen.insert(hash) {
-                let features = scones_workflow::image::image_features(input);
-                inner.window.push_back(Observation {
-                    time: now,
-                    scores: Some(scores),
-                    image: Some(ObservedImage { hash, features }),
-                });
-                while inner.window.len() > WINDOW {
-                    if let Some(old) = inner.window.pop_front()
-                        && let Some(image) = old.image
-                    {
-                        inner.seen.remove(&image.hash);
-                    }
-                }
-            }
+            inner.push(input, scores, now);
             if inner.since_judged < EVERY || inner.window.len() < WINDOW {
                 return;
             }

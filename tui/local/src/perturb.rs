@@ -1,10 +1,13 @@
-//! Traffic that drifts on purpose: `scones run --local --perturb KIND` sends transformed test
+//! Traffic that drifts on purpose: `scones run --local --perturb KIND` sends transformed
 //! images through the workflow so an operator sees what drift looks like (in `scones drift`
-//! and the dashboard) before it happens for real.
+//! and the dashboard), and rehearses what to do about it (the guard, review, retraining),
+//! before it happens for real.
 //!
-//! The transformed images are written into the bucket under `perturbed/<kind>/` (once; they
-//! are the same every time) and the executions read them from there like any other object:
-//! the whole workflow, data capture included, sees them.
+//! The transformed images are written into the bucket under `perturbed/<kind>/<split>/`
+//! (once; they are the same every time) and the executions read them from there like any
+//! other object: the whole workflow, data capture included, sees them. Traffic is made from
+//! `train/` by default (people may label it and a model may be retrained on it); a
+//! transformed copy of `test/` is for measuring a model on the shift, never for training.
 
 use std::path::Path;
 
@@ -27,15 +30,21 @@ pub enum Perturbation {
     Blur,
     /// Only the motorcycle test images: the mix of vehicles changed.
     OneClass,
+    /// Every channel at 1.8 times its value plus 40, clipped: a camera facing the sun, or
+    /// one whose exposure control broke. Unlike darken, noise and blur it makes the model
+    /// confidently wrong (it calls most images a bicycle above the threshold), so the
+    /// threshold alone lets the mistakes through: what the guard is for.
+    Overexpose,
 }
 
 impl Perturbation {
     /// All, in help order.
-    pub const ALL: [Perturbation; 4] = [
+    pub const ALL: [Perturbation; 5] = [
         Perturbation::Darken,
         Perturbation::Noise,
         Perturbation::Blur,
         Perturbation::OneClass,
+        Perturbation::Overexpose,
     ];
 
     /// The name on the command line and in keys.
@@ -45,6 +54,7 @@ impl Perturbation {
             Perturbation::Noise => "noise",
             Perturbation::Blur => "blur",
             Perturbation::OneClass => "one-class",
+            Perturbation::Overexpose => "overexpose",
         }
     }
 
@@ -82,34 +92,56 @@ impl Perturbation {
                 image::imageops::blur(&buffer, 1.2).into_raw()
             }
             Perturbation::OneClass => return None,
+            Perturbation::Overexpose => pixels
+                .iter()
+                .map(|&v| (f32::from(v) * 1.8 + 40.0).round().min(255.0) as u8)
+                .collect(),
         };
         RgbImage::from_rgb_bytes(&out)
     }
 }
 
 /// The keys the perturbed traffic draws from: for an image transformation, the transformed
-/// copy of every staged test image (written under `perturbed/<kind>/` if missing); for
-/// one-class, the test images labelled motorcycle.
-pub fn prepare(bucket: &LocalBucket, kind: Perturbation) -> Result<Vec<String>, StageError> {
-    let lst = bucket.root().join(format!("{}.lst", Split::Test.as_str()));
+/// copy of every staged image of `split` (written under `perturbed/<kind>/<split>/` if
+/// missing, never through a symbolic link); for one-class, the images of `split` labelled
+/// motorcycle.
+pub fn prepare(
+    bucket: &LocalBucket,
+    kind: Perturbation,
+    split: Split,
+) -> Result<Vec<String>, StageError> {
+    let lst = bucket.root().join(format!("{}.lst", split.as_str()));
     let entries = read_lst(&lst)?;
     if kind == Perturbation::OneClass {
         return Ok(entries
             .iter()
             .filter(|e| e.label == Class::Motorcycle)
-            .map(|e| format!("test/{}", e.path))
+            .map(|e| format!("{}/{}", split.as_str(), e.path))
             .collect());
     }
-    let dir = bucket.root().join("perturbed").join(kind.name());
-    std::fs::create_dir_all(&dir).map_err(|e| StageError::io(&dir, e))?;
+    let prefix = format!("perturbed/{}/{}", kind.name(), split.as_str());
+    let dir = bucket.root().join(&prefix);
+    crate::bucket::create_dir_within(bucket.root(), &dir).map_err(|e| StageError::io(&dir, e))?;
     let mut keys = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let target = dir.join(&entry.path);
-        if !target.is_file() {
-            let source = bucket.root().join("test").join(&entry.path);
-            write_perturbed(&source, &target, kind, i as u64)?;
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.is_file() => {}
+            // A link (or anything else) where the image goes: refused, never written through.
+            Ok(_) => {
+                return Err(StageError::io(
+                    &target,
+                    std::io::Error::other(
+                        "not a regular file: scones writes nothing through links",
+                    ),
+                ));
+            }
+            Err(_) => {
+                let source = bucket.root().join(split.as_str()).join(&entry.path);
+                write_perturbed(&source, &target, kind, i as u64)?;
+            }
         }
-        keys.push(format!("perturbed/{}/{}", kind.name(), entry.path));
+        keys.push(format!("{prefix}/{}", entry.path));
     }
     Ok(keys)
 }
@@ -130,9 +162,6 @@ fn write_perturbed(
         return Ok(());
     };
     let png = changed.encode_png().map_err(|e| corrupt(e.to_string()))?;
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| StageError::io(parent, e))?;
-    }
     // Written whole, then renamed: a run that is interrupted leaves no half image.
     let tmp = target.with_extension("png.tmp");
     std::fs::write(&tmp, png).map_err(|e| StageError::io(&tmp, e))?;
@@ -174,6 +203,10 @@ mod tests {
             Perturbation::Noise.apply(&flat, 7).map(|i| *i.as_bytes()),
             "the same image every time"
         );
+        let bright = features(&Perturbation::Overexpose.apply(&image, 0).unwrap());
+        // 90 -> 202 and 170 -> 255 (clipped): brighter, and the clipping flattens contrast.
+        assert!(bright.get(Feature::Brightness) > before.get(Feature::Brightness) * 1.6);
+        assert!(bright.get(Feature::Contrast) < before.get(Feature::Contrast));
         assert!(Perturbation::OneClass.apply(&image, 0).is_none());
         for p in Perturbation::ALL {
             assert_eq!(Perturbation::parse(p.name()), Some(p));

@@ -101,6 +101,20 @@ fn resolve(bucket: &LocalBucket, name: &str) -> Result<String, PromoteError> {
     })
 }
 
+/// The version `name` stands for (`latest` too, or the served one with `None`) and its
+/// model: what `scones eval --model` scores.
+pub fn load_version(
+    bucket: &LocalBucket,
+    name: Option<&str>,
+) -> Result<(String, TrainedModel), PromoteError> {
+    let version = match name {
+        Some(name) => resolve(bucket, name)?,
+        None => models::serving(bucket)?.ok_or(PromoteError::NothingServes)?,
+    };
+    let model = load(bucket, &version)?;
+    Ok((version, model))
+}
+
 fn load(bucket: &LocalBucket, version: &str) -> Result<TrainedModel, PromoteError> {
     TrainedModel::load(&bucket.models_dir().join(version)).map_err(|e| PromoteError::Unusable {
         version: version.to_owned(),

@@ -197,6 +197,12 @@ impl LocalStack {
         let mut endpoint = LocalEndpoint::serving_version(&options.endpoint_name, served)
             .with_metrics(writer.clone())
             .with_guard(guard.clone());
+        guard.resume(&crate::drift::recent_traffic(
+            &bucket,
+            &options.endpoint_name,
+            // Images repeat in traffic: enough inferences for a window of distinct ones.
+            4 * crate::guard::WINDOW,
+        ));
         if follow {
             endpoint = endpoint.follow((*bucket).clone());
         }

@@ -88,7 +88,7 @@ async fn the_guard_holds_decisions_on_drift_and_never_on_unshifted_traffic() {
 
     // Darkened traffic: the guard holds within 150 inferences, and from then on confident
     // decisions fail with DriftHold.
-    let pool = Arc::new(prepare(&home.bucket(), Perturbation::Darken).unwrap());
+    let pool = Arc::new(prepare(&home.bucket(), Perturbation::Darken, Split::Train).unwrap());
     let mut order = Vec::new();
     support::run_keys(&home, &stack, Keys::RandomFrom(pool.clone(), 400), 1, |r| {
         order.push((r.status, r.error.clone()));
@@ -225,12 +225,13 @@ fn retraining_uses_reviewed_images_and_promotion_goes_through_the_gate() {
     assert!(first.serving);
 
     // People label darkened copies of train/ images, and some test/ images.
-    let keys = prepare(&bucket, Perturbation::Darken).unwrap();
+    let keys = prepare(&bucket, Perturbation::Darken, Split::Train).unwrap();
     let store = LabelStore::new(&bucket);
+    let train = load_staged(&bucket, Split::Train).unwrap();
     let test = load_staged(&bucket, Split::Test).unwrap();
     let mut expect_train = 0;
     for (i, key) in keys.iter().enumerate() {
-        let class = test[i].label;
+        let class = train[i].label;
         store
             .append(
                 &NewLabel {

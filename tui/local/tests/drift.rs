@@ -91,7 +91,7 @@ async fn unperturbed_traffic_is_ok_and_every_perturbation_is_an_alert() {
         (Perturbation::Blur, Statistic::Input(Feature::Sharpness)),
         (Perturbation::OneClass, Statistic::PredictedClass),
     ] {
-        let pool = Arc::new(prepare(&home.bucket(), kind).unwrap());
+        let pool = Arc::new(prepare(&home.bucket(), kind, Split::Test).unwrap());
         support::run_keys(&home, &stack, Keys::RandomFrom(pool, 200), 16, |_| {}).await;
         stack.flush().await.unwrap();
         let (windows, _) = judge(1);

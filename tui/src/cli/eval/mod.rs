@@ -8,7 +8,6 @@
 mod predictions;
 mod report;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,6 +19,7 @@ pub use report::EvalReport;
 
 use super::aws_stack::AwsStackArgs;
 use super::{BackendArgs, GlobalArgs};
+use crate::cli::output::outln;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -55,6 +55,14 @@ pub struct DataArgs {
     /// Which split to score.
     #[arg(long, default_value = "test", value_parser = ["train", "test"])]
     pub split: String,
+    /// Score the images transformed as `scones run --perturb KIND` transforms traffic (in
+    /// memory; nothing is written): how the model does under that shift. Local.
+    #[arg(long, value_name = "KIND", value_parser = crate::cli::run::perturbation)]
+    pub perturb: Option<scones_local::perturb::Perturbation>,
+    /// Score this model version (`scones models` lists them; `latest` for the newest that
+    /// does not serve) instead of the served one. Local.
+    #[arg(long = "model", value_name = "VERSION")]
+    pub model_version: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -73,14 +81,12 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
         args.threshold,
     )?;
     let report = EvalReport::of(&scored);
-    let mut out = std::io::stdout().lock();
+    // Through outln!: a closed pipe ends quietly (141), a full disk says "cannot write to stdout".
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        writeln!(out, "{report}")?;
+        outln!("{report}")?;
     }
-    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -94,7 +100,6 @@ impl super::control::OnBackend for Production {
         self,
         backend: std::sync::Arc<B>,
     ) -> anyhow::Result<ExitCode> {
-        use crate::cli::output::outln;
         let labels = backend.labels().await?;
         let versions = scones_workflow::review::production_quality(&labels);
         if self.json {

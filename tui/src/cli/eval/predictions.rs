@@ -67,9 +67,12 @@ pub fn score(
 ) -> anyhow::Result<Scored> {
     if backend.aws {
         anyhow::ensure!(
-            data.images.is_none() && data.split == "test",
-            "--images/--labels/--split are local: on AWS the labelled set is the bucket's \
-             test.lst"
+            data.images.is_none()
+                && data.split == "test"
+                && data.perturb.is_none()
+                && data.model_version.is_none(),
+            "--images/--labels/--split/--perturb/--model are local: on AWS the labelled set is \
+             the bucket's test.lst and the endpoint's model answers"
         );
         return score_aws(backend, stack, threshold);
     }
@@ -83,13 +86,15 @@ fn score_local(
 ) -> anyhow::Result<Scored> {
     let home = Home::locate(global.home.as_deref())?;
     let bucket = home.bucket();
-    let model_dir = training::serving_model_dir(&bucket)?.ok_or_else(|| {
-        anyhow::anyhow!(
+    if training::serving_model_dir(&bucket)?.is_none() {
+        anyhow::bail!(
             "no trained model in {}: train one with `scones train --local`",
             home.root().display()
-        )
-    })?;
-    let model = training::load_serving(&bucket)?;
+        );
+    }
+    let (version, model) =
+        scones_local::promotion::load_version(&bucket, data.model_version.as_deref())?;
+    let model_dir = bucket.models_dir().join(&version);
     let mut synthetic = false;
     let (images, source) = match (&data.images, &data.labels) {
         (Some(dir), Some(labels)) => {
@@ -121,6 +126,17 @@ fn score_local(
         }
     };
     anyhow::ensure!(!images.is_empty(), "no images in the {} split", data.split);
+    let (images, source) = match data.perturb {
+        None => (images, source),
+        Some(kind) => (
+            perturbed(kind, images),
+            format!("{source}, perturbed: {}", kind.name()),
+        ),
+    };
+    anyhow::ensure!(
+        !images.is_empty(),
+        "no images left after --perturb selected them"
+    );
     let classifier = model.classifier();
     let predictions = images
         .iter()
@@ -152,6 +168,26 @@ fn score_local(
         threshold: home.settings()?.threshold(threshold).value(),
         synthetic,
     })
+}
+
+/// `images` as the perturbation `kind` shows them: transformed (seeded by position, as
+/// traffic is), or for one-class only the motorcycles.
+fn perturbed(
+    kind: scones_local::perturb::Perturbation,
+    images: Vec<scones_model::LabeledImage>,
+) -> Vec<scones_model::LabeledImage> {
+    use scones_local::perturb::Perturbation;
+    images
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, mut example)| {
+            if kind == Perturbation::OneClass {
+                return (example.label == scones_model::Class::Motorcycle).then_some(example);
+            }
+            example.image = kind.apply(&example.image, i as u64)?;
+            Some(example)
+        })
+        .collect()
 }
 
 fn display_path(path: &Path) -> String {

@@ -57,15 +57,29 @@ pub struct RunArgs {
     /// Do not write endpoint data capture (local; on AWS capture is the endpoint's).
     #[arg(long)]
     pub no_capture: bool,
-    /// Send drifted traffic (local, with --random): `darken` (a camera at dusk), `noise` (a
-    /// cheap sensor), `blur` (a dirty lens), or `one-class` (only motorcycles). The
-    /// transformed images are written under perturbed/ in the bucket; `scones drift` and the
-    /// dashboard show what the drift looks like.
-    #[arg(long, value_name = "KIND", requires = "random", value_parser = perturbation)]
+    /// Send drifted traffic (local, with --random, not with --key): `darken` (a camera at
+    /// dusk), `noise` (a cheap sensor), `blur` (a dirty lens), `one-class` (only
+    /// motorcycles) or `overexpose` (a camera facing the sun: the model is confidently
+    /// wrong, what the guard is for). The transformed images are
+    /// written under perturbed/ in the bucket; `scones drift`, the guard and the dashboard
+    /// see what the drift looks like.
+    #[arg(
+        long,
+        value_name = "KIND",
+        requires = "random",
+        conflicts_with = "key",
+        value_parser = perturbation
+    )]
     pub perturb: Option<Perturbation>,
+    /// Which split --perturb transforms: train (the default: images people may then label
+    /// and a model may be retrained on) or test (to measure a model on the shift; never
+    /// train on it).
+    #[arg(long, value_name = "SPLIT", requires = "perturb", default_value = "train", value_parser = ["train", "test"])]
+    pub perturb_from: String,
 }
 
-fn perturbation(name: &str) -> Result<Perturbation, String> {
+/// `--perturb KIND`: a known perturbation, or the list of them.
+pub(crate) fn perturbation(name: &str) -> Result<Perturbation, String> {
     Perturbation::parse(name).ok_or_else(|| {
         let names: Vec<&str> = Perturbation::ALL.iter().map(|p| p.name()).collect();
         format!("unknown perturbation {name:?}: one of {}", names.join(", "))
@@ -128,8 +142,16 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             local.stack(scones_workflow::port::Operation::StartExecution)?;
             let pool = match args.perturb {
                 Some(kind) => Some(Arc::new(
-                    scones_local::perturb::prepare(&home.bucket(), kind)
-                        .with_context(|| format!("cannot prepare the {} images", kind.name()))?,
+                    scones_local::perturb::prepare(
+                        &home.bucket(),
+                        kind,
+                        if args.perturb_from == "test" {
+                            scones_local::stage::Split::Test
+                        } else {
+                            scones_local::stage::Split::Train
+                        },
+                    )
+                    .with_context(|| format!("cannot prepare the {} images", kind.name()))?,
                 )),
                 None => None,
             };
