@@ -373,3 +373,62 @@ async fn a_switch_under_a_burst_fails_nothing() {
         assert!((r.scores.unwrap()[0] - expected).abs() < 1e-6, "{r:?}");
     }
 }
+
+/// A new process (a new `scones run`) takes the traffic up where the last one left it: the
+/// guard's window starts from the served version's newest captured inferences, so a shift
+/// already under way is judged within one judgement, not after a whole window of the new
+/// process's own traffic (the rehearsal held after 220 shifted inferences without this).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_process_judges_a_shift_where_the_last_one_left_it() {
+    use scones_local::guard::{EVERY, WINDOW};
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::at(tmp.path()).unwrap();
+    let bucket = home.bucket();
+    let source = Source::Synthetic {
+        spec: SyntheticSpec {
+            train_per_class: 300,
+            test_per_class: 150,
+            seed: 8,
+        },
+        reason: "control test".into(),
+    };
+    stage::stage(&bucket, &source, &NoProgress).unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        width: 4,
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    train_staged(&bucket, &config, &TrainOptions::default(), |_| {}).unwrap();
+    let darkened = Arc::new(prepare(&bucket, Perturbation::Darken, Split::Train).unwrap());
+    let options = StackOptions::default();
+    {
+        // The first process: a full window of unshifted traffic, then the shift begins
+        // (fewer inferences than a judgement takes, so this process does not trip).
+        let stack = LocalStack::open(&home, &options).unwrap();
+        support::run_keys(&home, &stack, Keys::Random(2 * WINDOW as u64), 8, |_| {}).await;
+        support::run_keys(
+            &home,
+            &stack,
+            Keys::RandomFrom(darkened.clone(), (EVERY - 5) as u64),
+            1,
+            |_| {},
+        )
+        .await;
+        assert!(stack.guard().state().hold.is_none());
+    }
+    // The second process: within two judgements of its own it holds.
+    let stack = LocalStack::open(&home, &options).unwrap();
+    support::run_keys(
+        &home,
+        &stack,
+        Keys::RandomFrom(darkened, 2 * EVERY as u64),
+        1,
+        |_| {},
+    )
+    .await;
+    // (This tiny model is unsure of everything, so no decision is left to hold: the state
+    // is what says the guard tripped.)
+    let state = stack.guard().state();
+    assert!(state.hold.is_some(), "{state:?}");
+}
