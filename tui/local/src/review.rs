@@ -51,6 +51,8 @@ pub fn who() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        // No login variables (a container, cron): the account the process runs as.
+        .or_else(|| whoami::fallible::username().ok())
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -270,6 +270,17 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// At most `max` characters, keeping the end (where names differ), with `…` when cut.
+pub fn truncate_left(s: &str, max: usize) -> String {
+    let count = s.chars().count();
+    if count <= max {
+        return s.to_owned();
+    }
+    let mut out = String::from("…");
+    out.extend(s.chars().skip(count + 1 - max.max(1)));
+    out
+}
+
 /// "loading…" in a panel whose data has not arrived, or, when its feed has never answered and
 /// failed, the error itself and what to check.
 pub fn draw_loading(frame: &mut Frame, area: Rect, shared: &Shared, feed: &str) {
@@ -306,6 +317,16 @@ pub fn unavailable_hint(shared: &Shared) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn truncating_from_the_left_keeps_the_end() {
+        assert_eq!(
+            truncate_left("20261206T222927.063Z-9bdcf10d", 12),
+            "…3Z-9bdcf10d"
+        );
+        assert_eq!(truncate_left("short", 12), "short");
+        assert_eq!(truncate_left("abc", 1), "…");
+    }
 
     #[test]
     fn formats() {

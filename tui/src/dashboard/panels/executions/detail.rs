@@ -317,7 +317,8 @@ pub fn image_rows(area: Rect, shared: &Shared) -> u16 {
     }
 }
 
-/// `predicted motorcycle 0.982 · label motorcycle · right`, or what is not known yet.
+/// `predicted motorcycle 0.982 · label motorcycle · right · model <version>`, or what is
+/// not known yet.
 fn truth_spans(s: &ExecutionSummary, theme: &crate::dashboard::theme::Theme) -> Line<'static> {
     let mut spans = Vec::new();
     match s.scores {
@@ -340,6 +341,11 @@ fn truth_spans(s: &ExecutionSummary, theme: &crate::dashboard::theme::Theme) -> 
     if s.label.is_some() && !truth.sentence().is_empty() {
         spans.push(Span::styled(" · ", theme.dim));
         spans.push(Span::styled(truth.sentence(), truth.style(theme)));
+    }
+    // Last: the verdict matters more where the line is cut.
+    if let Some(model) = &s.model {
+        spans.push(Span::styled(" · model ", theme.dim));
+        spans.push(Span::styled(model.clone(), theme.text));
     }
     Line::from(spans)
 }

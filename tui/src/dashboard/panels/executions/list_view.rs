@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use crate::dashboard::components::{
-    fmt_duration, fmt_start, truncate, unavailable_hint, visible_offset,
+    fmt_duration, fmt_start, truncate, truncate_left, unavailable_hint, visible_offset,
 };
 use crate::dashboard::keymap::KeyAction;
 use crate::dashboard::list::Truth;
@@ -24,6 +24,8 @@ pub struct Columns {
     pub key: u16,
     /// Start time (8: time only; 14: date and time).
     pub start: u16,
+    /// The model version that classified it (0: not shown, below 150 columns).
+    pub model: u16,
 }
 
 /// The key gets most of the room (it says which image), then the name; the error takes
@@ -37,6 +39,8 @@ pub fn columns(width: u16) -> Columns {
         key: (room * 64 / 100).clamp(12, 32),
         name: (room * 18 / 100).clamp(6, 36),
         start,
+        // A local version name (`20261206T222927.063Z-9bdcf10d`) whole, when there is room.
+        model: if inner >= 148 { 29 } else { 0 },
     }
 }
 
@@ -81,20 +85,24 @@ pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared, focused: bool) {
         Line::from(spans)
     };
     let cols = columns(area.width);
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(9),
         Constraint::Length(cols.name),
         Constraint::Length(cols.key),
         Constraint::Length(TRUTH_WIDTH),
         Constraint::Length(cols.start),
         Constraint::Length(6),
-        Constraint::Fill(1),
     ];
+    if cols.model > 0 {
+        widths.push(Constraint::Length(cols.model));
+    }
+    widths.push(Constraint::Fill(1));
     let (name_w, key_w) = (usize::from(cols.name), usize::from(cols.key));
+    let model_w = usize::from(cols.model);
     let error_w = usize::from(
         area.width
-            .saturating_sub(2 + 9 + TRUTH_WIDTH + 6 + 6)
-            .saturating_sub(cols.name + cols.key + cols.start),
+            .saturating_sub(2 + 9 + TRUTH_WIDTH + 6 + 6 + u16::from(cols.model > 0))
+            .saturating_sub(cols.name + cols.key + cols.start + cols.model),
     );
     let wide = cols.start > 8;
     let rows = (offset..(offset + height).min(state.view_len())).filter_map(|pos| {
@@ -109,24 +117,35 @@ pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared, focused: bool) {
             (Some(err), _) => err.clone(),
             _ => String::new(),
         };
-        Some(
-            Row::new(vec![
-                Cell::from(Span::styled(e.status.as_str(), theme.status(e.status))),
-                Cell::from(display_name(&e.name, name_w)),
-                Cell::from(truncate(e.s3_key.as_deref().unwrap_or("-"), key_w)),
-                {
-                    let truth = Truth::of(e);
-                    Cell::from(Span::styled(truth.text(), truth.style(theme)))
-                },
-                Cell::from(fmt_start(e.start, shared.now, shared.tz, wide)),
-                Cell::from(fmt_duration(e.duration(shared.now))),
-                Cell::from(Span::styled(truncate(&error, error_w), theme.bad)),
-            ])
-            .style(style),
-        )
+        let mut cells = vec![
+            Cell::from(Span::styled(e.status.as_str(), theme.status(e.status))),
+            Cell::from(display_name(&e.name, name_w)),
+            Cell::from(truncate(e.s3_key.as_deref().unwrap_or("-"), key_w)),
+            {
+                let truth = Truth::of(e);
+                Cell::from(Span::styled(truth.text(), truth.style(theme)))
+            },
+            Cell::from(fmt_start(e.start, shared.now, shared.tz, wide)),
+            Cell::from(fmt_duration(e.duration(shared.now))),
+        ];
+        if model_w > 0 {
+            cells.push(Cell::from(Span::styled(
+                truncate_left(e.model.as_deref().unwrap_or("-"), model_w),
+                theme.dim,
+            )));
+        }
+        cells.push(Cell::from(Span::styled(
+            truncate(&error, error_w),
+            theme.bad,
+        )));
+        Some(Row::new(cells).style(style))
     });
-    let header =
-        Row::new(["STATUS", "NAME", "S3 KEY", "TRUTH", "START", "DUR", "ERROR"]).style(theme.dim);
+    let mut titles = vec!["STATUS", "NAME", "S3 KEY", "TRUTH", "START", "DUR"];
+    if model_w > 0 {
+        titles.push("MODEL");
+    }
+    titles.push("ERROR");
+    let header = Row::new(titles).style(theme.dim);
     let empty = state.total() == 0;
     let block = Block::default()
         .borders(Borders::ALL)
@@ -205,6 +224,12 @@ mod tests {
     #[test]
     fn a_cifar_test_key_fits_whole_at_80_columns() {
         assert!(usize::from(columns(80).key) >= "test/motorcycle_s_001234.png".len());
+        // The model version shows whole where there is room, and not at all where not.
+        assert_eq!(columns(80).model, 0);
+        assert_eq!(
+            usize::from(columns(200).model),
+            "20261206T222927.063Z-9bdcf10d".len()
+        );
     }
 
     #[test]
