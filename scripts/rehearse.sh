@@ -13,6 +13,8 @@
 #   5. the rest of the queue labelled and a retrain; `scones models` compares and
 #      `scones promote latest` runs the gate
 #   6. shifted traffic again: drift against the new version's baseline, the guard releasing
+#   7. a promotion and a rollback during a running burst of executions: failures other
+#      than LowConfidence/DriftHold, and how long after each command the endpoint switched
 #
 #   scripts/rehearse.sh                       # a fresh home in a temporary directory
 #   SCONES_REHEARSAL_HOME=/tmp/r PERTURB=overexpose LABEL_STEPS="100 200 300" scripts/rehearse.sh
@@ -128,4 +130,31 @@ scones run --local --random 800 --perturb "$kind" --quiet | tail -n 1 || true
 scones drift --windows 1 | tail -n 1 || true
 scones guard | tail -n 2
 scones eval --local --production
+
+log "7. a promotion and a rollback during a running burst (3000 executions, one at a time, ~4 s)"
+scones run --local --random 3000 --concurrency 1 >"$home/burst.tsv" 2>&1 &
+burst=$!
+sleep 0.5
+scones promote "$first" --force | tail -n 1
+sleep 0.5
+/usr/bin/time -f "rollback command: %e s wall" "$bin" --home "$home" rollback | tail -n 1
+wait "$burst" || true
+py '
+import datetime, json, sqlite3, sys
+home = sys.argv[1]
+lines = [l.rstrip("\n").split("\t") for l in open(home + "/burst.tsv") if l.count("\t") >= 5]
+switch = [l for l in lines if l[2] not in ("-", "LowConfidence", "DriftHold")]
+print(f"burst: {len(lines)} executions, {len(switch)} failed for another reason than LowConfidence/DriftHold (goal 0)")
+history = [json.loads(l) for l in open(home + "/bucket/models/history.jsonl")][-2:]
+db = sqlite3.connect(home + "/scones.sqlite3")
+ms = lambda t: datetime.datetime.fromisoformat(t[:26] + "+00:00").timestamp() * 1000
+for h, after in zip(history, history[1:] + [None]):
+    at, until = ms(h["at"]), ms(after["at"]) if after else float("inf")
+    first = db.execute("SELECT min(start_ms) FROM executions WHERE model = ? AND start_ms >= ?", (h["to"], at)).fetchone()[0]
+    last = db.execute("SELECT max(start_ms) FROM executions WHERE model = ? AND start_ms >= ? AND start_ms < ?", (h["from"], at, until)).fetchone()[0]
+    if first is None or last is None:
+        print(h["action"], ": no execution after it")
+    else:
+        print("%s: first execution on %s %.0f ms after the command, last on the version before %.0f ms after" % (h["action"], h["to"], first - at, last - at))
+' "$home"
 echo "load after: $(uptime)"

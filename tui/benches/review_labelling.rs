@@ -72,15 +72,30 @@ fn main() {
         runtime.block_on(
             d.run_until(Duration::from_secs(30), Duration::from_millis(1), |app| {
                 app.panel::<ReviewPanel>()
-                    .is_some_and(|p| p.items.len() > PRESSES)
+                    .and_then(|p| p.queue.as_ref())
+                    .is_some_and(|q| q.waiting > PRESSES as u64)
             }),
         );
-    assert!(queued, "the queue loaded with more than {PRESSES} images");
+    assert!(queued, "more than {PRESSES} images waiting");
 
     let mut times = Vec::with_capacity(PRESSES);
     for _ in 0..PRESSES {
-        // At a person's pace the images ahead are fetched before the next press.
-        runtime.block_on(d.settle(Duration::from_secs(10)));
+        // At a person's pace the next page of the queue is listed and the images ahead are
+        // fetched before the next press (untimed).
+        let ready = runtime.block_on(d.run_until(
+            Duration::from_secs(30),
+            Duration::from_millis(2),
+            |app| {
+                let panel = app.panel::<ReviewPanel>().unwrap();
+                panel.items.get(1).is_some_and(|next| {
+                    matches!(
+                        app.shared.images.get(&next.key),
+                        Some(scones::dashboard::components::image::Entry::Ready(_))
+                    )
+                })
+            },
+        ));
+        assert!(ready, "the next image was fetched ahead");
         let next = d.app().panel::<ReviewPanel>().unwrap().items[1].key.clone();
         let started = Instant::now();
         d.press(KeyCode::Char('b'));
