@@ -191,6 +191,35 @@ async fn quality_view() {
     }
 }
 
+/// With reviewed labels the production box takes rows from the curve; on a short terminal
+/// the curve is left out rather than drawn with its axis labels on top of each other
+/// ("100%%" was seen in a 100x30 terminal).
+#[tokio::test]
+async fn quality_with_production_labels_on_a_short_terminal() {
+    use scones_workflow::port::Backend;
+    use scones_workflow::review::{NewLabel, ReviewReason, Verdict};
+    let backend = FixtureBackend::new(executions());
+    backend
+        .label(NewLabel {
+            key: "test/bicycle_s_000513.png".into(),
+            label: Verdict::Bicycle,
+            reason: ReviewReason::Audit,
+            model: Some("v1".into()),
+            scores: Some([0.97, 0.03]),
+            execution: None,
+        })
+        .await
+        .unwrap();
+    for (w, h) in [(100, 30), (80, 24), (160, 48)] {
+        let mut d = dashboard_with(backend.clone(), w, h, false).await;
+        d.press(KeyCode::Char('6'));
+        settle(&mut d).await;
+        let screen = d.screen();
+        assert!(screen.contains("Production"), "{w}x{h}: {screen}");
+        assert!(!screen.contains("%%"), "{w}x{h}: {screen}");
+    }
+}
+
 /// Drift: the newest window's dark images are an ALERT on brightness, said in the table,
 /// its trend and the header (from any tab); the selected statistic's distributions below.
 #[tokio::test]

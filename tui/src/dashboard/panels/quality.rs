@@ -370,7 +370,15 @@ fn fact(
 
 /// Accuracy of the accepted against coverage for thresholds 0.50..0.99: moving right
 /// accepts more and (usually) lets more errors through. The threshold in force is marked.
+/// Rows a chart needs to say anything: its title, two axis labels apart, the x axis.
+const MIN_CHART_ROWS: u16 = 5;
+
 fn draw_curve(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at: &Decisions) {
+    // Squeezed below that (a short terminal with the production box open) its labels
+    // overlap ("85.0%" under "100%" read "100%%"): the table above says it all.
+    if area.height < MIN_CHART_ROWS {
+        return;
+    }
     let theme = &shared.theme;
     let curve: Vec<(f64, f64)> = risk_coverage(&s.labelled, table_thresholds())
         .iter()
