@@ -119,16 +119,7 @@ impl Panel for LowConfidencePanel {
             Action::PageUp => self.move_by(-(height as i64), height),
             Action::PageDown => self.move_by(height as i64, height),
             Action::Open => match self.selected().and_then(|f| f.execution.clone()) {
-                Some(id) => {
-                    let now = shared.now;
-                    if !shared.executions.select_id(&id) {
-                        shared.executions.set_filter(String::new(), now);
-                        shared.executions.select_id(&id);
-                    }
-                    let h = executions::list_height(shared.size);
-                    shared.executions.keep_visible(h);
-                    shared.outbox.go = Some((executions::VIEW, Some(Action::Open)));
-                }
+                Some(id) => executions::open_execution(shared, &id),
                 None => shared.toast_info("this failure is not linked to an execution"),
             },
             _ => return Handled::No,

@@ -188,16 +188,7 @@ impl Panel for ReviewPanel {
             Action::PageUp => self.move_by(-10),
             Action::PageDown => self.move_by(10),
             Action::Open => match self.current().and_then(|i| i.execution.clone()) {
-                Some(id) => {
-                    let now = shared.now;
-                    if !shared.executions.select_id(&id) {
-                        shared.executions.set_filter(String::new(), now);
-                        shared.executions.select_id(&id);
-                    }
-                    let h = executions::list_height(shared.size);
-                    shared.executions.keep_visible(h);
-                    shared.outbox.go = Some((executions::VIEW, Some(Action::Open)));
-                }
+                Some(id) => executions::open_execution(shared, &id),
                 None => shared.toast_info("this image is not linked to an execution"),
             },
             _ => return Handled::No,

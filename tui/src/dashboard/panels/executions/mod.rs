@@ -90,6 +90,19 @@ pub fn layout(body: Rect, size: Rect, detail_open: bool) -> Layout3 {
     }
 }
 
+/// Shows execution `id` in the Executions tab, opened (from a row of another tab that
+/// names it). The list's filter is cleared when it hides it.
+pub fn open_execution(shared: &mut Shared, id: &ExecutionId) {
+    let now = shared.now;
+    if !shared.executions.select_id(id) {
+        shared.executions.set_filter(String::new(), now);
+        shared.executions.select_id(id);
+    }
+    let h = list_height(shared.size);
+    shared.executions.keep_visible(h);
+    shared.outbox.go = Some((VIEW, Some(Action::Open)));
+}
+
 /// Rows of the list in a terminal of `size` (as the list is drawn with the detail closed,
 /// also while another tab hides it, so its scroll position stays right).
 pub fn list_height(size: Rect) -> usize {
