@@ -268,3 +268,55 @@ pub fn queue(
         unreadable,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scones_workflow::review::{NewLabel, ReviewReason, Verdict};
+
+    /// A queue of 100,000 images: every key once (its newest execution), the answered ones
+    /// out, the oldest first, at most the limit listed while the count covers all.
+    #[test]
+    fn a_queue_of_a_hundred_thousand_images() {
+        let t0 = chrono::Utc::now() - chrono::Duration::days(1);
+        let row = |i: i64, key: String| ExecutionRow {
+            id: i,
+            arn: format!("arn:aws:states:local:0:execution:scones:e{i}"),
+            name: format!("e{i}"),
+            status: scones_workflow::ExecutionStatus::Failed,
+            s3_key: Some(key),
+            error: Some("LowConfidence".into()),
+            cause: None,
+            scores: Some([0.6, 0.4]),
+            start: t0 + chrono::Duration::milliseconds(i),
+            stop: None,
+            change_seq: i as u64,
+            model: Some("v1".into()),
+            review: Some(ReviewReason::LowConfidence),
+        };
+        let mut rows: Vec<ExecutionRow> = (0..100_000)
+            .map(|i| row(i, format!("train/img_{i:06}.png")))
+            .collect();
+        // The same image sent again later: one item, its newest execution.
+        rows.push(row(100_000, "train/img_000000.png".into()));
+        let mut labels = Labels::default();
+        labels.extend((1..=10).map(|i| {
+            NewLabel {
+                key: format!("train/img_{i:06}.png"),
+                label: Verdict::Bicycle,
+                reason: ReviewReason::LowConfidence,
+                model: None,
+                scores: None,
+                execution: None,
+            }
+            .record("a", t0)
+        }));
+        let q = queue(&rows, &labels, 0, 50, chrono::Utc::now());
+        assert_eq!(q.waiting, 100_000 - 10);
+        assert_eq!(q.items.len(), 50);
+        assert_eq!(q.answered, 10);
+        // img_000000's newest execution is the last one: it queues last, not first.
+        assert_eq!(q.items[0].key, "train/img_000011.png");
+        assert!(q.items.iter().all(|i| i.key != "train/img_000000.png"));
+    }
+}
