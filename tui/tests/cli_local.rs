@@ -846,6 +846,14 @@ fn careless_input_second_pass() {
         let stderr = no_panic(&out);
         assert!(!out.status.success(), "{args:?}: {stderr}");
     }
+    // --perturb is for --random: with --key it would send the key unperturbed.
+    let out = scones(&fresh)
+        .args(["run", "--key", "test/a.png", "--perturb", "darken"])
+        .output()
+        .unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!fresh.exists());
     // An empty SCONES_HOME means unset, as it does to a shell user.
     let xdg = tmp.path().join("xdg");
     let out = Command::cargo_bin("scones")

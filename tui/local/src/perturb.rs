@@ -212,4 +212,30 @@ mod tests {
             assert_eq!(Perturbation::parse(p.name()), Some(p));
         }
     }
+
+    /// Nothing is written through a link: a `perturbed` folder linked outside the home is
+    /// refused, and nothing appears behind it (issue 27).
+    #[test]
+    fn perturbed_images_are_never_written_through_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bucket = LocalBucket::new(tmp.path().join("bucket"));
+        let source = crate::stage::Source::Synthetic {
+            spec: crate::stage::SyntheticSpec {
+                train_per_class: 2,
+                test_per_class: 2,
+                seed: 1,
+            },
+            reason: "perturb test".into(),
+        };
+        crate::stage::stage(&bucket, &source, &crate::NoProgress).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), bucket.root().join("perturbed")).unwrap();
+        assert!(prepare(&bucket, Perturbation::Blur, Split::Train).is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        // Without the link, the copies are made inside the bucket.
+        std::fs::remove_file(bucket.root().join("perturbed")).unwrap();
+        let keys = prepare(&bucket, Perturbation::Blur, Split::Train).unwrap();
+        assert_eq!(keys.len(), 4);
+        assert!(keys.iter().all(|k| k.starts_with("perturbed/blur/train/")));
+    }
 }
