@@ -380,11 +380,8 @@ async fn start_random_starts_executions_on_test_keys() {
         assert_eq!(input["s3_bucket"], json!(stack.bucket), "{input}");
         let key = input["s3_key"].as_str().unwrap();
         assert!(TEST_KEYS.contains(&key), "{key}");
-        // The input is the workflow's record, nothing filled in yet.
-        assert_eq!(
-            *input,
-            ImageRecord::for_object(&stack.bucket, key).to_value()
-        );
+        // The input is the documented execution input: the bucket and the key, nothing else.
+        assert_eq!(*input, ImageRecord::execution_input(&stack.bucket, key));
         assert_eq!(stack.wait_final(id.as_str()).await, "SUCCEEDED");
     }
     // The test keys were listed once and are reused.

@@ -43,8 +43,15 @@ pub struct ImageRecord {
 }
 
 impl ImageRecord {
-    /// The state machine input for one image: `{"s3_bucket": .., "s3_key": ..}` plus the two
-    /// empty fields, so every consumer sees the same shape.
+    /// The state machine input for one image, as the README documents it and a person types
+    /// it in the console: `{"s3_bucket": .., "s3_key": ..}`. Both backends start executions
+    /// with it; the Lambdas read it as [`ImageRecord::for_object`].
+    pub fn execution_input(bucket: &str, key: &str) -> Value {
+        serde_json::json!({"s3_bucket": bucket, "s3_key": key})
+    }
+
+    /// The record of one image before any state ran: the bucket and key, the other fields
+    /// empty (what every handler reads the execution input as).
     pub fn for_object(bucket: impl Into<String>, key: impl Into<String>) -> Self {
         ImageRecord {
             s3_bucket: bucket.into(),

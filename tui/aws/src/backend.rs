@@ -687,7 +687,7 @@ impl Backend for AwsBackend {
 
     async fn start_execution(&self, s3_key: String) -> BackendResult<ExecutionId> {
         self.refuse_if_readonly(Operation::StartExecution)?;
-        let input = ImageRecord::for_object(&self.resources.bucket, s3_key).to_value();
+        let input = ImageRecord::execution_input(&self.resources.bucket, &s3_key);
         let name = execution_name("scones");
         match self.workflow.start(&name, &input).await {
             Ok((arn, _)) => Ok(ExecutionId::new(arn)),

@@ -276,6 +276,35 @@ mod tests {
         );
     }
 
+    /// A FIFO where an image should be is refused before it is opened: opening it would
+    /// block the thread until a writer came, for good (issue 27: the execution stayed
+    /// RUNNING and Ctrl-C did nothing). Read on its own thread so that a hang fails.
+    #[test]
+    fn refuses_a_fifo_without_opening_it() {
+        let (tmp, b) = bucket();
+        let fifo = tmp.path().join("test/pipe.png");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let read =
+                futures::executor::block_on(b.get_object(LOCAL_BUCKET_NAME, "test/pipe.png", 100));
+            let _ = tx.send(read);
+        });
+        let read = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("answered at once, not blocked on the FIFO");
+        assert!(
+            matches!(&read, Err(FetchError::Unreadable(m)) if m.contains("not a regular file")),
+            "{read:?}"
+        );
+    }
+
     #[tokio::test]
     async fn enforces_the_size_limit_before_reading() {
         let (_tmp, b) = bucket();

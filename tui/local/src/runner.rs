@@ -319,7 +319,7 @@ impl LocalStack {
     ) {
         let inner = self.inner.clone();
         let name = uuid::Uuid::new_v4().to_string();
-        let input = ImageRecord::for_object(inner.bucket.name(), s3_key).to_value();
+        let input = ImageRecord::execution_input(inner.bucket.name(), s3_key);
         let spec = ExecutionSpec::local(STATE_MACHINE_NAME, &name, input.clone());
         let arn_text = spec.execution_arn.clone();
         let arn: Arc<str> = Arc::from(arn_text.as_str());

@@ -95,6 +95,12 @@ async fn runs_the_workflow_with_real_handlers_and_persists_every_history() {
     let detail = store.execution(&red.arn).unwrap().unwrap();
     assert_eq!(detail.summary.status, ExecutionStatus::Succeeded);
     assert_eq!(detail.summary.scores, Some([1.0, 0.0]));
+    // Started with the documented input, the bucket and the key (as on AWS).
+    let input: Value = serde_json::from_str(&detail.input).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({"s3_bucket": "scones-local", "s3_key": "test/red.png"})
+    );
     let output: Value = serde_json::from_str(detail.output.as_deref().unwrap()).unwrap();
     assert_eq!(output["s3_bucket"], "scones-local");
     assert_eq!(output["s3_key"], "test/red.png");
