@@ -489,10 +489,7 @@ fn control_loop_unsupported(operation: Operation) -> BackendError {
 fn backend_error(operation: Operation) -> impl Fn(AwsError) -> BackendError {
     move |e| match e {
         AwsError::Throttled { message, .. } => BackendError::Throttled { operation, message },
-        other => BackendError::Failed {
-            operation,
-            message: other.to_string(),
-        },
+        other => BackendError::failed(operation, other),
     }
 }
 
@@ -508,10 +505,7 @@ fn execution_error(operation: Operation, id: &ExecutionId, e: AwsError) -> Backe
 fn listing_error(e: ListingError) -> BackendError {
     match e {
         ListingError::Aws(e) => backend_error(Operation::ListExecutions)(e),
-        ListingError::Cursor(c) => BackendError::Failed {
-            operation: Operation::ListExecutions,
-            message: c.to_string(),
-        },
+        ListingError::Cursor(c) => BackendError::failed(Operation::ListExecutions, c),
     }
 }
 
@@ -660,10 +654,7 @@ impl Backend for AwsBackend {
             .enumerate()
             .map(|(i, v)| HistoryEvent::from_aws_json(i, v))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BackendError::Failed {
-                operation: Operation::GetExecutionHistory,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| BackendError::failed(Operation::GetExecutionHistory, e))?;
         if history::is_complete(&events) {
             let mut cache = lock(&self.histories);
             if cache.len() >= self.options.history_cache.max(1) {

@@ -208,12 +208,7 @@ impl LocalBackend {
 
     /// The stack, opening it if there is a model now.
     pub fn stack(&self, operation: Operation) -> BackendResult<LocalStack> {
-        if self.options.readonly {
-            return Err(BackendError::NotReady {
-                operation,
-                reason: "the dashboard is read-only".to_owned(),
-            });
-        }
+        self.writable(operation)?;
         let mut slot = self.stack.lock().map_err(|_| poisoned(operation))?;
         match &*slot {
             StackSlot::Open(s) | StackSlot::Fixed(s) => return Ok(s.clone()),
@@ -236,10 +231,7 @@ impl LocalBackend {
                 operation,
                 reason: e.to_string(),
             }),
-            Err(e) => Err(BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            }),
+            Err(e) => Err(BackendError::failed(operation, e)),
         }
     }
 
@@ -287,21 +279,17 @@ impl LocalBackend {
         }
     }
 
-    /// Runs a store query on the blocking pool.
     /// The stack of this process buffers capture lines (flushed each second while traffic
     /// lasts): writes them out so a reader sees the latest inferences.
     fn flush_capture(&self) {
-        let stack = match self.stack.lock().as_deref() {
-            Ok(StackSlot::Open(s) | StackSlot::Fixed(s)) => Some(s.clone()),
-            _ => None,
-        };
-        if let Some(stack) = stack
+        if let Some(stack) = self.open_stack()
             && let Err(e) = stack.endpoint().flush()
         {
             tracing::warn!(error = %e, "data capture flush failed");
         }
     }
 
+    /// Runs a store query on the blocking pool.
     async fn query<T, F>(&self, operation: Operation, f: F) -> BackendResult<T>
     where
         T: Send + 'static,
@@ -356,10 +344,7 @@ fn store_error(operation: Operation, e: StoreError) -> BackendError {
             message: e.to_string(),
         }
     } else {
-        BackendError::Failed {
-            operation,
-            message: e.to_string(),
-        }
+        BackendError::failed(operation, e)
     }
 }
 
@@ -464,10 +449,7 @@ impl Backend for LocalBackend {
             .enumerate()
             .map(|(i, e)| HistoryEvent::from_aws_json(i, e))
             .collect::<Result<_, _>>()
-            .map_err(|e| BackendError::Failed {
-                operation: Operation::GetExecutionHistory,
-                message: e.to_string(),
-            })
+            .map_err(|e| BackendError::failed(Operation::GetExecutionHistory, e))
     }
 
     fn can_start(&self) -> BackendResult<()> {
@@ -477,12 +459,9 @@ impl Backend for LocalBackend {
     async fn test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
         let operation = Operation::ListTestImages;
         let bucket = self.bucket.clone();
-        let listed = tokio::task::spawn_blocking(move || bucket.test_keys())
-            .await
-            .map_err(|e| BackendError::TaskCrashed {
-                operation,
-                message: e.to_string(),
-            })?;
+        let listed = self
+            .blocking(operation, move || Ok(bucket.test_keys()))
+            .await?;
         match listed {
             Ok(keys) if !keys.is_empty() => Ok(Arc::new(keys)),
             Ok(_) => Err(BackendError::NotReady {
@@ -684,10 +663,7 @@ impl Backend for LocalBackend {
             Ok(captured) => Ok(sample_points(captured, &range, limit)),
             // No capture folder yet: nothing captured.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CaptureSample::default()),
-            Err(e) => Err(BackendError::Failed {
-                operation: Operation::ReadDataCapture,
-                message: e.to_string(),
-            }),
+            Err(e) => Err(BackendError::failed(Operation::ReadDataCapture, e)),
         }
     }
 
@@ -748,10 +724,7 @@ impl Backend for LocalBackend {
                 scones_handlers::FetchError::NotFound => {
                     BackendError::ObjectNotFound(format!("s3://{bucket}/{s3_key}"))
                 }
-                other => BackendError::Failed {
-                    operation: Operation::GetObject,
-                    message: other.to_string(),
-                },
+                other => BackendError::failed(Operation::GetObject, other),
             })
     }
 
@@ -766,14 +739,16 @@ impl Backend for LocalBackend {
             threshold: self.options.threshold.value(),
             cutoffs: Cutoffs::default(),
         };
-        let judged = tokio::task::spawn_blocking(move || {
-            crate::drift::drift(&bucket, &endpoint, &options, Utc::now())
-        })
-        .await
-        .map_err(|e| BackendError::TaskCrashed {
-            operation,
-            message: e.to_string(),
-        })?;
+        let judged = self
+            .blocking(operation, move || {
+                Ok(crate::drift::drift(
+                    &bucket,
+                    &endpoint,
+                    &options,
+                    Utc::now(),
+                ))
+            })
+            .await?;
         match judged {
             Ok(drift) => Ok(drift.view(&window)),
             Err(e @ (DriftError::NoModel { .. } | DriftError::NoBaseline { .. })) => {
@@ -782,10 +757,7 @@ impl Backend for LocalBackend {
                     reason: e.to_string(),
                 })
             }
-            Err(e) => Err(BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            }),
+            Err(e) => Err(BackendError::failed(operation, e)),
         }
     }
 
@@ -821,10 +793,7 @@ impl Backend for LocalBackend {
         }
         let file = self.guard.clone();
         self.blocking(operation, move || {
-            file.load().map_err(|e| BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            })
+            file.load().map_err(|e| BackendError::failed(operation, e))
         })
         .await
     }
@@ -839,10 +808,7 @@ impl Backend for LocalBackend {
                 Some(s) => s.guard().command(command),
                 None => file.command(command),
             }
-            .map_err(|e| BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            })
+            .map_err(|e| BackendError::failed(operation, e))
         })
         .await
     }
@@ -852,10 +818,9 @@ impl Backend for LocalBackend {
         let rows = self.query(operation, |s| s.review_rows()).await?;
         let reviews = Arc::clone(&self.reviews);
         self.blocking(operation, move || {
-            let (labels, unreadable) = reviews.labels().map_err(|e| BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            })?;
+            let (labels, unreadable) = reviews
+                .labels()
+                .map_err(|e| BackendError::failed(operation, e))?;
             Ok(crate::review::queue(
                 &rows,
                 &labels,
@@ -880,10 +845,9 @@ impl Backend for LocalBackend {
                 }
             })?;
             let record = label.record(&crate::review::who(), Utc::now());
-            reviews.append(&record).map_err(|e| BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            })?;
+            reviews
+                .append(&record)
+                .map_err(|e| BackendError::failed(operation, e))?;
             Ok(record)
         })
         .await
@@ -893,10 +857,9 @@ impl Backend for LocalBackend {
         let operation = Operation::ListLabels;
         let reviews = Arc::clone(&self.reviews);
         self.blocking(operation, move || {
-            let (labels, _) = reviews.labels().map_err(|e| BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            })?;
+            let (labels, _) = reviews
+                .labels()
+                .map_err(|e| BackendError::failed(operation, e))?;
             let mut current: Vec<LabelRecord> = labels.current().cloned().collect();
             current.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.key.cmp(&b.key)));
             Ok(current)
@@ -908,10 +871,7 @@ impl Backend for LocalBackend {
         let operation = Operation::ListModels;
         let bucket = self.bucket.clone();
         self.blocking(operation, move || {
-            crate::models::view(&bucket).map_err(|e| BackendError::Failed {
-                operation,
-                message: e.to_string(),
-            })
+            crate::models::view(&bucket).map_err(|e| BackendError::failed(operation, e))
         })
         .await
     }
@@ -957,10 +917,9 @@ impl Backend for LocalBackend {
 /// registry is a failure.
 fn promotion_error(operation: Operation, e: PromoteError) -> BackendError {
     match e {
-        PromoteError::Registry(_) | PromoteError::Unusable { .. } => BackendError::Failed {
-            operation,
-            message: e.to_string(),
-        },
+        PromoteError::Registry(_) | PromoteError::Unusable { .. } => {
+            BackendError::failed(operation, e)
+        }
         other => BackendError::NotReady {
             operation,
             reason: other.to_string(),

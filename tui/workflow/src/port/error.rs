@@ -148,6 +148,14 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// `operation` failed with `error` (its message).
+    pub fn failed(operation: Operation, error: impl std::fmt::Display) -> BackendError {
+        BackendError::Failed {
+            operation,
+            message: error.to_string(),
+        }
+    }
+
     /// Stable name of the variant.
     pub fn name(&self) -> &'static str {
         match self {
