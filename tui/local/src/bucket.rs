@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use scones_handlers::{FetchError, ObjectStore};
 
+use crate::files::refuse_links_within;
+
 /// The bucket name the local workflow uses in `s3_bucket`.
 pub const LOCAL_BUCKET_NAME: &str = "scones-local";
 
@@ -77,6 +79,26 @@ impl LocalBucket {
         Ok(path)
     }
 
+    /// The file of the object `key`: a regular file inside the bucket, reached through no
+    /// symbolic link. A directory or nothing is no object (NotFound, as S3 says); a FIFO,
+    /// socket or device is refused before it is opened (opening a FIFO blocks until a writer
+    /// comes, forever, with the thread that opened it).
+    pub fn object_file(&self, key: &str) -> Result<PathBuf, FetchError> {
+        let path = self.path_of(key).map_err(FetchError::Unreadable)?;
+        refuse_links_within(&self.root, &path)
+            .map_err(|e| FetchError::Unreadable(format!("key {key:?}: {e}")))?;
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(path),
+            Ok(meta) if meta.is_dir() => Err(FetchError::NotFound),
+            Ok(_) => Err(FetchError::Unreadable(format!(
+                "{} is not a regular file (a FIFO, socket or device): not an object",
+                path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::NotFound),
+            Err(e) => Err(FetchError::Unreadable(format!("{}: {e}", path.display()))),
+        }
+    }
+
     /// The keys of the test images listed in `test.lst` (`test/<path>`), in file order.
     pub fn test_keys(&self) -> Result<Vec<String>, crate::stage::StageError> {
         let entries = crate::stage::read_lst(&self.root.join("test.lst"))?;
@@ -85,76 +107,6 @@ impl LocalBucket {
             .map(|e| format!("test/{}", e.path))
             .collect())
     }
-}
-
-/// Refuses `path` (below `base`, which is trusted) when it or a folder between them is a
-/// symbolic link. A missing part ends the check: nothing is there to reach.
-pub fn refuse_links_within(base: &Path, path: &Path) -> std::io::Result<()> {
-    let relative = path.strip_prefix(base).map_err(|_| {
-        std::io::Error::other(format!(
-            "{} is not inside {}",
-            path.display(),
-            base.display()
-        ))
-    })?;
-    let mut at = base.to_path_buf();
-    for part in relative.components() {
-        at.push(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(std::io::Error::other(format!(
-                    "{} is a symbolic link: scones reads, writes and deletes nothing through links",
-                    at.display()
-                )));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Creates `dir` (below `base`, which is trusted) and its missing parents below `base`,
-/// refusing any that is a symbolic link or not a directory: nothing scones writes may be
-/// reached through a link (a link inside the home could point anywhere).
-pub fn create_dir_within(base: &Path, dir: &Path) -> std::io::Result<()> {
-    let relative = dir.strip_prefix(base).map_err(|_| {
-        std::io::Error::other(format!(
-            "{} is not inside {}",
-            dir.display(),
-            base.display()
-        ))
-    })?;
-    let mut path = base.to_path_buf();
-    for part in relative.components() {
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(std::io::Error::other(format!(
-                    "{} is a symbolic link: scones writes nothing through links",
-                    path.display()
-                )));
-            }
-            Ok(meta) if !meta.is_dir() => {
-                return Err(std::io::Error::other(format!(
-                    "{} is not a directory",
-                    path.display()
-                )));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                match std::fs::create_dir(&path) {
-                    Ok(()) => {}
-                    // Another process made it meanwhile: checked again on the next part.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 impl ObjectStore for LocalBucket {
@@ -172,26 +124,7 @@ impl ObjectStore for LocalBucket {
                 self.name
             )));
         }
-        let path = self.path_of(key).map_err(FetchError::Unreadable)?;
-        // The local bucket serves only files inside it.
-        refuse_links_within(&self.root, &path)
-            .map_err(|e| FetchError::Unreadable(format!("key {key:?}: {e}")))?;
-        // Only a regular file is an object: opening a FIFO would block until a writer
-        // came (forever, with the runtime's thread), and a device or socket is no image.
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_dir() => return Err(FetchError::NotFound),
-            Ok(meta) if !meta.is_file() => {
-                return Err(FetchError::Unreadable(format!(
-                    "{} is not a regular file (a FIFO, socket or device): not an object",
-                    path.display()
-                )));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(FetchError::NotFound);
-            }
-            Err(e) => return Err(FetchError::Unreadable(format!("{}: {e}", path.display()))),
-        }
+        let path = self.object_file(key)?;
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

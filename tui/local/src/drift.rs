@@ -126,10 +126,7 @@ pub fn features_of(image: &RgbImage) -> Option<ImageFeatures> {
 /// Saves `baseline` into the model directory `dir`.
 pub fn save_baseline(dir: &Path, baseline: &Baseline) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(baseline).map_err(std::io::Error::other)?;
-    let path = dir.join(BASELINE_FILE);
-    let tmp = dir.join(format!(".{BASELINE_FILE}.tmp"));
-    std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path)
+    crate::files::write_atomically(&dir.join(BASELINE_FILE), &json)
 }
 
 /// Reads the baseline saved with the model in `dir`.

@@ -16,8 +16,6 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -121,7 +119,7 @@ impl GuardFile {
             source,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        crate::bucket::create_dir_within(&self.root, dir).map_err(io)?;
+        crate::files::create_dir_within(&self.root, dir).map_err(io)?;
         let lock = File::options()
             .create(true)
             .truncate(false)
@@ -132,11 +130,7 @@ impl GuardFile {
         let mut state = self.load()?;
         let out = change(&mut state);
         let json = serde_json::to_vec_pretty(&state).map_err(|e| io(std::io::Error::other(e)))?;
-        let tmp = dir.join(format!(".state.{}.tmp", std::process::id()));
-        let mut file = File::create(&tmp).map_err(io)?;
-        file.write_all(&json).map_err(io)?;
-        drop(file);
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        crate::files::write_atomically(&self.path, &json).map_err(io)?;
         drop(lock);
         Ok((state, out))
     }
@@ -175,9 +169,7 @@ impl Inner {
     /// Adds an observation to the window (an image sent again is one observation of the
     /// traffic, as in `scones drift`), dropping the oldest beyond [`WINDOW`].
     fn push(&mut self, input: &[u8], scores: [f64; 2], time: DateTime<Utc>) {
-        let mut hasher = DefaultHasher::new();
-        input.hash(&mut hasher);
-        let hash = hasher.finish();
+        let hash = ObservedImage::hash_of(input);
         if !self.seen.insert(hash) {
             return;
         }

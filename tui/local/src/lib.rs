@@ -19,6 +19,7 @@ pub mod backend;
 pub mod bucket;
 pub mod drift;
 pub mod endpoint;
+pub mod files;
 pub mod guard;
 pub mod home;
 pub mod models;

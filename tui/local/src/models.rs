@@ -83,10 +83,9 @@ pub fn serving_dir(bucket: &LocalBucket) -> Result<Option<PathBuf>, TrainingErro
 /// Makes `version` the served one (atomically: a reader sees the old name or the new one).
 pub fn set_serving(bucket: &LocalBucket, version: &str) -> Result<(), TrainingError> {
     let models = bucket.models_dir();
-    let tmp = models.join(format!(".{SERVING_FILE}.{}", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&tmp, format!("{version}\n")).map_err(io(&tmp))?;
     let target = models.join(SERVING_FILE);
-    std::fs::rename(&tmp, &target).map_err(io(&target))?;
+    crate::files::write_atomically(&target, format!("{version}\n").as_bytes())
+        .map_err(io(&target))?;
     // The old name, if a home has one, would be read by an older build: keep it in step.
     let legacy = models.join(LEGACY_LATEST_FILE);
     if legacy.exists() {
@@ -149,13 +148,9 @@ pub fn append_history(bucket: &LocalBucket, promotion: &Promotion) -> Result<(),
 /// Saves a version's measures beside its model.
 pub fn save_measures(dir: &Path, version: &ModelVersion) -> Result<(), TrainingError> {
     let path = dir.join(MEASURES_FILE);
-    let tmp = dir.join(format!(".{MEASURES_FILE}.tmp"));
-    let json = serde_json::to_vec_pretty(version).map_err(|e| TrainingError::Io {
-        path: path.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    std::fs::write(&tmp, json).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))
+    let json =
+        serde_json::to_vec_pretty(version).map_err(|e| io(&path)(std::io::Error::other(e)))?;
+    crate::files::write_atomically(&path, &json).map_err(io(&path))
 }
 
 /// The measures of the version in `dir` (`None`: a model trained before versions had any).

@@ -121,7 +121,7 @@ pub fn prepare(
     }
     let prefix = format!("perturbed/{}/{}", kind.name(), split.as_str());
     let dir = bucket.root().join(&prefix);
-    crate::bucket::create_dir_within(bucket.root(), &dir).map_err(|e| StageError::io(&dir, e))?;
+    crate::files::create_dir_within(bucket.root(), &dir).map_err(|e| StageError::io(&dir, e))?;
     let mut keys = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let target = dir.join(&entry.path);
@@ -162,10 +162,8 @@ fn write_perturbed(
         return Ok(());
     };
     let png = changed.encode_png().map_err(|e| corrupt(e.to_string()))?;
-    // Written whole, then renamed: a run that is interrupted leaves no half image.
-    let tmp = target.with_extension("png.tmp");
-    std::fs::write(&tmp, png).map_err(|e| StageError::io(&tmp, e))?;
-    std::fs::rename(&tmp, target).map_err(|e| StageError::io(target, e))
+    // Whole: a run that is interrupted leaves no half image.
+    crate::files::write_atomically(target, &png).map_err(|e| StageError::io(target, e))
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 use scones_model::{LabeledImage, TrainedModel};
-use scones_workflow::models::{GateReport, Paired, Promotion, gate};
-use scones_workflow::review::{Use, use_of};
+use scones_workflow::models::{GateReport, Paired, Promotion, ServingChange, gate};
+use scones_workflow::review::Use;
 
 use crate::bucket::LocalBucket;
 use crate::models;
@@ -148,39 +148,21 @@ fn paired(
 
 /// The production validation set: reviewed images of the held-out share with a class.
 fn production_images(bucket: &LocalBucket) -> Vec<LabeledImage> {
-    let Ok((labels, _)) = crate::review::LabelStore::new(bucket).labels() else {
-        return Vec::new();
-    };
-    let mut records: Vec<_> = labels
-        .current()
-        .filter(|r| use_of(&r.key) == Use::Validate)
-        .collect();
-    records.sort_by(|a, b| a.key.cmp(&b.key));
-    records
-        .into_iter()
-        .filter_map(|r| {
-            let class = r.label.class()?;
-            let path = bucket.path_of(&r.key).ok()?;
-            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-                return None;
-            }
-            let bytes = std::fs::read(path).ok()?;
-            LabeledImage::from_png(r.key.clone(), &bytes, class).ok()
-        })
-        .collect()
+    match crate::review::LabelStore::new(bucket).labels() {
+        Ok((labels, _)) => crate::training::reviewed_images(bucket, &labels, Use::Validate).0,
+        Err(_) => Vec::new(),
+    }
 }
 
-/// The gate's findings for `candidate` against the served version.
-pub fn evaluate(bucket: &LocalBucket, candidate: &str) -> Result<GateReport, PromoteError> {
-    let serving = models::serving(bucket)?.ok_or(PromoteError::NothingServes)?;
-    let served = load(bucket, &serving)?;
-    let cand = load(bucket, candidate)?;
+/// The gate's findings for `candidate` against the `served` model, on `test/` and on the
+/// production validation set.
+fn evaluate(bucket: &LocalBucket, served: &TrainedModel, candidate: &TrainedModel) -> GateReport {
     let test = load_staged(bucket, Split::Test).unwrap_or_default();
     let production = production_images(bucket);
-    Ok(gate(
-        &paired(&served, &cand, &test),
-        &paired(&served, &cand, &production),
-    ))
+    gate(
+        &paired(served, candidate, &test),
+        &paired(served, candidate, &production),
+    )
 }
 
 /// Makes `version` (or `latest`) the served version when it passes the gate, or anyway with
@@ -197,9 +179,9 @@ pub fn promote(
         return Err(PromoteError::AlreadyServing(version));
     }
     // Loadable before anything moves: a damaged candidate is refused, never served.
-    load(bucket, &version)?;
-    let report = match serving {
-        Some(_) => Some(evaluate(bucket, &version)?),
+    let candidate = load(bucket, &version)?;
+    let report = match &serving {
+        Some(served) => Some(evaluate(bucket, &load(bucket, served)?, &candidate)),
         None => None,
     };
     if let Some(r) = &report
@@ -216,7 +198,7 @@ pub fn promote(
     let promotion = Promotion {
         at: Utc::now(),
         who: who.to_owned(),
-        action: "promote".to_owned(),
+        action: ServingChange::Promote,
         from: serving,
         to: version,
         gate: report,
@@ -234,7 +216,7 @@ pub fn rollback(bucket: &LocalBucket, who: &str) -> Result<Promotion, PromoteErr
     let previous = models::history(bucket)?
         .into_iter()
         .rev()
-        .find(|p| p.to == serving && p.action != "rollback")
+        .find(|p| p.to == serving && p.action != ServingChange::Rollback)
         .and_then(|p| p.from)
         .ok_or_else(|| PromoteError::NoPrevious(serving.clone()))?;
     load(bucket, &previous)?;
@@ -242,7 +224,7 @@ pub fn rollback(bucket: &LocalBucket, who: &str) -> Result<Promotion, PromoteErr
     let promotion = Promotion {
         at: Utc::now(),
         who: who.to_owned(),
-        action: "rollback".to_owned(),
+        action: ServingChange::Rollback,
         from: Some(serving),
         to: previous,
         gate: None,

@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use scones_handlers::FetchError;
 use scones_workflow::port::ExecutionId;
 use scones_workflow::review::{
     LABELS_PREFIX, LabelRecord, Labels, ReviewItem, ReviewQueue, parse_lines,
 };
 
-use crate::bucket::{LocalBucket, create_dir_within};
+use crate::bucket::LocalBucket;
+use crate::files::create_dir_within;
 use crate::store::ExecutionRow;
 
 /// Why labels cannot be read or written.
@@ -205,23 +207,16 @@ fn read_from(path: &Path, start: u64) -> std::io::Result<Vec<u8>> {
 /// Checks that `key` names an image file of the bucket (a regular file, not through a
 /// link).
 pub fn check_image(bucket: &LocalBucket, key: &str) -> Result<(), ReviewError> {
-    let path = bucket
-        .path_of(key)
-        .map_err(|reason| ReviewError::NoSuchImage {
+    bucket
+        .object_file(key)
+        .map(|_| ())
+        .map_err(|e| ReviewError::NoSuchImage {
             key: key.to_owned(),
-            reason,
-        })?;
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => Err(ReviewError::NoSuchImage {
-            key: key.to_owned(),
-            reason: "not a regular file".to_owned(),
-        }),
-        Err(_) => Err(ReviewError::NoSuchImage {
-            key: key.to_owned(),
-            reason: "no such file".to_owned(),
-        }),
-    }
+            reason: match e {
+                FetchError::NotFound => "no such file".to_owned(),
+                other => other.to_string(),
+            },
+        })
 }
 
 /// The review queue from the store's executions that went to review: each key once (its

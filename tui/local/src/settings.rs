@@ -89,9 +89,7 @@ impl Settings {
             source,
         };
         let json = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
-        let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        crate::files::write_atomically(&path, &json).map_err(io)
     }
 
     /// The guard's default mode.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use scones_model::{EpochReport, LabeledImage, ModelError, TrainConfig, TrainedModel};
-use scones_workflow::models::{ModelVersion, Promotion, SetMeasures, TrainedOn};
+use scones_workflow::models::{ModelVersion, Promotion, ServingChange, SetMeasures, TrainedOn};
 use scones_workflow::quality::Labelled;
 use scones_workflow::review::{Labels, Use, use_of};
 
@@ -145,14 +145,14 @@ pub struct TrainedVersion {
     pub serving: bool,
 }
 
-/// A reviewed image with its answer, loaded from the bucket.
-struct Reviewed {
-    image: LabeledImage,
-}
-
-/// The reviewed images of `bucket` for `use_`, with a class (a missing file is skipped and
-/// counted).
-fn reviewed_images(bucket: &LocalBucket, labels: &Labels, use_: Use) -> (Vec<Reviewed>, usize) {
+/// The reviewed images of `bucket` for `use_` (training, or the production validation
+/// set), each with its class, in key order; an image whose file is gone (or is no image) is
+/// skipped and counted.
+pub(crate) fn reviewed_images(
+    bucket: &LocalBucket,
+    labels: &Labels,
+    use_: Use,
+) -> (Vec<LabeledImage>, usize) {
     let mut out = Vec::new();
     let mut missing = 0;
     let mut records: Vec<_> = labels
@@ -166,13 +166,12 @@ fn reviewed_images(bucket: &LocalBucket, labels: &Labels, use_: Use) -> (Vec<Rev
             continue;
         };
         let loaded = bucket
-            .path_of(&record.key)
+            .object_file(&record.key)
             .ok()
-            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|bytes| LabeledImage::from_png(record.key.clone(), &bytes, class).ok());
         match loaded {
-            Some(image) => out.push(Reviewed { image }),
+            Some(image) => out.push(image),
             None => missing += 1,
         }
     }
@@ -224,7 +223,7 @@ pub fn train_staged(
         tracing::warn!(missing, "reviewed images whose file is gone were left out");
     }
     let mut images = base.clone();
-    images.extend(reviewed.iter().map(|r| r.image.clone()));
+    images.extend(reviewed.iter().cloned());
     let model = scones_model::train(config, &images, on_epoch)?;
     let models = bucket.models_dir();
     let short = model
@@ -248,11 +247,7 @@ pub fn train_staged(
         // came from: its input baseline is theirs. Otherwise the inputs of train/, and the
         // recipe's out-of-fold outputs when they describe this very training set (a final fit's
         // predictions on its own training images are over-confident).
-        let population: Vec<LabeledImage> = reviewed
-            .iter()
-            .chain(&validation)
-            .map(|r| r.image.clone())
-            .collect();
+        let population: Vec<LabeledImage> = reviewed.iter().chain(&validation).cloned().collect();
         let baseline = if population.len() >= MIN_REVIEWED_BASELINE {
             crate::drift::baseline_from_reviewed(&name, &population)
         } else {
@@ -267,8 +262,6 @@ pub fn train_staged(
             Ok(t) => SetMeasures::of(&predictions(&model, &t), options.threshold),
             Err(_) => None,
         };
-        let validation_images: Vec<LabeledImage> =
-            validation.iter().map(|r| r.image.clone()).collect();
         let version = ModelVersion {
             version: name.clone(),
             created: chrono::Utc::now(),
@@ -277,10 +270,7 @@ pub fn train_staged(
                 reviewed: reviewed.len(),
             },
             test,
-            production: SetMeasures::of(
-                &predictions(&model, &validation_images),
-                options.threshold,
-            ),
+            production: SetMeasures::of(&predictions(&model, &validation), options.threshold),
             threshold: options.threshold,
             serving: false,
         };
@@ -302,7 +292,7 @@ pub fn train_staged(
             &Promotion {
                 at: chrono::Utc::now(),
                 who: crate::review::who(),
-                action: "first".to_owned(),
+                action: ServingChange::First,
                 from: None,
                 to: name.clone(),
                 gate: None,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use scones_workflow::models::{ModelsView, Promotion, SetMeasures};
+use scones_workflow::models::{ModelsView, SetMeasures};
 use scones_workflow::port::Backend;
 
 use super::GlobalArgs;
@@ -114,7 +114,7 @@ impl OnBackend for Step {
         if json {
             outln!("{}", serde_json::to_string_pretty(&done)?)?;
         } else {
-            for line in describe(&done) {
+            for line in done.describe() {
                 outln!("{line}")?;
             }
         }
@@ -158,26 +158,6 @@ pub fn table(view: &ModelsView) -> Vec<String> {
     lines.push(format!(
         "serving: {}",
         view.serving.as_deref().unwrap_or("nothing")
-    ));
-    lines
-}
-
-/// A promotion or rollback in words.
-pub fn describe(p: &Promotion) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(gate) = &p.gate {
-        for reason in &gate.reasons {
-            lines.push(format!("gate: {reason}"));
-        }
-    }
-    if p.forced {
-        lines.push("the gate refused it: promoted anyway (--force, recorded)".to_owned());
-    }
-    lines.push(format!(
-        "{}: {} serves (was {})",
-        p.action,
-        p.to,
-        p.from.as_deref().unwrap_or("nothing")
     ));
     lines
 }

@@ -20,7 +20,9 @@ use scones_workflow::drift::{
 };
 use scones_workflow::guard::{Guard, GuardCommand, GuardMode, GuardState};
 use scones_workflow::history::HistoryEvent;
-use scones_workflow::models::{ModelVersion, ModelsView, Promotion, SetMeasures, TrainedOn};
+use scones_workflow::models::{
+    ModelVersion, ModelsView, Promotion, ServingChange, SetMeasures, TrainedOn,
+};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CapturePoint, CaptureSample,
     Cursor, EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
@@ -200,7 +202,7 @@ fn fixture_models() -> ModelsView {
         history: vec![Promotion {
             at: t0() - chrono::Duration::minutes(59),
             who: "ml".to_owned(),
-            action: "first".to_owned(),
+            action: ServingChange::First,
             from: None,
             to: FIXTURE_MODEL.to_owned(),
             gate: None,
@@ -774,7 +776,7 @@ impl Backend for FixtureBackend {
         let promotion = Promotion {
             at: t0(),
             who: "ml".to_owned(),
-            action: "promote".to_owned(),
+            action: ServingChange::Promote,
             from: c.models.serving.clone(),
             to: version.clone(),
             gate: None,
@@ -797,7 +799,7 @@ impl Backend for FixtureBackend {
         match previous {
             Some(v) => {
                 let mut p = self.promote(v, false).await?;
-                p.action = "rollback".to_owned();
+                p.action = ServingChange::Rollback;
                 Ok(p)
             }
             None => Err(BackendError::NotReady {

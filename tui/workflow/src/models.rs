@@ -87,6 +87,36 @@ pub struct ModelVersion {
     pub serving: bool,
 }
 
+/// How a version came to serve (`first`, `promote`, `rollback` in the records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServingChange {
+    /// The first model of a home, serving as soon as it was trained.
+    First,
+    /// Promoted through the gate (or forced past it).
+    Promote,
+    /// Rolled back to the version served before.
+    Rollback,
+}
+
+impl ServingChange {
+    /// The name in the records and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServingChange::First => "first",
+            ServingChange::Promote => "promote",
+            ServingChange::Rollback => "rollback",
+        }
+    }
+}
+
+impl std::fmt::Display for ServingChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, not `write_str`: tables align it with `{:<8}`.
+        f.pad(self.as_str())
+    }
+}
+
 /// How a promotion or rollback was decided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Promotion {
@@ -94,8 +124,8 @@ pub struct Promotion {
     pub at: DateTime<Utc>,
     /// Who.
     pub who: String,
-    /// `promote` or `rollback`.
-    pub action: String,
+    /// What happened.
+    pub action: ServingChange,
     /// The version served before.
     pub from: Option<String>,
     /// The version served after.
@@ -104,6 +134,28 @@ pub struct Promotion {
     pub gate: Option<GateReport>,
     /// The gate was overridden (`--force`).
     pub forced: bool,
+}
+
+impl Promotion {
+    /// What happened, in words, a line each (`scones promote` and the Models tab say the
+    /// same): the gate's findings, an override, then `promote: <to> serves (was <from>)`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .gate
+            .iter()
+            .flat_map(|g| g.reasons.iter().map(|r| format!("gate: {r}")))
+            .collect();
+        if self.forced {
+            lines.push("the gate refused it: promoted anyway (--force, recorded)".to_owned());
+        }
+        lines.push(format!(
+            "{}: {} serves (was {})",
+            self.action,
+            self.to,
+            self.from.as_deref().unwrap_or("nothing")
+        ));
+        lines
+    }
 }
 
 /// The serving history and the versions, as `scones models` and the Models tab show them.

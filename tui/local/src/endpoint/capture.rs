@@ -247,7 +247,7 @@ pub fn remove_captures_before(
     let root = capture_dir(bucket, endpoint);
     // Nothing is deleted through a link: a linked capture folder could point anywhere.
     // (Below the root, `numbered_dirs` walks real folders only.)
-    crate::bucket::refuse_links_within(bucket.root(), &root)?;
+    crate::files::refuse_links_within(bucket.root(), &root)?;
     for (start, dir) in hour_dirs(&root)? {
         if start + chrono::Duration::hours(1) > cutoff {
             continue;

@@ -113,19 +113,8 @@ impl Panel for ModelsPanel {
         }
         match result {
             Ok(Response::Promoted(p)) => {
-                let mut lines: Vec<String> = p
-                    .gate
-                    .iter()
-                    .flat_map(|g| g.reasons.iter().map(|r| format!("gate: {r}")))
-                    .collect();
-                lines.push(format!(
-                    "{}: {} serves (was {})",
-                    p.action,
-                    p.to,
-                    p.from.as_deref().unwrap_or("nothing")
-                ));
                 shared.toast_info(format!("{} serves now", p.to));
-                self.outcome = lines;
+                self.outcome = p.describe();
             }
             Ok(_) => {}
             Err(e) => {

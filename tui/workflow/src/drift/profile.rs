@@ -110,6 +110,17 @@ pub struct ObservedImage {
     pub features: Option<ImageFeatures>,
 }
 
+impl ObservedImage {
+    /// The hash of input bytes: one definition for every reader of traffic (`scones
+    /// drift`, the dashboard, the monitor Lambda, the local guard), so they agree on what
+    /// "the same image" is.
+    pub fn hash_of(input: &[u8]) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        input.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
 /// Turns captured inferences into [`Observation`]s, decoding each distinct image once
 /// (traffic repeats images: the same photo sent again, a retry).
 pub struct Observer<F> {
@@ -129,9 +140,7 @@ impl<F: Fn(&[u8]) -> Option<ImageFeatures>> Observer<F> {
     /// The observation of one captured inference.
     pub fn observe(&mut self, inference: &CapturedInference) -> Observation {
         let image = inference.input.as_deref().map(|input| {
-            let mut hasher = DefaultHasher::new();
-            input.hash(&mut hasher);
-            let hash = hasher.finish();
+            let hash = ObservedImage::hash_of(input);
             let features = *self
                 .seen
                 .entry(hash)
