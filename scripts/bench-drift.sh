@@ -18,8 +18,7 @@ cd "$REPO_ROOT"
 window="${DRIFT_WINDOW:-500}"
 windows="${DRIFT_WINDOWS:-20}"
 step="${DRIFT_STEP:-25}"
-cargo build --quiet --locked --profile app -p scones --bin scones
-bin="$REPO_ROOT/target/app/scones"
+bin="$(build_scones)"
 if [ -n "${SCONES_BENCH_HOME:-}" ]; then
     home="$SCONES_BENCH_HOME"
 else

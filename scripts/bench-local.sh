@@ -28,9 +28,9 @@ else
 fi
 
 log "building (profile app, what scripts/dashboard.sh runs)"
-cargo build --quiet --locked --profile app -p scones --bin scones
+bin="$(build_scones)"
 cargo build --quiet --release -p scones-local --example bench_endpoint
-scones() { cargo run --quiet --locked --profile app -p scones --bin scones -- --home "$home" "$@"; }
+scones() { "$bin" --home "$home" "$@"; }
 
 echo "load before: $(uptime)"
 log "stage from $data"

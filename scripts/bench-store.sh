@@ -16,8 +16,7 @@ cd "$REPO_ROOT"
 
 [ -n "${SCONES_BENCH_HOME:-}" ] || die "set SCONES_BENCH_HOME to a home with a trained model"
 runs="${BENCH_RUNS:-20000}"
-cargo build --quiet --locked --profile app -p scones --bin scones
-binaries=("$REPO_ROOT/target/app/scones" "$@")
+binaries=("$(build_scones)" "$@")
 python="$VENV_DIR/bin/python"
 [ -x "$python" ] || python=python3
 

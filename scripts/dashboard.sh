@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main command: the scones dashboard on the local stack.
 #
-# First run (idempotent, each step skipped when done): builds `scones` (profile `app`: release
-# with the AWS SDK crates unoptimised, see Cargo.toml), stages the
+# First run (idempotent, each step skipped when done): builds `scones` (profile `app`, for
+# the local stack only: no AWS SDK unless --aws is given, see lib.sh's build_scones), stages the
 # data — the labelled PNGs in $SCONES_SHARED_DATA (default <repo>/../shared/data/cifar100-bikes)
 # when they are there, else what `scones stage` does by default (download CIFAR-100, or,
 # offline, a loudly labelled synthetic set) — then the dashboard trains the model with a
@@ -10,14 +10,18 @@
 #
 #   scripts/dashboard.sh                    # the dashboard on the local stack
 #   scripts/dashboard.sh --readonly         # any `scones dashboard` option is passed on
+#   scripts/dashboard.sh --aws --tf-dir terraform   # builds with AWS, opens the deployed stack
 #   SCONES_HOME=/tmp/scones scripts/dashboard.sh   # state elsewhere (default: XDG data dir)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 data="$(shared_data_dir)"
-cargo build --quiet --locked --profile app -p scones --bin scones
-bin="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/app/scones"
+# The local stack needs no AWS SDK: it is built in only when the dashboard is asked for AWS.
+for arg in "$@"; do
+    [ "$arg" = --aws ] && export SCONES_AWS=1
+done
+bin="$(build_scones)"
 
 if [ -f "$data/labels.csv" ]; then
     "$bin" stage --local --if-missing --images "$data" --labels "$data/labels.csv"

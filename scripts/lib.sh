@@ -41,6 +41,24 @@ cargo_tool_ensure() {
     fi
 }
 
+# build_scones: builds the `scones` binary the scripts run and prints its path. Profile `app`
+# (see Cargo.toml). The local stack only, without the `aws` feature (the AWS SDK crates are
+# a third of a cold build), unless SCONES_AWS=1 (scripts/dashboard.sh --aws sets it): that
+# build has a target directory of its own, because the SDK crates switch on features of
+# shared dependencies (serde, syn, tokio, ...) and one directory for both would rebuild most
+# of the tree (~5 min measured) at every switch.
+build_scones() {
+    local target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+    if [ "${SCONES_AWS:-0}" = 1 ]; then
+        CARGO_TARGET_DIR="$target/with-aws" \
+            cargo build --quiet --locked --profile app -p scones --bin scones --features aws >&2
+        echo "$target/with-aws/app/scones"
+    else
+        cargo build --quiet --locked --profile app -p scones --bin scones --no-default-features >&2
+        echo "$target/app/scones"
+    fi
+}
+
 # shared_data_dir: the CIFAR-100 bikes PNGs used by tests and benchmarks.
 shared_data_dir() {
     echo "${SCONES_SHARED_DATA:-$REPO_ROOT/../shared/data/cifar100-bikes}"

@@ -30,8 +30,7 @@ target="${TARGET_ACCURACY:-0.85}"
 data="$(shared_data_dir)"
 labels_csv="$data/labels.csv"
 [ -f "$labels_csv" ] || die "no labelled data at $data (set SCONES_SHARED_DATA)"
-cargo build --quiet --locked --profile app -p scones --bin scones
-bin="$REPO_ROOT/target/app/scones"
+bin="$(build_scones)"
 if [ -n "${SCONES_REHEARSAL_HOME:-}" ]; then
     home="$SCONES_REHEARSAL_HOME"
     mkdir -p "$home"

@@ -15,8 +15,8 @@ cd "$REPO_ROOT"
 
 n="${1:-200}"
 data="$(shared_data_dir)"
-cargo build --quiet --locked --profile app -p scones --bin scones
-scones() { cargo run --quiet --locked --profile app -p scones --bin scones -- "$@"; }
+bin="$(build_scones)"
+scones() { "$bin" "$@"; }
 
 if [ -f "$data/labels.csv" ]; then
     scones stage --local --if-missing --images "$data" --labels "$data/labels.csv"

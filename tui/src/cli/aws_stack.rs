@@ -4,14 +4,18 @@
 use std::path::PathBuf;
 
 use clap::Args;
+#[cfg(feature = "aws")]
 use scones_aws::{AwsTarget, Discovery, ResourceOverrides};
 
+#[cfg(feature = "aws")]
 use super::BackendArgs;
 
 /// Where the deployed stack's resources come from (with --aws). Without any of these, the
 /// `scones` output of `terraform output -json` in the repository's terraform/ directory, or
 /// a saved copy in $XDG_CONFIG_HOME/scones/aws.json.
 #[derive(Debug, Clone, Default, Args)]
+// Parsed in every build (so `--aws` answers cli::WITHOUT_AWS), read only with `aws`.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub struct AwsStackArgs {
     /// Read `terraform output -json` in this directory (an applied scones configuration).
     #[arg(long, value_name = "DIR", requires = "aws")]
@@ -36,6 +40,7 @@ pub struct AwsStackArgs {
     pub filter_log_group: Option<String>,
 }
 
+#[cfg(feature = "aws")]
 impl AwsStackArgs {
     /// How to find the stack.
     pub fn discovery(&self) -> Discovery {
@@ -54,6 +59,7 @@ impl AwsStackArgs {
     }
 }
 
+#[cfg(feature = "aws")]
 /// The AWS target of `--aws --profile --region` (the endpoint comes from
 /// `AWS_ENDPOINT_URL`, which the SDK reads itself).
 pub fn target(backend: &BackendArgs) -> AwsTarget {
@@ -64,6 +70,7 @@ pub fn target(backend: &BackendArgs) -> AwsTarget {
     }
 }
 
+#[cfg(feature = "aws")]
 /// The deployed stack's resources and clients for a one-shot command (`eval --aws`,
 /// `baseline --aws`): the stack found as [`AwsStackArgs`] says, the region from the flags or
 /// else the stack's.

@@ -5,12 +5,13 @@
 use std::process::ExitCode;
 
 use clap::Args;
+#[cfg(feature = "aws")]
 use scones_aws::evaluation::LabelledSet;
 
-use super::BackendArgs;
-use super::aws_stack::{self, AwsStackArgs};
-use super::output::outln;
-use crate::cli::progress::BarProgress;
+use super::aws_stack::AwsStackArgs;
+use super::{BackendArgs, on_aws};
+#[cfg(feature = "aws")]
+use super::{aws_stack, output::outln, progress::BarProgress};
 
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
@@ -40,6 +41,11 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         "the local stack saves a drift baseline with every model (`scones train --local`); \
          `scones baseline --aws` computes the deployed endpoint's"
     );
+    on_aws!(run_aws(args))
+}
+
+#[cfg(feature = "aws")]
+fn run_aws(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let held_out = args
         .held_out_lst
         .as_ref()
@@ -104,6 +110,7 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+#[cfg(feature = "aws")]
 /// The held-out set, refused when it is the test split (what quality is measured on) or the
 /// training split (what the model has seen).
 fn held_out_set(lst_key: &str, prefix: &str) -> anyhow::Result<LabelledSet> {
@@ -127,7 +134,7 @@ fn held_out_set(lst_key: &str, prefix: &str) -> anyhow::Result<LabelledSet> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use super::*;
 

@@ -7,12 +7,15 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+#[cfg(feature = "aws")]
 use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::{Home, LocalBackend};
 use scones_workflow::port::Backend;
 
-use super::aws_stack::{self, AwsStackArgs};
-use super::{BackendArgs, GlobalArgs};
+#[cfg(feature = "aws")]
+use super::aws_stack;
+use super::aws_stack::AwsStackArgs;
+use super::{BackendArgs, GlobalArgs, on_aws};
 
 /// Which deployment a control command acts on.
 #[derive(Debug, Clone, Args)]
@@ -39,7 +42,7 @@ pub fn dispatch<C: OnBackend>(
 ) -> anyhow::Result<ExitCode> {
     let runtime = super::async_runtime()?;
     if target.backend.aws {
-        return runtime.block_on(async {
+        return on_aws!(runtime.block_on(async {
             let aws = AwsBackend::connect(
                 &aws_stack::target(&target.backend),
                 &target.stack.discovery(),
@@ -50,7 +53,7 @@ pub fn dispatch<C: OnBackend>(
             )
             .await?;
             command.run(Arc::new(aws)).await
-        });
+        }));
     }
     let home = Home::locate(global.home.as_deref())?;
     anyhow::ensure!(

@@ -66,13 +66,13 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::from(EXIT_NO_TERMINAL));
     }
     if args.backend.aws {
-        return super::dashboard_aws::run(
+        return super::on_aws!(super::dashboard_aws::run(
             global,
             &args.backend,
             &args.stack,
             args.readonly,
             config,
-        );
+        ));
     }
     // Read-only never creates anything, not even the home.
     let home = if args.readonly {

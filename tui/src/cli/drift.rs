@@ -6,15 +6,19 @@
 use std::process::ExitCode;
 
 use clap::Args;
+#[cfg(feature = "aws")]
 use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::Home;
 use scones_local::drift::{DriftOptions, drift};
 use scones_local::endpoint::DEFAULT_ENDPOINT_NAME;
 use scones_workflow::drift::{Cutoffs, DriftView, Finding, Verdict, WindowDrift, WindowSpec};
+#[cfg(feature = "aws")]
 use scones_workflow::port::Backend;
 
-use super::aws_stack::{self, AwsStackArgs};
-use super::{BackendArgs, GlobalArgs};
+#[cfg(feature = "aws")]
+use super::aws_stack;
+use super::aws_stack::AwsStackArgs;
+use super::{BackendArgs, GlobalArgs, on_aws};
 use crate::cli::output::outln;
 
 #[derive(Debug, Args)]
@@ -41,7 +45,7 @@ pub struct DriftArgs {
 
 pub fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<ExitCode> {
     if args.backend.aws {
-        return run_aws(&args);
+        return on_aws!(run_aws(&args));
     }
     let home = Home::locate(global.home.as_deref())?;
     let options = DriftOptions {
@@ -66,6 +70,7 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The monitor-drift function's latest report (`--aws`).
+#[cfg(feature = "aws")]
 fn run_aws(args: &DriftArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.threshold.is_none(),

@@ -9,6 +9,7 @@ mod aws_stack;
 mod baseline;
 mod control;
 mod dashboard;
+#[cfg(feature = "aws")]
 mod dashboard_aws;
 mod drift;
 mod eval;
@@ -74,16 +75,31 @@ pub struct BackendArgs {
     pub region: Option<String>,
 }
 
-impl BackendArgs {
-    /// The AWS target when --aws was given.
-    pub fn aws_target(&self) -> Option<scones_aws::AwsTarget> {
-        self.aws.then(|| scones_aws::AwsTarget {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: None,
-        })
-    }
+/// What every `--aws` command answers in a build without the `aws` feature: one line, with
+/// how to get it. (`--aws` and its options still parse there, so the help reads the same and
+/// the answer is this line rather than "unexpected argument".)
+pub const WITHOUT_AWS: &str = "this scones was built for the local stack only (without the `aws` \
+     feature): `scripts/dashboard.sh --aws` builds it with AWS, as does \
+     `cargo install --path tui` or `cargo build -p scones`";
+
+/// The error of an `--aws` command in a build without the `aws` feature.
+pub fn without_aws() -> anyhow::Error {
+    anyhow::anyhow!(WITHOUT_AWS)
 }
+
+/// `on_aws!(expr)`: `expr` (a `Result` whose error converts from anyhow's) in a build with
+/// the `aws` feature, [`without_aws`] in one without. The expression is not compiled there, so
+/// the AWS part of a command is written once, behind this, beside its local part.
+macro_rules! on_aws {
+    ($e:expr) => {{
+        #[cfg(feature = "aws")]
+        let result = $e;
+        #[cfg(not(feature = "aws"))]
+        let result = Err($crate::cli::without_aws().into());
+        result
+    }};
+}
+pub(crate) use on_aws;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -133,6 +149,28 @@ pub enum Command {
     Rollback(models::RollbackArgs),
 }
 
+impl Command {
+    /// The backend options of the command, if it runs against a backend.
+    fn backend(&self) -> Option<&BackendArgs> {
+        match self {
+            Command::Dashboard(args) => Some(&args.backend),
+            Command::Stage(args) => Some(&args.backend),
+            Command::Train(args) => Some(&args.backend),
+            Command::Eval(args) => Some(&args.backend),
+            Command::Threshold(args) => Some(&args.backend),
+            Command::Run(args) => Some(&args.backend),
+            Command::Drift(args) => Some(&args.backend),
+            Command::Baseline(args) => Some(&args.backend),
+            Command::Guard(args) => Some(&args.target.backend),
+            Command::Review(args) => Some(&args.target.backend),
+            Command::Models(args) => Some(&args.target.backend),
+            Command::Promote(args) => Some(&args.target.backend),
+            Command::Rollback(args) => Some(&args.target.backend),
+            Command::Gc(_) | Command::History(_) => None,
+        }
+    }
+}
+
 /// The async runtime of a command that talks to a backend (every such command builds the
 /// same one).
 fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -148,6 +186,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
         return dashboard::run(&cli.global, dashboard::DashboardArgs::defaults()?);
     };
+    // Before anything else the command would do (a terminal check, reading a home).
+    if !cfg!(feature = "aws") && command.backend().is_some_and(|backend| backend.aws) {
+        return Err(without_aws());
+    }
     match command {
         Command::Dashboard(args) => dashboard::run(&cli.global, args),
         Command::Stage(args) => stage::run(&cli.global, args),

@@ -9,9 +9,13 @@ use scones_workflow::quality::Labelled;
 use serde::Serialize;
 
 use super::DataArgs;
-use crate::cli::aws_stack::{self, AwsStackArgs};
-use crate::cli::progress::{BarProgress, synthetic_banner};
-use crate::cli::{BackendArgs, GlobalArgs};
+#[cfg(feature = "aws")]
+use crate::cli::aws_stack;
+use crate::cli::aws_stack::AwsStackArgs;
+#[cfg(feature = "aws")]
+use crate::cli::progress::BarProgress;
+use crate::cli::progress::synthetic_banner;
+use crate::cli::{BackendArgs, GlobalArgs, on_aws};
 
 /// Predictions with what they were made by and on.
 #[derive(Debug, Clone)]
@@ -54,10 +58,12 @@ pub enum CalibrationState {
     /// existed): its raw softmax is served.
     Uncalibrated,
     /// Not known from here (the SageMaker algorithm's own probabilities).
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     Unknown,
 }
 
 /// Scores the model of the chosen backend on its labelled set.
+#[cfg_attr(not(feature = "aws"), allow(unused_variables))] // `stack` says where the AWS one is
 pub fn score(
     global: &GlobalArgs,
     backend: &BackendArgs,
@@ -74,7 +80,7 @@ pub fn score(
             "--images/--labels/--split/--perturb/--model are local: on AWS the labelled set is \
              the bucket's test.lst and the endpoint's model answers"
         );
-        return score_aws(backend, stack, threshold);
+        return on_aws!(score_aws(backend, stack, threshold));
     }
     score_local(global, data, threshold)
 }
@@ -194,6 +200,7 @@ fn display_path(path: &Path) -> String {
     path.display().to_string()
 }
 
+#[cfg(feature = "aws")]
 fn score_aws(
     backend: &BackendArgs,
     stack: &AwsStackArgs,

@@ -17,15 +17,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+#[cfg(feature = "aws")]
 use scones_aws::{AwsBackend, AwsOptions};
 use scones_local::perturb::Perturbation;
 use scones_local::{Home, LocalBackend, LocalOptions, stage};
 use scones_workflow::port::Backend;
 use scones_workflow::run::{self, Interruption, Keys, Next, RunReport};
 
-use super::aws_stack::{self, AwsStackArgs};
+#[cfg(feature = "aws")]
+use super::aws_stack;
+use super::aws_stack::AwsStackArgs;
 use super::output;
-use super::{BackendArgs, GlobalArgs};
+use super::{BackendArgs, GlobalArgs, on_aws};
 use crate::cli::progress::synthetic_banner;
 use print::{line, not_finished_line};
 
@@ -86,36 +89,42 @@ pub(crate) fn perturbation(name: &str) -> Result<Perturbation, String> {
     })
 }
 
+/// `scones run --aws`: the same runner against the deployed stack.
+#[cfg(feature = "aws")]
+async fn run_aws(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.threshold.is_none(),
+        "--threshold is a local setting: on AWS the threshold is the filter function's \
+         THRESHOLD environment variable, set by Terraform's `threshold` variable \
+         (terraform apply -var threshold=0.9)"
+    );
+    anyhow::ensure!(
+        args.perturb.is_none(),
+        "--perturb is local: it writes transformed images into the local bucket"
+    );
+    anyhow::ensure!(
+        !args.no_capture,
+        "--no-capture is a local setting: on AWS data capture is the endpoint's \
+         configuration (Terraform's `data_capture_percentage`)"
+    );
+    let aws = AwsBackend::connect(
+        &aws_stack::target(&args.backend),
+        &args.stack.discovery(),
+        AwsOptions::default(),
+    )
+    .await?;
+    aws.check_deployed().await?;
+    tracing::info!(state_machine = %aws.resources().state_machine_arn, "running on AWS");
+    let aws = Arc::new(aws);
+    execute(Arc::clone(&aws), args, None).await
+}
+
 /// Runs the command.
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = crate::cli::async_runtime()?;
     runtime.block_on(async {
         if args.backend.aws {
-            anyhow::ensure!(
-                args.threshold.is_none(),
-                "--threshold is a local setting: on AWS the threshold is the filter function's \
-                 THRESHOLD environment variable, set by Terraform's `threshold` variable \
-                 (terraform apply -var threshold=0.9)"
-            );
-            anyhow::ensure!(
-                args.perturb.is_none(),
-                "--perturb is local: it writes transformed images into the local bucket"
-            );
-            anyhow::ensure!(
-                !args.no_capture,
-                "--no-capture is a local setting: on AWS data capture is the endpoint's \
-                 configuration (Terraform's `data_capture_percentage`)"
-            );
-            let aws = AwsBackend::connect(
-                &aws_stack::target(&args.backend),
-                &args.stack.discovery(),
-                AwsOptions::default(),
-            )
-            .await?;
-            aws.check_deployed().await?;
-            tracing::info!(state_machine = %aws.resources().state_machine_arn, "running on AWS");
-            let aws = Arc::new(aws);
-            execute(Arc::clone(&aws), &args, None).await
+            on_aws!(run_aws(&args).await)
         } else {
             // No model: one clear error, and a new home stays as it was.
             let home = Home::locate(global.home.as_deref())?;

@@ -1,5 +1,6 @@
 //! `scones stage`: build the bucket layout (train/, test/, train.lst, test.lst).
 
+#[cfg(feature = "aws")]
 mod aws;
 mod local;
 
@@ -8,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{BackendArgs, GlobalArgs};
+#[cfg(feature = "aws")]
+use super::aws_stack;
+use super::{BackendArgs, GlobalArgs, on_aws};
 
 #[derive(Debug, Args)]
 pub struct StageArgs {
@@ -46,8 +49,9 @@ pub struct StageArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: StageArgs) -> anyhow::Result<ExitCode> {
-    match args.backend.aws_target() {
-        Some(target) => aws::run(global, &args, target),
-        None => local::run(global, &args),
+    if args.backend.aws {
+        on_aws!(aws::run(global, &args, aws_stack::target(&args.backend)))
+    } else {
+        local::run(global, &args)
     }
 }

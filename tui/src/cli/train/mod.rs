@@ -1,6 +1,7 @@
 //! `scones train`: train the classifier (locally on the staged train split and the reviewed
 //! images, as a new version, or the SageMaker training job with `--aws`).
 
+#[cfg(feature = "aws")]
 mod aws;
 mod local;
 
@@ -8,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{BackendArgs, GlobalArgs};
+#[cfg(feature = "aws")]
+use super::aws_stack;
+use super::{BackendArgs, GlobalArgs, on_aws};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -44,8 +47,9 @@ pub struct TrainArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: TrainArgs) -> anyhow::Result<ExitCode> {
-    match args.backend.aws_target() {
-        Some(target) => aws::run(global, &args, target),
-        None => local::run(global, &args),
+    if args.backend.aws {
+        on_aws!(aws::run(global, &args, aws_stack::target(&args.backend)))
+    } else {
+        local::run(global, &args)
     }
 }
