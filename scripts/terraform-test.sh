@@ -211,7 +211,9 @@ scones_cli_with_aws() {
   for candidate in "${SCONES_BIN:-}" "$ROOT/target/release/scones" "$ROOT/target/debug/scones" \
     "${CARGO_TARGET_DIR:-$ROOT/target}/debug/scones"; do
     [ -n "$candidate" ] && [ -x "$candidate" ] || continue
-    if "$candidate" train --help 2>/dev/null | grep -q -- '--job-spec' &&
+    # A build without the `aws` feature parses --aws too; its --version says so.
+    if ! "$candidate" --version 2>/dev/null | grep -q 'local stack only' &&
+      "$candidate" train --help 2>/dev/null | grep -q -- '--job-spec' &&
       "$candidate" stage --help 2>/dev/null | grep -q -- '--aws'; then
       echo "$candidate"
       return 0

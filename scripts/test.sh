@@ -118,6 +118,7 @@ without_aws() {
         fi
     done
     rm -rf "$home"
+    "$bin" --version | grep -q 'local stack only' || { echo "--version does not say it"; return 1; }
     echo "every --aws command answered: $out"
 }
 

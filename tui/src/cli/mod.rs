@@ -30,10 +30,21 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `scones --version`: the version, and whether this build can talk to AWS (the scripts
+/// look here to tell the two builds apart).
+const VERSION: &str = if cfg!(feature = "aws") {
+    env!("CARGO_PKG_VERSION")
+} else {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (local stack only: without the `aws` feature)"
+    )
+};
+
 /// Scones Unlimited: classify bicycles and motorcycles with a Step Functions workflow, on
 /// this machine (the default) or on AWS.
 #[derive(Debug, Parser)]
-#[command(name = "scones", version, about, propagate_version = true)]
+#[command(name = "scones", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
