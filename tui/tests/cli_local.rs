@@ -163,6 +163,21 @@ fn stage_train_eval_and_run_from_the_command_line() {
         last.starts_with("accuracy: 0.") || last == "accuracy: 1.000",
         "{eval}"
     );
+    assert!(eval.contains("at the threshold in force, 0.93"), "{eval}");
+    // A threshold asked for is not called the one in force.
+    let asked = scones(&home)
+        .args(["eval", "--threshold", "0.8"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let asked = String::from_utf8(asked).unwrap();
+    assert!(
+        asked.contains("at the threshold asked for (--threshold), 0.8")
+            && !asked.contains("in force"),
+        "{asked}"
+    );
     for section in [
         "confusion (rows actual",
         "calibration: ECE",
@@ -1027,6 +1042,82 @@ fn careless_input_second_pass() {
         assert!(
             stderr.contains("damaged") && stderr.contains("mv "),
             "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// The Terraform variables `variables.tf` declares.
+fn terraform_variables() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/variables.tf");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("variable \""))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Terraform variables a text tells the operator to set: `-var NAME=` and
+/// "Terraform's `NAME` variable".
+fn named_variables(text: &str) -> Vec<String> {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut names = Vec::new();
+    for piece in text.split("-var ").skip(1) {
+        names.extend(piece.split('=').next().map(str::to_owned));
+    }
+    for piece in text.split("Terraform's `").skip(1) {
+        let (name, rest) = piece.split_once('`').unwrap_or((piece, ""));
+        if rest.trim_start().starts_with("variable") {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// Every Terraform variable the CLI names (help, refusals, hints) is one `variables.tf`
+/// declares: `-var threshold=0.97` failed with "undeclared variable" (the variable is
+/// `confidence_threshold`).
+#[test]
+fn every_terraform_variable_the_cli_names_is_declared() {
+    let declared = terraform_variables();
+    assert!(
+        declared.contains(&"confidence_threshold".to_owned()),
+        "{declared:?}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut texts = Vec::new();
+    for command in ["run", "threshold", "drift", "eval", "dashboard"] {
+        let out = scones(home.path())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        texts.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    #[cfg(feature = "aws")]
+    for args in [
+        &["threshold", "--aws", "--save", "--target-accuracy", "0.9"][..],
+        &["run", "--aws", "--threshold", "0.9", "--random", "1"][..],
+        // Refused, not ignored (the dashboard's `t` would not use it).
+        &["dashboard", "--aws", "--threshold", "0.5"][..],
+    ] {
+        let out = scones(home.path()).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !named_variables(&stderr).is_empty(),
+            "{args:?} names no variable: {stderr}"
+        );
+        texts.push(stderr);
+    }
+    let named: Vec<String> = texts.iter().flat_map(|t| named_variables(t)).collect();
+    assert!(
+        named.contains(&"confidence_threshold".to_owned()),
+        "{named:?}"
+    );
+    for name in named {
+        assert!(
+            declared.contains(&name),
+            "the CLI names the Terraform variable `{name}`, which variables.tf does not declare"
         );
     }
 }

@@ -42,7 +42,8 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
     anyhow::ensure!(
         !(args.save && args.backend.aws),
         "--save sets the local stack's threshold; on AWS the threshold is Terraform's \
-         `threshold` variable (the filter function's THRESHOLD): set it and `terraform apply`"
+         `{}` variable (the filter function's THRESHOLD): set it and `terraform apply`",
+        scones_workflow::threshold::TERRAFORM_VARIABLE
     );
     if !(args.target_accuracy > 0.0 && args.target_accuracy <= 1.0) {
         anyhow::bail!(
@@ -75,9 +76,9 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::FAILURE);
     };
     if args.backend.aws {
+        let apply = scones_workflow::Threshold::new(threshold)?.terraform_apply();
         hint(format!(
-            "to use it on AWS: terraform apply -var threshold={threshold:.2}   (in terraform/; \
-             the filter function's THRESHOLD)"
+            "to use it on AWS: {apply}   (in terraform/; the filter function's THRESHOLD)"
         ))?;
     } else if args.save {
         // A threshold the data cannot back is not saved silently: one image "proves" 100%.
@@ -101,9 +102,9 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
                 .display()
         ))?;
     } else {
+        let apply = scones_workflow::Threshold::new(threshold)?.terraform_apply();
         hint(format!(
-            "to use it: --save (the local stack), or on AWS: terraform apply -var \
-             threshold={threshold:.2}"
+            "to use it: --save (the local stack), or on AWS: {apply}"
         ))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -16,6 +16,11 @@ pub struct ThresholdError {
     pub reason: String,
 }
 
+/// The Terraform variable that sets the threshold on AWS (it becomes the filter function's
+/// `THRESHOLD`): every message that tells an operator how to change it names this one, and a
+/// test checks that `terraform/variables.tf` declares it.
+pub const TERRAFORM_VARIABLE: &str = "confidence_threshold";
+
 /// The minimum confidence (max of the two probabilities) an image needs to pass
 /// FilterLowConfidence. Always within (0, 1].
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
@@ -43,6 +48,11 @@ impl Threshold {
     /// The number.
     pub fn value(self) -> f64 {
         self.0
+    }
+
+    /// The command that makes it the deployed stack's (run in `terraform/`).
+    pub fn terraform_apply(self) -> String {
+        format!("terraform apply -var {TERRAFORM_VARIABLE}={:.2}", self.0)
     }
 }
 

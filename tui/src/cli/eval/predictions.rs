@@ -26,8 +26,11 @@ pub struct Scored {
     pub source: String,
     /// Which model answered.
     pub model: ModelInfo,
-    /// The threshold in force (the row the tables mark).
+    /// The threshold the tables mark: the one in force, or the one asked for.
     pub threshold: f64,
+    /// Whether `threshold` is the one asked for (`--threshold`) rather than the one in
+    /// force (the local stack's setting, or the deployed filter's).
+    pub threshold_asked: bool,
     /// The staged data is the synthetic stand-in.
     pub synthetic: bool,
 }
@@ -172,6 +175,7 @@ fn score_local(
             calibration,
         },
         threshold: home.settings()?.threshold(threshold).value(),
+        threshold_asked: threshold.is_some(),
         synthetic,
     })
 }
@@ -244,6 +248,7 @@ fn score_aws(
                 calibration: CalibrationState::Unknown,
             },
             threshold: threshold.map_or(deployed, Threshold::value),
+            threshold_asked: threshold.is_some(),
             synthetic: false,
         })
     })

@@ -21,9 +21,11 @@ pub struct EvalReport {
     pub classification: Evaluation,
     /// How honest the confidences are.
     pub calibration: Calibration,
-    /// The threshold in force.
+    /// The threshold in force, or the one asked for (`threshold_asked`).
     pub threshold: f64,
-    /// The decisions at the threshold in force.
+    /// Whether `threshold` was asked for (`--threshold`), not the one in force.
+    pub threshold_asked: bool,
+    /// The decisions at that threshold.
     pub at_threshold: Decisions,
     /// The risk-coverage table, thresholds 0.50 to 0.99.
     pub risk_coverage: Vec<Decisions>,
@@ -45,6 +47,7 @@ impl EvalReport {
             classification,
             calibration: Calibration::of(predictions),
             threshold: scored.threshold,
+            threshold_asked: scored.threshold_asked,
             at_threshold: Decisions::at(predictions, scored.threshold),
             risk_coverage: risk_coverage(predictions, table_thresholds()),
         }
@@ -142,7 +145,12 @@ impl fmt::Display for EvalReport {
             .unwrap_or_default();
         writeln!(
             f,
-            "at the threshold in force, {}: {} accepted ({}), accuracy of accepted {}{}, {} errors let through",
+            "at {}, {}: {} accepted ({}), accuracy of accepted {}{}, {} errors let through",
+            if self.threshold_asked {
+                "the threshold asked for (--threshold)"
+            } else {
+                "the threshold in force"
+            },
             self.threshold,
             t.accepted,
             percent(Some(t.coverage())),

@@ -50,7 +50,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
     /// FilterLowConfidence threshold in (0, 1] (local; on AWS it is the filter function's
-    /// THRESHOLD, set by Terraform's `threshold` variable). Default: the one saved with
+    /// THRESHOLD, set by Terraform's `confidence_threshold` variable). Default: the one saved with
     /// `scones threshold --save`, else 0.93.
     #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<scones_workflow::Threshold>,
@@ -92,12 +92,14 @@ pub(crate) fn perturbation(name: &str) -> Result<Perturbation, String> {
 /// `scones run --aws`: the same runner against the deployed stack.
 #[cfg(feature = "aws")]
 async fn run_aws(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.threshold.is_none(),
-        "--threshold is a local setting: on AWS the threshold is the filter function's \
-         THRESHOLD environment variable, set by Terraform's `threshold` variable \
-         (terraform apply -var threshold=0.9)"
-    );
+    if let Some(threshold) = args.threshold {
+        anyhow::bail!(
+            "--threshold is a local setting: on AWS the threshold is the filter function's \
+             THRESHOLD environment variable, set by Terraform's `{}` variable ({})",
+            scones_workflow::threshold::TERRAFORM_VARIABLE,
+            threshold.terraform_apply()
+        );
+    }
     anyhow::ensure!(
         args.perturb.is_none(),
         "--perturb is local: it writes transformed images into the local bucket"
