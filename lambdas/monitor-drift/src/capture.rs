@@ -56,7 +56,7 @@ async fn read_file<F: Fn(&[u8]) -> Option<ImageFeatures>>(
     observed: &mut Vec<Observation>,
 ) -> Result<usize, MonitorError> {
     // None: deleted between the listing and the read (the capture's lifecycle rule).
-    let Some(out) = open_object(monitor, key).await? else {
+    let Some(out) = open_object(monitor, key, Missing::NotFound).await? else {
         return Ok(0);
     };
     let mut lines = tokio::io::BufReader::new(out.body.into_async_read());
@@ -126,10 +126,24 @@ async fn list(monitor: &Monitor, reading: Reading) -> Result<Vec<String>, Monito
     Ok(keys)
 }
 
+/// What reading a missing object answers: S3 says 404 only to a caller that may list the
+/// key; otherwise 403, which means "missing or forbidden".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Only a 404 means missing: a 403 is an error.
+    NotFound,
+    /// A 403 is told apart by listing the key (ListObjectsV2, prefix = the key): missing when
+    /// it is not listed, an error when it is. For the baseline: the function's ListBucket grant
+    /// is prefix-conditioned, and a GetObject request carries no prefix, so a missing baseline
+    /// may answer 403 (a fresh deploy before `scones baseline --aws`).
+    NotFoundOrUnlisted,
+}
+
 /// GetObject's answer, its body not read yet; `None` when the object does not exist.
 async fn open_object(
     monitor: &Monitor,
     key: &str,
+    missing: Missing,
 ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, MonitorError> {
     match monitor
         .s3
@@ -141,6 +155,13 @@ async fn open_object(
     {
         Ok(out) => Ok(Some(out)),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e)
+            if missing == Missing::NotFoundOrUnlisted
+                && e.raw_response().map(|r| r.status().as_u16()) == Some(403)
+                && !listed(monitor, key).await? =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(s3_error(
             monitor,
             "GetObject",
@@ -150,13 +171,36 @@ async fn open_object(
     }
 }
 
-/// An object's bytes; `None` when it does not exist; an error when it is bigger than `max`.
+/// Whether ListObjectsV2 lists `key` itself.
+async fn listed(monitor: &Monitor, key: &str) -> Result<bool, MonitorError> {
+    let out = monitor
+        .s3
+        .list_objects_v2()
+        .bucket(&monitor.config.bucket)
+        .prefix(key)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| {
+            s3_error(
+                monitor,
+                "ListObjectsV2",
+                key,
+                DisplayErrorContext(e).to_string(),
+            )
+        })?;
+    Ok(out.contents().iter().any(|o| o.key() == Some(key)))
+}
+
+/// An object's bytes; `None` when it does not exist (as `missing` tells); an error when it is
+/// bigger than `max`.
 pub async fn get_object(
     monitor: &Monitor,
     key: &str,
     max: u64,
+    missing: Missing,
 ) -> Result<Option<Vec<u8>>, MonitorError> {
-    let Some(out) = open_object(monitor, key).await? else {
+    let Some(out) = open_object(monitor, key, missing).await? else {
         return Ok(None);
     };
     let size = out.content_length.and_then(|n| u64::try_from(n).ok());

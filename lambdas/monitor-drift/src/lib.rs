@@ -185,7 +185,14 @@ impl Monitor {
     /// The baseline, `None` when there is none yet.
     async fn baseline(&self) -> Result<Option<Baseline>, MonitorError> {
         let (bucket, key) = (&self.config.bucket, &self.config.baseline_key);
-        let Some(bytes) = capture::get_object(self, key, MAX_BASELINE_BYTES).await? else {
+        let Some(bytes) = capture::get_object(
+            self,
+            key,
+            MAX_BASELINE_BYTES,
+            capture::Missing::NotFoundOrUnlisted,
+        )
+        .await?
+        else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
