@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 pub struct TrainingJobSpec {
     /// Content-addressed job name (`scones-ic-<16 hex>`).
     pub job_name: String,
-    /// Region the job runs in; informational (the client's region is used).
+    /// Region the job runs in: where Terraform made its bucket and role
+    /// ([`TrainingJobSpec::job_region`] picks the client's region from it).
     #[serde(default)]
     pub region: Option<String>,
     /// Execution role SageMaker assumes.
@@ -94,6 +95,18 @@ pub enum SpecError {
         /// The value given.
         value: String,
     },
+    /// The job spec is for another region than the one asked for: the job would point at
+    /// another region's bucket and role.
+    #[error(
+        "the job spec is for region {spec} (its bucket and role are there), not {asked}: drop \
+         --region or pass --region {spec}"
+    )]
+    RegionMismatch {
+        /// The spec's region.
+        spec: String,
+        /// The region asked for.
+        asked: String,
+    },
     /// A required text field is empty.
     #[error("{field} must not be empty")]
     Empty {
@@ -119,6 +132,19 @@ pub enum SpecError {
 }
 
 impl TrainingJobSpec {
+    /// The region to create the job in, given the one the caller asked for (`--region`):
+    /// the spec's own when the caller named none (a default region elsewhere would create
+    /// the job pointing at another region's bucket and role), and a mismatch refused.
+    pub fn job_region(&self, asked: Option<&str>) -> Result<Option<String>, SpecError> {
+        match (asked, self.region.as_deref()) {
+            (Some(asked), Some(spec)) if asked != spec => Err(SpecError::RegionMismatch {
+                spec: spec.to_owned(),
+                asked: asked.to_owned(),
+            }),
+            (asked, spec) => Ok(asked.or(spec).map(str::to_owned)),
+        }
+    }
+
     /// Parses and validates the JSON Terraform passes (`--job-spec`).
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
         let spec: TrainingJobSpec = serde_json::from_str(text)?;
@@ -677,6 +703,35 @@ mod tests {
         assert_eq!(
             spec.expected_model_data_url(),
             "s3://scones-123456789012-us-east-1/models/scones-ic-0123456789abcdef/output/model.tar.gz"
+        );
+    }
+
+    /// The job is created in the spec's region unless another is asked for, which is
+    /// refused: the spec's bucket and role are in its own region.
+    #[test]
+    fn the_job_runs_in_the_specs_region_and_a_mismatch_is_refused() {
+        let spec = TrainingJobSpec::from_json(TERRAFORM_SPEC).expect("valid");
+        assert_eq!(spec.region.as_deref(), Some("us-east-1"));
+        assert_eq!(spec.job_region(None).unwrap().as_deref(), Some("us-east-1"));
+        assert_eq!(
+            spec.job_region(Some("us-east-1")).unwrap().as_deref(),
+            Some("us-east-1")
+        );
+        let err = spec.job_region(Some("eu-west-1")).unwrap_err();
+        assert!(
+            matches!(&err, SpecError::RegionMismatch { spec, asked } if spec == "us-east-1" && asked == "eu-west-1"),
+            "{err}"
+        );
+        let unspecified = TrainingJobSpec {
+            region: None,
+            ..spec
+        };
+        assert_eq!(
+            unspecified
+                .job_region(Some("eu-west-1"))
+                .unwrap()
+                .as_deref(),
+            Some("eu-west-1")
         );
     }
 

@@ -15,7 +15,11 @@ use scones_aws::{AwsTarget, StartOutcome, TrainingJobSpec};
 use super::TrainArgs;
 use crate::cli::GlobalArgs;
 
-pub fn run(_global: &GlobalArgs, args: &TrainArgs, target: AwsTarget) -> anyhow::Result<ExitCode> {
+pub fn run(
+    _global: &GlobalArgs,
+    args: &TrainArgs,
+    mut target: AwsTarget,
+) -> anyhow::Result<ExitCode> {
     let Some(spec_arg) = args.job_spec.as_deref() else {
         bail!("--aws needs --job-spec JSON (Terraform's training job_spec output)");
     };
@@ -29,6 +33,7 @@ pub fn run(_global: &GlobalArgs, args: &TrainArgs, target: AwsTarget) -> anyhow:
         spec_arg.to_owned()
     };
     let spec = TrainingJobSpec::from_json(&text)?;
+    target.region = spec.job_region(target.region.as_deref())?;
     let options = WaitOptions {
         poll_interval: Duration::from_secs(args.poll_seconds.max(1)),
         timeout: None,
