@@ -242,3 +242,41 @@ fn the_definition_needs_all_three_function_names() {
         "{err}"
     );
 }
+
+/// Every Lambda task retries the transient Lambda service errors the Step Functions guide
+/// lists ("Handle Lambda service exceptions": ClientExecutionTimeoutException,
+/// ServiceException, AWSLambdaException, SdkClientException), and Lambda's throttling.
+#[test]
+fn every_lambda_task_retries_the_documented_transient_errors() {
+    let vars = scones_workflow::definition::variables("aws", str::to_owned);
+    let text = render_template(DEFINITION, &vars).expect("the definition renders");
+    let definition: Value = serde_json::from_str(&text).expect("JSON");
+    let states = definition["States"].as_object().expect("states");
+    let mut tasks = 0;
+    for (name, state) in states {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        tasks += 1;
+        let retried: Vec<&str> = state["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect();
+        for error in [
+            "Lambda.ClientExecutionTimeoutException",
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ] {
+            assert!(
+                retried.contains(&error),
+                "{name} does not retry {error}: {retried:?}"
+            );
+        }
+    }
+    assert_eq!(tasks, 3, "{states:?}");
+}
