@@ -151,6 +151,14 @@ variable "drift_schedule_minutes" {
     condition     = var.drift_schedule_minutes >= 1 && floor(var.drift_schedule_minutes) == var.drift_schedule_minutes
     error_message = "drift_schedule_minutes must be a whole number of minutes, at least 1."
   }
+
+  # It is also the period of the drift alarms, which evaluate up to 2 periods; PutMetricAlarm
+  # refuses a period times evaluation periods over 604,800 s (over 86,400 s for a period under
+  # an hour, which 2 periods of at most 59 min never reach): 2 x 5,040 min x 60 = 604,800.
+  validation {
+    condition     = var.drift_schedule_minutes <= 5040
+    error_message = "drift_schedule_minutes is also the drift alarms' period, which CloudWatch limits: at most 5040 (3.5 days)."
+  }
 }
 
 variable "drift_window" {

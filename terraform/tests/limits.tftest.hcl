@@ -64,3 +64,23 @@ run "longest_name_fits_every_limit" {
     error_message = "An alarm or log group name is too long."
   }
 }
+
+# The drift schedule is the drift alarms' period, evaluated over up to 2 periods: CloudWatch's
+# 604,800 s limit caps it at 5,040 minutes, refused at plan rather than at PutMetricAlarm.
+run "a_drift_schedule_beyond_the_alarm_limit_is_refused" {
+  command = plan
+
+  variables {
+    drift_schedule_minutes = 5041
+  }
+
+  expect_failures = [var.drift_schedule_minutes]
+}
+
+run "the_longest_drift_schedule_the_alarms_take_is_accepted" {
+  command = plan
+
+  variables {
+    drift_schedule_minutes = 5040
+  }
+}
