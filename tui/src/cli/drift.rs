@@ -185,7 +185,7 @@ fn row(f: &Finding) -> String {
         number(f.current_mean, 3),
         number(f.psi, 3),
         number(f.ks.map(|k| k.d), 3),
-        f.ks.map_or("-".to_owned(), |k| format!("{:.1e}", k.p_value)),
+        f.ks.map_or("-".to_owned(), |k| k.p_value_text()),
         f.verdict.label()
     )
 }

@@ -248,7 +248,7 @@ fn draw_table(frame: &mut Frame, area: Rect, theme: &Theme, selected: usize, vie
             Cell::from(number(f.baseline_mean)),
             Cell::from(number(f.current_mean)),
             Cell::from(number(f.psi)),
-            Cell::from(f.ks.map_or("-".to_owned(), |k| format!("{:.0e}", k.p_value))),
+            Cell::from(f.ks.map_or("-".to_owned(), |k| k.p_value_text())),
             Cell::from(Span::styled(
                 // An empty baseline side is not "too few": there is nothing to compare with
                 // (an AWS baseline without a held-out set has no outputs).

@@ -178,6 +178,23 @@ pub struct Ks {
     pub p_value: f64,
 }
 
+impl Ks {
+    /// The p-value as people read it, in at most 5 characters: `1.00`, `0.04`, `0.003`,
+    /// `2e-5` (never `1.0e0`).
+    pub fn p_value_text(&self) -> String {
+        let p = self.p_value;
+        if !p.is_finite() {
+            "-".to_owned()
+        } else if p >= 0.01 {
+            format!("{p:.2}")
+        } else if p >= 0.001 {
+            format!("{p:.3}")
+        } else {
+            format!("{p:.0e}")
+        }
+    }
+}
+
 /// The two-sample Kolmogorov-Smirnov test of two histograms with the same bins. `d` is taken
 /// at the bin edges, so it can only under-state the distance of the raw samples: with the
 /// fine bins drift uses (1/50 of a range) the difference is small, and it errs towards no
@@ -227,6 +244,23 @@ pub fn kolmogorov_q(lambda: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p_values_read_as_people_write_them() {
+        let text = |p_value| Ks { d: 0.1, p_value }.p_value_text();
+        assert_eq!(text(1.0), "1.00");
+        assert_eq!(text(0.0421), "0.04");
+        assert_eq!(text(0.0032), "0.003");
+        assert_eq!(text(1.7421e-5), "2e-5");
+        assert_eq!(text(f64::NAN), "-");
+        for p in [1.0, 0.5, 0.011, 0.0099, 0.001, 0.00099, 1e-12] {
+            assert!(
+                text(p).len() <= 5 && !text(p).contains("e0"),
+                "{p}: {}",
+                text(p)
+            );
+        }
+    }
 
     fn hist(counts: &[u64]) -> Histogram {
         Histogram {
