@@ -865,3 +865,18 @@ async fn the_header_shows_a_guard_hold_from_every_tab_and_h_releases_it() {
     settle(&mut d).await;
     assert!(!d.screen().contains("GUARD HOLDING"));
 }
+
+/// Until the first listing answers, the empty list says it is loading, not "no executions"
+/// (on a hung service the first answer takes seconds).
+#[tokio::test]
+async fn the_list_says_loading_until_the_first_listing_answers() {
+    let backend = FixtureBackend::new(Vec::new());
+    let mut d = Headless::new(backend, options(false, false), t0(), 100, 30);
+    let screen = d.screen();
+    assert!(screen.contains("Loading executions"), "{screen}");
+    assert!(!screen.contains("No executions yet"), "{screen}");
+    d.tick(t0());
+    assert!(d.settle(Duration::from_secs(5)).await);
+    let screen = d.screen();
+    assert!(screen.contains("No executions yet"), "{screen}");
+}

@@ -252,6 +252,11 @@ impl Shared {
         self.health.get(feed)
     }
 
+    /// Whether a feed has answered once: until then an empty panel is loading, not empty.
+    pub fn loaded(&self, feed: &str) -> bool {
+        self.health.get(feed).is_some_and(|h| h.last_ok.is_some())
+    }
+
     /// Why a feed's panel has nothing to show: the feed never answered and its last call
     /// failed. The panel says this (and the likely fix) instead of "loading…", until a
     /// refresh succeeds.

@@ -170,8 +170,15 @@ pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared, focused: bool) {
         return;
     }
     if empty {
-        let hint = if shared.readonly {
-            "No executions yet. This dashboard is read-only: start some from another terminal, e.g. `scones run --local --random 10`.".to_owned()
+        let hint = if !shared.loaded(EXECUTIONS) {
+            // The first listing can take seconds on AWS (16 s on a hung service): "no
+            // executions" would be a claim nobody has checked yet.
+            "Loading executions…".to_owned()
+        } else if shared.readonly {
+            format!(
+                "No executions yet. This dashboard is read-only: start some from another terminal, e.g. `scones run --{} --random 10`.",
+                if shared.is_aws() { "aws" } else { "local" }
+            )
         } else {
             format!(
                 "No executions yet. Press {} to start a test execution, {} for a burst.",
