@@ -72,7 +72,19 @@ pub enum AwsError {
         /// HTTP status of the answer.
         status: u16,
     },
-    /// AWS could not be reached: no network, DNS, TLS, timeout, or no credentials.
+    /// No usable credentials: none in the chain, a profile without any, an expired SSO
+    /// session. Nothing was sent: this is not the network.
+    #[error(
+        "{operation}: no usable AWS credentials ({message}); set AWS_PROFILE or --profile, \
+         or renew the session (`aws sso login`)"
+    )]
+    Credentials {
+        /// The API call.
+        operation: &'static str,
+        /// What the credential provider said.
+        message: String,
+    },
+    /// AWS could not be reached: no network, DNS, TLS.
     #[error("{operation} could not reach AWS: {message}")]
     Transport {
         /// The API call.
@@ -106,6 +118,7 @@ impl AwsError {
             AwsError::Throttled { .. } => "Throttled",
             AwsError::NotFound { .. } => "NotFound",
             AwsError::Service { .. } => "Service",
+            AwsError::Credentials { .. } => "Credentials",
             AwsError::Transport { .. } => "Transport",
             AwsError::TimedOut { .. } => "TimedOut",
             AwsError::Protocol { .. } => "Protocol",
@@ -118,6 +131,7 @@ impl AwsError {
             AwsError::Throttled { operation, .. }
             | AwsError::NotFound { operation, .. }
             | AwsError::Service { operation, .. }
+            | AwsError::Credentials { operation, .. }
             | AwsError::Transport { operation, .. }
             | AwsError::TimedOut { operation, .. }
             | AwsError::Protocol { operation, .. } => operation,
@@ -130,9 +144,10 @@ impl AwsError {
             AwsError::Throttled { code, .. }
             | AwsError::NotFound { code, .. }
             | AwsError::Service { code, .. } => Some(code),
-            AwsError::Transport { .. } | AwsError::TimedOut { .. } | AwsError::Protocol { .. } => {
-                None
-            }
+            AwsError::Credentials { .. }
+            | AwsError::Transport { .. }
+            | AwsError::TimedOut { .. }
+            | AwsError::Protocol { .. } => None,
         }
     }
 
@@ -160,6 +175,15 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + HttpStatus,
     {
+        // The credentials are resolved before anything is sent; their failure surfaces as a
+        // dispatch failure, which would otherwise read as the network's.
+        if let SdkError::DispatchFailure(failure) = &err
+            && let Some(message) = failure
+                .as_connector_error()
+                .and_then(|e| credentials_problem(e))
+        {
+            return AwsError::Credentials { operation, message };
+        }
         let context = DisplayErrorContext(&err).to_string();
         match &err {
             SdkError::ServiceError(service) => {
@@ -214,6 +238,19 @@ impl AwsError {
             },
         }
     }
+}
+
+/// What the credential provider said, when `err`'s source chain holds its error.
+fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(credentials) = e.downcast_ref::<CredentialsError>() {
+            return Some(cause_chain(credentials));
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// The message of the last error in `err`'s source chain.
@@ -290,6 +327,54 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A credential provider that has none (as an empty chain or an expired SSO session).
+    #[derive(Debug)]
+    struct NoCredentials;
+
+    impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+                aws_credential_types::provider::error::CredentialsError::not_loaded(
+                    "no providers in chain provided credentials",
+                ),
+            ))
+        }
+    }
+
+    /// Missing credentials were reported as "could not reach AWS": a real client with no
+    /// credentials, pointed at a closed port, must say credentials (nothing was sent).
+    #[tokio::test]
+    async fn missing_credentials_are_not_a_network_error() {
+        let target = crate::AwsTarget {
+            profile: None,
+            region: Some("us-east-1".to_owned()),
+            endpoint_url: Some("http://127.0.0.1:9".to_owned()),
+        };
+        let config = crate::config::config_loader(&target)
+            .credentials_provider(NoCredentials)
+            .load()
+            .await;
+        let err = crate::s3_client(&config, &target)
+            .list_buckets()
+            .send()
+            .await
+            .unwrap_err();
+        let e = AwsError::from_sdk("ListBuckets", err);
+        assert_eq!(e.name(), "Credentials", "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("no providers in chain provided credentials")
+                && text.contains("aws sso login")
+                && !text.contains("could not reach"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn throttling_codes_and_429_are_throttling() {
