@@ -307,6 +307,10 @@ impl Shared {
             BackendError::Throttled { operation, .. } => {
                 self.toast_error(format!("{operation} throttled: backing off"));
             }
+            BackendError::Failed { operation, message } => {
+                self.toasts
+                    .push_failure(&operation.to_string(), message, self.now);
+            }
             other => self.toast_error(other.to_string()),
         }
     }

@@ -1,5 +1,8 @@
 //! Non-blocking notifications in the bottom-right corner. Identical messages collapse into
-//! one with a count, so a backend failing every refresh shows one toast, not a wall.
+//! one with a count, and calls failing for one cause share one toast naming them all, so a
+//! backend failing every refresh shows one toast, not a wall. A failure's repeats do not keep
+//! its toast up: it goes after its time (the header's STALE and the panels say it meanwhile)
+//! and comes back with the next failure.
 
 use chrono::{DateTime, Duration, Utc};
 use ratatui::Frame;
@@ -29,6 +32,8 @@ pub struct Toast {
     pub count: u32,
     /// When it disappears.
     pub until: DateTime<Utc>,
+    /// For failed calls: their shared cause and the calls, in the order they failed.
+    pub failure: Option<(String, Vec<String>)>,
 }
 
 /// At most this many toasts are kept; the oldest goes first.
@@ -61,6 +66,38 @@ impl Toasts {
             level,
             count: 1,
             until: now + ttl,
+            failure: None,
+        });
+    }
+
+    /// Shows that `operation` failed because of `cause`: on the toast of the calls that
+    /// failed for the same cause, if one is shown (its time is not extended).
+    pub fn push_failure(&mut self, operation: &str, cause: &str, now: DateTime<Utc>) {
+        let text = |operations: &[String]| format!("{} failed: {cause}", operations.join(", "));
+        if let Some(toast) = self
+            .items
+            .iter_mut()
+            .find(|t| t.failure.as_ref().is_some_and(|(c, _)| c == cause))
+        {
+            toast.count += 1;
+            if let Some((_, operations)) = &mut toast.failure
+                && !operations.iter().any(|o| o == operation)
+            {
+                operations.push(operation.to_owned());
+                toast.text = text(operations);
+            }
+            return;
+        }
+        if self.items.len() == MAX_TOASTS {
+            self.items.remove(0);
+        }
+        let operations = vec![operation.to_owned()];
+        self.items.push(Toast {
+            text: text(&operations),
+            level: ToastLevel::Error,
+            count: 1,
+            until: now + Duration::seconds(8),
+            failure: Some((cause.to_owned(), operations)),
         });
     }
 
@@ -141,6 +178,47 @@ fn wrapped_lines(text: &str, width: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Four feeds failing for one cause, every refresh: one toast naming the four calls,
+    /// gone after its time although the failures go on; the next failure shows it again.
+    #[test]
+    fn calls_failing_for_one_cause_share_a_toast_that_clears() {
+        let t0 = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).expect("valid");
+        let mut toasts = Toasts::default();
+        let cause = "dispatch failure: Connection refused";
+        for second in 0..20 {
+            let now = t0 + Duration::seconds(second);
+            for operation in [
+                "ListExecutions",
+                "GetMetricData",
+                "ListObjectsV2",
+                "FilterLogEvents",
+            ] {
+                toasts.push_failure(operation, cause, now);
+            }
+            toasts.expire(now);
+            let shown = toasts.items();
+            if second < 8 {
+                assert_eq!(shown.len(), 1, "{shown:?}");
+                assert_eq!(
+                    shown[0].text,
+                    format!(
+                        "ListExecutions, GetMetricData, ListObjectsV2, FilterLogEvents failed: {cause}"
+                    )
+                );
+            }
+        }
+        // Expired at t0 + 8 s, shown again by the failures after it: never one stuck toast
+        // counting up without end.
+        assert_eq!(toasts.items().len(), 1);
+        assert!(toasts.items()[0].count < 60, "{:?}", toasts.items());
+        toasts.push_failure(
+            "ListExecutions",
+            "another cause",
+            t0 + Duration::seconds(20),
+        );
+        assert_eq!(toasts.items().len(), 2);
+    }
 
     #[test]
     fn wrapped_line_counts_follow_words_and_break_long_ones() {
