@@ -109,6 +109,7 @@ without_aws() {
         case $command in
             threshold) args=(threshold --aws --target-accuracy 0.9) ;;
             promote) args=(promote latest --aws) ;;
+            run) args=(run --aws --random 1) ;;
             *) args=("$command" --aws) ;;
         esac
         out=$("$bin" --home "$home" "${args[@]}" 2>&1 </dev/null); status=$?
