@@ -189,11 +189,13 @@ impl AwsError {
             SdkError::ServiceError(service) => {
                 let status = service.raw().status_code();
                 let code = service.err().code().unwrap_or("Unknown").to_owned();
+                // Without a message (an answer the SDK could not parse: a proxy's HTML page),
+                // the answer itself, not the SDK's debug dump.
                 let message = service
                     .err()
                     .message()
                     .map(str::to_owned)
-                    .unwrap_or_else(|| context.clone());
+                    .unwrap_or_else(|| answer_summary(service.raw()));
                 classify_service(operation, code, message, status)
             }
             // The innermost cause says which timeout after how long ("operation timeout (all
@@ -219,17 +221,15 @@ impl AwsError {
             SdkError::ResponseError(response) => {
                 let status = response.raw().status_code();
                 // Some emulators and proxies answer throttling with a bare 429/503.
+                let message = answer_summary(response.raw());
                 if status == 429 || status == 503 {
                     AwsError::Throttled {
                         operation,
                         code: format!("HTTP {status}"),
-                        message: context,
+                        message,
                     }
                 } else {
-                    AwsError::Protocol {
-                        operation,
-                        message: context,
-                    }
+                    AwsError::Protocol { operation, message }
                 }
             }
             _ => AwsError::Protocol {
@@ -316,17 +316,120 @@ fn is_sagemaker_not_found(code: &str, message: &str) -> bool {
 pub trait HttpStatus {
     /// The status code.
     fn status_code(&self) -> u16;
+
+    /// The body, when it is in memory (an error answer's is).
+    fn body_bytes(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl HttpStatus for aws_smithy_runtime_api::http::Response {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
+
+    fn body_bytes(&self) -> Option<&[u8]> {
+        self.body().bytes()
+    }
 }
+
+/// An answer as a person can read it: `HTTP 500: <its text>`, markup removed, whitespace
+/// collapsed, at most [`SUMMARY_CHARS`] characters of it.
+fn answer_summary(raw: &impl HttpStatus) -> String {
+    let status = raw.status_code();
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in String::from_utf8_lossy(raw.body_bytes().unwrap_or_default()).chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if in_tag => {}
+            _ => text.push(c),
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return format!("HTTP {status} with no readable body");
+    }
+    let mut summary: String = text.chars().take(SUMMARY_CHARS).collect();
+    if text.chars().count() > SUMMARY_CHARS {
+        summary.push('…');
+    }
+    format!("HTTP {status}: {summary}")
+}
+
+/// How much of an unparsable answer's text an error quotes.
+const SUMMARY_CHARS: usize = 160;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on 127.0.0.1 that answers every request with `status` and an HTML page, as a
+    /// proxy or a load balancer in the way does.
+    fn html_server(status: &'static str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let body = "<html><head><title>502 Bad Gateway</title></head><body>\
+                            <h1>Bad Gateway</h1><p>The proxy could not reach states.</p>\
+                            </body></html>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    /// An answer the SDK cannot parse (an HTML page from something in the way) reads as its
+    /// status and its text, not the SDK's debug dump of the response.
+    #[tokio::test]
+    async fn an_unparsable_answer_reads_as_its_status_and_text() {
+        let target = crate::AwsTarget {
+            profile: None,
+            region: Some("us-east-1".to_owned()),
+            endpoint_url: Some(html_server("502 Bad Gateway")),
+        };
+        let config = crate::config::config_loader(&target)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        let err = aws_sdk_sfn::Client::new(&config)
+            .list_state_machines()
+            .send()
+            .await
+            .unwrap_err();
+        let e = AwsError::from_sdk("ListStateMachines", err);
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "HTTP 502: 502 Bad Gateway Bad Gateway The proxy could not reach states."
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Response {") && !text.contains("<html>") && !text.contains("SdkBody"),
+            "{text}"
+        );
+    }
 
     /// A credential provider that has none (as an empty chain or an expired SSO session).
     #[derive(Debug)]
