@@ -487,6 +487,17 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
                 "THRESHOLD must be a number in (0, 1]",
             ));
     }
+    // On AWS the windows are the monitor's (Terraform's drift_window): refused, not ignored.
+    for flag in [&["--window", "1h"][..], &["--windows", "3"][..]] {
+        scones(&home)
+            .args(["drift", "--aws"])
+            .args(flag)
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(
+                "'--aws' cannot be used with '--window",
+            ));
+    }
 }
 
 /// stdout closed by its reader (`| head -0`): the command ends quietly with 141, as a Unix

@@ -29,10 +29,16 @@ pub struct DriftArgs {
     pub stack: AwsStackArgs,
     /// The window: a count of inferences (500) or a period (30m, 1h, 2d). Local only: on AWS
     /// the monitor's windows are Terraform's drift_window and drift_windows.
-    #[arg(long, default_value = "500")]
+    #[arg(long, default_value = "500", conflicts_with = "aws")]
     pub window: WindowSpec,
-    /// Windows shown: the current one and the ones before it (the trend).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    /// Windows shown: the current one and the ones before it (the trend). Local only, as
+    /// --window.
+    #[arg(
+        long,
+        default_value_t = 6,
+        value_parser = clap::value_parser!(u16).range(1..=1000),
+        conflicts_with = "aws"
+    )]
     pub windows: u16,
     /// The threshold the low-confidence rate is taken at. Default: the local stack's (saved
     /// with `scones threshold --save`, else 0.93).
