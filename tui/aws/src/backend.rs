@@ -684,7 +684,7 @@ impl Backend for AwsBackend {
             Ok((arn, _)) => Ok(ExecutionId::new(arn)),
             // The request may be queued on a hung service and run when it recovers: say so,
             // with the name to look for.
-            Err(e @ AwsError::TimedOut { .. }) => Err(BackendError::Failed {
+            Err(e @ AwsError::TimedOut { .. }) => Err(BackendError::Unanswered {
                 operation: Operation::StartExecution,
                 message: format!(
                     "{e}; execution {name} may still start when the service recovers, and is \

@@ -229,6 +229,9 @@ async fn execute<B: Backend>(
     )
     .await?;
     let summary_written = writeln!(out, "{}", report.summary).and_then(|()| out.flush());
+    if let Some(line) = print::not_finished_summary(&report.not_finished) {
+        errln!("{line}");
+    }
     if let Some(e) = persist_error {
         anyhow::bail!(
             "the run stopped: an execution could not be recorded ({e}); the executions still \

@@ -129,6 +129,15 @@ pub enum BackendError {
     /// No such object in the bucket (its `s3://` URI).
     #[error("{0} does not exist")]
     ObjectNotFound(String),
+    /// The call got no answer in time (a hung service): it may still take effect (an
+    /// execution asked for may still start when the service recovers).
+    #[error("{operation} got no answer: {message}")]
+    Unanswered {
+        /// The call.
+        operation: Operation,
+        /// Which timeout, and what to look for if it took effect.
+        message: String,
+    },
     /// Anything else the backend reported.
     #[error("{operation} failed: {message}")]
     Failed {
@@ -164,6 +173,7 @@ impl BackendError {
             BackendError::NotReady { .. } => "NotReady",
             BackendError::NotFound(_) => "NotFound",
             BackendError::ObjectNotFound(_) => "ObjectNotFound",
+            BackendError::Unanswered { .. } => "Unanswered",
             BackendError::Failed { .. } => "Failed",
             BackendError::TaskCrashed { .. } => "TaskCrashed",
         }
