@@ -7,7 +7,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Sparkline};
+use ratatui::widgets::{
+    Axis, Block, Borders, Chart, Dataset, GraphType, LegendPosition, Paragraph, Sparkline,
+};
 
 use crate::dashboard::action::View;
 use crate::dashboard::keymap::KeyAction;
@@ -292,6 +294,9 @@ fn draw_timed(
     let chart = Chart::new(datasets)
         .block(Block::default().title(Span::styled(title, theme.dim)))
         .hidden_legend_constraints(legend)
+        // Top left, over the oldest points: at the default top right it covered the newest
+        // two minutes, the ones an operator looks at.
+        .legend_position(Some(LegendPosition::TopLeft))
         .x_axis({
             // The charts are stacked on one time axis: its labels once, under the last.
             let x = Axis::default()
