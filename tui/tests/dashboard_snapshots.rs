@@ -880,3 +880,20 @@ async fn the_list_says_loading_until_the_first_listing_answers() {
     let screen = d.screen();
     assert!(screen.contains("No executions yet"), "{screen}");
 }
+
+/// The overview's sparklines: a period without invocations has no latency, shown `-` as
+/// tab 2 shows it (it read `0.0`), and the latency sparkline has the window's ends under it.
+#[tokio::test]
+async fn the_overview_sparklines_say_dash_for_no_data_and_have_a_time_axis() {
+    let backend = FixtureBackend::new(executions());
+    backend.metrics_quiet_now.store(true, Ordering::SeqCst);
+    let mut d = dashboard_with(backend, 160, 48, false).await;
+    let screen = d.screen();
+    assert!(screen.contains("latency ms: last -, peak 0.8"), "{screen}");
+    assert!(!screen.contains("latency ms: last 0.0"), "{screen}");
+    let axis = screen
+        .lines()
+        .find(|l| l.contains("-15m") && l.contains("now"))
+        .unwrap_or_else(|| panic!("no time axis: {screen}"));
+    assert!(axis.find("-15m") < axis.find("now"), "{axis}");
+}

@@ -429,6 +429,8 @@ pub struct FixtureBackend {
     /// Endpoint metrics cover only the last quarter of the window (as CloudWatch answers
     /// for an endpoint created minutes ago).
     pub metrics_late: AtomicBool,
+    /// The newest period of the metrics has no invocations (so no latency).
+    pub metrics_quiet_now: AtomicBool,
     /// The guard, the labels and the models.
     pub control: std::sync::Mutex<FixtureControl>,
 }
@@ -449,6 +451,7 @@ impl FixtureBackend {
             stops: std::sync::atomic::AtomicUsize::new(0),
             logs_calls: std::sync::atomic::AtomicUsize::new(0),
             metrics_late: AtomicBool::new(false),
+            metrics_quiet_now: AtomicBool::new(false),
             control: std::sync::Mutex::new(FixtureControl {
                 guard: GuardState::new(GuardMode::Hold, t0()),
                 labels: Vec::new(),
@@ -585,11 +588,12 @@ impl Backend for FixtureBackend {
         let inv: Vec<f64> = (0..n)
             .map(|i| f64::from((i * 7 % 13) as u32 + if i > 40 { 10 } else { 2 }))
             .collect();
+        let quiet = |i: i32| i == n - 1 && self.metrics_quiet_now.load(Ordering::SeqCst);
         Ok(EndpointMetrics {
             start: Some(start),
             period,
             latency_ms: (0..n)
-                .map(|i| Some(0.6 + f64::from((i % 5) as u32) * 0.05))
+                .map(|i| (!quiet(i)).then_some(0.6 + f64::from((i % 5) as u32) * 0.05))
                 .collect(),
             latency_max_ms: (0..n)
                 .map(|i| Some(0.9 + f64::from((i % 7) as u32) * 0.1))

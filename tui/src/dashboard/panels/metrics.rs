@@ -346,48 +346,62 @@ pub fn draw_compact(
         );
         return;
     };
-    let latency: Vec<f64> = m.latency_ms.iter().map(|v| v.unwrap_or(0.0)).collect();
+    let invocations: Vec<Option<f64>> = m.invocations.iter().copied().map(Some).collect();
     let [a, b] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
     draw_sparkline(
         frame,
         a,
         shared,
-        "invocations",
-        &m.invocations,
-        theme.series,
+        ("invocations", theme.series),
+        &invocations,
+        false,
     );
-    draw_sparkline(frame, b, shared, "latency ms", &latency, theme.series_alt);
+    draw_sparkline(
+        frame,
+        b,
+        shared,
+        ("latency ms", theme.series_alt),
+        &m.latency_ms,
+        true,
+    );
 }
 
+/// One series of the overview as a sparkline titled with its last and peak values; a
+/// period without data is `-` (as tab 2 shows it), never `0.0`. With `time_axis`, the
+/// window's ends under it (`-15m`, `now`), as the charts of tab 2 have theirs.
 fn draw_sparkline(
     frame: &mut Frame,
     area: Rect,
     shared: &Shared,
-    label: &str,
-    values: &[f64],
-    style: ratatui::style::Style,
+    (label, style): (&str, ratatui::style::Style),
+    values: &[Option<f64>],
+    time_axis: bool,
 ) {
-    let last = values.last().copied().unwrap_or(0.0);
-    let peak = values.iter().copied().fold(0.0, f64::max);
+    let shown = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+    let last = values.last().copied().flatten();
+    let peak = values.iter().flatten().copied().reduce(f64::max);
     // Sparklines take integers: scale so that fractional series (ms) keep their shape.
-    let scale = if peak > 0.0 && peak < 100.0 {
-        100.0 / peak
-    } else {
-        1.0
+    let scale = match peak {
+        Some(peak) if peak > 0.0 && peak < 100.0 => 100.0 / peak,
+        _ => 1.0,
     };
     let data: Vec<u64> = values
         .iter()
-        .map(|v| (v * scale).round().max(0.0) as u64)
+        .map(|v| (v.unwrap_or(0.0) * scale).round().max(0.0) as u64)
         .collect();
     let title = Span::styled(
-        format!("{label}: last {last:.1}, peak {peak:.1}"),
+        format!("{label}: last {}, peak {}", shown(last), shown(peak)),
         shared.theme.dim,
     );
-    let spark = Sparkline::default()
-        .block(Block::default().title(title))
-        .data(&data)
-        .style(style);
+    let mut block = Block::default().title(title);
+    if time_axis {
+        let window = fmt_window(shared.window.length());
+        block = block
+            .title_bottom(Line::styled(format!("-{window}"), shared.theme.dim).left_aligned())
+            .title_bottom(Line::styled("now", shared.theme.dim).right_aligned());
+    }
+    let spark = Sparkline::default().block(block).data(&data).style(style);
     frame.render_widget(spark, area);
 }
 
