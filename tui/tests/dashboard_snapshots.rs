@@ -897,3 +897,27 @@ async fn the_overview_sparklines_say_dash_for_no_data_and_have_a_time_axis() {
         .unwrap_or_else(|| panic!("no time axis: {screen}"));
     assert!(axis.find("-15m") < axis.find("now"), "{axis}");
 }
+
+/// At 120x34 the curve goes beside the numbers without cutting them ("of 1 referred to a
+/// person" and "if every prediction were acted on" were cut there, and whole at 80x24).
+#[tokio::test]
+async fn the_quality_numbers_are_whole_beside_the_curve() {
+    for (w, h) in [(80, 24), (120, 34), (160, 48)] {
+        let mut d = dashboard(w, h).await;
+        d.press(KeyCode::Char('6'));
+        settle(&mut d).await;
+        let screen = d.screen();
+        for text in [
+            "of 1 referred to a person",
+            "if every prediction were acted on",
+        ] {
+            assert!(screen.contains(text), "{w}x{h}: {text}: {screen}");
+        }
+        if w >= 120 {
+            assert!(
+                screen.contains("risk-coverage"),
+                "{w}x{h}: no curve: {screen}"
+            );
+        }
+    }
+}

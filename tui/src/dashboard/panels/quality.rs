@@ -244,21 +244,30 @@ fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
         );
         return;
     }
-    let [numbers, chart] = if body.width >= 100 {
-        Layout::horizontal([Constraint::Length(52), Constraint::Min(0)]).areas(body)
+    let at = Decisions::at(&summary.labelled, threshold);
+    let facts = fact_lines(shared, &summary, &at);
+    // The curve goes beside the numbers only where both fit: the numbers' lines are never
+    // cut (at 120 columns a fixed 52 cut "of 1 referred to a person" and "if every
+    // prediction were acted on", which fit at 80, where the curve goes below).
+    let numbers_width = facts.iter().map(Line::width).max().unwrap_or(0) as u16 + 1;
+    let [numbers, chart] = if body.width >= numbers_width + MIN_CURVE_WIDTH {
+        Layout::horizontal([Constraint::Length(numbers_width), Constraint::Min(0)]).areas(body)
     } else {
         Layout::vertical([Constraint::Length(18), Constraint::Min(0)]).areas(body)
     };
-    let at = Decisions::at(&summary.labelled, threshold);
-    draw_numbers(frame, numbers, shared, &summary, &at);
+    draw_numbers(frame, numbers, shared, &summary, &at, facts);
     draw_curve(frame, chart, shared, &summary, &at);
 }
+
+/// The narrowest risk-coverage curve drawn beside the numbers.
+const MIN_CURVE_WIDTH: u16 = 40;
 
 fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn draw_numbers(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at: &Decisions) {
+/// The facts at the threshold, one per line.
+fn fact_lines(shared: &Shared, s: &Summary, at: &Decisions) -> Vec<Line<'static>> {
     let theme = &shared.theme;
     let accuracy = at.accepted_accuracy().map_or("-".to_owned(), percent);
     let interval = at
@@ -267,7 +276,7 @@ fn draw_numbers(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at:
             format!("95% CI {}–{}", percent(lo), percent(hi))
         });
     let rejected = at.total - at.accepted;
-    let lines = vec![
+    vec![
         Line::from(Span::styled(
             format!("at threshold {} (from the scores)", at.threshold),
             theme.dim,
@@ -313,7 +322,19 @@ fn draw_numbers(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at:
             theme.text,
             shared,
         ),
-    ];
+    ]
+}
+
+/// The facts (`lines`), then the risk-coverage table.
+fn draw_numbers(
+    frame: &mut Frame,
+    area: Rect,
+    shared: &Shared,
+    s: &Summary,
+    at: &Decisions,
+    lines: Vec<Line<'static>>,
+) {
+    let theme = &shared.theme;
     let [facts, table] = Layout::vertical([
         Constraint::Length(lines.len() as u16 + 1),
         Constraint::Min(0),
@@ -406,10 +427,19 @@ fn draw_curve(frame: &mut Frame, area: Rect, shared: &Shared, s: &Summary, at: &
             .data(&marker),
     ];
     let chart = Chart::new(datasets)
-        .block(Block::default().title(Span::styled(
-            "risk-coverage: accuracy of accepted (y) vs share accepted (x)",
-            theme.dim,
-        )))
+        .block(
+            Block::default().title(Span::styled(
+                // The long form where it fits, the short one beside the numbers at 120 columns.
+                [
+                    "risk-coverage: accuracy of accepted (y) vs share accepted (x)",
+                    "risk-coverage (y: accuracy, x: coverage)",
+                ]
+                .into_iter()
+                .find(|title| title.chars().count() <= usize::from(area.width))
+                .unwrap_or("risk-coverage"),
+                theme.dim,
+            )),
+        )
         .x_axis(
             Axis::default()
                 .bounds([0.0, 1.0])
