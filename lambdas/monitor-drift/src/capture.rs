@@ -22,6 +22,15 @@ fn s3_error(
     }
 }
 
+/// An SDK error of the S3 call `operation` on `key`, as this function reports it.
+fn s3_call_error<'a, E: std::error::Error>(
+    monitor: &'a Monitor,
+    operation: &'static str,
+    key: &'a str,
+) -> impl FnOnce(E) -> MonitorError + 'a {
+    move |e| s3_error(monitor, operation, key, DisplayErrorContext(e).to_string())
+}
+
 /// The captures `reading` asks for as observations, oldest first, and how many lines could
 /// not be parsed. Files are read newest first, line by line, each record reduced to an
 /// observation as it is read: neither a file nor the images are ever whole in memory (a busy
@@ -103,14 +112,7 @@ async fn list(monitor: &Monitor, reading: Reading) -> Result<Vec<String>, Monito
             .set_continuation_token(token.take())
             .send()
             .await
-            .map_err(|e| {
-                s3_error(
-                    monitor,
-                    "ListObjectsV2",
-                    prefix,
-                    DisplayErrorContext(e).to_string(),
-                )
-            })?;
+            .map_err(s3_call_error(monitor, "ListObjectsV2", prefix))?;
         keys.extend(
             out.contents()
                 .iter()
@@ -162,12 +164,7 @@ async fn open_object(
         {
             Ok(None)
         }
-        Err(e) => Err(s3_error(
-            monitor,
-            "GetObject",
-            key,
-            DisplayErrorContext(e).to_string(),
-        )),
+        Err(e) => Err(s3_call_error(monitor, "GetObject", key)(e)),
     }
 }
 
@@ -181,14 +178,7 @@ async fn listed(monitor: &Monitor, key: &str) -> Result<bool, MonitorError> {
         .max_keys(1)
         .send()
         .await
-        .map_err(|e| {
-            s3_error(
-                monitor,
-                "ListObjectsV2",
-                key,
-                DisplayErrorContext(e).to_string(),
-            )
-        })?;
+        .map_err(s3_call_error(monitor, "ListObjectsV2", key))?;
     Ok(out.contents().iter().any(|o| o.key() == Some(key)))
 }
 
@@ -232,12 +222,5 @@ pub async fn put_object(monitor: &Monitor, key: &str, body: Vec<u8>) -> Result<(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            s3_error(
-                monitor,
-                "PutObject",
-                key,
-                DisplayErrorContext(e).to_string(),
-            )
-        })
+        .map_err(s3_call_error(monitor, "PutObject", key))
 }
