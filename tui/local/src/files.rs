@@ -16,6 +16,19 @@ fn within<'a>(base: &Path, path: &'a Path) -> std::io::Result<&'a Path> {
     })
 }
 
+/// `at`'s metadata, `None` when nothing is there; a symbolic link is refused.
+fn metadata_refusing_links(at: &Path) -> std::io::Result<Option<std::fs::Metadata>> {
+    match std::fs::symlink_metadata(at) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(std::io::Error::other(format!(
+            "{} is a symbolic link: scones reads, writes and deletes nothing through links",
+            at.display()
+        ))),
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Refuses `path` (below `base`, which is trusted) when it or a folder between them is a
 /// symbolic link. A missing part ends the check: nothing is there to reach.
 pub fn refuse_links_within(base: &Path, path: &Path) -> std::io::Result<()> {
@@ -23,16 +36,8 @@ pub fn refuse_links_within(base: &Path, path: &Path) -> std::io::Result<()> {
     let mut at = base.to_path_buf();
     for part in relative.components() {
         at.push(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(std::io::Error::other(format!(
-                    "{} is a symbolic link: scones reads, writes and deletes nothing through links",
-                    at.display()
-                )));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+        if metadata_refusing_links(&at)?.is_none() {
+            return Ok(());
         }
     }
     Ok(())
@@ -46,29 +51,20 @@ pub fn create_dir_within(base: &Path, dir: &Path) -> std::io::Result<()> {
     let mut path = base.to_path_buf();
     for part in relative.components() {
         path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(std::io::Error::other(format!(
-                    "{} is a symbolic link: scones writes nothing through links",
-                    path.display()
-                )));
-            }
-            Ok(meta) if !meta.is_dir() => {
+        match metadata_refusing_links(&path)? {
+            Some(meta) if !meta.is_dir() => {
                 return Err(std::io::Error::other(format!(
                     "{} is not a directory",
                     path.display()
                 )));
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                match std::fs::create_dir(&path) {
-                    Ok(()) => {}
-                    // Another process made it meanwhile: checked again on the next part.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
+            Some(_) => {}
+            None => match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                // Another process made it meanwhile: checked again on the next part.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            },
         }
     }
     Ok(())
