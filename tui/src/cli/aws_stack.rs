@@ -14,7 +14,7 @@ use super::BackendArgs;
 /// `scones` output of `terraform output -json` in the repository's terraform/ directory, or
 /// a saved copy in $XDG_CONFIG_HOME/scones/aws.json.
 #[derive(Debug, Clone, Default, Args)]
-// Parsed in every build (so `--aws` answers cli::WITHOUT_AWS), read only with `aws`.
+// Parsed in every build (so `--aws` answers cli::without_aws), read only with `aws`.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub struct AwsStackArgs {
     /// Read `terraform output -json` in this directory (an applied scones configuration).

@@ -61,12 +61,7 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
     // A bad config file is reported before the terminal is taken over.
     let config = config::load(args.config.as_deref())?;
     if let (true, Some(threshold)) = (args.backend.aws, args.threshold) {
-        anyhow::bail!(
-            "--threshold is a local setting: on AWS the threshold is the filter function's \
-             THRESHOLD, set by Terraform's `{}` variable ({})",
-            scones_workflow::threshold::TERRAFORM_VARIABLE,
-            threshold.terraform_apply()
-        );
+        return Err(super::threshold_is_local(threshold));
     }
     // Before any set-up (minutes of training for nothing) and before the screen is touched.
     if let Some(problem) = scones::dashboard::terminal::unusable_terminal() {

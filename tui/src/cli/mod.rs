@@ -89,13 +89,23 @@ pub struct BackendArgs {
 /// What every `--aws` command answers in a build without the `aws` feature: one line, with
 /// how to get it. (`--aws` and its options still parse there, so the help reads the same and
 /// the answer is this line rather than "unexpected argument".)
-pub const WITHOUT_AWS: &str = "this scones was built for the local stack only (without the `aws` \
-     feature): `scripts/dashboard.sh --aws` builds it with AWS, as does \
-     `cargo install --path tui` or `cargo build -p scones`";
-
-/// The error of an `--aws` command in a build without the `aws` feature.
 pub fn without_aws() -> anyhow::Error {
-    anyhow::anyhow!(WITHOUT_AWS)
+    anyhow::anyhow!(
+        "this scones was built for the local stack only (without the `aws` feature): \
+         `scripts/dashboard.sh --aws` builds it with AWS, as does `cargo install --path tui` \
+         or `cargo build -p scones`"
+    )
+}
+
+/// What `--threshold` with `--aws` answers (`run`, `dashboard`): on AWS the threshold is
+/// Terraform's, and this says how to set `threshold` there.
+fn threshold_is_local(threshold: scones_workflow::Threshold) -> anyhow::Error {
+    anyhow::anyhow!(
+        "--threshold is a local setting: on AWS the threshold is the filter function's \
+         THRESHOLD environment variable, set by Terraform's `{}` variable ({})",
+        scones_workflow::threshold::TERRAFORM_VARIABLE,
+        threshold.terraform_apply()
+    )
 }
 
 /// `on_aws!(expr)`: `expr` (a `Result` whose error converts from anyhow's) in a build with

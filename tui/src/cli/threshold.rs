@@ -75,8 +75,9 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
     let Some(threshold) = recommendation.threshold else {
         return Ok(ExitCode::FAILURE);
     };
+    // How to make it the deployed stack's (said on AWS, and when not saved locally).
+    let apply = scones_workflow::Threshold::new(threshold)?.terraform_apply();
     if args.backend.aws {
-        let apply = scones_workflow::Threshold::new(threshold)?.terraform_apply();
         hint(format!(
             "to use it on AWS: {apply}   (in terraform/; the filter function's THRESHOLD)"
         ))?;
@@ -102,7 +103,6 @@ pub fn run(global: &GlobalArgs, args: ThresholdArgs) -> anyhow::Result<ExitCode>
                 .display()
         ))?;
     } else {
-        let apply = scones_workflow::Threshold::new(threshold)?.terraform_apply();
         hint(format!(
             "to use it: --save (the local stack), or on AWS: {apply}"
         ))?;

@@ -93,12 +93,7 @@ pub(crate) fn perturbation(name: &str) -> Result<Perturbation, String> {
 #[cfg(feature = "aws")]
 async fn run_aws(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(threshold) = args.threshold {
-        anyhow::bail!(
-            "--threshold is a local setting: on AWS the threshold is the filter function's \
-             THRESHOLD environment variable, set by Terraform's `{}` variable ({})",
-            scones_workflow::threshold::TERRAFORM_VARIABLE,
-            threshold.terraform_apply()
-        );
+        return Err(super::threshold_is_local(threshold));
     }
     anyhow::ensure!(
         args.perturb.is_none(),
@@ -117,8 +112,7 @@ async fn run_aws(args: &RunArgs) -> anyhow::Result<ExitCode> {
     .await?;
     aws.check_deployed().await?;
     tracing::info!(state_machine = %aws.resources().state_machine_arn, "running on AWS");
-    let aws = Arc::new(aws);
-    execute(Arc::clone(&aws), args, None).await
+    execute(Arc::new(aws), args, None).await
 }
 
 /// Runs the command.
