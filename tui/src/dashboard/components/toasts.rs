@@ -58,16 +58,21 @@ impl Toasts {
             t.until = now + ttl;
             return;
         }
-        if self.items.len() == MAX_TOASTS {
-            self.items.remove(0);
-        }
-        self.items.push(Toast {
+        self.add(Toast {
             text,
             level,
             count: 1,
             until: now + ttl,
             failure: None,
         });
+    }
+
+    /// Shows a new toast, the oldest going when [`MAX_TOASTS`] are shown.
+    fn add(&mut self, toast: Toast) {
+        if self.items.len() == MAX_TOASTS {
+            self.items.remove(0);
+        }
+        self.items.push(toast);
     }
 
     /// Shows that `operation` failed because of `cause`: on the toast of the calls that
@@ -88,11 +93,8 @@ impl Toasts {
             }
             return;
         }
-        if self.items.len() == MAX_TOASTS {
-            self.items.remove(0);
-        }
         let operations = vec![operation.to_owned()];
-        self.items.push(Toast {
+        self.add(Toast {
             text: text(&operations),
             level: ToastLevel::Error,
             count: 1,
