@@ -24,13 +24,17 @@ pub fn line(r: &ExecutionResult) -> String {
 /// `key  NOT FINISHED  what went wrong` (on stderr); `MAY START` for a start that got no
 /// answer (it may still run when the service recovers).
 pub fn not_finished_line(n: &NotFinished) -> String {
-    match (&n.execution, &n.error) {
-        (Some(id), _) => format!("{}\tNOT FINISHED\t{id}: {}", escaped(&n.s3_key), n.error),
-        (None, BackendError::Unanswered { .. }) => {
-            format!("{}\tMAY START\t{}", escaped(&n.s3_key), n.error)
-        }
-        (None, _) => format!("{}\tNOT STARTED\t{}", escaped(&n.s3_key), n.error),
+    let key = escaped(&n.s3_key);
+    match &n.execution {
+        Some(id) => format!("{key}\tNOT FINISHED\t{id}: {}", n.error),
+        None if may_start(n) => format!("{key}\tMAY START\t{}", n.error),
+        None => format!("{key}\tNOT STARTED\t{}", n.error),
     }
+}
+
+/// An execution whose start got no answer: it may still run when the service recovers.
+fn may_start(n: &NotFinished) -> bool {
+    n.execution.is_none() && matches!(n.error, BackendError::Unanswered { .. })
 }
 
 /// The count of executions without a result, by what may still happen to them, e.g.
@@ -40,10 +44,7 @@ pub fn not_finished_summary(not_finished: &[NotFinished]) -> Option<String> {
     if not_finished.is_empty() {
         return None;
     }
-    let may_start = not_finished
-        .iter()
-        .filter(|n| n.execution.is_none() && matches!(n.error, BackendError::Unanswered { .. }))
-        .count();
+    let may_start = not_finished.iter().filter(|n| may_start(n)).count();
     let running = not_finished
         .iter()
         .filter(|n| n.execution.is_some())
