@@ -243,14 +243,9 @@ impl AwsError {
 /// What the credential provider said, when `err`'s source chain holds its error.
 fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     use aws_credential_types::provider::error::CredentialsError;
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if let Some(credentials) = e.downcast_ref::<CredentialsError>() {
-            return Some(cause_chain(credentials));
-        }
-        current = e.source();
-    }
-    None
+    std::iter::successors(Some(err), |e| e.source())
+        .find_map(|e| e.downcast_ref::<CredentialsError>())
+        .map(|credentials| cause_chain(credentials))
 }
 
 /// The message of the last error in `err`'s source chain.
