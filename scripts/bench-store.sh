@@ -22,11 +22,7 @@ python="$VENV_DIR/bin/python"
 
 echo "load before: $(uptime)"
 for bin in "${binaries[@]}"; do
-    home="$(mktemp -d)"
-    mkdir -p "$home/bucket"
-    for part in train test train.lst test.lst staged.json models; do
-        [ -e "$SCONES_BENCH_HOME/bucket/$part" ] && cp -r "$SCONES_BENCH_HOME/bucket/$part" "$home/bucket/"
-    done
+    home="$(fresh_home_from "$SCONES_BENCH_HOME")"
     log "$bin: run --local --random $runs"
     "$bin" --home "$home" run --local --random "$runs" | tail -1
     "$python" - "$home/scones.sqlite3" "$runs" <<'PY'

@@ -25,12 +25,8 @@ trap 'rm -f "$results"' EXIT
 
 # run_once BIN CONCURRENCY N: the summary line of N executions in a fresh home.
 run_once() {
-    local bin=$1 concurrency=$2 n=$3 home part
-    home="$(mktemp -d)"
-    mkdir -p "$home/bucket"
-    for part in train test train.lst test.lst staged.json models; do
-        [ -e "$SCONES_BENCH_HOME/bucket/$part" ] && cp -r "$SCONES_BENCH_HOME/bucket/$part" "$home/bucket/"
-    done
+    local bin=$1 concurrency=$2 n=$3 home
+    home="$(fresh_home_from "$SCONES_BENCH_HOME")"
     "$bin" --home "$home" run --local --random "$n" --concurrency "$concurrency" --quiet | tail -1
     rm -rf "$home"
 }

@@ -59,6 +59,19 @@ build_scones() {
     fi
 }
 
+# fresh_home_from HOME: a new temporary home with HOME's staged data and trained models but
+# no store and no capture, as a first run finds them (so benchmark runs start alike); prints
+# its path. The caller removes it.
+fresh_home_from() {
+    local source=$1 home part
+    home="$(mktemp -d)"
+    mkdir -p "$home/bucket"
+    for part in train test train.lst test.lst staged.json models; do
+        if [ -e "$source/bucket/$part" ]; then cp -r "$source/bucket/$part" "$home/bucket/"; fi
+    done
+    echo "$home"
+}
+
 # shared_data_dir: the CIFAR-100 bikes PNGs used by tests and benchmarks.
 shared_data_dir() {
     echo "${SCONES_SHARED_DATA:-$REPO_ROOT/../shared/data/cifar100-bikes}"
