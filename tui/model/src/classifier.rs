@@ -238,6 +238,7 @@ mod tests {
         let images: Vec<RgbImage> = (0..5).map(image).collect();
 
         let batch = flipping.predict_batch(&images).expect("predicts");
+        let mut widest_gap = 0.0f32;
         for (img, from_batch) in images.iter().zip(batch) {
             let own = plain.logits(img).expect("logits");
             let mirror = plain.logits(&mirrored(img)).expect("logits");
@@ -248,10 +249,14 @@ mod tests {
                 close(from_batch, expected),
                 "{from_batch:?} vs {expected:?}"
             );
-            // A mirror image is a different input: without flip its logits differ (else this
-            // test could not tell flip averaging from none).
             let gap = (own[0] - mirror[0]).abs() + (own[1] - mirror[1]).abs();
-            assert!(gap > 1e-4, "{own:?} vs {mirror:?}");
+            widest_gap = widest_gap.max(gap);
         }
+        // A mirror image is a different input: for some image its logits must differ by far
+        // more than the tolerance, else this test could not tell flip averaging from none. Not
+        // every image: an untrained network (its weights drawn from the device's shared RNG,
+        // so they depend on which tests ran before) can score an image almost the same both
+        // ways (CI met a gap of 6e-5 once; here they run 3e-4 to 4e-3).
+        assert!(widest_gap > 1e-4, "the widest logit gap is {widest_gap}");
     }
 }
