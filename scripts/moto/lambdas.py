@@ -12,8 +12,9 @@ given a list of behaviours (`POST /scones-api/lambda`, wire.py):
      "merge": {"inferences": [0.97, 0.03]}}                                  # output = input + merge
     {"function": "...", "error": {"errorType": "LowConfidence", "errorMessage": "..."}}
 
-The first behaviour whose `match` is in the payload wins; with none, the input is echoed as
-moto does. Functions need not exist (moto's Docker-less Invoke never looks them up).
+The first behaviour whose `match` is in the payload wins. With none, a deployed function whose
+zip holds a real `bootstrap` runs it (functions.py); any other is echoed as moto does, so
+programmed functions need not exist.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def answer(function: str, body: Any, response_headers: dict[str, str]) -> bytes 
 
 
 def patch_simple_backend() -> None:
-    """Routes moto's Docker-less Invoke through `answer` first."""
+    """Routes moto's Docker-less Invoke through `answer` first, then the function's real
+    binary (functions.py), then moto's echo."""
+    import functions
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     original = LambdaSimpleBackend.invoke
@@ -99,6 +102,9 @@ def patch_simple_backend() -> None:
         programmed = answer(function_name, body, response_headers)
         if programmed is not None:
             return programmed
+        real = functions.invoke(self, function_name, qualifier, body, response_headers)
+        if real is not None:
+            return real
         return original(self, function_name, qualifier, body, headers, response_headers)
 
     LambdaSimpleBackend.invoke = invoke

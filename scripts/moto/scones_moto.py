@@ -14,9 +14,15 @@ Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/loca
    reach AWS over TLS; the emulator is plain HTTP on loopback, so requests are taken as
    secure transport: that one kind of statement is left out of the evaluation. Every other
    statement is evaluated as moto does.
-6. Lambda without Docker: answers can be programmed per function (lambdas.py): merge fields
-   into the input, fail with a function error, or take a while. Unprogrammed functions echo
+6. Lambda without Docker: a deployed function whose zip holds a real `bootstrap` runs that
+   binary through the Lambda Runtime API, its output going to CloudWatch Logs
+   (functions.py, logs.py). Answers can also be programmed per function (lambdas.py): merge
+   fields into the input, fail with a function error, or take a while. Other functions echo
    their input as moto does.
+7. SageMaker Runtime: InvokeEndpoint answers with the local stack's model (`scones serve`),
+   writing SageMaker data capture to the bucket and the endpoint's metrics (endpoint.py);
+   EventBridge scheduled rules fire their Lambda targets on demand or every N seconds
+   (schedule.py).
 
 Requests pass through wire.py's middleware first: CloudWatch's rpcv2Cbor protocol (what the
 Rust aws-sdk-cloudwatch speaks) translated to the query protocol moto serves, fault injection
@@ -122,6 +128,14 @@ def patch_moto() -> None:
     import lambdas
 
     lambdas.patch_simple_backend()
+
+    # (7) InvokeEndpoint by the local model, with data capture and metrics (endpoint.py);
+    # scheduled rules fired (schedule.py).
+    import endpoint
+    import schedule
+
+    endpoint.start()
+    schedule.start()
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     default_user_config.setdefault("lambda", {})["use_docker"] = False

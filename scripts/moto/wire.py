@@ -14,7 +14,11 @@
    check backoff and recovery. `DELETE /scones-api/faults` clears them.
 3. **Lambda answers.** `POST /scones-api/lambda` programs what moto's Docker-less Lambda
    answers for one function (lambdas.py); `DELETE /scones-api/lambda[?function=NAME]` forgets.
-4. **Call log.** Every AWS request is counted per `<signing service>.<Operation>`;
+4. **InvokeEndpoint** is answered by the local model (endpoint.py) before moto sees it.
+5. **The emulator's clock and model.** `POST /scones-api/schedule` fires every EventBridge
+   scheduled rule now (schedule.py); `POST /scones-api/endpoint {"scones": BIN, "home": DIR}`
+   sets which local model answers InvokeEndpoint (endpoint.py).
+6. **Call log.** Every AWS request is counted per `<signing service>.<Operation>`;
    `GET /scones-api/calls` returns the counts (`?reset=1` also zeroes them), so tests can
    cross-check the client-side counter against what reached the server.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import threading
 import urllib.parse
 from collections import Counter
@@ -49,6 +54,18 @@ def _signing_service(environ: dict[str, Any]) -> str:
         return scope.split("/")[3]
     except (IndexError, ValueError):
         return "unknown"
+
+
+def _signing_region(environ: dict[str, Any]) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        return auth.split(",")[0].split()[1].split("/")[2]
+    except (IndexError, ValueError):
+        return "us-east-1"
+
+
+# SageMaker Runtime's InvokeEndpoint: POST /endpoints/<name>/invocations.
+_INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 
 
 def _protocol(environ: dict[str, Any]) -> str:
@@ -153,7 +170,24 @@ class SconesMiddleware:
             return [payload]
         if _protocol(environ) == "cbor":
             return self._cbor_via_query(environ, body, start_response)
+        if _INVOCATIONS.match(environ.get("PATH_INFO", "")):
+            answered = self._invoke_endpoint(environ, body)
+            if answered is not None:
+                status, headers, payload = answered
+                start_response(_status_line(status), [*headers.items(), ("Content-Length", str(len(payload)))])
+                return [payload]
         return self.app(environ, start_response)
+
+    @staticmethod
+    def _invoke_endpoint(environ: dict[str, Any], body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        import endpoint
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        match = _INVOCATIONS.match(environ.get("PATH_INFO", ""))
+        if match is None or _signing_service(environ) != "sagemaker":
+            return None
+        name = urllib.parse.unquote(match.group(1))
+        return endpoint.invoke(DEFAULT_ACCOUNT_ID, _signing_region(environ), name, environ.get("CONTENT_TYPE", ""), body)
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes:
@@ -240,6 +274,18 @@ class SconesMiddleware:
             import lambdas
 
             lambdas.clear(query.get("function", [None])[0])
+        elif path == CONTROL_PREFIX + "schedule" and method == "POST":
+            import schedule
+
+            answer = {"fired": schedule.fire_all()}
+        elif path == CONTROL_PREFIX + "endpoint" and method == "POST":
+            import endpoint
+
+            try:
+                spec = json.loads(body or b"{}")
+                answer = {"serving": endpoint.configure(spec.get("scones"), spec.get("home"))}
+            except (ValueError, AttributeError) as err:
+                status, answer = 400, {"error": f"bad endpoint spec: {err}"}
         elif path == CONTROL_PREFIX + "calls":
             with self.lock:
                 answer = {"calls": dict(self.calls)}

@@ -1132,3 +1132,71 @@ fn every_terraform_variable_the_cli_names_is_declared() {
         );
     }
 }
+
+/// `scones serve` (what the AWS emulator's InvokeEndpoint runs): each framed request is
+/// answered with the served model's own prediction, a body that is not an image is the
+/// caller's fault (a 4XX on SageMaker), an oversized frame is refused, end of input ends it.
+#[test]
+fn serve_answers_each_framed_request_with_the_served_model() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = trained_home(tmp.path());
+    let bucket = Home::at(&home).unwrap().bucket();
+    let model = scones_local::training::load_serving(&bucket).unwrap();
+    let version = scones_local::models::serving(&bucket).unwrap().unwrap();
+    let png = std::fs::read(
+        bucket
+            .root()
+            .join("test")
+            .join(&read_lst(&bucket.root().join("test.lst")).unwrap()[0].path),
+    )
+    .unwrap();
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scones"))
+        .arg("--home")
+        .arg(&home)
+        .arg("serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    let mut ask = |body: &[u8]| -> Value {
+        input.write_all(&(body.len() as u32).to_le_bytes()).unwrap();
+        input.write_all(body).unwrap();
+        input.flush().unwrap();
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+
+    let answer = ask(&png);
+    let expected = model.classifier().predict_png(&png).unwrap();
+    let got: Vec<f32> = serde_json::from_value(answer["probabilities"].clone()).unwrap();
+    assert_eq!(got, expected.to_vec(), "{answer}");
+    assert_eq!(answer["version"], version.as_str());
+
+    let answer = ask(b"not a png");
+    assert_eq!(answer["client_error"], true, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("PNG"),
+        "{answer}"
+    );
+    drop(input);
+    assert!(child.wait().unwrap().success());
+
+    // A frame longer than an endpoint takes is refused before it is read.
+    let out = scones(&home)
+        .arg("serve")
+        .write_stdin(u32::MAX.to_le_bytes().to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("more than the 6291456"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -21,6 +21,7 @@ pub mod output;
 pub mod progress;
 mod review;
 mod run;
+mod serve;
 mod stage;
 mod threshold;
 mod train;
@@ -168,6 +169,10 @@ pub enum Command {
     Promote(models::PromoteArgs),
     /// Serve again the version served before the current one.
     Rollback(models::RollbackArgs),
+    /// The local model answering inference requests on stdin/stdout (what the AWS
+    /// emulator's InvokeEndpoint runs; not for people).
+    #[command(hide = true)]
+    Serve(serve::ServeArgs),
 }
 
 impl Command {
@@ -187,7 +192,7 @@ impl Command {
             Command::Models(args) => Some(&args.target.backend),
             Command::Promote(args) => Some(&args.target.backend),
             Command::Rollback(args) => Some(&args.target.backend),
-            Command::Gc(_) | Command::History(_) => None,
+            Command::Gc(_) | Command::History(_) | Command::Serve(_) => None,
         }
     }
 }
@@ -227,6 +232,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(args) => models::list(&cli.global, args),
         Command::Promote(args) => models::promote(&cli.global, args),
         Command::Rollback(args) => models::rollback(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
     }
 }
 

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""AWS mode end to end on the emulator, with real functions and real predictions: what a user
+does after `terraform apply`, checked against what the services recorded.
+
+The stack was applied on the moto wrapper (scripts/terraform-test.sh), whose Lambda tasks run
+the real function binaries (functions.py) and whose endpoint answers with a local model
+(endpoint.py). In order:
+
+1. one execution started with boto3 runs SerializeImageData -> ClassifyImage ->
+   FilterLowConfidence and ends SUCCEEDED with the endpoint's `inferences`, or FAILED with
+   the filter's `LowConfidence` (the stack's threshold sits inside the model's confidences);
+2. `scones run --aws --random N`: every execution ends SUCCEEDED or LowConfidence, both occur;
+   the filter's log group holds its decision lines between the service's START and REPORT
+   lines; the endpoint's capture files and its Invocations metric count the inferences;
+   the LowConfidenceDecisions metric (the stack's metric filter) counts the failures;
+3. `scones eval --aws`, `scones threshold --aws`, `scones baseline --aws` with a held-out list;
+4. the drift schedule fired (POST /scones-api/schedule): monitor-drift runs and reports, and
+   `scones drift --aws` prints its verdict;
+5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-7: each tab
+   draws, no error toast.
+
+Exits non-zero naming the first check that failed.
+Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+EXPECTED_STATES = ["SerializeImageData", "ClassifyImage", "FilterLowConfidence"]
+RUNS = 16
+DRIFT_RUNS = 80
+ERROR_ON_SCREEN = re.compile(r"failed:|AccessDenied|could not|not implemented|InternalFailure|HTTP 5\d\d|Unsupported", re.I)
+
+
+class Failed(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise Failed(message)
+
+
+class Session:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        kw = {"endpoint_url": args.endpoint_url, "region_name": "us-east-1"}
+        self.sfn = boto3.client("stepfunctions", **kw)
+        self.logs = boto3.client("logs", **kw)
+        self.s3 = boto3.client("s3", **kw)
+        self.cw = boto3.client("cloudwatch", **kw)
+        self.outputs = json.loads(self.terraform("output", "-json"))
+
+    def output(self, name: str):  # noqa: ANN201
+        return self.outputs[name]["value"]
+
+    def terraform(self, *argv: str) -> str:
+        return subprocess.run(["terraform", *argv], cwd=self.args.tf_dir, check=True, capture_output=True, text=True).stdout
+
+    def scones(self, *argv: str, ok_codes: tuple[int, ...] = (0,), timeout: float = 300) -> str:
+        command = [self.args.scones, *argv, "--aws", "--tf-dir", self.args.tf_dir]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        shown = " ".join(argv)
+        if done.returncode not in ok_codes:
+            raise Failed(f"scones {shown} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        print(f"$ scones {shown} --aws   (exit {done.returncode})")
+        for line in done.stdout.strip().splitlines()[-6:]:
+            print(f"    {line}")
+        return done.stdout
+
+    def control(self, path: str) -> dict:
+        request = urllib.request.Request(f"{self.args.endpoint_url}/scones-api/{path}", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=300) as answer:
+            return json.loads(answer.read())
+
+
+def one_execution(s: Session) -> None:
+    """Step 1: the three real functions, through the state machine."""
+    machine = s.output("state_machine_arn")
+    bucket = s.output("bucket_name")
+    key = "test/" + open(os.path.join(s.args.home, "bucket", "test.lst")).readline().split("\t")[2].strip()
+    record = {"s3_bucket": bucket, "s3_key": key}
+    started = s.sfn.start_execution(stateMachineArn=machine, name=f"emulator-e2e-{int(time.time() * 1000)}", input=json.dumps(record))
+    deadline = time.monotonic() + 120
+    while (execution := s.sfn.describe_execution(executionArn=started["executionArn"]))["status"] == "RUNNING":
+        check(time.monotonic() < deadline, "the execution still runs after 120 s")
+        time.sleep(0.2)
+    events = s.sfn.get_execution_history(executionArn=started["executionArn"], maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    check(
+        entered == EXPECTED_STATES,
+        f"states entered {entered}, expected {EXPECTED_STATES}: {execution['status']} {execution.get('error')} {execution.get('cause')}",
+    )
+    if execution["status"] == "SUCCEEDED":
+        output = json.loads(execution["output"])
+        check(output.get("s3_key") == key and output.get("s3_bucket") == bucket, f"record not carried through: {output}")
+        scores = output.get("inferences")
+        check(isinstance(scores, list) and len(scores) == 2 and abs(sum(scores) - 1) < 1e-3, f"no inferences from the endpoint: {output}")
+        outcome = f"SUCCEEDED with inferences {scores}"
+    else:
+        check(execution["status"] == "FAILED" and execution.get("error") == "LowConfidence", f"execution {execution['status']}: {execution.get('error')} {execution.get('cause')}")
+        outcome = f"FAILED LowConfidence: {execution.get('cause', '')[:120]}"
+    print(f"execution through {' -> '.join(entered)}: {outcome}")
+
+
+def run_and_what_the_services_recorded(s: Session) -> int:
+    """Step 2: `scones run --aws`, then logs, capture and metrics."""
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    out = s.scones("run", "--random", str(RUNS))
+    rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+    check(len(rows) == RUNS, f"{len(rows)} execution lines, expected {RUNS}")
+    statuses = [(r[1], r[2]) for r in rows]
+    unexpected = [st for st in statuses if st[0] != "SUCCEEDED" and not (st[0] == "FAILED" and st[1] == "LowConfidence")]
+    check(not unexpected, f"executions ended other than SUCCEEDED or LowConfidence: {unexpected}")
+    succeeded = sum(1 for st in statuses if st[0] == "SUCCEEDED")
+    low = RUNS - succeeded
+    check(succeeded > 0 and low > 0, f"{succeeded} succeeded and {low} LowConfidence: the threshold should split them")
+
+    group = s.output("log_groups")["filter-low-confidence"]
+    messages = [e["message"] for e in s.logs.filter_log_events(logGroupName=group, startTime=int(since.timestamp() * 1000))["events"]]
+    decisions = [json.loads(m) for m in messages if m.startswith("{") and '"decision"' in m]
+    kinds = {d["decision"] for d in decisions}
+    check({"pass", "low_confidence"} <= kinds, f"decision lines in {group}: {sorted(kinds)} of {len(messages)} lines")
+    check(any(m.startswith("START RequestId:") for m in messages) and any(m.startswith("REPORT RequestId:") for m in messages), f"no START/REPORT lines in {group}")
+    print(f"{group}: {len(decisions)} decision lines ({sorted(kinds)}), {len(messages)} lines in all")
+
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
+    namespace = s.output("metric_namespace")
+    low_metric = s.cw.get_metric_statistics(Namespace=namespace, MetricName="LowConfidenceDecisions", StartTime=since - timedelta(minutes=1), EndTime=end, Period=60, Statistics=["Sum"])
+    counted = sum(p["Sum"] for p in low_metric["Datapoints"])
+    check(counted >= low, f"LowConfidenceDecisions counted {counted}, the run had {low}")
+
+    endpoint = s.output("endpoint_name")
+    invocations = s.cw.get_metric_statistics(
+        Namespace="AWS/SageMaker", MetricName="Invocations", Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        StartTime=since - timedelta(minutes=1), EndTime=end, Period=60, Statistics=["Sum"],
+    )
+    invoked = sum(p["Sum"] for p in invocations["Datapoints"])
+    check(invoked >= RUNS, f"AWS/SageMaker Invocations {invoked}, expected at least {RUNS}")
+
+    time.sleep(2.5)  # capture files are flushed every second
+    bucket = s.output("bucket_name")
+    pages = s.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    keys = [o["Key"] for page in pages for o in page.get("Contents", []) if f"/{endpoint}/AllTraffic/" in o["Key"]]
+    lines = sum(len(s.s3.get_object(Bucket=bucket, Key=k)["Body"].read().splitlines()) for k in keys)
+    check(lines >= RUNS, f"{lines} captured inferences in {len(keys)} files of {endpoint}/AllTraffic/, expected at least {RUNS}")
+    print(f"endpoint {endpoint}: {invoked:.0f} invocations, {lines} captured in {len(keys)} files; {counted:.0f} low-confidence decisions counted")
+    return RUNS
+
+
+def quality_commands(s: Session) -> None:
+    """Step 3: eval, threshold, baseline on the deployed endpoint."""
+    out = s.scones("eval")
+    check(re.search(r"^accuracy: [01]\.\d{3}$", out, re.M) is not None, "eval --aws did not end with `accuracy: 0.xxx`")
+    out = s.scones("threshold", "--target-accuracy", "0.9", ok_codes=(0, 1))
+    check("confidence_threshold" in out or "no threshold" in out.lower(), f"threshold --aws named no Terraform variable:\n{out}")
+    # A held-out set under holdout/ (the images of test/ the model never trained on, copied;
+    # test.lst itself is refused as a held-out list).
+    bucket = s.output("bucket_name")
+    rows = open(os.path.join(s.args.home, "bucket", "test.lst")).read().splitlines()[::4]
+    for row in rows:
+        name = row.split("\t")[2]
+        s.s3.copy_object(Bucket=bucket, Key=f"holdout/{name}", CopySource={"Bucket": bucket, "Key": f"test/{name}"})
+    s.s3.put_object(Bucket=bucket, Key="holdout.lst", Body=("\n".join(rows) + "\n").encode())
+    out = s.scones("baseline", "--held-out-lst", "holdout.lst")
+    check("output" in out.lower(), f"baseline --aws with a held-out set reported no output statistics:\n{out}")
+
+
+def drift_on_schedule(s: Session) -> None:
+    """Step 4: the schedule fires monitor-drift; its report is what `drift --aws` reads."""
+    # The monitor judges traffic after the baseline: enough of it for a verdict (the
+    # cut-offs need 50 observations a side).
+    s.scones("run", "--random", str(DRIFT_RUNS), "--quiet")
+    time.sleep(2.5)  # capture files are flushed every second
+    fired = s.control("schedule")["fired"]
+    monitors = [f for f in fired if f["target"].endswith("monitor-drift")]
+    check(len(monitors) == 1, f"scheduled targets fired: {fired}")
+    check(not monitors[0].get("errored") and "skipped" not in monitors[0], f"monitor-drift failed: {monitors[0]}")
+    report = json.loads(monitors[0]["answer"])
+    check(report.get("inferences", 0) >= 50 and report.get("verdict") != "NOT_ENOUGH_DATA", f"monitor-drift judged too little: {report}")
+    print(f"schedule fired monitor-drift: {monitors[0]['answer'][:200]}")
+    out = s.scones("drift", ok_codes=(0, 1, 2))
+    verdict = re.search(r"^drift: (OK|WARN|ALERT)$", out, re.M)
+    check(verdict is not None, f"drift --aws gave no verdict on the monitor's report:\n{out}")
+
+
+def dashboard_tabs(s: Session) -> None:
+    """Step 5: the dashboard in tmux, tabs 1-7 in turn."""
+    if shutil.which("tmux") is None:
+        raise Failed("tmux is not installed (scripts/test.sh installs it)")
+    server = f"scones-e2e-{os.getpid()}"
+    tmux = ["tmux", "-L", server]
+    command = f"{s.args.scones} dashboard --aws --tf-dir {s.args.tf_dir}"
+    env = dict(os.environ, TERM="xterm-256color")
+    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "34", command], check=True, env=env)
+    try:
+        screens = {}
+        time.sleep(4)
+        for tab in "1234567":
+            subprocess.run([*tmux, "send-keys", tab], check=True)
+            time.sleep(2.5)
+            screens[tab] = subprocess.run([*tmux, "capture-pane", "-p"], check=True, capture_output=True, text=True).stdout
+        for tab, screen in screens.items():
+            check(screen.strip() != "", f"tab {tab}: the dashboard drew nothing (did it exit?)")
+            # A toast reads "<Operation> failed: <cause>"; a panel shows its own error in place.
+            bad = [line for line in screen.splitlines() if ERROR_ON_SCREEN.search(line)]
+            check(not bad, f"tab {tab} shows an error:\n" + "\n".join(bad) + "\n--- screen ---\n" + screen)
+        print("dashboard tabs 1-7 drawn without an error; tabs 3 and 7:")
+        for tab in "37":
+            print("\n".join("    " + line for line in screens[tab].splitlines()[:14]))
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint-url", required=True)
+    parser.add_argument("--scones", required=True, help="the scones binary (with the aws feature)")
+    parser.add_argument("--tf-dir", required=True, help="the applied Terraform directory")
+    parser.add_argument("--home", required=True, help="the local home whose model the emulator serves")
+    args = parser.parse_args(argv)
+    session = Session(args)
+    try:
+        one_execution(session)
+        run_and_what_the_services_recorded(session)
+        quality_commands(session)
+        drift_on_schedule(session)
+        dashboard_tabs(session)
+    except Failed as failed:
+        print(f"AWS mode end to end: {failed}")
+        return 1
+    print("AWS mode end to end: every check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
