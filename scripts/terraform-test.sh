@@ -14,6 +14,8 @@
 # exists; elsewhere plain `terraform init` downloads the provider.
 #
 # Usage: scripts/terraform-test.sh [STEP...]   STEP: static test checkov emulator (default: all)
+#   SCONES_EMULATOR_HOLD=1 scripts/terraform-test.sh emulator   keeps the applied emulator up
+#   (after the checks, until Enter) to use AWS mode by hand; it prints how.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,6 +83,10 @@ ensure_venv() {
   if ! command -v terraform >/dev/null; then
     echo "terraform is not on PATH (1.9 or newer is needed)" >&2
     return 1
+  fi
+  # The emulator step drives the dashboard in tmux (scripts/moto/aws_mode.py).
+  if want emulator; then
+    (source "$ROOT/scripts/lib.sh" && apt_ensure tmux tmux) || return 1
   fi
   local need=()
   want checkov && need+=(checkov)
@@ -165,7 +171,8 @@ start_moto() {
 }
 
 # A throw-away copy of the root module plus the emulator override file (see
-# terraform/tests/emulator/README.md for why not a calling module).
+# terraform/tests/emulator/README.md for why not a calling module), set to stage and train
+# through the scones binary $2.
 prepare_emulator_root() {
   local work=$1 package_dir
   mkdir -p "$work"
@@ -173,25 +180,25 @@ prepare_emulator_root() {
   cp -r "$TF_DIR/modules" "$TF_DIR/workflow" "$work"/
   cp "$TF_DIR/tests/emulator/emulator_override.tf" "$work"/
 
+  # The real function zips: the emulator runs them (scripts/moto/functions.py).
   package_dir="$ROOT/target/lambda"
   local fn
   for fn in serialize-image-data classify-image filter-low-confidence monitor-drift; do
     if [ ! -f "$package_dir/$fn/bootstrap.zip" ]; then
-      echo "target/lambda/$fn/bootstrap.zip is missing: deploying the placeholder zips from terraform/tests/fixtures/lambda"
-      package_dir="$TF_DIR/tests/fixtures/lambda"
+      echo "target/lambda/$fn/bootstrap.zip is missing: building the function zips (scripts/build-lambdas.sh)"
+      "$ROOT/scripts/build-lambdas.sh" || return 1
       break
     fi
   done
 
-  local bin
-  if bin=$(scones_cli_with_aws); then
-    # The training path end to end: `scones stage --aws` uploads the staged layout of a
-    # local home to moto's S3 and `scones train --aws` runs the job (moto completes it at
-    # once); the endpoint then serves the artifact Terraform derived from the job name, and
-    # the emulator answers it with that home's model (EMULATOR_HOME, see start_moto).
-    make_trained_home "$bin" "$EMULATOR_HOME" || return 1
-    echo "training through $bin (stage --aws, train --aws)"
-    cat >"$work/emulator.auto.tfvars" <<EOF
+  local bin=$2
+  # The training path end to end: `scones stage --aws` uploads the staged layout of a
+  # local home to moto's S3 and `scones train --aws` runs the job (moto completes it at
+  # once); the endpoint then serves the artifact Terraform derived from the job name, and
+  # the emulator answers it with that home's model (EMULATOR_HOME, see start_moto).
+  make_trained_home "$bin" "$EMULATOR_HOME" || return 1
+  echo "training through $bin (stage --aws, train --aws)"
+  cat >"$work/emulator.auto.tfvars" <<EOF
 lambda_package_dir   = "$package_dir"
 bucket_force_destroy = true
 create_sns_topic     = true
@@ -202,17 +209,6 @@ staged_data_dir      = "$EMULATOR_HOME/bucket"
 # this threshold makes some executions pass and some fail LowConfidence.
 confidence_threshold = 0.65
 EOF
-  else
-    echo "no scones binary with 'stage --aws' and 'train --aws --job-spec' (SCONES_BIN or target/*/scones): training step not exercised"
-    cat >"$work/emulator.auto.tfvars" <<EOF
-lambda_package_dir   = "$package_dir"
-bucket_force_destroy = true
-create_sns_topic     = true
-# Without the CLI the endpoint serves a named artifact instead of a trained one.
-run_training_job = false
-model_data_url   = "s3://scones-emulator-models/models/pretrained/output/model.tar.gz"
-EOF
-  fi
 }
 
 # The scones binary, if one exists that has the AWS stage and train commands.
@@ -242,21 +238,6 @@ make_trained_home() {
     echo "could not stage and train the emulator's local model in $home"
     return 1
   }
-}
-
-# A staged bucket layout shaped like `scones stage` output: the fixture .lst files (paths
-# relative to the split directory, as SageMaker channels expect) and a small file for every
-# image they list (moto never decodes them).
-make_staged_layout() {
-  local dir=$1 split rel
-  for split in train test; do
-    mkdir -p "$dir/$split"
-    cp "$TF_DIR/tests/fixtures/staged/$split.lst" "$dir/$split.lst" || return 1
-    while IFS=$'\t' read -r _ _ rel; do
-      [ -n "$rel" ] || continue
-      printf 'placeholder image %s\n' "$rel" >"$dir/$split/$rel"
-    done <"$dir/$split.lst"
-  done
 }
 
 # The applied drift monitor is wired as terraform/modules/drift says: its rule runs on the
@@ -298,7 +279,7 @@ step_emulator() {
   fi
   port=$(free_port) || return 1
   work="$TMP_ROOT/emulator-root"
-  prepare_emulator_root "$work" || return 1
+  prepare_emulator_root "$work" "$bin" || return 1
   start_moto "$port" "$bin" || return 1
 
   (
@@ -332,6 +313,14 @@ step_emulator() {
       tail -40 "$TMP_ROOT/moto.log"
       status=1
     }
+    # To try AWS mode by hand on the applied emulator before it is destroyed.
+    if [ -n "${SCONES_EMULATOR_HOLD:-}" ]; then
+      echo "the emulator stays up until you press Enter here; in another terminal:"
+      echo "  AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \\"
+      echo "    $bin dashboard --aws --tf-dir $work"
+      echo "  curl -X POST $AWS_ENDPOINT_URL/scones-api/schedule   # fire the drift monitor now"
+      read -r _ </dev/tty || true
+    fi
 
     terraform plan -detailed-exitcode -input=false -no-color >"$TMP_ROOT/plan.log" 2>&1
     plan_status=$?
@@ -366,7 +355,7 @@ step_emulator() {
 # ---- main ----------------------------------------------------------------------------------
 
 TOTAL_START=$(date +%s)
-run_step "tools (terraform, venv: moto, boto3, checkov)" ensure_venv || {
+run_step "tools (terraform, tmux, venv: moto, boto3, checkov)" ensure_venv || {
   printf '%s\n' "${SUMMARY[@]}"
   exit 1
 }

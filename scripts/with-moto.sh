@@ -10,6 +10,10 @@
 #   SCONES_MOTO_ENDPOINT=http://127.0.0.1:PORT (the over-the-wire tests require it: set but
 #     unreachable is a test failure, never a skip)
 # AWS_PROFILE and AWS_SESSION_TOKEN are unset so no real credentials are ever used.
+# Deployed functions whose zip holds a real bootstrap run it (scripts/moto/functions.py); with
+# SCONES_EMULATOR_SCONES=BIN and SCONES_EMULATOR_HOME=DIR set, InvokeEndpoint is answered by
+# `BIN --home DIR serve` (endpoint.py); SCONES_EMULATOR_SCHEDULE_SECONDS=N fires scheduled
+# rules every N seconds (schedule.py).
 # Installs moto into .venv when missing (scripts/moto/ensure-venv.sh). The exit status is the
 # command's.
 set -uo pipefail
