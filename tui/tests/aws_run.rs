@@ -292,6 +292,33 @@ async fn baseline_aws_writes_the_input_statistics_of_train_where_the_monitor_rea
         baseline.inputs_from
     );
 
+    // A baseline that judges outputs (as `--held-out-lst` writes) is not replaced by one
+    // that cannot, unless asked: the refusal names the way back and writes nothing.
+    let mut with_outputs = baseline.clone();
+    with_outputs.outputs_from = Some("50 held-out images of s3://b/holdout.lst".to_owned());
+    let judged = serde_json::to_vec(&with_outputs).unwrap();
+    support::aws::put_object(&stack.s3, &stack.bucket, &key, judged.clone()).await;
+    let out = scones(dir.path())
+        .args(["baseline", "--aws", "--stack-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("judges the endpoint's outputs (50 held-out images")
+            && stderr.contains("--held-out-lst again, or --no-outputs"),
+        "{stderr}"
+    );
+    let kept = support::aws::get_object(&stack.s3, &stack.bucket, &key).await;
+    assert_eq!(kept, judged, "the refused run wrote nothing");
+    let stdout = run_ok(
+        scones(dir.path())
+            .args(["baseline", "--aws", "--no-outputs", "--stack-file"])
+            .arg(&file),
+    );
+    assert!(stdout.contains("outputs: none"), "{stdout}");
+
     // `scones drift --aws` before the monitor ran: what will write the report, and when.
     let out = scones(dir.path())
         .args(["drift", "--aws", "--stack-file"])

@@ -109,6 +109,36 @@ pub async fn endpoint_baseline(
     })
 }
 
+/// The baseline at `key`, `None` when there is none yet. Larger than
+/// [`MAX_BASELINE_BYTES`] or not a baseline is an error naming the object.
+pub async fn get_baseline(
+    clients: &AwsClients,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Baseline>, AwsError> {
+    let bytes = match crate::capture::get_object_at_most(
+        &clients.s3,
+        bucket,
+        key,
+        MAX_BASELINE_BYTES,
+    )
+    .await
+    {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        AwsError::protocol(
+            "GetObject",
+            format!("s3://{bucket}/{key} is not a drift baseline: {e}"),
+        )
+    })
+}
+
+/// A baseline is a few histograms (kilobytes); anything this large is not one.
+pub const MAX_BASELINE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Writes `baseline` to `key`.
 pub async fn put_baseline(
     clients: &AwsClients,

@@ -33,6 +33,10 @@ pub struct BaselineArgs {
         default_value = "holdout/"
     )]
     pub held_out_prefix: String,
+    /// Write a baseline without output statistics even where the current one has them
+    /// (without this, such a replacement is refused).
+    #[arg(long, conflicts_with = "held_out_lst")]
+    pub no_outputs: bool,
 }
 
 pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
@@ -63,6 +67,23 @@ fn run_aws(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         let endpoint = resources.live_endpoint().ok_or_else(|| {
             anyhow::anyhow!("the stack has no endpoint yet (no training job, no model_data_url)")
         })?;
+        // A baseline that judges outputs is not silently replaced by one that cannot: the
+        // held-out set is the only way to get them back.
+        if held_out.is_none() && !args.no_outputs {
+            let current = scones_aws::drift_baseline::get_baseline(
+                &clients,
+                &resources.bucket,
+                &drift.baseline_key,
+            )
+            .await?;
+            if let Some(from) = current.and_then(|b| b.outputs_from) {
+                anyhow::bail!(
+                    "the baseline at s3://{}/{} judges the endpoint's outputs ({from}); without                      --held-out-lst this one would not, so nothing was written: pass                      --held-out-lst again, or --no-outputs to drop the output statistics",
+                    resources.bucket,
+                    drift.baseline_key
+                );
+            }
+        }
         let bar = BarProgress::new();
         let progress = |stage: &str, done: usize, total: usize| {
             use scones_local::Progress;

@@ -395,3 +395,15 @@ pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: 
         .await
         .unwrap();
 }
+
+/// Reads one object whole.
+pub async fn get_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    object.body.collect().await.unwrap().into_bytes().to_vec()
+}
