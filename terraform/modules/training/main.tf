@@ -213,8 +213,11 @@ resource "aws_iam_role_policy" "this" {
 resource "terraform_data" "staged_data" {
   count = var.run_training_job ? 1 : 0
 
+  # The bucket's ARN, not its name: a bucket re-created under the same name (deleted out of
+  # band, then planned for create) has an ARN that is unknown until apply, which replaces
+  # this resource, so the new, empty bucket is staged again. The name alone never changes.
   triggers_replace = {
-    bucket    = var.bucket_name
+    bucket    = var.bucket_arn
     train_lst = local.train_lst_sha256
     test_lst  = local.test_lst_sha256
   }
