@@ -9,7 +9,8 @@
    moto answers every call.
 2. **Fault injection.** `POST /scones-api/faults` with `{"operation": "ListExecutions",
    "match": "<substring of the request body or path>", "count": 3, "code":
-   "ThrottlingException"}` makes the next `count` matching requests fail with that error in
+   "ThrottlingException", "message": "..."}` makes the next `count` matching requests fail with
+   that error (and message, default a throttling one) in
    the request's own protocol (JSON, CBOR, query XML; S3 gets `503 SlowDown`), so tests can
    check backoff and recovery. `DELETE /scones-api/faults` clears them.
 3. **Lambda answers.** `POST /scones-api/lambda` programs what moto's Docker-less Lambda
@@ -109,23 +110,25 @@ def _operation(environ: dict[str, Any], body: bytes) -> str:
     return f"{service}.{environ.get('REQUEST_METHOD', '')} {path}"
 
 
-def _error_response(protocol: str, code: str, status: int) -> tuple[int, list[tuple[str, str]], bytes]:
+def _error_response(protocol: str, code: str, status: int, message: str = THROTTLE_MESSAGE) -> tuple[int, list[tuple[str, str]], bytes]:
+    from xml.sax.saxutils import escape
+
     if protocol == "cbor":
-        body = cbor2.dumps({"__type": code, "message": THROTTLE_MESSAGE})
+        body = cbor2.dumps({"__type": code, "message": message})
         return status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")], body
     if protocol == "json":
-        body = json.dumps({"__type": code, "message": THROTTLE_MESSAGE}).encode()
+        body = json.dumps({"__type": code, "message": message}).encode()
         return status, [("Content-Type", "application/x-amz-json-1.0")], body
     if protocol == "query":
         body = (
             "<ErrorResponse><Error><Type>Sender</Type>"
-            f"<Code>{code}</Code><Message>{THROTTLE_MESSAGE}</Message></Error>"
+            f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
             "<RequestId>scones-fault</RequestId></ErrorResponse>"
         ).encode()
         return status, [("Content-Type", "text/xml")], body
     body = (
         f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
-        f"<Message>{THROTTLE_MESSAGE}</Message><RequestId>scones-fault</RequestId></Error>"
+        f"<Message>{escape(message)}</Message><RequestId>scones-fault</RequestId></Error>"
     ).encode()
     return status, [("Content-Type", "application/xml")], body
 
@@ -163,7 +166,10 @@ class SconesMiddleware:
         fault = self._take_fault(operation, body, environ)
         if fault is not None:
             status, headers, payload = _error_response(
-                _protocol(environ), fault["code"], int(fault.get("status") or (503 if _protocol(environ) == "rest" else 400))
+                _protocol(environ),
+                fault["code"],
+                int(fault.get("status") or (503 if _protocol(environ) == "rest" else 400)),
+                fault.get("message") or THROTTLE_MESSAGE,
             )
             headers.append(("Content-Length", str(len(payload))))
             start_response(_status_line(status), headers)
@@ -250,6 +256,7 @@ class SconesMiddleware:
                     "count": int(spec.get("count", 1)),
                     "code": str(spec.get("code", "ThrottlingException")),
                     "status": spec.get("status"),
+                    "message": spec.get("message"),
                 }
             except (ValueError, KeyError, TypeError) as err:
                 status, answer = 400, {"error": f"bad fault spec: {err}"}

@@ -46,5 +46,5 @@ pub use resources::{Discovery, DiscoveryError, ResourceOverrides, ResourceSource
 pub use stage::{StageError, StageEvent, StageOptions, StageReport, stage_to_s3};
 pub use training::{
     CompletedJob, JobProgress, SpecError, StartOutcome, TrainingError, TrainingJobSpec,
-    WaitOptions, run_training_job,
+    WaitOptions, run_training_job, start_training_job,
 };

@@ -349,7 +349,34 @@ pub enum StartOutcome {
     },
 }
 
-/// Creates the job unless one of that name exists.
+/// How long SageMaker may still refuse to assume a role created moments before: IAM is
+/// eventually consistent, and `terraform apply` creates the role and starts the job in one
+/// run. The AWS provider retries `CreateModel` for the same two minutes.
+pub const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// The first wait before retrying such a refusal; it doubles up to 16 s.
+const FIRST_ROLE_RETRY: Duration = Duration::from_secs(1);
+
+/// A `ValidationException` that says SageMaker could not assume the job's role (what a role
+/// not yet propagated looks like: "Could not assume role arn:... Please ensure that the role
+/// exists and allows principal 'sagemaker.amazonaws.com' to assume the role."). Any other
+/// validation error is final at once.
+fn role_not_assumable_yet<R>(
+    err: &aws_sdk_sagemaker::error::SdkError<
+        aws_sdk_sagemaker::operation::create_training_job::CreateTrainingJobError,
+        R,
+    >,
+) -> bool {
+    use aws_sdk_sagemaker::error::ProvideErrorMetadata;
+    err.as_service_error().is_some_and(|e| {
+        e.code() == Some("ValidationException")
+            && e.message()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("assume role"))
+    })
+}
+
+/// Creates the job unless one of that name exists; retries for [`ROLE_PROPAGATION`] while
+/// SageMaker cannot assume the job's role yet.
 pub async fn start_training_job(
     client: &aws_sdk_sagemaker::Client,
     spec: &TrainingJobSpec,
@@ -360,7 +387,24 @@ pub async fn start_training_job(
             status: status_text(&existing),
         });
     }
-    match create_request(client, spec).send().await {
+    let deadline = Instant::now() + ROLE_PROPAGATION;
+    let mut wait = FIRST_ROLE_RETRY;
+    let created = loop {
+        match create_request(client, spec).send().await {
+            Err(err) if role_not_assumable_yet(&err) && Instant::now() + wait < deadline => {
+                tracing::warn!(
+                    job = %spec.job_name,
+                    role = %spec.role_arn,
+                    retry_in_s = wait.as_secs(),
+                    "SageMaker cannot assume the role yet (IAM propagation): retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(16));
+            }
+            other => break other,
+        }
+    };
+    match created {
         Ok(_) => Ok(StartOutcome::Created),
         // Created by a concurrent run between the describe and the create.
         Err(err)

@@ -11,6 +11,7 @@ use std::time::Duration;
 use scones_aws::training::{TrainingJobSpec, WaitOptions};
 use scones_aws::{
     SpecError, StartOutcome, TrainingError, run_training_job, s3_client, sagemaker_client,
+    start_training_job,
 };
 
 /// A job spec whose bucket is `bucket`.
@@ -173,4 +174,67 @@ async fn an_invalid_spec_sends_nothing() {
     );
     let listed = sagemaker.list_training_jobs().send().await.unwrap();
     assert!(listed.training_job_summaries().is_empty());
+}
+
+/// SageMaker refusing to assume a role created moments before (IAM propagation, as in the
+/// `terraform apply` that creates the role and starts the job) is retried until it passes;
+/// any other validation error is final at once.
+#[tokio::test]
+async fn a_role_not_yet_assumable_is_retried_and_other_validation_errors_are_not() {
+    let moto = support::Moto::connect();
+    let sagemaker = sagemaker_client(&moto.sdk_config().await);
+    let bucket = format!("scones-{}", support::unique());
+    let name = format!("scones-ic-{:016x}", std::process::id() as u64 * 1000 + 2);
+    moto.arm_fault(&serde_json::json!({
+        "operation": "CreateTrainingJob", "match": name, "count": 2,
+        "code": "ValidationException",
+        "message": "Could not assume role arn:aws:iam::123456789012:role/scones-training. \
+                    Please ensure that the role exists and allows principal \
+                    'sagemaker.amazonaws.com' to assume the role.",
+    }));
+    let started = std::time::Instant::now();
+    let outcome = start_training_job(&sagemaker, &spec(&name, &bucket))
+        .await
+        .unwrap();
+    assert_eq!(outcome, StartOutcome::Created);
+    // Two refusals, waited out (1 s, then 2 s), then the job.
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let described = sagemaker
+        .describe_training_job()
+        .training_job_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.training_job_name(), Some(name.as_str()));
+
+    let other = format!("scones-ic-{:016x}", std::process::id() as u64 * 1000 + 3);
+    moto.arm_fault(&serde_json::json!({
+        "operation": "CreateTrainingJob", "match": other, "count": 1,
+        "code": "ValidationException",
+        "message": "1 validation error detected: Value 'ml.nope' at 'resourceConfig.instanceType' \
+                    failed to satisfy constraint",
+    }));
+    let started = std::time::Instant::now();
+    let err = start_training_job(&sagemaker, &spec(&other, &bucket))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("instanceType"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "not retried: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        sagemaker
+            .describe_training_job()
+            .training_job_name(&other)
+            .send()
+            .await
+            .is_err(),
+        "no job was created"
+    );
 }

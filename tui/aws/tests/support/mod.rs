@@ -54,6 +54,35 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Arms a fault (scripts/moto/wire.py: `{"operation", "match", "count", "code",
+    /// "message"}`) and checks the wrapper took it.
+    pub fn arm_fault(&self, spec: &serde_json::Value) {
+        let host = self
+            .endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let body = spec.to_string();
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST /scones-api/faults HTTP/1.0\r\nHost: 127.0.0.1\r\n\
+                     Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "{answer}"
+        );
+    }
+}
+
 /// A suffix no other test of this run uses: the process id and a counter.
 pub fn unique() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
