@@ -57,6 +57,7 @@ impl Moto {
 impl Moto {
     /// Arms a fault (scripts/moto/wire.py: `{"operation", "match", "count", "code",
     /// "message"}`) and checks the wrapper took it.
+    #[allow(dead_code)] // each test binary compiles this module; not every one arms faults
     pub fn arm_fault(&self, spec: &serde_json::Value) {
         let host = self
             .endpoint
