@@ -389,7 +389,20 @@ async fn start_random_starts_executions_on_test_keys() {
     assert_eq!(backend.start_random(2).await.unwrap().len(), 2);
     let spent = backend.calls().since(&before);
     assert_eq!(spent.of("S3.ListObjectsV2"), 0, "{spent:?}");
+    // ... after one HeadObject says a key it names is still there.
+    assert_eq!(spent.of("S3.HeadObject"), 1, "{spent:?}");
     assert_eq!(spent.of("SFN.StartExecution"), 2, "{spent:?}");
+
+    // The stack re-created under the same names (here: its test images gone): the cached
+    // keys are not used for an execution that would fail on a missing object; the images are
+    // listed again, and there are none.
+    stack.delete_test_images().await;
+    let before = backend.calls();
+    let err = backend.start_random(1).await.unwrap_err();
+    assert_eq!(err.name(), "NotReady", "{err}");
+    let spent = backend.calls().since(&before);
+    assert_eq!(spent.of("SFN.StartExecution"), 0, "{spent:?}");
+    assert!(spent.of("S3.ListObjectsV2") >= 1, "{spent:?}");
 
     // Read-only: refused before any request.
     let readonly = self::backend(
@@ -404,6 +417,27 @@ async fn start_random_starts_executions_on_test_keys() {
         "NotReady"
     );
     assert_eq!(readonly.calls().attempts, 0);
+}
+
+/// A listing of the test images that fails says what it cost: no test execution started.
+#[tokio::test]
+async fn a_failed_listing_of_test_images_says_no_test_execution_started() {
+    let stack = Stack::create("listfail").await;
+    let backend = backend(&stack, options());
+    support::aws::control(
+        "/scones-api/faults",
+        // Enough for every retry; matched by this stack's bucket only.
+        json!({"operation": "ListObjectsV2", "match": stack.bucket, "count": 20,
+               "code": "InternalError", "status": 500}),
+    );
+    let err = backend.start_random(1).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("no test execution was started: listing the test images in s3://")
+            && text.contains("ListObjectsV2"),
+        "{text}"
+    );
+    assert_eq!(backend.calls().of("SFN.StartExecution"), 0);
 }
 
 #[tokio::test]

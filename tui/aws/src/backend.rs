@@ -272,16 +272,21 @@ impl AwsBackend {
         Ok(())
     }
 
+    /// The test images' keys, listed at most every [`TEST_KEYS_TTL`]. A cached list is
+    /// checked before each use with one HeadObject of a key it names: a stack re-created under
+    /// the same names has other images or none, and an execution on a key that is gone only
+    /// fails later, in SerializeImageData.
     async fn cached_test_keys(&self) -> BackendResult<Arc<Vec<String>>> {
         let mut slot = self.test_keys.lock().await;
         if let Some((at, keys)) = slot.as_ref()
             && at.elapsed() < TEST_KEYS_TTL
+            && self.still_there(keys).await
         {
             return Ok(Arc::clone(keys));
         }
         let keys = bucket::test_keys(&self.clients.s3, &self.resources.bucket)
             .await
-            .map_err(backend_error(Operation::ListTestImages))?;
+            .map_err(|e| self.no_test_execution(e))?;
         if keys.is_empty() {
             return Err(BackendError::NotReady {
                 operation: Operation::StartExecution,
@@ -295,6 +300,46 @@ impl AwsBackend {
         let keys = Arc::new(keys);
         *slot = Some((Instant::now(), Arc::clone(&keys)));
         Ok(keys)
+    }
+
+    /// Whether a cached key list still names an object (NotFound: no; any other answer is
+    /// left to the execution itself, rather than failing the start on a HeadObject).
+    async fn still_there(&self, keys: &[String]) -> bool {
+        let Some(key) = keys.first() else {
+            return false;
+        };
+        match self
+            .clients
+            .s3
+            .head_object()
+            .bucket(&self.resources.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => !AwsError::from_sdk("HeadObject", e).is_not_found(),
+        }
+    }
+
+    /// A failure to list the test images, said as what it costs the user who pressed `t`
+    /// (or ran `run --aws --random`): no test execution started, because of this listing.
+    fn no_test_execution(&self, e: AwsError) -> BackendError {
+        let what = format!(
+            "no test execution was started: listing the test images in s3://{}/test/ failed: {e}",
+            self.resources.bucket
+        );
+        match e {
+            AwsError::Throttled { .. } => BackendError::Throttled {
+                operation: Operation::ListTestImages,
+                message: what,
+            },
+            AwsError::TimedOut { .. } => BackendError::Unanswered {
+                operation: Operation::ListTestImages,
+                message: what,
+            },
+            _ => BackendError::failed(Operation::ListTestImages, what),
+        }
     }
 
     /// The monitor-drift function's latest report (see [`Backend::drift`]).
