@@ -96,9 +96,12 @@ module "lambdas" {
   endpoint_name        = module.endpoint.endpoint_name
   endpoint_arn         = module.endpoint.endpoint_arn
   confidence_threshold = var.confidence_threshold
-  memory_size          = var.lambda_memory_size
-  log_retention_days   = var.log_retention_days
-  tags                 = local.tags
+  bucket_name          = module.storage.bucket_name
+  # Only a stack with the drift monitor has anyone writing the guard's state.
+  guard              = var.drift_monitor_enabled && local.create_endpoint && !var.serverless_endpoint ? var.guard : "off"
+  memory_size        = var.lambda_memory_size
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
 }
 
 module "workflow" {
@@ -135,6 +138,7 @@ module "drift" {
   schedule_minutes     = var.drift_schedule_minutes
   window               = var.drift_window
   windows              = var.drift_windows
+  guard                = var.guard
   metric_namespace     = var.drift_metric_namespace
   memory_size          = var.drift_memory_size
   log_retention_days   = var.log_retention_days

@@ -183,6 +183,17 @@ variable "drift_windows" {
   }
 }
 
+variable "guard" {
+  description = "What the guard does when drift is ALERT: hold (decisions that would pass fail with DriftHold and go to review), warn (only said: the GuardHolding metric and the dashboard), or off. monitor-drift writes the state (guard/state.json in the bucket); filter-low-confidence reads it. Needs the drift monitor."
+  type        = string
+  default     = "hold"
+
+  validation {
+    condition     = contains(["hold", "warn", "off"], var.guard)
+    error_message = "guard must be hold, warn or off."
+  }
+}
+
 variable "drift_metric_namespace" {
   description = "CloudWatch namespace of the drift metrics."
   type        = string

@@ -17,7 +17,9 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
 4. the drift schedule fired (POST /scones-api/schedule): monitor-drift runs and reports, and
    `scones drift --aws` prints its verdict;
 5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-7: each tab
-   draws, no error toast.
+   draws, no error toast;
+6. the guard: a hold in `guard/state.json` makes the real filter fail confident decisions with
+   DriftHold, and releasing it lets them pass.
 
 Exits non-zero naming the first check that failed.
 Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
@@ -41,6 +43,7 @@ import boto3
 EXPECTED_STATES = ["SerializeImageData", "ClassifyImage", "FilterLowConfidence"]
 RUNS = 16
 DRIFT_RUNS = 80
+GUARD_FRESH_SECONDS = 30  # lambdas/filter-low-confidence/src/guard_state.rs FRESH_FOR
 ERROR_ON_SCREEN = re.compile(r"failed:|AccessDenied|could not|not implemented|InternalFailure|HTTP 5\d\d|Unsupported", re.I)
 
 
@@ -196,6 +199,31 @@ def drift_on_schedule(s: Session) -> None:
     check(verdict is not None, f"drift --aws gave no verdict on the monitor's report:\n{out}")
 
 
+def guard_holds_decisions(s: Session) -> None:
+    """Step 6: a hold in the guard's state (as an operator's engage writes it) is honoured by
+    the real filter function: confident decisions fail DriftHold, unconfident ones stay
+    LowConfidence; released, they pass again."""
+    bucket = s.output("bucket_name")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = {"format": 1, "mode": "hold", "model": None, "verdict": None, "released": None, "updated": now,
+             "hold": {"since": now, "by": "operator", "statistics": [], "ok_windows": 0}}
+    s.s3.put_object(Bucket=bucket, Key="guard/state.json", Body=json.dumps(state).encode())
+    time.sleep(GUARD_FRESH_SECONDS + 1)  # the filter rereads the state at most this late
+    out = s.scones("run", "--random", str(RUNS))
+    rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+    errors = {r[2] for r in rows}
+    check(all(r[1] == "FAILED" for r in rows) and errors <= {"DriftHold", "LowConfidence"} and "DriftHold" in errors,
+          f"while the guard holds, confident decisions fail DriftHold: {[(r[1], r[2]) for r in rows]}")
+    state["hold"] = None
+    s.s3.put_object(Bucket=bucket, Key="guard/state.json", Body=json.dumps(state).encode())
+    time.sleep(GUARD_FRESH_SECONDS + 1)
+    out = s.scones("run", "--random", str(RUNS))
+    rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+    check(any(r[1] == "SUCCEEDED" for r in rows) and not any(r[2] == "DriftHold" for r in rows),
+          f"released, decisions pass again: {[(r[1], r[2]) for r in rows]}")
+    print("guard: an operator's hold made the filter fail confident decisions with DriftHold; released, they passed")
+
+
 def dashboard_tabs(s: Session) -> None:
     """Step 5: the dashboard in tmux, tabs 1-7 in turn."""
     if shutil.which("tmux") is None:
@@ -238,6 +266,7 @@ def main(argv: list[str]) -> int:
         quality_commands(session)
         drift_on_schedule(session)
         dashboard_tabs(session)
+        guard_holds_decisions(session)
     except Failed as failed:
         print(f"AWS mode end to end: {failed}")
         return 1

@@ -59,6 +59,7 @@ run "monitor" {
       DRIFT_WINDOW     = "1h"
       DRIFT_WINDOWS    = "6"
       THRESHOLD        = "0.93"
+      GUARD_MODE       = "hold"
     })
     error_message = "The function gets every setting monitor-drift's Config::from_env reads."
   }
@@ -109,13 +110,28 @@ run "monitor" {
   }
 
   assert {
-    condition     = one([for s in output.policy_document.Statement : s.Resource if s.Sid == "WriteReports"]) == ["arn:aws:s3:::scones-123456789012-us-east-1/drift/reports/scones-endpoint/*"]
-    error_message = "The function writes only under its reports prefix."
+    condition = one([for s in output.policy_document.Statement : s.Resource if s.Sid == "WriteReportsAndGuard"]) == [
+      "arn:aws:s3:::scones-123456789012-us-east-1/drift/reports/scones-endpoint/*",
+      "arn:aws:s3:::scones-123456789012-us-east-1/guard/state.json",
+    ]
+    error_message = "The function writes only under its reports prefix and the guard's state."
   }
 
   assert {
-    condition     = alltrue([for s in output.policy_document.Statement : !contains(flatten([s.Action]), "s3:PutObject") || s.Sid == "WriteReports"])
+    condition     = alltrue([for s in output.policy_document.Statement : !contains(flatten([s.Action]), "s3:PutObject") || s.Sid == "WriteReportsAndGuard"])
     error_message = "No other statement grants PutObject (the capture and the baseline are read-only to it)."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.guard_holding[0].metric_name == "GuardHolding" &&
+      aws_cloudwatch_metric_alarm.guard_holding[0].namespace == "Scones/Drift" &&
+      aws_cloudwatch_metric_alarm.guard_holding[0].dimensions == tomap({ EndpointName = "scones-endpoint" }) &&
+      aws_cloudwatch_metric_alarm.guard_holding[0].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.guard_holding[0].treat_missing_data == "notBreaching" &&
+      tolist(aws_cloudwatch_metric_alarm.guard_holding[0].alarm_actions) == var.alarm_actions
+    )
+    error_message = "An alarm pages while the guard holds decisions (GuardHolding 1, which monitor-drift publishes)."
   }
 }
 

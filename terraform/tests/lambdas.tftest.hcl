@@ -14,6 +14,7 @@ variables {
   kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   endpoint_name = "scones-endpoint"
   endpoint_arn  = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/scones-endpoint"
+  bucket_name   = "scones-123456789012-us-east-1"
 }
 
 run "functions" {
@@ -55,8 +56,14 @@ run "functions" {
 
   assert {
     condition     = aws_lambda_function.this["filter-low-confidence"].environment[0].variables == tomap({ THRESHOLD = "0.93" })
-    error_message = "filter-low-confidence gets THRESHOLD (default 0.93)."
+    error_message = "filter-low-confidence gets THRESHOLD (default 0.93), and no guard without one (guard off)."
   }
+
+  assert {
+    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.this["filter-low-confidence"].policy).Statement : !startswith(s.Sid, "ReadGuard") && !startswith(s.Sid, "ListGuard")])
+    error_message = "Without a guard the filter reads nothing in the bucket."
+  }
+
 
   assert {
     condition     = alltrue([for g in aws_cloudwatch_log_group.this : g.retention_in_days == 365 && g.kms_key_id == var.kms_key_arn])
@@ -147,4 +154,40 @@ run "image_prefixes_without_wildcards" {
   }
 
   expect_failures = [var.image_prefixes]
+}
+
+
+run "guarded_filter" {
+  command = plan
+
+  module {
+    source = "./modules/lambdas"
+  }
+
+  variables {
+    guard = "hold"
+  }
+
+  assert {
+    condition = aws_lambda_function.this["filter-low-confidence"].environment[0].variables == tomap({
+      THRESHOLD    = "0.93"
+      GUARD_BUCKET = "scones-123456789012-us-east-1"
+      GUARD_MODE   = "hold"
+    })
+    error_message = "With a guard, the filter gets its bucket and mode."
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.this["filter-low-confidence"].policy).Statement : s.Resource if s.Sid == "ReadGuardState"] == [
+      ["arn:aws:s3:::scones-123456789012-us-east-1/guard/state.json"]
+    ]
+    error_message = "The filter reads the guard's state object and nothing else in the bucket."
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.this["filter-low-confidence"].policy).Statement : s.Condition if s.Sid == "ListGuardState"] == [
+      { StringLike = { "s3:prefix" = ["guard/state.json"] } }
+    ]
+    error_message = "Listing is limited to the state's own key, so a missing state answers 404 (no hold) rather than 403 (unreadable: held)."
+  }
 }

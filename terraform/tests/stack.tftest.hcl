@@ -60,9 +60,9 @@ run "stack" {
   assert {
     condition = toset(keys(output.alarm_names)) == toset([
       "execution_failures", "low_confidence_rate", "endpoint_5xx", "endpoint_model_latency",
-      "drift_alert", "drift_monitor_errors",
+      "drift_alert", "drift_monitor_errors", "guard_holding",
     ])
-    error_message = "Expected alarms on execution failures, low-confidence rate, endpoint 5XX, ModelLatency, drift ALERT and the drift monitor failing."
+    error_message = "Expected alarms on execution failures, low-confidence rate, endpoint 5XX, ModelLatency, drift ALERT, the drift monitor failing and the guard holding."
   }
 
   assert {
@@ -95,8 +95,8 @@ run "stack" {
   }
 
   assert {
-    condition     = module.lambdas.environment["classify-image"] == { ENDPOINT_NAME = "scones-endpoint" } && module.lambdas.environment["filter-low-confidence"] == { THRESHOLD = "0.93" }
-    error_message = "classify-image needs ENDPOINT_NAME and filter-low-confidence THRESHOLD."
+    condition     = module.lambdas.environment["classify-image"] == { ENDPOINT_NAME = "scones-endpoint" } && module.lambdas.environment["filter-low-confidence"] == { THRESHOLD = "0.93", GUARD_BUCKET = "scones-123456789012-us-east-1", GUARD_MODE = "hold" }
+    error_message = "classify-image needs ENDPOINT_NAME and filter-low-confidence THRESHOLD and, with the drift monitor, the guard (hold by default)."
   }
 
   assert {

@@ -1143,6 +1143,7 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
                 threshold: 0.93,
                 cutoffs: Default::default(),
             },
+            guard_mode: scones_workflow::guard::GuardMode::Hold,
         },
     };
     let backend = backend(&stack, options());
@@ -1222,10 +1223,25 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         inferences,
         metrics: published,
         report_key,
+        holding,
     } = outcome
     else {
         panic!("{outcome:?}")
     };
+    // ALERT trips the guard: its state, where filter-low-confidence reads it, holds, naming
+    // the statistics and the served model.
+    assert!(holding);
+    let state: scones_workflow::guard::GuardState = serde_json::from_slice(
+        &support::aws::get_object(&stack.s3, &stack.bucket, scones_workflow::guard::STATE_KEY)
+            .await,
+    )
+    .unwrap();
+    let hold = state.holding().expect("holding");
+    assert!(
+        hold.statistics.iter().any(|s| s == "brightness"),
+        "{state:?}"
+    );
+    assert_eq!(state.model.as_deref(), Some("scones-model-fixture"));
     // Repeated images are one observation each (the population repeats every 100 odd indices).
     let distinct: std::collections::HashSet<Vec<u8>> =
         (0..120).map(|i| population_png(i * 2 + 1, 4)).collect();
@@ -1282,6 +1298,61 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         .filter_map(|d| d.value())
         .collect();
     assert!(statistics.contains(&"brightness"), "{statistics:?}");
+    let holding_metric = cloudwatch
+        .get_metric_statistics()
+        .namespace(&drift.metric_namespace)
+        .metric_name(metrics::GUARD_HOLDING)
+        .dimensions(
+            Dimension::builder()
+                .name(metrics::DIMENSION_ENDPOINT)
+                .value(&stack.endpoint_name)
+                .build(),
+        )
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            now.timestamp() - 600,
+        ))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            now.timestamp() + 600,
+        ))
+        .period(60)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .send()
+        .await
+        .unwrap();
+    let holding_maxima: Vec<f64> = holding_metric
+        .datapoints()
+        .iter()
+        .filter_map(|d| d.maximum())
+        .collect();
+    assert_eq!(holding_maxima, [1.0], "{holding_metric:?}");
+
+    // Terraform's mode wins: the same verdict in `warn` mode records the hold but does not
+    // apply it (the filter's `holding()` is None).
+    let warn = monitor_drift::Monitor {
+        config: monitor_drift::Config {
+            guard_mode: scones_workflow::guard::GuardMode::Warn,
+            ..monitor.config.clone()
+        },
+        ..monitor.clone()
+    };
+    let outcome = warn.run(now).await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            monitor_drift::Outcome::Judged { holding: false, .. }
+        ),
+        "{outcome:?}"
+    );
+    let state: scones_workflow::guard::GuardState = serde_json::from_slice(
+        &support::aws::get_object(&stack.s3, &stack.bucket, scones_workflow::guard::STATE_KEY)
+            .await,
+    )
+    .unwrap();
+    assert_eq!(state.mode, scones_workflow::guard::GuardMode::Warn);
+    assert!(
+        state.holding().is_none() && state.hold.is_some(),
+        "{state:?}"
+    );
 
     // The report (and its absence) is reused for a minute: the first backend still says
     // there is none, without asking S3 again.

@@ -350,6 +350,7 @@ async fn baseline_aws_writes_the_input_statistics_of_train_where_the_monitor_rea
                 threshold: 0.93,
                 cutoffs: Default::default(),
             },
+            guard_mode: scones_workflow::guard::GuardMode::Hold,
         },
     };
     monitor.run(chrono::Utc::now()).await.unwrap();

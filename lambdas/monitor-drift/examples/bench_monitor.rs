@@ -111,6 +111,7 @@ async fn main() {
                 threshold: 0.93,
                 cutoffs: Cutoffs::default(),
             },
+            guard_mode: scones_workflow::guard::GuardMode::Hold,
         },
     };
     // The baseline's time would exclude traffic older than it; the bench judges the newest

@@ -5,6 +5,7 @@ use scones_handlers::ConfigError;
 use scones_lambda_runtime::env::{parsed_or, required, threshold};
 use scones_workflow::capture::{DEFAULT_VARIANT, variant_prefix};
 use scones_workflow::drift::{Cutoffs, DriftOptions, WindowSpec, metrics};
+use scones_workflow::guard::GuardMode;
 
 /// Where the function reads and writes, and what it judges.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,9 @@ pub struct Config {
     /// The windows (`DRIFT_WINDOW`, default 1h; `DRIFT_WINDOWS`, default 6) and the
     /// threshold (`THRESHOLD`, the workflow's).
     pub options: DriftOptions,
+    /// What the guard does on ALERT (`GUARD_MODE`: hold, the default, warn or off; Terraform's
+    /// `guard` variable). The state goes to `guard/state.json` in the bucket.
+    pub guard_mode: GuardMode,
 }
 
 impl Config {
@@ -59,6 +63,7 @@ impl Config {
                 threshold: threshold()?.value(),
                 cutoffs: Cutoffs::default(),
             },
+            guard_mode: parsed_or("GUARD_MODE", GuardMode::Hold)?,
         })
     }
 }

@@ -12,12 +12,16 @@ mod config;
 use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use scones_workflow::drift::{Baseline, DriftView, Verdict, judge, metrics};
+use scones_workflow::guard::{self, Change, Guard, GuardCommand, GuardState};
 use serde_json::{Value, json};
 
 pub use config::Config;
 
 /// The largest baseline read (a baseline is a few KB of histograms).
 const MAX_BASELINE_BYTES: u64 = 1024 * 1024;
+
+/// The largest guard state read (it is a few hundred bytes).
+const MAX_GUARD_BYTES: u64 = 64 * 1024;
 
 /// Why a run failed. Every variant names the object or call and what to check.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,8 @@ pub enum Outcome {
         metrics: usize,
         /// The report's key.
         report_key: String,
+        /// Whether the guard holds decisions after this run.
+        holding: bool,
     },
 }
 
@@ -111,6 +117,7 @@ impl Outcome {
                 inferences,
                 metrics,
                 report_key,
+                holding,
             } => json!({
                 "outcome": "judged",
                 "verdict": verdict,
@@ -118,6 +125,7 @@ impl Outcome {
                 "inferences": inferences,
                 "metrics": metrics,
                 "report_key": report_key,
+                "guard": if *holding { "holding" } else { "clear" },
             }),
         }
     }
@@ -162,10 +170,18 @@ impl Monitor {
             unreadable: unparsable + unusable,
             computed: Some(now),
         };
+        let guard = self.update_guard(&view, now).await?;
+        let holding = guard.holding().is_some();
         let published = match view.current() {
             Some(current) => {
-                self.publish_metrics(&metrics::metrics_of(current), now)
-                    .await?
+                let mut values = metrics::metrics_of(current);
+                values.push(metrics::DriftMetric {
+                    name: metrics::GUARD_HOLDING,
+                    statistic: None,
+                    value: if holding { 1.0 } else { 0.0 },
+                    count: false,
+                });
+                self.publish_metrics(&values, now).await?
             }
             None => 0,
         };
@@ -177,9 +193,73 @@ impl Monitor {
             inferences: current.map_or(0, |w| w.inferences),
             metrics: published,
             report_key,
+            holding,
         };
         tracing::info!(decision = "drift_judged", outcome = %outcome.to_value(), "drift judged");
         Ok(outcome)
+    }
+
+    /// Applies this run's verdict to the guard (the rules of `scones_workflow::guard`, the
+    /// local stack's) in the mode Terraform set, and writes the state where
+    /// filter-low-confidence reads it (`guard/state.json`) when anything changed. Runs every
+    /// `drift_schedule_minutes` over the last window, so a drift hold releases itself after
+    /// [`guard::RELEASE_AFTER`] OK runs in a row. A state that is not valid JSON is replaced
+    /// (with a warning): the monitor owns it, and a broken one must not stop judging.
+    async fn update_guard(
+        &self,
+        view: &DriftView,
+        now: DateTime<Utc>,
+    ) -> Result<GuardState, MonitorError> {
+        let mode = self.config.guard_mode;
+        let stored = capture::get_object(
+            self,
+            guard::STATE_KEY,
+            MAX_GUARD_BYTES,
+            capture::Missing::NotFoundOrUnlisted,
+        )
+        .await?;
+        let mut state = match stored.as_deref().map(serde_json::from_slice::<GuardState>) {
+            Some(Ok(state)) => state,
+            Some(Err(e)) => {
+                tracing::warn!(key = guard::STATE_KEY, error = %e, "unreadable guard state: starting a new one");
+                GuardState::new(mode, now)
+            }
+            None => GuardState::new(mode, now),
+        };
+        let mut changed = stored.is_none()
+            || Guard::command(&mut state, GuardCommand::Mode(mode), now) != Change::None;
+        if let Some(current) = view.current() {
+            let alert: Vec<String> = current
+                .report
+                .findings
+                .iter()
+                .filter(|f| f.verdict == Verdict::Alert)
+                .map(|f| f.statistic.label().to_owned())
+                .collect();
+            let change =
+                Guard::observe(&mut state, &view.model, current.report.verdict, &alert, now);
+            match change {
+                Change::Tripped => {
+                    tracing::warn!(decision = "guard_tripped", statistics = ?alert, "drift ALERT: the guard holds decisions")
+                }
+                Change::Released => tracing::info!(
+                    decision = "guard_released",
+                    "drift OK: the guard released decisions"
+                ),
+                _ => {}
+            }
+            changed |= change != Change::None;
+        }
+        if changed {
+            let body = serde_json::to_vec(&state).map_err(|e| MonitorError::S3 {
+                operation: "PutObject",
+                bucket: self.config.bucket.clone(),
+                key: guard::STATE_KEY.to_owned(),
+                message: format!("serialising the guard state: {e}"),
+            })?;
+            capture::put_object(self, guard::STATE_KEY, body).await?;
+        }
+        Ok(state)
     }
 
     /// The baseline, `None` when there is none yet.

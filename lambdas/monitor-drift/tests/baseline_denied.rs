@@ -99,6 +99,7 @@ async fn monitor(url: &str) -> Monitor {
                 threshold: 0.93,
                 cutoffs: Cutoffs::default(),
             },
+            guard_mode: scones_workflow::guard::GuardMode::Hold,
         },
     }
 }

@@ -19,6 +19,9 @@ locals {
   capture_prefix = "${var.data_capture_prefix}${var.endpoint_name}/${var.variant_name}/"
   baseline_key   = "drift/baselines/${var.endpoint_name}.json"
   reports_prefix = "${var.reports_prefix}${var.endpoint_name}/"
+  # The guard's state: the monitor writes it, filter-low-confidence reads it (the same key
+  # as the local stack's, scones_workflow::guard::STATE_KEY).
+  guard_key = "guard/state.json"
 
   environment = {
     BUCKET           = var.bucket_name
@@ -31,6 +34,7 @@ locals {
     DRIFT_WINDOW     = var.window
     DRIFT_WINDOWS    = tostring(var.windows)
     THRESHOLD        = tostring(var.confidence_threshold)
+    GUARD_MODE       = var.guard
   }
 
   role_policy = {
@@ -40,7 +44,7 @@ locals {
         Sid      = "ReadCaptureAndBaseline"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = ["${var.bucket_arn}/${local.capture_prefix}*", "${var.bucket_arn}/${local.baseline_key}"]
+        Resource = ["${var.bucket_arn}/${local.capture_prefix}*", "${var.bucket_arn}/${local.baseline_key}", "${var.bucket_arn}/${local.guard_key}"]
       },
       {
         # Listing the capture is how the window's files are found; listing the baseline's
@@ -49,13 +53,13 @@ locals {
         Effect    = "Allow"
         Action    = ["s3:ListBucket"]
         Resource  = [var.bucket_arn]
-        Condition = { StringLike = { "s3:prefix" = ["${local.capture_prefix}*", local.baseline_key] } }
+        Condition = { StringLike = { "s3:prefix" = ["${local.capture_prefix}*", local.baseline_key, local.guard_key] } }
       },
       {
-        Sid      = "WriteReports"
+        Sid      = "WriteReportsAndGuard"
         Effect   = "Allow"
         Action   = ["s3:PutObject"]
-        Resource = ["${var.bucket_arn}/${local.reports_prefix}*"]
+        Resource = ["${var.bucket_arn}/${local.reports_prefix}*", "${var.bucket_arn}/${local.guard_key}"]
       },
       {
         # The bucket's objects are SSE-KMS with the project key: reading needs Decrypt,
@@ -93,6 +97,7 @@ locals {
   alarm_names = var.create ? {
     drift_alert          = "${var.name}-drift-alert"
     drift_monitor_errors = "${var.name}-drift-monitor-errors"
+    guard_holding        = "${var.name}-guard-holding"
   } : {}
 }
 
@@ -211,6 +216,27 @@ resource "aws_cloudwatch_metric_alarm" "drift_alert" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 2
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = var.tags
+}
+
+# The guard holding decisions for review (GuardHolding 1): confident decisions wait for
+# people until drift is OK again or an operator releases it (`scones guard`).
+resource "aws_cloudwatch_metric_alarm" "guard_holding" {
+  count = local.count
+
+  alarm_name          = local.alarm_names.guard_holding
+  alarm_description   = "The guard holds the decisions of ${var.endpoint_name} for review (drift ALERT or an operator's hold): executions that would pass fail with DriftHold. State: s3://${var.bucket_name}/${local.guard_key}."
+  namespace           = var.metric_namespace
+  metric_name         = "GuardHolding"
+  dimensions          = { EndpointName = var.endpoint_name }
+  statistic           = "Maximum"
+  period              = var.schedule_minutes * 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions

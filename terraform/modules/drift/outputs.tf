@@ -14,7 +14,7 @@ output "reports_prefix" {
 }
 
 output "alarm_names" {
-  description = "Alarm names by purpose: drift_alert, drift_monitor_errors (empty when not created)."
+  description = "Alarm names by purpose: drift_alert, drift_monitor_errors, guard_holding (empty when not created)."
   value       = local.alarm_names
 }
 

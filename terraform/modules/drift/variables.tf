@@ -83,6 +83,12 @@ variable "windows" {
   type        = number
 }
 
+variable "guard" {
+  description = "GUARD_MODE of the monitor: hold, warn or off (the root's guard)."
+  type        = string
+  default     = "hold"
+}
+
 variable "metric_namespace" {
   description = "CloudWatch namespace of the drift metrics."
   type        = string

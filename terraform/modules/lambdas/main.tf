@@ -1,5 +1,8 @@
 locals {
   package_dir = trimsuffix(var.package_dir, "/")
+  # The guard's state, written by monitor-drift (scones_workflow::guard::STATE_KEY).
+  guard_key = "guard/state.json"
+  guarded   = var.guard != "off"
 
   # One entry per Lambda binary. Timeouts stay below the state's TimeoutSeconds in
   # workflow/scones.asl.json (30, 60, 10) so a slow call surfaces as the function's own
@@ -18,7 +21,10 @@ locals {
     "filter-low-confidence" = {
       description = "Pass the record through when max(inferences) >= THRESHOLD, otherwise fail with LowConfidence"
       timeout     = 5
-      environment = { THRESHOLD = tostring(var.confidence_threshold) }
+      environment = merge(
+        { THRESHOLD = tostring(var.confidence_threshold) },
+        { for k, v in { GUARD_BUCKET = var.bucket_name, GUARD_MODE = var.guard } : k => v if local.guarded },
+      )
     }
   }
 
@@ -80,7 +86,23 @@ locals {
         Resource = [var.endpoint_arn]
       },
     ]
-    "filter-low-confidence" = []
+    "filter-low-confidence" = [for statement in [
+      {
+        Sid      = "ReadGuardState"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${var.bucket_arn}/${local.guard_key}"]
+      },
+      {
+        # So that no state yet (before the monitor's first run) is a 404, not a 403 that
+        # would read as "unreadable" and hold every decision.
+        Sid       = "ListGuardState"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = [local.guard_key] } }
+      },
+    ] : statement if local.guarded]
   }
 
   role_policies = {

@@ -59,6 +59,22 @@ variable "endpoint_arn" {
   type        = string
 }
 
+variable "bucket_name" {
+  description = "The bucket holding the guard's state (guard/state.json)."
+  type        = string
+}
+
+variable "guard" {
+  description = "GUARD_MODE of the filter (hold, warn, off); off: the filter does not read the guard's state at all."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["hold", "warn", "off"], var.guard)
+    error_message = "guard must be hold, warn or off."
+  }
+}
+
 variable "confidence_threshold" {
   description = "THRESHOLD of the filter function: max(p_bicycle, p_motorcycle) must reach it."
   type        = number

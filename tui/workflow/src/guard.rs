@@ -287,6 +287,26 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Terraform grants the functions this one key; a rename on either side must show.
+    #[test]
+    fn terraform_names_the_same_state_key() {
+        for (module, text) in [
+            (
+                "lambdas",
+                include_str!("../../../terraform/modules/lambdas/main.tf"),
+            ),
+            (
+                "drift",
+                include_str!("../../../terraform/modules/drift/main.tf"),
+            ),
+        ] {
+            assert!(
+                text.contains(&format!("guard_key = \"{STATE_KEY}\"")),
+                "terraform/modules/{module}/main.tf does not name {STATE_KEY}"
+            );
+        }
+    }
     use chrono::Duration;
 
     fn t(s: i64) -> DateTime<Utc> {

@@ -25,6 +25,11 @@ pub const IMAGES: &str = "WindowImages";
 /// Inferences in the current window.
 pub const INFERENCES: &str = "WindowInferences";
 
+/// 1 while the guard holds decisions for review (`hold` mode, drift ALERT or an operator's
+/// hold), 0 otherwise; published by every run that judged, so an alarm on it pages while
+/// decisions wait for people.
+pub const GUARD_HOLDING: &str = "GuardHolding";
+
 /// The newest report, overwritten by every run: `<report prefix>latest.json`.
 pub const LATEST_REPORT: &str = "latest.json";
 
