@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::cause::{LOW_CONFIDENCE_ERROR, StopReason};
+use crate::cause::{DRIFT_HOLD_ERROR, LOW_CONFIDENCE_ERROR, StopReason};
 use crate::port::{Backend, BackendError, ExecutionId};
 use crate::status::ExecutionStatus;
 
@@ -43,12 +43,16 @@ pub struct ExecutionResult {
 
 impl ExecutionResult {
     /// True when the execution ended the way the workflow is designed to end: SUCCEEDED, or
-    /// FAILED with `LowConfidence` (the image goes to a person). Anything else (another
-    /// error, a timeout, a stop) is something for an operator to look at.
+    /// FAILED with `LowConfidence` or `DriftHold` (the image goes to a person: the threshold
+    /// or the guard at work). Anything else (another error, a timeout, a stop) is something
+    /// for an operator to look at.
     pub fn is_designed_outcome(&self) -> bool {
         self.status == ExecutionStatus::Succeeded
             || (self.status == ExecutionStatus::Failed
-                && self.error.as_deref() == Some(LOW_CONFIDENCE_ERROR))
+                && matches!(
+                    self.error.as_deref(),
+                    Some(LOW_CONFIDENCE_ERROR | DRIFT_HOLD_ERROR)
+                ))
     }
 }
 
@@ -472,6 +476,12 @@ mod tests {
             "{s}"
         );
         assert_eq!(s.unexpected, 1);
+        // A hold of the guard is a designed outcome too: the image goes to a person.
+        let s = RunSummary::of(
+            &[result(ExecutionStatus::Failed, Some(DRIFT_HOLD_ERROR))],
+            Duration::from_secs(1),
+        );
+        assert_eq!(s.unexpected, 0, "{s}");
         // An aborted execution without an error is named, not "1 failed ()".
         let s = RunSummary::of(
             &[result(ExecutionStatus::Aborted, None)],

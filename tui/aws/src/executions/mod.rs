@@ -7,7 +7,7 @@ pub mod incremental;
 
 use chrono::{DateTime, Utc};
 use scones_workflow::ExecutionStatus;
-use scones_workflow::cause::LowConfidenceCause;
+use scones_workflow::cause::{DriftHoldCause, LowConfidenceCause};
 use serde_json::Value;
 
 use crate::error::AwsError;
@@ -57,7 +57,7 @@ impl ExecutionDescription {
     }
 
     /// `[p_bicycle, p_motorcycle]`: the output record's `inferences` (SUCCEEDED), or the
-    /// scores in a LowConfidence cause.
+    /// scores in a LowConfidence or DriftHold cause.
     pub fn scores(&self) -> Option<[f64; 2]> {
         let from_output = || {
             let output: Value = serde_json::from_str(self.output.as_deref()?).ok()?;
@@ -67,8 +67,13 @@ impl ExecutionDescription {
             }
         };
         from_output().or_else(|| {
-            let cause = LowConfidenceCause::parse(self.cause.as_deref()?)?;
-            Some([cause.p_bicycle, cause.p_motorcycle])
+            let cause = self.cause.as_deref()?;
+            match LowConfidenceCause::parse(cause) {
+                Some(low) => Some([low.p_bicycle, low.p_motorcycle]),
+                None => {
+                    DriftHoldCause::parse(cause).map(|held| [held.p_bicycle, held.p_motorcycle])
+                }
+            }
         })
     }
 }
@@ -288,5 +293,17 @@ mod tests {
         assert_eq!(d.scores(), Some([0.97, 0.03]));
         assert!(d.listing.is_final());
         assert_eq!(s3_key_of("not json"), None);
+
+        // A held decision's scores are in its DriftHold cause, as Step Functions records it.
+        let held = ExecutionDescription {
+            output: None,
+            error: Some("DriftHold".into()),
+            cause: Some(
+                r#"{"errorType":"DriftHold","errorMessage":"held for review: held by an operator since 2026-12-07T04:27:41Z; p_bicycle=0.3188, p_motorcycle=0.6812"}"#
+                    .into(),
+            ),
+            ..d
+        };
+        assert_eq!(held.scores(), Some([0.3188, 0.6812]));
     }
 }
