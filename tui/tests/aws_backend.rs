@@ -1256,33 +1256,36 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
     );
 
     // The metrics are in CloudWatch, by endpoint.
-    let stats = cloudwatch
-        .get_metric_statistics()
-        .namespace(&drift.metric_namespace)
-        .metric_name(metrics::VERDICT)
-        .dimensions(
-            Dimension::builder()
-                .name(metrics::DIMENSION_ENDPOINT)
-                .value(&stack.endpoint_name)
-                .build(),
-        )
-        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            now.timestamp() - 600,
-        ))
-        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            now.timestamp() + 600,
-        ))
-        .period(60)
-        .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .send()
-        .await
-        .unwrap();
-    let maxima: Vec<f64> = stats
-        .datapoints()
-        .iter()
-        .filter_map(|d| d.maximum())
-        .collect();
-    assert_eq!(maxima, [2.0], "{stats:?}");
+    // The maxima of one of the endpoint's drift metrics around `now`.
+    let maxima = |metric: &'static str| {
+        let request = cloudwatch
+            .get_metric_statistics()
+            .namespace(&drift.metric_namespace)
+            .metric_name(metric)
+            .dimensions(
+                Dimension::builder()
+                    .name(metrics::DIMENSION_ENDPOINT)
+                    .value(&stack.endpoint_name)
+                    .build(),
+            )
+            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                now.timestamp() - 600,
+            ))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                now.timestamp() + 600,
+            ))
+            .period(60)
+            .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum);
+        async move {
+            let stats = request.send().await.unwrap();
+            stats
+                .datapoints()
+                .iter()
+                .filter_map(|d| d.maximum())
+                .collect::<Vec<f64>>()
+        }
+    };
+    assert_eq!(maxima(metrics::VERDICT).await, [2.0]);
     let listed = cloudwatch
         .list_metrics()
         .namespace(&drift.metric_namespace)
@@ -1298,33 +1301,7 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         .filter_map(|d| d.value())
         .collect();
     assert!(statistics.contains(&"brightness"), "{statistics:?}");
-    let holding_metric = cloudwatch
-        .get_metric_statistics()
-        .namespace(&drift.metric_namespace)
-        .metric_name(metrics::GUARD_HOLDING)
-        .dimensions(
-            Dimension::builder()
-                .name(metrics::DIMENSION_ENDPOINT)
-                .value(&stack.endpoint_name)
-                .build(),
-        )
-        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            now.timestamp() - 600,
-        ))
-        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            now.timestamp() + 600,
-        ))
-        .period(60)
-        .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .send()
-        .await
-        .unwrap();
-    let holding_maxima: Vec<f64> = holding_metric
-        .datapoints()
-        .iter()
-        .filter_map(|d| d.maximum())
-        .collect();
-    assert_eq!(holding_maxima, [1.0], "{holding_metric:?}");
+    assert_eq!(maxima(metrics::GUARD_HOLDING).await, [1.0]);
 
     // Terraform's mode wins: the same verdict in `warn` mode records the hold but does not
     // apply it (the filter's `holding()` is None).
