@@ -20,6 +20,7 @@ locals {
     reports_prefix   = module.drift.reports_prefix
     metric_namespace = var.drift_metric_namespace
     schedule_minutes = var.drift_schedule_minutes
+    guard            = var.guard
   }
 }
 

@@ -18,8 +18,8 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
    `scones drift --aws` prints its verdict;
 5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-7: each tab
    draws, no error toast;
-6. the guard: a hold in `guard/state.json` makes the real filter fail confident decisions with
-   DriftHold, and releasing it lets them pass.
+6. the guard: `scones guard --aws engage` makes the real filter fail confident decisions with
+   DriftHold, and `release` lets them pass.
 
 Exits non-zero naming the first check that failed.
 Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
@@ -72,10 +72,11 @@ class Session:
     def terraform(self, *argv: str) -> str:
         return subprocess.run(["terraform", *argv], cwd=self.args.tf_dir, check=True, capture_output=True, text=True).stdout
 
-    def scones(self, *argv: str, ok_codes: tuple[int, ...] = (0,), timeout: float = 300) -> str:
-        command = [self.args.scones, *argv, "--aws", "--tf-dir", self.args.tf_dir]
+    def scones(self, *argv: str, then: tuple[str, ...] = (), ok_codes: tuple[int, ...] = (0,), timeout: float = 300) -> str:
+        """`scones ARGV --aws --tf-dir DIR THEN` (THEN: a subcommand of ARGV, e.g. `guard`'s)."""
+        command = [self.args.scones, *argv, "--aws", "--tf-dir", self.args.tf_dir, *then]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        shown = " ".join(argv)
+        shown = " ".join([*argv, *then])
         if done.returncode not in ok_codes:
             raise Failed(f"scones {shown} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         print(f"$ scones {shown} --aws   (exit {done.returncode})")
@@ -200,28 +201,24 @@ def drift_on_schedule(s: Session) -> None:
 
 
 def guard_holds_decisions(s: Session) -> None:
-    """Step 6: a hold in the guard's state (as an operator's engage writes it) is honoured by
-    the real filter function: confident decisions fail DriftHold, unconfident ones stay
-    LowConfidence; released, they pass again."""
-    bucket = s.output("bucket_name")
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    state = {"format": 1, "mode": "hold", "model": None, "verdict": None, "released": None, "updated": now,
-             "hold": {"since": now, "by": "operator", "statistics": [], "ok_windows": 0}}
-    s.s3.put_object(Bucket=bucket, Key="guard/state.json", Body=json.dumps(state).encode())
+    """Step 6: an operator's `scones guard --aws engage` is honoured by the real filter
+    function: confident decisions fail DriftHold, unconfident ones stay LowConfidence;
+    after `scones guard --aws release`, they pass again."""
+    out = s.scones("guard", then=("engage",))
+    check("hold" in out.lower(), f"guard engage printed no hold:\n{out}")
     time.sleep(GUARD_FRESH_SECONDS + 1)  # the filter rereads the state at most this late
     out = s.scones("run", "--random", str(RUNS))
     rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
     errors = {r[2] for r in rows}
     check(all(r[1] == "FAILED" for r in rows) and errors <= {"DriftHold", "LowConfidence"} and "DriftHold" in errors,
           f"while the guard holds, confident decisions fail DriftHold: {[(r[1], r[2]) for r in rows]}")
-    state["hold"] = None
-    s.s3.put_object(Bucket=bucket, Key="guard/state.json", Body=json.dumps(state).encode())
+    s.scones("guard", then=("release",))
     time.sleep(GUARD_FRESH_SECONDS + 1)
     out = s.scones("run", "--random", str(RUNS))
     rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
     check(any(r[1] == "SUCCEEDED" for r in rows) and not any(r[2] == "DriftHold" for r in rows),
           f"released, decisions pass again: {[(r[1], r[2]) for r in rows]}")
-    print("guard: an operator's hold made the filter fail confident decisions with DriftHold; released, they passed")
+    print("guard: `scones guard --aws engage` made the filter fail confident decisions with DriftHold; released, they passed")
 
 
 def dashboard_tabs(s: Session) -> None:

@@ -1523,3 +1523,67 @@ async fn a_stopped_service_is_a_readable_transport_error() {
     assert!(err.contains("Connection refused"), "{err}");
     assert!(!err.contains("DispatchFailure {"), "{err}");
 }
+
+/// `scones guard --aws` (and the dashboard) over the port: the state in the bucket, an
+/// operator's engage and release written back with conditional writes; a write that lost the
+/// race to another writer (the monitor) is read and applied again, not lost; the mode is
+/// Terraform's; read-only refuses.
+#[tokio::test]
+async fn the_guard_is_read_and_commanded_in_the_bucket() {
+    use scones_workflow::guard::{GuardCommand, GuardMode, GuardState, STATE_KEY};
+
+    let stack = Stack::create("guard").await;
+    let backend = backend(&stack, options());
+    let state = backend.guard().await.unwrap();
+    assert_eq!((state.mode, state.hold.is_none()), (GuardMode::Hold, true));
+
+    let engaged = backend.command_guard(GuardCommand::Engage).await.unwrap();
+    assert!(engaged.holding().is_some());
+    let stored: GuardState = serde_json::from_slice(
+        &support::aws::get_object(&stack.s3, &stack.bucket, STATE_KEY).await,
+    )
+    .unwrap();
+    assert_eq!(stored, engaged);
+
+    // Another writer wrote between this read and this write: S3 answers 412 to the
+    // conditional write, and the release is applied to the state read again.
+    support::aws::control(
+        "/scones-api/faults",
+        json!({"operation": "PutObject", "match": format!("{}/{STATE_KEY}", stack.bucket), "count": 1,
+               "code": "PreconditionFailed", "status": 412}),
+    );
+    let before = backend.calls();
+    let released = backend.command_guard(GuardCommand::Release).await.unwrap();
+    assert!(released.hold.is_none(), "{released:?}");
+    let spent = backend.calls().since(&before);
+    assert_eq!(spent.of("S3.PutObject"), 2, "{spent:?}");
+    let stored: GuardState = serde_json::from_slice(
+        &support::aws::get_object(&stack.s3, &stack.bucket, STATE_KEY).await,
+    )
+    .unwrap();
+    assert!(stored.hold.is_none());
+
+    let err = backend
+        .command_guard(GuardCommand::Mode(GuardMode::Warn))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("terraform apply -var guard=warn"),
+        "{err}"
+    );
+    let readonly = self::backend(
+        &stack,
+        AwsOptions {
+            readonly: true,
+            ..options()
+        },
+    );
+    assert_eq!(
+        readonly
+            .command_guard(GuardCommand::Engage)
+            .await
+            .unwrap_err()
+            .name(),
+        "NotReady"
+    );
+}

@@ -34,7 +34,7 @@ use scones_workflow::capture::{CapturedInference, Keep, parse_jsonl, sample_poin
 use scones_workflow::cause::StopReason;
 use scones_workflow::class::Class;
 use scones_workflow::drift::DriftView;
-use scones_workflow::guard::{GuardCommand, GuardState};
+use scones_workflow::guard::{GuardCommand, GuardMode, GuardState};
 use scones_workflow::history::{self, HistoryEvent};
 use scones_workflow::models::{ModelsView, Promotion};
 use scones_workflow::port::{
@@ -260,6 +260,23 @@ impl AwsBackend {
     /// Where the resources came from.
     pub fn source(&self) -> &ResourceSource {
         &self.source
+    }
+
+    /// Terraform's guard mode, or why this stack has no guard.
+    fn guard_mode(&self, operation: Operation) -> BackendResult<GuardMode> {
+        let reason = match &self.resources.drift {
+            Some(drift) => match drift.guard {
+                Some(mode) => return Ok(mode),
+                None => "this stack was applied before the guard existed: terraform apply",
+            },
+            None => {
+                "the stack has no drift monitor (drift_monitor_enabled = false or a serverless endpoint), so no guard"
+            }
+        };
+        Err(BackendError::NotReady {
+            operation,
+            reason: reason.to_owned(),
+        })
     }
 
     fn refuse_if_readonly(&self, operation: Operation) -> BackendResult<()> {
@@ -523,8 +540,8 @@ fn control_loop_unsupported(operation: Operation) -> BackendError {
     BackendError::Unsupported {
         operation,
         backend: "AWS",
-        reason: "the guard, the review queue and model versions are not built for AWS yet; \
-                 they work on the local stack (scones --local)"
+        reason: "the review queue and model versions are not built for AWS yet; they work on \
+                 the local stack (scones --local)"
             .to_owned(),
     }
 }
@@ -1025,11 +1042,34 @@ impl Backend for AwsBackend {
     }
 
     async fn guard(&self) -> BackendResult<GuardState> {
-        Err(control_loop_unsupported(Operation::DescribeGuard))
+        let mode = self.guard_mode(Operation::DescribeGuard)?;
+        match crate::guard::read(&self.clients.s3, &self.resources.bucket).await {
+            Ok(Some((state, _))) => Ok(state),
+            // Before the monitor's first run: not holding, in Terraform's mode.
+            Ok(None) => Ok(GuardState::new(mode, Utc::now())),
+            Err(e) => Err(backend_error(Operation::DescribeGuard)(e)),
+        }
     }
 
-    async fn command_guard(&self, _command: GuardCommand) -> BackendResult<GuardState> {
-        Err(control_loop_unsupported(Operation::UpdateGuard))
+    async fn command_guard(&self, command: GuardCommand) -> BackendResult<GuardState> {
+        self.refuse_if_readonly(Operation::UpdateGuard)?;
+        let mode = self.guard_mode(Operation::UpdateGuard)?;
+        if let GuardCommand::Mode(wanted) = command {
+            // Terraform owns the mode: the monitor writes it back on its next run.
+            return Err(BackendError::NotReady {
+                operation: Operation::UpdateGuard,
+                reason: format!(
+                    "on AWS the guard's mode is Terraform's: terraform apply -var guard={wanted}"
+                ),
+            });
+        }
+        let now = Utc::now();
+        crate::guard::update(&self.clients.s3, &self.resources.bucket, mode, |state| {
+            scones_workflow::guard::Guard::command(state, command, now)
+        })
+        .await
+        .map(|(state, _)| state)
+        .map_err(backend_error(Operation::UpdateGuard))
     }
 
     async fn review_queue(&self, _limit: usize) -> BackendResult<ReviewQueue> {

@@ -30,6 +30,7 @@ pub mod endpoint;
 pub mod error;
 pub mod evaluation;
 pub mod executions;
+pub mod guard;
 pub mod logs;
 pub mod metrics;
 pub mod resources;

@@ -72,6 +72,10 @@ pub struct DriftResources {
     pub metric_namespace: String,
     /// Minutes between runs.
     pub schedule_minutes: u32,
+    /// What the guard does on ALERT (Terraform's `guard`); `None` from a stack applied
+    /// before the guard existed.
+    #[serde(default)]
+    pub guard: Option<scones_workflow::guard::GuardMode>,
 }
 
 fn yes() -> bool {

@@ -244,6 +244,7 @@ impl Stack {
                 "reports_prefix": format!("drift/reports/{}/", self.endpoint_name),
                 "metric_namespace": format!("Scones/Drift/{}", self.id),
                 "schedule_minutes": 15,
+                "guard": "hold",
             },
         })
     }
