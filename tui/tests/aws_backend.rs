@@ -1073,7 +1073,8 @@ async fn the_dashboard_at_steady_state_costs_one_list_per_refresh() {
     // Nothing is described or re-read once known and finished.
     assert_eq!(spent.of("SFN.DescribeExecution"), 0, "{spent:?}");
     assert_eq!(spent.of("SFN.GetExecutionHistory"), 0, "{spent:?}");
-    assert_eq!(spent.of("S3.GetObject"), 0, "{spent:?}");
+    // Only the guard's state (the header) is read again, at most once per GUARD_TTL.
+    assert!(spent.of("S3.GetObject") <= 1, "{spent:?}");
     assert_eq!(spent.retries(), 0, "{spent:?}");
     assert_eq!(d.app().shared.executions.total(), 3);
 }

@@ -73,6 +73,11 @@ pub const TEST_KEYS_TTL: Duration = Duration::from_secs(600);
 /// refresh of the header's drift marker.
 pub const DRIFT_REPORT_TTL: Duration = Duration::from_secs(60);
 
+/// How long the guard's state is reused: the dashboard's header asks every refresh, the
+/// monitor changes it once per `drift_schedule_minutes` at most, and an operator's own
+/// command replaces it at once.
+pub const GUARD_TTL: Duration = Duration::from_secs(30);
+
 /// Log lines read per log group for one execution at most.
 pub const LOGS_PER_GROUP: usize = 200;
 
@@ -171,6 +176,8 @@ pub struct AwsBackend {
     drift_report: tokio::sync::Mutex<Option<(Instant, BackendResult<DriftView>)>>,
     labels: Expiring<HashMap<String, Class>>,
     captures: Mutex<CaptureCache>,
+    /// The guard's state as last read or written ([`GUARD_TTL`]).
+    guard: Expiring<GuardState>,
 }
 
 impl AwsBackend {
@@ -228,6 +235,7 @@ impl AwsBackend {
             drift_report: tokio::sync::Mutex::new(None),
             labels: tokio::sync::Mutex::new(None),
             captures: Mutex::new(HashMap::new()),
+            guard: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -1043,12 +1051,20 @@ impl Backend for AwsBackend {
 
     async fn guard(&self) -> BackendResult<GuardState> {
         let mode = self.guard_mode(Operation::DescribeGuard)?;
-        match crate::guard::read(&self.clients.s3, &self.resources.bucket).await {
-            Ok(Some((state, _))) => Ok(state),
-            // Before the monitor's first run: not holding, in Terraform's mode.
-            Ok(None) => Ok(GuardState::new(mode, Utc::now())),
-            Err(e) => Err(backend_error(Operation::DescribeGuard)(e)),
+        let mut slot = self.guard.lock().await;
+        if let Some((at, state)) = slot.as_ref()
+            && at.elapsed() < GUARD_TTL
+        {
+            return Ok(GuardState::clone(state));
         }
+        let state = match crate::guard::read(&self.clients.s3, &self.resources.bucket).await {
+            Ok(Some((state, _))) => state,
+            // Before the monitor's first run: not holding, in Terraform's mode.
+            Ok(None) => GuardState::new(mode, Utc::now()),
+            Err(e) => return Err(backend_error(Operation::DescribeGuard)(e)),
+        };
+        *slot = Some((Instant::now(), Arc::new(state.clone())));
+        Ok(state)
     }
 
     async fn command_guard(&self, command: GuardCommand) -> BackendResult<GuardState> {
@@ -1064,12 +1080,14 @@ impl Backend for AwsBackend {
             });
         }
         let now = Utc::now();
-        crate::guard::update(&self.clients.s3, &self.resources.bucket, mode, |state| {
+        let state = crate::guard::update(&self.clients.s3, &self.resources.bucket, mode, |state| {
             scones_workflow::guard::Guard::command(state, command, now)
         })
         .await
         .map(|(state, _)| state)
-        .map_err(backend_error(Operation::UpdateGuard))
+        .map_err(backend_error(Operation::UpdateGuard))?;
+        *self.guard.lock().await = Some((Instant::now(), Arc::new(state.clone())));
+        Ok(state)
     }
 
     async fn review_queue(&self, _limit: usize) -> BackendResult<ReviewQueue> {
