@@ -1217,7 +1217,24 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         .await;
     }
 
+    // The guard's write is conditional: another writer (an operator) wrote between this
+    // run's read and its write (S3 answers 412), so the verdict is applied again to the
+    // state as it is now, not lost.
+    support::aws::control(
+        "/scones-api/faults",
+        json!({"operation": "PutObject", "match": format!("{}/{}", stack.bucket, scones_workflow::guard::STATE_KEY),
+               "count": 1, "code": "PreconditionFailed", "status": 412}),
+    );
+    let before = support::aws::faults();
     let outcome = monitor.run(now).await.unwrap();
+    let fired = |faults: &[serde_json::Value]| {
+        faults
+            .iter()
+            .filter(|f| f["code"] == "PreconditionFailed")
+            .map(|f| f["fired"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!(fired(&support::aws::faults()) - fired(&before), 1);
     let monitor_drift::Outcome::Judged {
         verdict,
         images,

@@ -190,9 +190,22 @@ pub async fn get_object(
     max: u64,
     missing: Missing,
 ) -> Result<Option<Vec<u8>>, MonitorError> {
+    Ok(get_object_tagged(monitor, key, max, missing)
+        .await?
+        .map(|(bytes, _)| bytes))
+}
+
+/// [`get_object`] with the object's ETag, for a conditional write back ([`put_object_if`]).
+pub async fn get_object_tagged(
+    monitor: &Monitor,
+    key: &str,
+    max: u64,
+    missing: Missing,
+) -> Result<Option<(Vec<u8>, String)>, MonitorError> {
     let Some(out) = open_object(monitor, key, missing).await? else {
         return Ok(None);
     };
+    let etag = out.e_tag().unwrap_or_default().to_owned();
     let size = out.content_length.and_then(|n| u64::try_from(n).ok());
     if let Some(size) = size.filter(|&n| n > max) {
         return Err(s3_error(
@@ -207,7 +220,42 @@ pub async fn get_object(
         .collect()
         .await
         .map_err(|e| s3_error(monitor, "GetObject", key, format!("reading the body: {e}")))?;
-    Ok(Some(bytes.into_bytes().to_vec()))
+    Ok(Some((bytes.into_bytes().to_vec(), etag)))
+}
+
+/// Writes a JSON object only if it is still as read: `If-Match` its ETag, or
+/// `If-None-Match: *` when there was none (S3 conditional writes). `Ok(false)`: another
+/// writer wrote in between (412 PreconditionFailed, 409 ConditionalRequestConflict).
+pub async fn put_object_if(
+    monitor: &Monitor,
+    key: &str,
+    body: Vec<u8>,
+    read_etag: Option<&str>,
+) -> Result<bool, MonitorError> {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let put = monitor
+        .s3
+        .put_object()
+        .bucket(&monitor.config.bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into());
+    let put = match read_etag {
+        Some(etag) => put.if_match(etag),
+        None => put.if_none_match("*"),
+    };
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.as_service_error().and_then(|s| s.code()),
+                Some("PreconditionFailed" | "ConditionalRequestConflict")
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(s3_call_error(monitor, "PutObject", key)(e)),
+    }
 }
 
 /// Writes a JSON object.

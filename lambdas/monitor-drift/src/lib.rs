@@ -23,6 +23,10 @@ const MAX_BASELINE_BYTES: u64 = 1024 * 1024;
 /// The largest guard state read (it is a few hundred bytes).
 const MAX_GUARD_BYTES: u64 = 64 * 1024;
 
+/// Conditional writes of the guard state before giving up (each lost race means another
+/// writer wrote in between; three in a row is a problem to show, not a race).
+const GUARD_WRITE_ATTEMPTS: usize = 3;
+
 /// Why a run failed. Every variant names the object or call and what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
@@ -210,24 +214,65 @@ impl Monitor {
         view: &DriftView,
         now: DateTime<Utc>,
     ) -> Result<GuardState, MonitorError> {
+        // An operator may release or engage it at any time (`scones guard --aws`): the write
+        // is conditional on the state read, and redone on the state as it is now when another
+        // writer came in between.
+        for _ in 0..GUARD_WRITE_ATTEMPTS {
+            let (state, etag, changed) = self.observe_guard(view, now).await?;
+            if !changed {
+                return Ok(state);
+            }
+            let body = serde_json::to_vec(&state).map_err(|e| MonitorError::S3 {
+                operation: "PutObject",
+                bucket: self.config.bucket.clone(),
+                key: guard::STATE_KEY.to_owned(),
+                message: format!("serialising the guard state: {e}"),
+            })?;
+            if capture::put_object_if(self, guard::STATE_KEY, body, etag.as_deref()).await? {
+                return Ok(state);
+            }
+            tracing::info!(
+                key = guard::STATE_KEY,
+                "the guard state changed since it was read: applying the verdict again"
+            );
+        }
+        Err(MonitorError::S3 {
+            operation: "PutObject",
+            bucket: self.config.bucket.clone(),
+            key: guard::STATE_KEY.to_owned(),
+            message: format!("changed under {GUARD_WRITE_ATTEMPTS} conditional writes in a row"),
+        })
+    }
+
+    /// The guard's state with this run's verdict applied, its ETag as read (`None`: there was
+    /// none), and whether anything changed.
+    async fn observe_guard(
+        &self,
+        view: &DriftView,
+        now: DateTime<Utc>,
+    ) -> Result<(GuardState, Option<String>, bool), MonitorError> {
         let mode = self.config.guard_mode;
-        let stored = capture::get_object(
+        let stored = capture::get_object_tagged(
             self,
             guard::STATE_KEY,
             MAX_GUARD_BYTES,
             capture::Missing::NotFoundOrUnlisted,
         )
         .await?;
-        let mut state = match stored.as_deref().map(serde_json::from_slice::<GuardState>) {
-            Some(Ok(state)) => state,
-            Some(Err(e)) => {
-                tracing::warn!(key = guard::STATE_KEY, error = %e, "unreadable guard state: starting a new one");
-                GuardState::new(mode, now)
-            }
-            None => GuardState::new(mode, now),
+        // `fresh`: a new state replaces none, or one that is not a guard state (then the
+        // condition is that object's own ETag).
+        let (mut state, etag, fresh) = match stored {
+            Some((bytes, etag)) => match serde_json::from_slice::<GuardState>(&bytes) {
+                Ok(state) => (state, Some(etag), false),
+                Err(e) => {
+                    tracing::warn!(key = guard::STATE_KEY, error = %e, "unreadable guard state: starting a new one");
+                    (GuardState::new(mode, now), Some(etag), true)
+                }
+            },
+            None => (GuardState::new(mode, now), None, true),
         };
-        let mut changed = stored.is_none()
-            || Guard::command(&mut state, GuardCommand::Mode(mode), now) != Change::None;
+        let mut changed =
+            fresh || Guard::command(&mut state, GuardCommand::Mode(mode), now) != Change::None;
         if let Some(current) = view.current() {
             let alert: Vec<String> = current
                 .report
@@ -250,16 +295,7 @@ impl Monitor {
             }
             changed |= change != Change::None;
         }
-        if changed {
-            let body = serde_json::to_vec(&state).map_err(|e| MonitorError::S3 {
-                operation: "PutObject",
-                bucket: self.config.bucket.clone(),
-                key: guard::STATE_KEY.to_owned(),
-                message: format!("serialising the guard state: {e}"),
-            })?;
-            capture::put_object(self, guard::STATE_KEY, body).await?;
-        }
-        Ok(state)
+        Ok((state, etag, changed))
     }
 
     /// The baseline, `None` when there is none yet.
