@@ -17,9 +17,6 @@ use serde_json::{Value, json};
 
 pub use config::Config;
 
-/// The largest baseline read (a baseline is a few KB of histograms).
-const MAX_BASELINE_BYTES: u64 = 1024 * 1024;
-
 /// The largest guard state read (it is a few hundred bytes).
 const MAX_GUARD_BYTES: u64 = 64 * 1024;
 
@@ -274,13 +271,7 @@ impl Monitor {
         let mut changed =
             fresh || Guard::command(&mut state, GuardCommand::Mode(mode), now) != Change::None;
         if let Some(current) = view.current() {
-            let alert: Vec<String> = current
-                .report
-                .findings
-                .iter()
-                .filter(|f| f.verdict == Verdict::Alert)
-                .map(|f| f.statistic.label().to_owned())
-                .collect();
+            let alert = current.report.alerting();
             let change =
                 Guard::observe(&mut state, &view.model, current.report.verdict, &alert, now);
             match change {
@@ -304,7 +295,7 @@ impl Monitor {
         let Some(bytes) = capture::get_object(
             self,
             key,
-            MAX_BASELINE_BYTES,
+            Baseline::MAX_BYTES,
             capture::Missing::NotFoundOrUnlisted,
         )
         .await?

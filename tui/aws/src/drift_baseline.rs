@@ -110,24 +110,20 @@ pub async fn endpoint_baseline(
 }
 
 /// The baseline at `key`, `None` when there is none yet. Larger than
-/// [`MAX_BASELINE_BYTES`] or not a baseline is an error naming the object.
+/// [`Baseline::MAX_BYTES`] or not a baseline is an error naming the object.
 pub async fn get_baseline(
     clients: &AwsClients,
     bucket: &str,
     key: &str,
 ) -> Result<Option<Baseline>, AwsError> {
-    let bytes = match crate::capture::get_object_at_most(
-        &clients.s3,
-        bucket,
-        key,
-        MAX_BASELINE_BYTES,
-    )
-    .await
-    {
-        Ok(bytes) => bytes,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    let bytes =
+        match crate::capture::get_object_at_most(&clients.s3, bucket, key, Baseline::MAX_BYTES)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         AwsError::protocol(
             "GetObject",
@@ -135,9 +131,6 @@ pub async fn get_baseline(
         )
     })
 }
-
-/// A baseline is a few histograms (kilobytes); anything this large is not one.
-pub const MAX_BASELINE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Writes `baseline` to `key`.
 pub async fn put_baseline(

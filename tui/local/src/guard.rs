@@ -316,12 +316,7 @@ impl GuardMonitor {
                 self.threshold,
                 &self.cutoffs,
             );
-            let alert: Vec<String> = report
-                .findings
-                .iter()
-                .filter(|f| f.verdict == Verdict::Alert)
-                .map(|f| f.statistic.label().to_owned())
-                .collect();
+            let alert = report.alerting();
             // A verdict counts towards a release once per full window of new traffic; an
             // ALERT counts at once.
             let counts = report.verdict == Verdict::Alert || inner.since_counted >= WINDOW;

@@ -217,6 +217,10 @@ pub struct Baseline {
 impl Baseline {
     /// The current format.
     pub const FORMAT: u32 = 1;
+
+    /// The largest baseline file read (a baseline is a few KB of histograms): the monitor
+    /// and `scones baseline --aws` refuse the same objects.
+    pub const MAX_BYTES: u64 = 1024 * 1024;
 }
 
 #[cfg(test)]

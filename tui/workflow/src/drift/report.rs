@@ -101,6 +101,15 @@ impl DriftReport {
     pub fn finding(&self, statistic: Statistic) -> Option<&Finding> {
         self.findings.iter().find(|f| f.statistic == statistic)
     }
+
+    /// The labels of the statistics at ALERT (what a guard's hold names).
+    pub fn alerting(&self) -> Vec<String> {
+        self.findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::Alert)
+            .map(|f| f.statistic.label().to_owned())
+            .collect()
+    }
 }
 
 /// One window of traffic judged.
