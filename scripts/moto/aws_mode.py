@@ -51,6 +51,11 @@ class Failed(Exception):
     pass
 
 
+def execution_rows(out: str) -> list[list[str]]:
+    """`scones run`'s execution lines: key, status, error, scores, duration, name."""
+    return [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+
+
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise Failed(message)
@@ -123,7 +128,7 @@ def run_and_what_the_services_recorded(s: Session) -> int:
     """Step 2: `scones run --aws`, then logs, capture and metrics."""
     since = datetime.now(timezone.utc) - timedelta(seconds=5)
     out = s.scones("run", "--random", str(RUNS))
-    rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+    rows = execution_rows(out)
     check(len(rows) == RUNS, f"{len(rows)} execution lines, expected {RUNS}")
     statuses = [(r[1], r[2]) for r in rows]
     unexpected = [st for st in statuses if st[0] != "SUCCEEDED" and not (st[0] == "FAILED" and st[1] == "LowConfidence")]
@@ -208,14 +213,14 @@ def guard_holds_decisions(s: Session) -> None:
     check("hold" in out.lower(), f"guard engage printed no hold:\n{out}")
     time.sleep(GUARD_FRESH_SECONDS + 1)  # the filter rereads the state at most this late
     out = s.scones("run", "--random", str(RUNS))
-    rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+    rows = execution_rows(out)
     errors = {r[2] for r in rows}
     check(all(r[1] == "FAILED" for r in rows) and errors <= {"DriftHold", "LowConfidence"} and "DriftHold" in errors,
           f"while the guard holds, confident decisions fail DriftHold: {[(r[1], r[2]) for r in rows]}")
     s.scones("guard", then=("release",))
     time.sleep(GUARD_FRESH_SECONDS + 1)
     out = s.scones("run", "--random", str(RUNS))
-    rows = [line.split("\t") for line in out.splitlines() if line.startswith("test/")]
+    rows = execution_rows(out)
     check(any(r[1] == "SUCCEEDED" for r in rows) and not any(r[2] == "DriftHold" for r in rows),
           f"released, decisions pass again: {[(r[1], r[2]) for r in rows]}")
     print("guard: `scones guard --aws engage` made the filter fail confident decisions with DriftHold; released, they passed")

@@ -53,6 +53,17 @@ fn backend(stack: &Stack, options: AwsOptions) -> AwsBackend {
     )
 }
 
+/// A read-only backend over `stack` (the dashboard's `--readonly`).
+fn readonly_backend(stack: &Stack) -> AwsBackend {
+    backend(
+        stack,
+        AwsOptions {
+            readonly: true,
+            ..options()
+        },
+    )
+}
+
 /// Refreshes until the lister has nothing more queued; returns every row seen.
 async fn refresh_all(
     backend: &AwsBackend,
@@ -352,13 +363,7 @@ async fn a_running_execution_is_followed_and_stopped() {
             .unwrap_err(),
         BackendError::NotFound(missing)
     );
-    let readonly = self::backend(
-        &stack,
-        AwsOptions {
-            readonly: true,
-            ..options()
-        },
-    );
+    let readonly = readonly_backend(&stack);
     let err = readonly
         .stop(ExecutionId::new(slow.clone()), StopReason::DASHBOARD)
         .await
@@ -405,13 +410,7 @@ async fn start_random_starts_executions_on_test_keys() {
     assert!(spent.of("S3.ListObjectsV2") >= 1, "{spent:?}");
 
     // Read-only: refused before any request.
-    let readonly = self::backend(
-        &stack,
-        AwsOptions {
-            readonly: true,
-            ..options()
-        },
-    );
+    let readonly = readonly_backend(&stack);
     assert_eq!(
         readonly.start_random(1).await.unwrap_err().name(),
         "NotReady"
@@ -1589,13 +1588,7 @@ async fn the_guard_is_read_and_commanded_in_the_bucket() {
         err.to_string().contains("terraform apply -var guard=warn"),
         "{err}"
     );
-    let readonly = self::backend(
-        &stack,
-        AwsOptions {
-            readonly: true,
-            ..options()
-        },
-    );
+    let readonly = readonly_backend(&stack);
     assert_eq!(
         readonly
             .command_guard(GuardCommand::Engage)
