@@ -1598,3 +1598,185 @@ async fn the_guard_is_read_and_commanded_in_the_bucket() {
         "NotReady"
     );
 }
+
+/// Review labels are one object each under review/labels/: two people labelling the same
+/// images at once from two dashboards lose nothing, the newest answer of a key wins, a
+/// record that is not JSON is skipped and counted, and a dashboard at steady state reads
+/// no label object twice.
+#[tokio::test]
+async fn review_labels_round_trip_in_s3_with_two_writers() {
+    use scones_workflow::review::{LABELS_PREFIX, NewLabel, ReviewReason, Verdict};
+
+    let stack = Stack::create("review").await;
+    let (ann, bob) = (backend(&stack, options()), backend(&stack, options()));
+    let label = |key: &str, label: Verdict| NewLabel {
+        key: key.to_owned(),
+        label,
+        reason: ReviewReason::LowConfidence,
+        model: Some("scones-model-a".into()),
+        scores: Some([0.6, 0.4]),
+        execution: None,
+    };
+    // Each labels every test image ten times, all at once.
+    async fn writes(
+        who: &AwsBackend,
+        label: impl Fn(&str) -> NewLabel,
+    ) -> Vec<Result<scones_workflow::review::LabelRecord, BackendError>> {
+        futures::future::join_all((0..10).flat_map(|_| TEST_KEYS.map(|k| who.label(label(k)))))
+            .await
+    }
+    let (a, b) = tokio::join!(
+        writes(&ann, |k| label(k, Verdict::Bicycle)),
+        writes(&bob, |k| label(k, Verdict::Motorcycle))
+    );
+    let written: Vec<_> = a.into_iter().chain(b).map(Result::unwrap).collect();
+    assert_eq!(written.len(), 60);
+    assert!(
+        written.iter().all(|r| r.who.starts_with("arn:aws:")),
+        "the caller identity from STS: {:?}",
+        written[0].who
+    );
+    let objects = stack
+        .s3
+        .list_objects_v2()
+        .bucket(&stack.bucket)
+        .prefix(LABELS_PREFIX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.contents().len(),
+        60,
+        "one object per record, none lost"
+    );
+
+    // Someone's editor left a broken record in the bucket.
+    stack
+        .s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(format!("{LABELS_PREFIX}2020-01-01/broken.json"))
+        .body(b"{\"format\": 1, \"key\": ".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let reader = readonly_backend(&stack);
+    let current = reader.labels().await.unwrap();
+    assert_eq!(current.len(), TEST_KEYS.len(), "{current:#?}");
+    for record in &current {
+        let newest = written
+            .iter()
+            .filter(|r| r.key == record.key)
+            .max_by(|x, y| (x.at, &x.id).cmp(&(y.at, &y.id)))
+            .unwrap();
+        assert_eq!(record, newest, "the newest answer of a key wins");
+    }
+    let queue = reader.review_queue(10).await.unwrap();
+    assert_eq!((queue.answered, queue.unreadable), (3, 1), "{queue:?}");
+
+    // Steady state: one listing, no object read again.
+    let before = reader.calls();
+    reader.labels().await.unwrap();
+    let spent = reader.calls().since(&before);
+    assert_eq!(spent.of("S3.ListObjectsV2"), 1, "{spent:?}");
+    assert_eq!(spent.of("S3.GetObject"), 0, "{spent:?}");
+    // A label written since is found by the next refresh.
+    let late = ann
+        .label(label(TEST_KEYS[0], Verdict::Unsure))
+        .await
+        .unwrap();
+    let current = reader.labels().await.unwrap();
+    assert!(current.contains(&late), "{current:#?}");
+
+    // Refused: an image that is not in the bucket, and a read-only dashboard.
+    let err = ann
+        .label(label("incoming/never-uploaded.png", Verdict::Bicycle))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "NotReady");
+    assert!(
+        err.to_string().contains("incoming/never-uploaded.png"),
+        "{err}"
+    );
+    let err = reader
+        .label(label(TEST_KEYS[0], Verdict::Bicycle))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "NotReady");
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
+/// The queue is every decision the filter function logged that goes to a person: refused,
+/// held, or accepted and drawn for audit; each key once (its newest); answered keys out.
+#[tokio::test]
+async fn the_review_queue_is_read_from_the_filter_functions_decisions() {
+    use scones_workflow::review::{NewLabel, ReviewReason, Verdict};
+
+    let stack = Stack::create("queue").await;
+    let now = Utc::now();
+    let t = |s: i64| now - chrono::Duration::seconds(s);
+    let decision = |kind: &str, key: &str, audit: bool, p: f64| {
+        json!({"level": "INFO", "message": "confidence filter", "decision": kind,
+               "s3_key": key, "threshold": 0.8, "p_bicycle": p, "p_motorcycle": 1.0 - p,
+               "model": "scones-model-a", "audit": audit})
+        .to_string()
+    };
+    put_lines(
+        &stack,
+        &stack.filter_log_group,
+        &[
+            (t(90), decision("low_confidence", TEST_KEYS[0], false, 0.6)),
+            (t(80), decision("pass", TEST_KEYS[1], true, 0.97)),
+            (t(70), decision("pass", "test/confident.png", false, 0.99)),
+            (t(60), decision("drift_hold", TEST_KEYS[2], false, 0.95)),
+            // The same image again, later: one item, its newest decision.
+            (t(50), decision("low_confidence", TEST_KEYS[0], false, 0.55)),
+            (t(40), "START RequestId: 1 Version: $LATEST".to_owned()),
+        ],
+    )
+    .await;
+
+    let backend = backend(&stack, options());
+    let queue = backend.review_queue(10).await.unwrap();
+    let items: Vec<(&str, ReviewReason)> = queue
+        .items
+        .iter()
+        .map(|i| (i.key.as_str(), i.reason))
+        .collect();
+    assert_eq!(
+        items,
+        vec![
+            (TEST_KEYS[1], ReviewReason::Audit),
+            (TEST_KEYS[2], ReviewReason::DriftHold),
+            (TEST_KEYS[0], ReviewReason::LowConfidence),
+        ],
+        "oldest first, each key once, the confident unaudited pass left out"
+    );
+    assert_eq!(queue.waiting, 3);
+    let newest = &queue.items[2];
+    assert_eq!(newest.scores, Some([0.55, 1.0 - 0.55]));
+    assert_eq!(newest.model.as_deref(), Some("scones-model-a"));
+
+    let item = queue.items[0].clone();
+    backend
+        .label(NewLabel {
+            key: item.key.clone(),
+            label: Verdict::Motorcycle,
+            reason: item.reason,
+            model: item.model.clone(),
+            scores: item.scores,
+            execution: None,
+        })
+        .await
+        .unwrap();
+    let before = backend.calls();
+    let queue = backend.review_queue(1).await.unwrap();
+    assert_eq!(
+        (queue.waiting, queue.items.len(), queue.answered),
+        (2, 1, 1)
+    );
+    assert_eq!(queue.items[0].key, TEST_KEYS[2]);
+    let spent = backend.calls().since(&before);
+    assert_eq!(spent.of("CloudWatch Logs.FilterLogEvents"), 1, "{spent:?}");
+}

@@ -178,6 +178,12 @@ pub struct AwsBackend {
     captures: Mutex<CaptureCache>,
     /// The guard's state as last read or written ([`GUARD_TTL`]).
     guard: Expiring<GuardState>,
+    /// The review labels read so far (each object once).
+    review_labels: tokio::sync::Mutex<crate::review::LabelReader>,
+    /// The decisions that went to a person, read so far.
+    decisions: tokio::sync::Mutex<crate::review::DecisionReader>,
+    /// The caller's identity (STS), asked once: who a label is from.
+    who: tokio::sync::OnceCell<String>,
 }
 
 impl AwsBackend {
@@ -236,6 +242,9 @@ impl AwsBackend {
             labels: tokio::sync::Mutex::new(None),
             captures: Mutex::new(HashMap::new()),
             guard: tokio::sync::Mutex::new(None),
+            review_labels: tokio::sync::Mutex::default(),
+            decisions: tokio::sync::Mutex::default(),
+            who: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -295,6 +304,37 @@ impl AwsBackend {
             });
         }
         Ok(())
+    }
+
+    /// Every review label so far (new objects read), and the records that could not be read.
+    async fn read_labels(
+        &self,
+        operation: Operation,
+    ) -> BackendResult<(Arc<scones_workflow::review::Labels>, u64)> {
+        self.review_labels
+            .lock()
+            .await
+            .refresh(&self.clients.s3, &self.resources.bucket)
+            .await
+            .map_err(backend_error(operation))
+    }
+
+    /// The caller's ARN (STS GetCallerIdentity, asked once): who a label is from.
+    async fn who(&self, operation: Operation) -> BackendResult<&str> {
+        self.who
+            .get_or_try_init(|| async {
+                let out = self
+                    .clients
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))
+                    .map_err(backend_error(operation))?;
+                Ok(out.arn().unwrap_or("unknown").to_owned())
+            })
+            .await
+            .map(String::as_str)
     }
 
     /// The test images' keys, listed at most every [`TEST_KEYS_TTL`]. A cached list is
@@ -541,15 +581,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The largest drift report read: a report of 48 windows is ~300 KB.
 const MAX_DRIFT_REPORT: u64 = 8 * 1024 * 1024;
 
-/// The control loop (guard, review, versions) is built on the local stack; its AWS half
-/// (the guard in the functions, review records in S3, promotion with deployment guardrails)
-/// is not.
+/// Model versions and promotion are built on the local stack; their AWS half (a model
+/// registry, promotion with deployment guardrails) is not.
 fn control_loop_unsupported(operation: Operation) -> BackendError {
     BackendError::Unsupported {
         operation,
         backend: "AWS",
-        reason: "the review queue and model versions are not built for AWS yet; they work on \
-                 the local stack (scones --local)"
+        reason: "model versions and promotion are not built for AWS yet (they work on the \
+                 local stack, scones --local); a model `scones train --aws` made is served with \
+                 terraform apply -var run_training_job=false -var \
+                 model_data_url=<its model.tar.gz>"
             .to_owned(),
     }
 }
@@ -1090,16 +1131,61 @@ impl Backend for AwsBackend {
         Ok(state)
     }
 
-    async fn review_queue(&self, _limit: usize) -> BackendResult<ReviewQueue> {
-        Err(control_loop_unsupported(Operation::ListReviewQueue))
+    async fn review_queue(&self, limit: usize) -> BackendResult<ReviewQueue> {
+        let operation = Operation::ListReviewQueue;
+        let Some(group) = self.resources.filter_log_group() else {
+            return Err(BackendError::NotReady {
+                operation,
+                reason: "the outputs name no log group for filter-low-confidence".to_owned(),
+            });
+        };
+        let (labels, unreadable) = self.read_labels(operation).await?;
+        let now = Utc::now();
+        let mut decisions = self.decisions.lock().await;
+        decisions
+            .refresh(&self.clients.logs, group, now)
+            .await
+            .map_err(backend_error(operation))?;
+        Ok(ReviewQueue::of(
+            decisions.items().cloned(),
+            &labels,
+            unreadable,
+            limit,
+            now,
+        ))
     }
 
-    async fn label(&self, _label: NewLabel) -> BackendResult<LabelRecord> {
-        Err(control_loop_unsupported(Operation::PutLabel))
+    async fn label(&self, label: NewLabel) -> BackendResult<LabelRecord> {
+        let operation = Operation::PutLabel;
+        self.refuse_if_readonly(operation)?;
+        let s3 = &self.clients.s3;
+        let bucket = &self.resources.bucket;
+        let exists = crate::review::object_exists(s3, bucket, &label.key)
+            .await
+            .map_err(backend_error(operation))?;
+        if !exists {
+            return Err(BackendError::NotReady {
+                operation,
+                reason: format!(
+                    "{} is not an image of s3://{bucket}/ (no such object); label keys as \
+                     `scones review list --aws` shows them",
+                    label.key
+                ),
+            });
+        }
+        let who = self.who(operation).await?;
+        let record = label.record(who, Utc::now());
+        crate::review::put_label(s3, bucket, &record)
+            .await
+            .map_err(backend_error(operation))?;
+        Ok(record)
     }
 
     async fn labels(&self) -> BackendResult<Vec<LabelRecord>> {
-        Err(control_loop_unsupported(Operation::ListLabels))
+        let (labels, _) = self.read_labels(Operation::ListLabels).await?;
+        let mut current: Vec<LabelRecord> = labels.current().cloned().collect();
+        current.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.key.cmp(&b.key)));
+        Ok(current)
     }
 
     async fn models(&self) -> BackendResult<ModelsView> {

@@ -60,6 +60,8 @@ pub struct AwsClients {
     pub sagemaker: aws_sdk_sagemaker::Client,
     /// SageMaker Runtime (InvokeEndpoint: `scones eval --aws`, `scones baseline --aws`).
     pub sagemaker_runtime: aws_sdk_sagemakerruntime::Client,
+    /// STS (GetCallerIdentity: who a review label is from).
+    pub sts: aws_sdk_sts::Client,
     /// Counts every request the clients above send.
     pub counter: CallCounter,
     /// The region the clients talk to (`None` if the chain found none).
@@ -102,6 +104,12 @@ impl AwsClients {
                 .interceptor(counter.clone())
                 .build(),
         );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config)
+                .retry_config(retry_config.clone())
+                .interceptor(counter.clone())
+                .build(),
+        );
         let sagemaker_runtime = aws_sdk_sagemakerruntime::Client::from_conf(
             aws_sdk_sagemakerruntime::config::Builder::from(config)
                 .retry_config(retry_config)
@@ -115,6 +123,7 @@ impl AwsClients {
             s3,
             sagemaker,
             sagemaker_runtime,
+            sts,
             counter,
             region: config.region().map(|r| r.to_string()),
         }

@@ -34,6 +34,7 @@ pub mod guard;
 pub mod logs;
 pub mod metrics;
 pub mod resources;
+pub mod review;
 pub mod stage;
 pub mod training;
 

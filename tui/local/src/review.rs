@@ -235,33 +235,17 @@ pub fn queue(
         };
         newest.insert(key, row);
     }
-    let mut waiting: Vec<&ExecutionRow> = newest
-        .into_iter()
-        .filter(|(key, _)| !labels.is_answered(key))
-        .map(|(_, row)| row)
-        .collect();
-    waiting.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id)));
-    let hour_ago = now - chrono::Duration::hours(1);
-    ReviewQueue {
-        waiting: waiting.len() as u64,
-        items: waiting
-            .into_iter()
-            .take(limit)
-            .filter_map(|row| {
-                Some(ReviewItem {
-                    key: row.s3_key.clone()?,
-                    reason: row.review?,
-                    execution: Some(ExecutionId::new(row.arn.clone())),
-                    scores: row.scores,
-                    model: row.model.clone(),
-                    time: row.stop.unwrap_or(row.start),
-                })
-            })
-            .collect(),
-        answered: labels.current().count() as u64,
-        answered_last_hour: labels.current().filter(|r| r.at >= hour_ago).count() as u64,
-        unreadable,
-    }
+    let items = newest.into_values().filter_map(|row| {
+        Some(ReviewItem {
+            key: row.s3_key.clone()?,
+            reason: row.review?,
+            execution: Some(ExecutionId::new(row.arn.clone())),
+            scores: row.scores,
+            model: row.model.clone(),
+            time: row.stop.unwrap_or(row.start),
+        })
+    });
+    ReviewQueue::of(items, labels, unreadable, limit, now)
 }
 
 #[cfg(test)]

@@ -242,6 +242,18 @@ impl Decision {
     /// line found is then checked with [`Decision::parse`]).
     pub const LOW_CONFIDENCE_TERM: &'static str = "low_confidence";
 
+    /// Why this decision goes to a person, if it does: refused (low confidence), held
+    /// (drift), or accepted and drawn for the audit sample.
+    pub fn review_reason(&self) -> Option<crate::review::ReviewReason> {
+        use crate::review::ReviewReason;
+        match self.kind {
+            DecisionKind::LowConfidence => Some(ReviewReason::LowConfidence),
+            DecisionKind::DriftHold => Some(ReviewReason::DriftHold),
+            DecisionKind::Pass if self.audit => Some(ReviewReason::Audit),
+            DecisionKind::Pass => None,
+        }
+    }
+
     /// Logs the decision as one INFO event whose fields are the line's fields (with the
     /// Lambda runtime's flattened JSON format they land at the top level).
     pub fn log(&self) {

@@ -350,6 +350,33 @@ pub struct ReviewQueue {
     pub unreadable: u64,
 }
 
+impl ReviewQueue {
+    /// The queue from the decisions that went to a person (`items`: each key once, its
+    /// newest decision), minus the keys someone answered, oldest first, at most `limit`
+    /// listed while the counts cover all. Both backends build it here.
+    pub fn of(
+        items: impl IntoIterator<Item = ReviewItem>,
+        labels: &Labels,
+        unreadable: u64,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> ReviewQueue {
+        let mut waiting: Vec<ReviewItem> = items
+            .into_iter()
+            .filter(|item| !labels.is_answered(&item.key))
+            .collect();
+        waiting.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.key.cmp(&b.key)));
+        let hour_ago = now - chrono::Duration::hours(1);
+        ReviewQueue {
+            waiting: waiting.len() as u64,
+            items: waiting.into_iter().take(limit).collect(),
+            answered: labels.current().count() as u64,
+            answered_last_hour: labels.current().filter(|r| r.at >= hour_ago).count() as u64,
+            unreadable,
+        }
+    }
+}
+
 /// A label a person gives through the port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewLabel {
