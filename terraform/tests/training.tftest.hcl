@@ -89,6 +89,16 @@ run "job_is_content_addressed" {
     ]) == jsonencode([["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]])
     error_message = "The training role may use the bucket key to encrypt the model artefact (kms:Encrypt, as the OutputDataConfig docs require)."
   }
+
+  assert {
+    condition = jsonencode([
+      for st in jsondecode(aws_iam_role_policy.this.policy).Statement : [
+        for r in flatten([st.Resource]) : r if strcontains(r, "/review/")
+      ]
+      if lookup(st, "Sid", "") == "ReadTrainingData"
+    ]) == jsonencode([["arn:aws:s3:::scones-123456789012-us-east-1/review/training/*"]])
+    error_message = "The training role reads the combined lists `scones train --aws` writes with reviewed images (review/training/*), and nothing else under review/ (not the label records)."
+  }
 }
 
 run "same_inputs_same_name" {

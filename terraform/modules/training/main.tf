@@ -122,6 +122,9 @@ locals {
           "${var.bucket_arn}/test/*",
           "${var.bucket_arn}/train.lst",
           "${var.bucket_arn}/test.lst",
+          # `scones train --aws` with reviewed images: the combined list (the images
+          # themselves are copied into train/).
+          "${var.bucket_arn}/review/training/*",
         ]
       },
       {
@@ -131,7 +134,7 @@ locals {
         Action   = ["s3:ListBucket"]
         Resource = [var.bucket_arn]
         Condition = {
-          StringLike = { "s3:prefix" = ["train/*", "test/*", "train.lst", "test.lst"] }
+          StringLike = { "s3:prefix" = ["train/*", "test/*", "train.lst", "test.lst", "review/training/*"] }
         }
       },
       {

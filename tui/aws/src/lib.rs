@@ -35,6 +35,7 @@ pub mod logs;
 pub mod metrics;
 pub mod resources;
 pub mod review;
+pub mod reviewed_training;
 pub mod stage;
 pub mod training;
 

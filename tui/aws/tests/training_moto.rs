@@ -238,3 +238,178 @@ async fn a_role_not_yet_assumable_is_retried_and_other_validation_errors_are_not
         "no job was created"
     );
 }
+
+/// The training channel is train.lst plus the images people labelled in review on the
+/// training side of the hash split: never the held-out production validation share, never
+/// test/; the job name covers them, so the same labels reuse the job and one more trains
+/// anew. Images whose object is gone are named and left out.
+#[tokio::test]
+async fn the_training_channel_adds_reviewed_images_outside_the_held_out_share() {
+    use scones_aws::reviewed_training::{LST_PREFIX, add_reviewed, copy_name};
+    use scones_workflow::review::{NewLabel, ReviewReason, Use, Verdict, use_of};
+
+    let moto = support::Moto::connect();
+    let config = moto.sdk_config().await;
+    let sagemaker = sagemaker_client(&config);
+    let s3 = s3_client(&config, &moto.target());
+    let bucket = &format!("scones-{}", support::unique());
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let put = |key: String, body: Vec<u8>| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    put(
+        "train.lst".into(),
+        b"0\t0\tbicycle_1.png\n1\t1\tmotorcycle_2.png\n".to_vec(),
+    )
+    .await;
+    // Keys on each side of the split (the split is a hash of the key alone).
+    let keys: Vec<String> = (0..200)
+        .map(|i| format!("incoming/2026/img_{i}.png"))
+        .collect();
+    let trained: Vec<&String> = keys
+        .iter()
+        .filter(|k| use_of(k) == Use::Train)
+        .take(3)
+        .collect();
+    let held: &String = keys.iter().find(|k| use_of(k) == Use::Validate).unwrap();
+    for key in trained.iter().copied().chain([held]) {
+        put(key.clone(), format!("png of {key}").into_bytes()).await;
+    }
+    put("test/bicycle_9.png".into(), b"png".to_vec()).await;
+    let gone = "incoming/2026/deleted_since.png";
+    assert_eq!(use_of(gone), Use::Train, "pick another name for this test");
+
+    let label = |key: &str, label: Verdict| {
+        NewLabel {
+            key: key.to_owned(),
+            label,
+            reason: ReviewReason::DriftHold,
+            model: None,
+            scores: None,
+            execution: None,
+        }
+        .record("arn:aws:iam::123456789012:user/ann", chrono::Utc::now())
+    };
+    let records = [
+        label(trained[0], Verdict::Motorcycle),
+        label(trained[1], Verdict::Bicycle),
+        label(trained[2], Verdict::Unsure),
+        label(held, Verdict::Bicycle),
+        label("test/bicycle_9.png", Verdict::Bicycle),
+        label(gone, Verdict::Bicycle),
+    ];
+    for r in &records {
+        scones_aws::review::put_label(&s3, bucket, r).await.unwrap();
+    }
+
+    let base = spec(
+        &format!("scones-ic-{:016x}", std::process::id() as u64 * 1000 + 7),
+        bucket,
+    );
+    let (job, reviewed) = add_reviewed(&s3, &base).await.unwrap();
+    let reviewed = reviewed.unwrap();
+    assert_eq!(reviewed.added, 2, "{reviewed:?}");
+    assert_eq!(reviewed.missing, [gone]);
+    assert_eq!((reviewed.held_out, reviewed.test_split), (1, 1));
+    assert_eq!(reviewed.samples, 4);
+    assert!(job.job_name.starts_with(&base.job_name) && job.job_name != base.job_name);
+    job.validate().unwrap();
+
+    let lst_key = reviewed
+        .lst_uri
+        .strip_prefix(&format!("s3://{bucket}/"))
+        .unwrap();
+    assert!(lst_key.starts_with(LST_PREFIX));
+    let lst = s3
+        .get_object()
+        .bucket(bucket)
+        .key(lst_key)
+        .send()
+        .await
+        .unwrap();
+    let lst = String::from_utf8(lst.body.collect().await.unwrap().to_vec()).unwrap();
+    let mut want = vec![(trained[0].as_str(), 1), (trained[1].as_str(), 0)];
+    want.sort();
+    let added: Vec<String> = want
+        .iter()
+        .enumerate()
+        .map(|(i, (key, class))| format!("{}\t{class}\t{}", i + 2, copy_name(key)))
+        .collect();
+    assert_eq!(
+        lst,
+        format!(
+            "0\t0\tbicycle_1.png\n1\t1\tmotorcycle_2.png\n{}\n",
+            added.join("\n")
+        )
+    );
+    // The copies are in the training channel, with the image's bytes.
+    for (key, _) in &want {
+        let copy = s3
+            .get_object()
+            .bucket(bucket)
+            .key(format!("train/{}", copy_name(key)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            copy.body.collect().await.unwrap().to_vec(),
+            format!("png of {key}").into_bytes()
+        );
+    }
+
+    // The job SageMaker gets reads the combined list.
+    run_training_job(&sagemaker, &s3, &job, &fast(), &mut |_| {}, &mut |_| {})
+        .await
+        .unwrap();
+    let described = sagemaker
+        .describe_training_job()
+        .training_job_name(&job.job_name)
+        .send()
+        .await
+        .unwrap();
+    let lst_channel = described
+        .input_data_config()
+        .iter()
+        .find(|c| c.channel_name() == Some("train_lst"))
+        .and_then(|c| {
+            c.data_source()?
+                .s3_data_source()?
+                .s3_uri()
+                .map(str::to_owned)
+        });
+    assert_eq!(lst_channel.as_deref(), Some(reviewed.lst_uri.as_str()));
+    assert_eq!(
+        described
+            .hyper_parameters()
+            .unwrap()
+            .get("num_training_samples")
+            .map(String::as_str),
+        Some("4")
+    );
+
+    // The same labels: the same job. One more label: another.
+    let (again, _) = add_reviewed(&s3, &base).await.unwrap();
+    assert_eq!(again.job_name, job.job_name);
+    scones_aws::review::put_label(&s3, bucket, &label(trained[2], Verdict::Bicycle))
+        .await
+        .unwrap();
+    let (more, more_reviewed) = add_reviewed(&s3, &base).await.unwrap();
+    assert_ne!(more.job_name, job.job_name);
+    assert_eq!(more_reviewed.unwrap().added, 3);
+
+    // Nobody reviewed anything: Terraform's job, untouched.
+    let empty = &format!("scones-{}", support::unique());
+    s3.create_bucket().bucket(empty).send().await.unwrap();
+    let plain = spec(&base.job_name, empty);
+    let (same, none) = add_reviewed(&s3, &plain).await.unwrap();
+    assert_eq!((same, none), (plain, None));
+}

@@ -1,5 +1,7 @@
 //! `scones train --aws`: create the SageMaker training job unless one of that name exists,
-//! wait for it with progress, and fail unless it ends `Completed`.
+//! wait for it with progress, and fail unless it ends `Completed`. The images people
+//! labelled in review join the training channel (unless `--no-reviewed`), and the job's
+//! name covers them (`scones_aws::reviewed_training`).
 
 use crate::cli::output::errln;
 use crate::cli::output::outln;
@@ -32,7 +34,8 @@ pub fn run(
     } else {
         spec_arg.to_owned()
     };
-    let spec = TrainingJobSpec::from_json(&text)?;
+    let terraform_spec = TrainingJobSpec::from_json(&text)?;
+    let mut spec = terraform_spec.clone();
     target.region = spec.job_region(target.region.as_deref())?;
     let options = WaitOptions {
         poll_interval: Duration::from_secs(args.poll_seconds.max(1)),
@@ -43,12 +46,45 @@ pub fn run(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let config = runtime.block_on(scones_aws::sdk_config(&target));
+    let sagemaker = scones_aws::sagemaker_client(&config);
+    let s3 = scones_aws::s3_client(&config, &target);
+    let reviewed = if args.no_reviewed {
+        None
+    } else {
+        let (with_reviewed, reviewed) = runtime
+            .block_on(scones_aws::reviewed_training::add_reviewed(&s3, &spec))
+            .context("adding the reviewed images to the training channel")?;
+        spec = with_reviewed;
+        reviewed
+    };
+    match &reviewed {
+        Some(r) => {
+            outln!(
+                "reviewed images: {} added to the training channel ({} held out for \
+                 validation, {} of test/ never trained on); {} images in {}",
+                r.added,
+                r.held_out,
+                r.test_split,
+                r.samples,
+                r.lst_uri
+            )?;
+            if !r.missing.is_empty() {
+                errln!(
+                    "warning: {} reviewed image(s) no longer in the bucket were left out: {}",
+                    r.missing.len(),
+                    r.missing.join(", ")
+                );
+            }
+        }
+        None if !args.no_reviewed => {
+            outln!("no reviewed images on the training side: training on train.lst alone")?;
+        }
+        None => {}
+    }
     let bar = ProgressBar::new_spinner().with_message(format!("{}: starting", spec.job_name));
     bar.enable_steady_tick(Duration::from_millis(200));
     let job = runtime.block_on(async {
-        let config = scones_aws::sdk_config(&target).await;
-        let sagemaker = scones_aws::sagemaker_client(&config);
-        let s3 = scones_aws::s3_client(&config, &target);
         scones_aws::run_training_job(
             &sagemaker,
             &s3,
@@ -82,11 +118,21 @@ pub fn run(
     let job = job?;
     outln!("training job {} Completed", job.job_name)?;
     outln!("model: {}", job.model_data_url)?;
-    if job.model_data_url != spec.expected_model_data_url() {
-        errln!(
-            "warning: the artifact is not where Terraform expects it ({})",
-            spec.expected_model_data_url()
-        );
+    if job.model_data_url != terraform_spec.expected_model_data_url() {
+        if reviewed.is_some() {
+            // Promotion with deployment guardrails is not built on AWS yet.
+            outln!(
+                "a candidate: the endpoint serves {} until you serve this one with \
+                 `terraform apply -var run_training_job=false -var model_data_url={}`",
+                terraform_spec.expected_model_data_url(),
+                job.model_data_url
+            )?;
+        } else {
+            errln!(
+                "warning: the artifact is not where Terraform expects it ({})",
+                terraform_spec.expected_model_data_url()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
