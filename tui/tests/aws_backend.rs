@@ -1689,6 +1689,22 @@ async fn review_labels_round_trip_in_s3_with_two_writers() {
     let current = reader.labels().await.unwrap();
     assert!(current.contains(&late), "{current:#?}");
 
+    // A caller whose policy lacks s3:PutObject is told which statement grants it.
+    support::aws::control(
+        "/scones-api/faults",
+        json!({"operation": "PutObject", "match": format!("{}/review/labels/", stack.bucket),
+               "count": 1, "code": "AccessDenied", "status": 403, "message": "Access Denied"}),
+    );
+    let err = ann
+        .label(label(TEST_KEYS[1], Verdict::Bicycle))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("s3:PutObject") && text.contains("statement \"Bucket\""),
+        "{text}"
+    );
+
     // Refused: an image that is not in the bucket, and a read-only dashboard.
     let err = ann
         .label(label("incoming/never-uploaded.png", Verdict::Bicycle))

@@ -292,6 +292,10 @@ pub fn classify_service(
             message,
         }
     } else {
+        let message = match access_hint(operation, &code) {
+            Some(hint) => format!("{message}; {hint}"),
+            None => message,
+        };
         AwsError::Service {
             operation,
             code,
@@ -299,6 +303,76 @@ pub fn classify_service(
             status,
         }
     }
+}
+
+/// The policy an operator attaches (terraform/README.md): which statement grants what.
+const OPERATOR_POLICY: &str = include_str!("../../../terraform/operator-policy.json");
+
+/// The IAM action an API call of this crate needs (where it differs from `service:Call`, the
+/// action the IAM service authorization reference names for it).
+fn iam_action(operation: &str) -> Option<String> {
+    let service = match operation {
+        "ListObjectsV2" => return Some("s3:ListBucket".to_owned()),
+        "HeadObject" => return Some("s3:GetObject".to_owned()),
+        "CopyObject" => return Some("s3:PutObject (and s3:GetObject on the source)".to_owned()),
+        "GetObject" | "PutObject" | "DeleteObject" | "DeleteObjects" | "ListBuckets" => "s3",
+        "FilterLogEvents" | "GetLogEvents" | "DescribeLogGroups" => "logs",
+        "StartExecution"
+        | "DescribeExecution"
+        | "GetExecutionHistory"
+        | "ListExecutions"
+        | "StopExecution"
+        | "RedriveExecution"
+        | "DescribeStateMachine"
+        | "ListStateMachines" => "states",
+        "GetMetricData" | "PutMetricData" => "cloudwatch",
+        "DescribeEndpoint"
+        | "InvokeEndpoint"
+        | "CreateTrainingJob"
+        | "DescribeTrainingJob"
+        | "ListTrainingJobs" => "sagemaker",
+        "GetCallerIdentity" => "sts",
+        _ => return None,
+    };
+    Some(format!("{service}:{operation}"))
+}
+
+/// The `Sid` of the operator policy's statement whose actions cover `action` (`s3:*` covers
+/// every `s3:` action).
+fn granting_statement(action: &str) -> Option<String> {
+    let action = action.split_whitespace().next()?;
+    let policy: serde_json::Value = serde_json::from_str(OPERATOR_POLICY).ok()?;
+    policy["Statement"].as_array()?.iter().find_map(|st| {
+        let actions = match &st["Action"] {
+            serde_json::Value::String(a) => vec![a.as_str()],
+            serde_json::Value::Array(a) => a.iter().filter_map(|a| a.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let grants = actions.iter().any(|a| match a.strip_suffix('*') {
+            Some(prefix) => action.starts_with(prefix),
+            None => a.eq_ignore_ascii_case(action),
+        });
+        grants.then(|| st["Sid"].as_str().unwrap_or("(no Sid)").to_owned())
+    })
+}
+
+/// For an access-denied answer: the IAM action the call needs and the statement of
+/// terraform/operator-policy.json that grants it, so the fix is one step.
+fn access_hint(operation: &str, code: &str) -> Option<String> {
+    if !matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
+    ) {
+        return None;
+    }
+    let action = iam_action(operation)?;
+    Some(match granting_statement(&action) {
+        Some(sid) => format!(
+            "the caller needs {action}: statement {sid:?} of terraform/operator-policy.json \
+             grants it (attach that policy, or add the action to the caller's)"
+        ),
+        None => format!("the caller needs {action}: add it to the caller's policy"),
+    })
 }
 
 /// SageMaker answers DescribeEndpoint for a missing endpoint with a ValidationException
@@ -362,6 +436,35 @@ const SUMMARY_CHARS: usize = 160;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_denied_names_the_action_and_the_operator_policy_statement_that_grants_it() {
+        let e = classify_service(
+            "PutObject",
+            "AccessDenied".into(),
+            "Access Denied".into(),
+            403,
+        );
+        let text = e.to_string();
+        assert!(text.contains("s3:PutObject"), "{text}");
+        assert!(text.contains("statement \"Bucket\""), "{text}");
+        let e = classify_service(
+            "FilterLogEvents",
+            "AccessDeniedException".into(),
+            "not authorized".into(),
+            400,
+        );
+        assert!(
+            e.to_string()
+                .contains("logs:FilterLogEvents: statement \"LogGroupsAndReading\""),
+            "{e}"
+        );
+        let e = classify_service("ListObjectsV2", "AccessDenied".into(), "denied".into(), 403);
+        assert!(e.to_string().contains("s3:ListBucket"), "{e}");
+        // Other refusals are left as the service said them.
+        let e = classify_service("PutObject", "InvalidRequest".into(), "bad".into(), 400);
+        assert!(!e.to_string().contains("the caller needs"), "{e}");
+    }
 
     /// A server on 127.0.0.1 that answers every request with `status` and an HTML page, as a
     /// proxy or a load balancer in the way does.
