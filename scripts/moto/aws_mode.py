@@ -16,10 +16,15 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
 3. `scones eval --aws`, `scones threshold --aws`, `scones baseline --aws` with a held-out list;
 4. the drift schedule fired (POST /scones-api/schedule): monitor-drift runs and reports, and
    `scones drift --aws` prints its verdict;
-5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-7: each tab
+5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-8: each tab
    draws, no error toast;
 6. the guard: `scones guard --aws engage` makes the real filter fail confident decisions with
-   DriftHold, and `release` lets them pass.
+   DriftHold, and `release` lets them pass;
+7. review: `scones review --aws list` is the real filter's refused, held and audited
+   decisions; labels given with `scones review --aws label` are one object each under
+   review/labels/, from the caller's identity, and leave the queue; images of train/ labelled
+   with `review import` join `scones train --aws`'s training channel, those of the held-out
+   share do not, and the job's name covers them.
 
 Exits non-zero naming the first check that failed.
 Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
@@ -28,6 +33,7 @@ Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -226,8 +232,61 @@ def guard_holds_decisions(s: Session) -> None:
     print("guard: `scones guard --aws engage` made the filter fail confident decisions with DriftHold; released, they passed")
 
 
+def held_out(key: str) -> bool:
+    """The production validation share: scones_workflow::review::is_held_out (20 % of keys by
+    the first 8 bytes of the key's SHA-256)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % 100 < 20
+
+
+def review_and_retrain(s: Session) -> None:
+    """Step 7: the review queue from the real filter's decisions, labels in the bucket, and
+    the labelled images of the training side in the next training job."""
+    bucket = s.output("bucket_name")
+    queue = json.loads(s.scones("review", then=("list", "--json", "--limit", "500")))
+    reasons = {item["reason"] for item in queue["items"]}
+    check(queue["waiting"] > 0 and {"drift_hold", "low_confidence"} <= reasons,
+          f"the queue holds the held and refused decisions of the runs: {queue['waiting']} waiting, {reasons}")
+    picked = queue["items"][:3]
+    for item in picked:
+        s.scones("review", then=("label", item["key"], "motorcycle"))
+    after = json.loads(s.scones("review", then=("list", "--json", "--limit", "500")))
+    listed = {item["key"] for item in after["items"]}
+    check(after["answered"] >= len(picked) and not listed & {i["key"] for i in picked},
+          f"labelled images leave the queue: answered {after['answered']}, still listed {listed & {i['key'] for i in picked}}")
+    objects = s.s3.list_objects_v2(Bucket=bucket, Prefix="review/labels/").get("Contents", [])
+    records = [json.loads(s.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()) for o in objects]
+    check(len(records) == len(picked) and all(r["who"].startswith("arn:aws:") for r in records),
+          f"one object per label, from the caller's identity: {records}")
+
+    # Images of train/ labelled from outside the queue: two on the training side, one held out.
+    train_keys = [o["Key"] for o in s.s3.list_objects_v2(Bucket=bucket, Prefix="train/")["Contents"]]
+    trained = [k for k in train_keys if not held_out(k)][:2]
+    held = [k for k in train_keys if held_out(k)][:1]
+    check(len(trained) == 2 and len(held) == 1, f"train/ has images on both sides of the split: {len(train_keys)} keys")
+    csv = os.path.join(s.args.home, "reviewed.csv")
+    with open(csv, "w") as f:
+        f.write("key,label\n" + "".join(f"{k},bicycle\n" for k in trained + held))
+    s.scones("review", then=("import", csv))
+    spec = s.terraform("output", "-json", "training_job_spec")
+    done = subprocess.run([s.args.scones, "train", "--aws", "--job-spec", spec, "--poll-seconds", "1"],
+                          capture_output=True, text=True, timeout=300)
+    out = done.stdout
+    print(f"$ scones train --aws --job-spec ...   (exit {done.returncode})")
+    for line in out.strip().splitlines():
+        print(f"    {line}")
+    check(done.returncode == 0, f"train --aws with reviewed images failed:\n{out}\n{done.stderr[-2000:]}")
+    check("reviewed images: 2 added" in out and "1 held out" in out,
+          f"the two images of the training side joined, the held-out one did not:\n{out}")
+    job = json.loads(spec)["job_name"]
+    created = re.search(r"created training job (\S+)", out)
+    check(created is not None and created.group(1).startswith(job) and created.group(1) != job,
+          f"the job's name covers the reviewed images (Terraform's {job} plus their digest):\n{out}")
+    print("review: the queue held the runs' refused and held decisions; 3 labels, one object each, left it; "
+          "train --aws added the 2 labelled images of the training side, not the held-out one")
+
+
 def dashboard_tabs(s: Session) -> None:
-    """Step 5: the dashboard in tmux, tabs 1-7 in turn."""
+    """Step 5: the dashboard in tmux, tabs 1-8 in turn."""
     if shutil.which("tmux") is None:
         raise Failed("tmux is not installed (scripts/test.sh installs it)")
     server = f"scones-e2e-{os.getpid()}"
@@ -238,7 +297,7 @@ def dashboard_tabs(s: Session) -> None:
     try:
         screens = {}
         time.sleep(4)
-        for tab in "1234567":
+        for tab in "12345678":
             subprocess.run([*tmux, "send-keys", tab], check=True)
             time.sleep(2.5)
             screens[tab] = subprocess.run([*tmux, "capture-pane", "-p"], check=True, capture_output=True, text=True).stdout
@@ -247,8 +306,8 @@ def dashboard_tabs(s: Session) -> None:
             # A toast reads "<Operation> failed: <cause>"; a panel shows its own error in place.
             bad = [line for line in screen.splitlines() if ERROR_ON_SCREEN.search(line)]
             check(not bad, f"tab {tab} shows an error:\n" + "\n".join(bad) + "\n--- screen ---\n" + screen)
-        print("dashboard tabs 1-7 drawn without an error; tabs 3 and 7:")
-        for tab in "37":
+        print("dashboard tabs 1-8 drawn without an error; tabs 3, 7 and 8:")
+        for tab in "378":
             print("\n".join("    " + line for line in screens[tab].splitlines()[:14]))
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
@@ -269,6 +328,7 @@ def main(argv: list[str]) -> int:
         drift_on_schedule(session)
         dashboard_tabs(session)
         guard_holds_decisions(session)
+        review_and_retrain(session)
     except Failed as failed:
         print(f"AWS mode end to end: {failed}")
         return 1
