@@ -11,8 +11,11 @@ locals {
   lambda_package_dir = coalesce(var.lambda_package_dir, "${path.module}/../target/lambda")
 
   # Decided from variables only, so resource counts are known at plan time.
-  create_endpoint = var.run_training_job || var.model_data_url != null
-  model_data_url  = var.run_training_job ? module.training.model_data_url : var.model_data_url
+  create_endpoint = var.run_training_job || var.model_data_url != null || var.serving_model_data_url != null
+  # What the endpoint serves: a promoted version (scones promote --aws writes it), else the
+  # training job's artefact, else the one given.
+  trained_model_data_url = var.run_training_job ? module.training.model_data_url : var.model_data_url
+  model_data_url         = var.serving_model_data_url != null ? var.serving_model_data_url : local.trained_model_data_url
 
   drift = module.drift.function_name == null ? null : {
     function_name    = module.drift.function_name
@@ -80,7 +83,13 @@ module "endpoint" {
   autoscaling_target_invocations_per_instance = var.autoscaling_target_invocations_per_instance
   data_capture_s3_uri                         = module.storage.data_capture_s3_uri
   data_capture_sampling_percentage            = var.data_capture_sampling_percentage
-  tags                                        = local.tags
+  deployment_baking_seconds                   = var.deployment_baking_seconds
+  deployment_canary_percent                   = var.deployment_canary_percent
+  # An update rolls back when the model misbehaves on the traffic it takes: errors, latency,
+  # more low-confidence decisions, drift (the monitor's verdict, when it runs within the
+  # baking period).
+  rollback_alarm_names = compact(concat(module.monitoring.model_alarm_names, [module.drift.drift_alert_alarm_name]))
+  tags                 = local.tags
 }
 
 module "lambdas" {

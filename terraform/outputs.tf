@@ -68,6 +68,15 @@ output "model_data_url" {
   value       = local.model_data_url
 }
 
+output "deployment" {
+  description = "How an endpoint update rolls out (deployment guardrails: traffic, canary share, baking period, rollback alarms), what the endpoint serves and what training made; `scones models --aws` and `scones promote --aws` read it."
+  value = merge(module.endpoint.deployment, {
+    serving_model_data_url = local.model_data_url
+    trained_model_data_url = local.trained_model_data_url
+    promoted               = var.serving_model_data_url != null
+  })
+}
+
 output "alarm_names" {
   description = "CloudWatch alarm names by purpose."
   value       = merge(module.monitoring.alarm_names, module.drift.alarm_names)

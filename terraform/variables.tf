@@ -230,6 +230,39 @@ variable "endpoint_instance_type" {
   default     = "ml.m5.large"
 }
 
+variable "serving_model_data_url" {
+  description = "The model the endpoint serves, when not the training job's (or model_data_url's): what `scones promote --aws` and `scones rollback --aws` write into scones-serving.auto.tfvars.json, so the next apply keeps the promoted version instead of undoing it. null: serve the training job's artefact (or model_data_url)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.serving_model_data_url == null || can(regex("^s3://[a-z0-9][a-z0-9.-]+/.+\\.tar\\.gz$", var.serving_model_data_url))
+    error_message = "serving_model_data_url must look like s3://bucket/key/model.tar.gz."
+  }
+}
+
+variable "deployment_baking_seconds" {
+  description = "How long SageMaker watches the rollback alarms after each traffic shift of an endpoint update (the canary's share, then all traffic) before going on; any alarm in ALARM rolls all traffic back to the old fleet. 0-3600."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.deployment_baking_seconds >= 0 && var.deployment_baking_seconds <= 3600 && floor(var.deployment_baking_seconds) == var.deployment_baking_seconds
+    error_message = "deployment_baking_seconds must be a whole number of seconds from 0 to 3600 (TrafficRoutingConfig.WaitIntervalInSeconds)."
+  }
+}
+
+variable "deployment_canary_percent" {
+  description = "Share of the endpoint's capacity that takes traffic first during an update (canary), with 2 or more instances; at most 50 (TrafficRoutingConfig.CanarySize). With 1 instance the update shifts all at once, then bakes."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.deployment_canary_percent >= 1 && var.deployment_canary_percent <= 50 && floor(var.deployment_canary_percent) == var.deployment_canary_percent
+    error_message = "deployment_canary_percent must be a whole number from 1 to 50."
+  }
+}
+
 variable "endpoint_instance_count" {
   description = "Instances the provisioned endpoint starts with."
   type        = number

@@ -258,3 +258,106 @@ run "root_serverless_switch" {
     error_message = "serverless_endpoint = true must give a serverless endpoint without autoscaling."
   }
 }
+
+# Deployment guardrails: an update shifts traffic blue/green, bakes, and rolls back on the
+# stack's alarms.
+run "one_instance_shifts_all_at_once_then_bakes" {
+  command = plan
+
+  module {
+    source = "./modules/endpoint"
+  }
+
+  variables {
+    rollback_alarm_names = ["scones-low-confidence-rate", "scones-endpoint-5xx"]
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "ALL_AT_ONCE" &&
+      length(aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size) == 0 &&
+      aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds == 600
+    )
+    error_message = "One instance cannot take a canary (at most 50% of the instances): the update shifts all at once and bakes 600 s."
+  }
+
+  assert {
+    condition     = toset([for a in aws_sagemaker_endpoint.this[0].deployment_config[0].auto_rollback_configuration[0].alarms : a.alarm_name]) == toset(var.rollback_alarm_names)
+    error_message = "Every rollback alarm given must roll the update back."
+  }
+}
+
+run "two_instances_take_a_canary_first" {
+  command = plan
+
+  module {
+    source = "./modules/endpoint"
+  }
+
+  variables {
+    initial_instance_count    = 2
+    deployment_canary_percent = 25
+    deployment_baking_seconds = 900
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "CANARY" &&
+      aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].type == "CAPACITY_PERCENT" &&
+      aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].value == 25 &&
+      aws_sagemaker_endpoint.this[0].deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds == 900 &&
+      output.deployment.traffic == "CANARY"
+    )
+    error_message = "Two or more instances: a 25% canary bakes first, then the rest."
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint.this[0].deployment_config[0].auto_rollback_configuration) == 0
+    error_message = "No alarms given, no rollback configuration (SageMaker requires at least one alarm in it)."
+  }
+}
+
+run "eleven_rollback_alarms_are_refused" {
+  command = plan
+
+  module {
+    source = "./modules/endpoint"
+  }
+
+  variables {
+    rollback_alarm_names = [for i in range(11) : "alarm-${i}"]
+  }
+
+  expect_failures = [var.rollback_alarm_names]
+}
+
+# Through the root module: the stack's model alarms and the drift alert roll updates back,
+# and a promoted version (serving_model_data_url, which `scones promote --aws` writes)
+# is what the endpoint serves, whatever the training job made.
+run "root_rollback_alarms_and_a_promoted_version" {
+  command = plan
+
+  variables {
+    lambda_package_dir     = "./tests/fixtures/lambda"
+    bucket_name            = "scones-123456789012-us-east-1"
+    staged_data_dir        = "./tests/fixtures/staged"
+    serving_model_data_url = "s3://scones-123456789012-us-east-1/models/scones-ic-0123456789abcdef-r0a1b2c3d4e5f/output/model.tar.gz"
+  }
+
+  assert {
+    condition = toset(output.deployment.rollback_alarms) == toset([
+      "scones-low-confidence-rate", "scones-endpoint-5xx", "scones-endpoint-model-latency", "scones-drift-alert",
+    ])
+    error_message = "An endpoint update rolls back on the low-confidence rate, 5XX, latency and drift alarms."
+  }
+
+  assert {
+    condition = (
+      output.model_data_url == var.serving_model_data_url &&
+      module.endpoint.model_name != null &&
+      output.deployment.promoted &&
+      output.deployment.trained_model_data_url == "s3://scones-123456789012-us-east-1/models/${output.training_job_name}/output/model.tar.gz"
+    )
+    error_message = "The promoted version serves; the training job's artefact stays what training made."
+  }
+}

@@ -22,3 +22,8 @@ output "policy_document" {
   description = "The function role's inline policy as an object, for audits and tests."
   value       = local.role_policy
 }
+
+output "drift_alert_alarm_name" {
+  description = "The DriftVerdict ALERT alarm (from the resource), or null when there is no monitor."
+  value       = one(aws_cloudwatch_metric_alarm.drift_alert[*].alarm_name)
+}

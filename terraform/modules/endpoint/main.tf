@@ -14,6 +14,14 @@ locals {
   # target, so autoscaling can be turned off for the apply that changes it (README).
   autoscaling = var.create && !var.serverless && var.autoscaling_enabled
 
+  # Deployment guardrails (SageMaker developer guide, "Blue/Green Deployments"): an update
+  # provisions the new fleet, shifts traffic to it in steps, and bakes after each: any
+  # rollback alarm in ALARM sends all traffic back to the old fleet. A canary "must be less
+  # than or equal to 50% of the variant's total instance count" (API reference,
+  # TrafficRoutingConfig), which a single instance cannot split: then all traffic shifts at
+  # once and the baking period still guards it. Serverless endpoints have no instance count.
+  canary = !var.serverless && var.initial_instance_count >= 2
+
   instance_has_local_storage = can(regex("^ml\\.([a-z]+[0-9]+[a-z]*d[a-z]*|g5|g6|g6e|gr6|p5|p5e|p5en|trn1|trn1n)\\.", var.instance_type))
   volume_kms_key_arn         = var.serverless || local.instance_has_local_storage ? null : var.kms_key_arn
 
@@ -190,6 +198,35 @@ resource "aws_sagemaker_endpoint" "this" {
   name                 = local.endpoint_name
   endpoint_config_name = aws_sagemaker_endpoint_configuration.this[0].name
   tags                 = var.tags
+
+  deployment_config {
+    blue_green_update_policy {
+      traffic_routing_configuration {
+        type                     = local.canary ? "CANARY" : "ALL_AT_ONCE"
+        wait_interval_in_seconds = var.deployment_baking_seconds
+
+        dynamic "canary_size" {
+          for_each = local.canary ? [1] : []
+          content {
+            type  = "CAPACITY_PERCENT"
+            value = var.deployment_canary_percent
+          }
+        }
+      }
+    }
+
+    dynamic "auto_rollback_configuration" {
+      for_each = length(var.rollback_alarm_names) > 0 ? [1] : []
+      content {
+        dynamic "alarms" {
+          for_each = toset(var.rollback_alarm_names)
+          content {
+            alarm_name = alarms.value
+          }
+        }
+      }
+    }
+  }
 }
 
 resource "aws_appautoscaling_target" "this" {

@@ -49,3 +49,13 @@ output "policy_documents" {
     endpoint = local.role_policy
   }
 }
+
+output "deployment" {
+  description = "How an endpoint update is rolled out: traffic (CANARY or ALL_AT_ONCE), the canary's capacity share, the baking period and the alarms that roll it back."
+  value = {
+    traffic         = local.canary ? "CANARY" : "ALL_AT_ONCE"
+    canary_percent  = local.canary ? var.deployment_canary_percent : null
+    baking_seconds  = var.deployment_baking_seconds
+    rollback_alarms = var.rollback_alarm_names
+  }
+}

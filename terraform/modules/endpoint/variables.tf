@@ -176,3 +176,26 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "deployment_baking_seconds" {
+  description = "Seconds SageMaker watches the rollback alarms after each traffic shift of an update (TrafficRoutingConfig.WaitIntervalInSeconds, 0-3600)."
+  type        = number
+  default     = 600
+}
+
+variable "deployment_canary_percent" {
+  description = "Capacity share of the canary step (CanarySize CAPACITY_PERCENT, at most 50), with 2 or more instances."
+  type        = number
+  default     = 25
+}
+
+variable "rollback_alarm_names" {
+  description = "CloudWatch alarms that roll an endpoint update back when any is in ALARM during it (at most 10)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.rollback_alarm_names) <= 10
+    error_message = "SageMaker's AutoRollbackConfig takes at most 10 alarms."
+  }
+}

@@ -3,6 +3,15 @@ output "alarm_names" {
   value       = local.alarm_names
 }
 
+output "model_alarm_names" {
+  description = "The alarms that judge the model on its traffic (low-confidence rate and, with endpoint alarms, 5XX and latency), from the alarm resources, so an endpoint deployment that rolls back on them waits until they exist."
+  value = concat(
+    [aws_cloudwatch_metric_alarm.low_confidence_rate.alarm_name],
+    aws_cloudwatch_metric_alarm.endpoint_5xx[*].alarm_name,
+    aws_cloudwatch_metric_alarm.endpoint_model_latency[*].alarm_name,
+  )
+}
+
 output "alarm_arns" {
   description = "Alarm ARNs by purpose."
   value = merge(
