@@ -68,15 +68,6 @@ output "model_data_url" {
   value       = local.model_data_url
 }
 
-output "deployment" {
-  description = "How an endpoint update rolls out (deployment guardrails: traffic, canary share, baking period, rollback alarms), what the endpoint serves and what training made; `scones models --aws` and `scones promote --aws` read it."
-  value = merge(module.endpoint.deployment, {
-    serving_model_data_url = local.model_data_url
-    trained_model_data_url = local.trained_model_data_url
-    promoted               = var.serving_model_data_url != null
-  })
-}
-
 output "alarm_names" {
   description = "CloudWatch alarm names by purpose."
   value       = merge(module.monitoring.alarm_names, module.drift.alarm_names)
@@ -126,5 +117,14 @@ output "scones" {
     drift             = local.drift
     # Where the endpoint writes data capture (the dashboard's confidence chart reads it).
     data_capture_prefix = module.storage.data_capture_prefix
+    # Model versions (the stack's training jobs) and how the endpoint is updated to one.
+    models = {
+      job_prefix = "${var.name}-ic-"
+      deployment = merge(module.endpoint.deployment, {
+        serving_model_data_url = local.model_data_url
+        trained_model_data_url = local.trained_model_data_url
+        promoted               = var.serving_model_data_url != null
+      })
+    }
   }
 }

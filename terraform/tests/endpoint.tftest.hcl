@@ -345,7 +345,7 @@ run "root_rollback_alarms_and_a_promoted_version" {
   }
 
   assert {
-    condition = toset(output.deployment.rollback_alarms) == toset([
+    condition = toset(output.scones.models.deployment.rollback_alarms) == toset([
       "scones-low-confidence-rate", "scones-endpoint-5xx", "scones-endpoint-model-latency", "scones-drift-alert",
     ])
     error_message = "An endpoint update rolls back on the low-confidence rate, 5XX, latency and drift alarms."
@@ -355,8 +355,8 @@ run "root_rollback_alarms_and_a_promoted_version" {
     condition = (
       output.model_data_url == var.serving_model_data_url &&
       module.endpoint.model_name != null &&
-      output.deployment.promoted &&
-      output.deployment.trained_model_data_url == "s3://scones-123456789012-us-east-1/models/${output.training_job_name}/output/model.tar.gz"
+      output.scones.models.deployment.promoted &&
+      output.scones.models.deployment.trained_model_data_url == "s3://scones-123456789012-us-east-1/models/${output.training_job_name}/output/model.tar.gz"
     )
     error_message = "The promoted version serves; the training job's artefact stays what training made."
   }

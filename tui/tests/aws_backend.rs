@@ -1796,3 +1796,180 @@ async fn the_review_queue_is_read_from_the_filter_functions_decisions() {
     let spent = backend.calls().since(&before);
     assert_eq!(spent.of("CloudWatch Logs.FilterLogEvents"), 1, "{spent:?}");
 }
+
+/// A Completed training job of `stack` named `name` (moto completes jobs at once); its
+/// artefact URL.
+async fn training_job(stack: &Stack, name: &str, samples: usize) -> String {
+    let spec = scones_aws::TrainingJobSpec::from_json(
+        &json!({
+            "job_name": name,
+            "region": "us-east-1",
+            "role_arn": "arn:aws:iam::123456789012:role/scones-training",
+            "image_uri": "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1",
+            "instance_type": "ml.g4dn.xlarge",
+            "volume_size_gb": 30,
+            "max_runtime_seconds": 3600,
+            "hyperparameters": {"num_training_samples": samples.to_string()},
+            "output_s3_uri": format!("s3://{}/models", stack.bucket),
+            "channels": [{"name": "train", "s3_uri": format!("s3://{}/train/", stack.bucket)}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let sagemaker = aws_sdk_sagemaker::Client::new(&stack.config);
+    scones_aws::start_training_job(&sagemaker, &spec)
+        .await
+        .unwrap();
+    spec.expected_model_data_url()
+}
+
+/// Versions are the stack's Completed training jobs (with what each trained on), the
+/// endpoint itself says which serves, and a promotion is refused, saying why, while it
+/// would not be safe: a missing artefact, no gate measures without --force, the version
+/// serving already, nothing to roll back to, a read-only dashboard.
+#[tokio::test]
+async fn model_versions_come_from_training_jobs_and_unsafe_promotions_are_refused() {
+    use scones_aws::resources::{Deployment, ModelResources};
+    use scones_aws::reviewed_training::LST_PREFIX;
+
+    let stack = Stack::create("models").await;
+    let prefix = format!("{}-ic-", stack.id);
+    let base = format!("{prefix}0123456789abcdef");
+    let retrained = format!("{base}-r0a1b2c3d4e5f");
+    let base_url = training_job(&stack, &base, 1000).await;
+    let retrained_url = training_job(&stack, &retrained, 1002).await;
+    support::aws::put_object(
+        &stack.s3,
+        &stack.bucket,
+        &format!("{LST_PREFIX}0a1b2c3d4e5f/train.lst"),
+        b"0\t0\tbicycle_1.png\n1\t1\treviewed_00_a.png\n2\t0\treviewed_01_b.png\n".to_vec(),
+    )
+    .await;
+    let key = |url: &str| {
+        url.strip_prefix(&format!("s3://{}/", stack.bucket))
+            .unwrap()
+            .to_owned()
+    };
+    support::aws::put_object(&stack.s3, &stack.bucket, &key(&base_url), b"model".to_vec()).await;
+
+    // The endpoint serves the base version.
+    let sagemaker = aws_sdk_sagemaker::Client::new(&stack.config);
+    let model = format!("{}-model", stack.id);
+    sagemaker
+        .create_model()
+        .model_name(&model)
+        .execution_role_arn("arn:aws:iam::123456789012:role/scones-endpoint")
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image("811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1")
+                .model_data_url(&base_url)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = format!("{}-config", stack.id);
+    sagemaker
+        .create_endpoint_config()
+        .endpoint_config_name(&config)
+        .production_variants(
+            aws_sdk_sagemaker::types::ProductionVariant::builder()
+                .variant_name("AllTraffic")
+                .model_name(&model)
+                .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+                .initial_instance_count(1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    sagemaker
+        .create_endpoint()
+        .endpoint_name(&stack.endpoint_name)
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap();
+
+    let mut resources = stack.resources();
+    resources.models = Some(ModelResources {
+        job_prefix: prefix,
+        deployment: Deployment {
+            traffic: "ALL_AT_ONCE".into(),
+            canary_percent: None,
+            baking_seconds: 600,
+            rollback_alarms: vec!["scones-endpoint-5xx".into()],
+            serving_model_data_url: Some(base_url.clone()),
+            trained_model_data_url: Some(base_url.clone()),
+            promoted: false,
+        },
+    });
+    let make = |readonly: bool| {
+        AwsBackend::new(
+            &stack.config,
+            &support::aws::target(),
+            resources.clone(),
+            ResourceSource::Flags,
+            AwsOptions {
+                readonly,
+                ..options()
+            },
+        )
+    };
+    let backend = make(false);
+
+    let view = backend.models().await.unwrap();
+    let names: Vec<&str> = view.versions.iter().map(|v| v.version.as_str()).collect();
+    assert_eq!(names, [retrained.as_str(), base.as_str()], "newest first");
+    assert_eq!(view.serving.as_deref(), Some(base.as_str()));
+    assert!(view.versions[1].serving && !view.versions[0].serving);
+    assert_eq!(
+        (
+            view.versions[0].trained_on.base,
+            view.versions[0].trained_on.reviewed
+        ),
+        (1000, 2)
+    );
+    assert_eq!(view.deployment, None, "nothing being deployed");
+
+    let refusal = |e: BackendError| {
+        assert_eq!(e.name(), "NotReady", "{e}");
+        e.to_string()
+    };
+    let err = refusal(backend.promote(retrained.clone(), true).await.unwrap_err());
+    assert!(
+        err.contains("is missing"),
+        "no artefact, no promotion: {err}"
+    );
+    support::aws::put_object(
+        &stack.s3,
+        &stack.bucket,
+        &key(&retrained_url),
+        b"model".to_vec(),
+    )
+    .await;
+    let err = refusal(backend.promote(retrained.clone(), false).await.unwrap_err());
+    assert!(err.contains("--force") && err.contains("gate"), "{err}");
+    assert!(
+        err.contains("blue/green, all at once, baking 600 s, rolls back on 1 alarm"),
+        "{err}"
+    );
+    let err = refusal(backend.promote("latest".into(), true).await.unwrap_err());
+    assert!(
+        err.contains("--tf-dir"),
+        "the serving version is a Terraform input: {err}"
+    );
+    let err = refusal(backend.promote(base.clone(), true).await.unwrap_err());
+    assert!(err.contains("serves already"), "{err}");
+    let err = refusal(
+        backend
+            .promote("scones-ic-ffffffffffffffff".into(), true)
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("no Completed training job"), "{err}");
+    let err = refusal(backend.rollback().await.unwrap_err());
+    assert!(err.contains("nothing to roll back to"), "{err}");
+    let err = refusal(make(true).promote(retrained, true).await.unwrap_err());
+    assert!(err.contains("read-only"), "{err}");
+}

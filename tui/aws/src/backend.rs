@@ -36,7 +36,7 @@ use scones_workflow::class::Class;
 use scones_workflow::drift::DriftView;
 use scones_workflow::guard::{GuardCommand, GuardMode, GuardState};
 use scones_workflow::history::{self, HistoryEvent};
-use scones_workflow::models::{ModelsView, Promotion};
+use scones_workflow::models::{ModelsView, Promotion, ServingChange};
 use scones_workflow::port::{
     Backend, BackendError, BackendInfo, BackendKind, BackendResult, CaptureSample, Cursor,
     EndpointInfo, EndpointMetrics, ExecutionDelta, ExecutionId, ExecutionSummary, LogLevel,
@@ -184,6 +184,8 @@ pub struct AwsBackend {
     decisions: tokio::sync::Mutex<crate::review::DecisionReader>,
     /// The caller's identity (STS), asked once: who a label is from.
     who: tokio::sync::OnceCell<String>,
+    /// The Terraform binary a promotion runs.
+    terraform: std::path::PathBuf,
 }
 
 impl AwsBackend {
@@ -205,9 +207,11 @@ impl AwsBackend {
             return Err(AwsBackendError::NoRegion);
         }
         crate::config::check_profile(&config, &target).await?;
-        Ok(AwsBackend::new(
-            &config, &target, resources, source, options,
-        ))
+        let mut backend = AwsBackend::new(&config, &target, resources, source, options);
+        if let Some(terraform) = &discovery.terraform {
+            backend.terraform = terraform.clone();
+        }
+        Ok(backend)
     }
 
     /// A backend over already loaded configuration (tests give fixed credentials).
@@ -245,6 +249,7 @@ impl AwsBackend {
             review_labels: tokio::sync::Mutex::default(),
             decisions: tokio::sync::Mutex::default(),
             who: tokio::sync::OnceCell::new(),
+            terraform: std::path::PathBuf::from("terraform"),
         }
     }
 
@@ -304,6 +309,59 @@ impl AwsBackend {
             });
         }
         Ok(())
+    }
+
+    /// The stack's model versions and deployment, or why there are none.
+    fn model_resources(
+        &self,
+        operation: Operation,
+    ) -> BackendResult<&crate::resources::ModelResources> {
+        self.resources
+            .models
+            .as_ref()
+            .ok_or_else(|| BackendError::NotReady {
+                operation,
+                reason: "this stack was applied before model versions existed: terraform apply"
+                    .to_owned(),
+            })
+    }
+
+    /// The Terraform directory the stack was found in: promotion goes through it.
+    fn tf_dir(&self, operation: Operation) -> BackendResult<&std::path::Path> {
+        match &self.source {
+            ResourceSource::Terraform(dir) => Ok(dir),
+            _ => Err(BackendError::NotReady {
+                operation,
+                reason: "on AWS the serving version is a Terraform input: pass --tf-dir (the \
+                         directory you apply in)"
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// Records what now serves, and returns the record.
+    async fn record_serving(
+        &self,
+        operation: Operation,
+        action: ServingChange,
+        from: Option<String>,
+        to: String,
+        forced: bool,
+    ) -> BackendResult<Promotion> {
+        let who = self.who(operation).await?.to_owned();
+        let promotion = Promotion {
+            at: Utc::now(),
+            who,
+            action,
+            from,
+            to,
+            gate: None,
+            forced,
+        };
+        crate::versions::record(&self.clients.s3, &self.resources.bucket, &promotion)
+            .await
+            .map_err(backend_error(operation))?;
+        Ok(promotion)
     }
 
     /// Every review label so far (new objects read), and the records that could not be read.
@@ -581,18 +639,38 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The largest drift report read: a report of 48 windows is ~300 KB.
 const MAX_DRIFT_REPORT: u64 = 8 * 1024 * 1024;
 
-/// Model versions and promotion are built on the local stack; their AWS half (a model
-/// registry, promotion with deployment guardrails) is not.
-fn control_loop_unsupported(operation: Operation) -> BackendError {
-    BackendError::Unsupported {
-        operation,
-        backend: "AWS",
-        reason: "model versions and promotion are not built for AWS yet (they work on the \
-                 local stack, scones --local); a model `scones train --aws` made is served with \
-                 terraform apply -var run_training_job=false -var \
-                 model_data_url=<its model.tar.gz>"
-            .to_owned(),
+/// A refused or failed promotion as the port's error: a refusal says why and what to do.
+fn promotion_error(
+    operation: Operation,
+) -> impl Fn(crate::promotion::PromotionError) -> BackendError {
+    move |e| match e {
+        crate::promotion::PromotionError::Aws(e) => backend_error(operation)(e),
+        crate::promotion::PromotionError::Refused(reason) => {
+            BackendError::NotReady { operation, reason }
+        }
+        other => BackendError::failed(operation, other),
     }
+}
+
+/// The endpoint's deployment in words, while one is in progress or after one failed.
+fn deployment_line(
+    state: &crate::versions::EndpointState,
+    deployment: &crate::resources::Deployment,
+) -> Option<String> {
+    if state.in_service() && state.failure_reason.is_none() {
+        return None;
+    }
+    let mut line = state.status.clone();
+    if let Some(since) = state.updating_since {
+        line.push_str(&format!(" since {}", since.format("%H:%M:%SZ")));
+    }
+    if !state.in_service() {
+        line.push_str(&format!(" ({})", deployment.describe()));
+    }
+    if let Some(reason) = &state.failure_reason {
+        line.push_str(&format!(": {reason}"));
+    }
+    Some(line)
 }
 
 /// An AWS error of a call made for the port's `operation`, as the port's error (the AWS
@@ -1189,15 +1267,173 @@ impl Backend for AwsBackend {
     }
 
     async fn models(&self) -> BackendResult<ModelsView> {
-        Err(control_loop_unsupported(Operation::ListModels))
+        let operation = Operation::ListModels;
+        let models = self.model_resources(operation)?;
+        let endpoint = self.live_endpoint(operation)?;
+        let sagemaker = &self.clients.sagemaker;
+        let (versions, state, history) = tokio::join!(
+            crate::versions::list(
+                sagemaker,
+                &self.clients.s3,
+                &self.resources.bucket,
+                &models.job_prefix
+            ),
+            crate::versions::endpoint_state(sagemaker, endpoint),
+            crate::versions::history(&self.clients.s3, &self.resources.bucket),
+        );
+        let error = backend_error(operation);
+        let state = state.map_err(&error)?;
+        let serving = state
+            .serving_model_data_url
+            .as_deref()
+            .map(crate::versions::version_of);
+        let mut versions: Vec<_> = versions
+            .map_err(&error)?
+            .into_iter()
+            .map(|v| v.version)
+            .collect();
+        for v in &mut versions {
+            v.serving = Some(&v.version) == serving.as_ref();
+        }
+        Ok(ModelsView {
+            versions,
+            serving,
+            history: history.map_err(&error)?,
+            deployment: deployment_line(&state, &models.deployment),
+        })
     }
 
-    async fn promote(&self, _version: String, _force: bool) -> BackendResult<Promotion> {
-        Err(control_loop_unsupported(Operation::PromoteModel))
+    async fn promote(&self, version: String, force: bool) -> BackendResult<Promotion> {
+        let operation = Operation::PromoteModel;
+        self.refuse_if_readonly(operation)?;
+        let models = self.model_resources(operation)?;
+        let endpoint = self.live_endpoint(operation)?;
+        let error = backend_error(operation);
+        let refused = |reason: String| BackendError::NotReady { operation, reason };
+        let sagemaker = &self.clients.sagemaker;
+        let s3 = &self.clients.s3;
+        let bucket = &self.resources.bucket;
+        let state = crate::versions::endpoint_state(sagemaker, endpoint)
+            .await
+            .map_err(&error)?;
+        crate::promotion::check_idle(&state).map_err(promotion_error(operation))?;
+        let versions = crate::versions::list(sagemaker, s3, bucket, &models.job_prefix)
+            .await
+            .map_err(&error)?;
+        let wanted = if version == "latest" {
+            versions.first()
+        } else {
+            versions.iter().find(|v| v.version.version == version)
+        };
+        let Some(wanted) = wanted else {
+            return Err(refused(format!(
+                "{version} is no Completed training job of this stack (`scones models --aws` \
+                 lists them)"
+            )));
+        };
+        let to = wanted.version.version.clone();
+        let url = wanted.model_data_url.clone();
+        let artefact = url
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'));
+        let present = match artefact {
+            Some((b, key)) => crate::review::object_exists(s3, b, key)
+                .await
+                .map_err(&error)?,
+            None => false,
+        };
+        if !present {
+            return Err(refused(format!(
+                "{to}'s model artefact {url} is missing: the job's output is gone (a destroyed \
+                 bucket?); retrain with `scones train --aws`"
+            )));
+        }
+        let from = state
+            .serving_model_data_url
+            .as_deref()
+            .map(crate::versions::version_of);
+        if from.as_deref() == Some(to.as_str()) {
+            return Err(refused(format!("{to} serves already")));
+        }
+        if !force {
+            return Err(refused(format!(
+                "the gate compares {to} with the served model on the same test/ images and \
+                 production validation set, and those measures are not taken on AWS yet; \
+                 `--force` promotes it without them (recorded), through the deployment \
+                 guardrails ({})",
+                models.deployment.describe()
+            )));
+        }
+        let tf_dir = self.tf_dir(operation)?;
+        // Terraform's own artefact needs no override: serving it is the default.
+        let serving = (Some(url.as_str()) != models.deployment.trained_model_data_url.as_deref())
+            .then_some(url.as_str());
+        crate::promotion::serve(&self.terraform, tf_dir, serving)
+            .await
+            .map_err(promotion_error(operation))?;
+        self.record_serving(operation, ServingChange::Promote, from, to, force)
+            .await
     }
 
     async fn rollback(&self) -> BackendResult<Promotion> {
-        Err(control_loop_unsupported(Operation::RollbackModel))
+        let operation = Operation::RollbackModel;
+        self.refuse_if_readonly(operation)?;
+        let models = self.model_resources(operation)?;
+        let endpoint = self.live_endpoint(operation)?;
+        let error = backend_error(operation);
+        let sagemaker = &self.clients.sagemaker;
+        let s3 = &self.clients.s3;
+        let bucket = &self.resources.bucket;
+        let state = crate::versions::endpoint_state(sagemaker, endpoint)
+            .await
+            .map_err(&error)?;
+        crate::promotion::check_idle(&state).map_err(promotion_error(operation))?;
+        let current = state
+            .serving_model_data_url
+            .as_deref()
+            .map(crate::versions::version_of);
+        let history = crate::versions::history(s3, bucket).await.map_err(&error)?;
+        // The version served before the current one came to serve.
+        let Some(previous) = history
+            .iter()
+            .rev()
+            .find(|p| Some(&p.to) == current.as_ref())
+            .and_then(|p| p.from.clone())
+        else {
+            return Err(BackendError::NotReady {
+                operation,
+                reason: "nothing to roll back to: no promotion made the serving version serve"
+                    .to_owned(),
+            });
+        };
+        let trained = models
+            .deployment
+            .trained_model_data_url
+            .as_deref()
+            .map(crate::versions::version_of);
+        let serving = if trained.as_deref() == Some(previous.as_str()) {
+            None
+        } else {
+            let versions = crate::versions::list(sagemaker, s3, bucket, &models.job_prefix)
+                .await
+                .map_err(&error)?;
+            let Some(v) = versions.into_iter().find(|v| v.version.version == previous) else {
+                return Err(BackendError::NotReady {
+                    operation,
+                    reason: format!(
+                        "{previous}, served before, is no Completed training job of this stack \
+                         any more"
+                    ),
+                });
+            };
+            Some(v.model_data_url)
+        };
+        let tf_dir = self.tf_dir(operation)?;
+        crate::promotion::serve(&self.terraform, tf_dir, serving.as_deref())
+            .await
+            .map_err(promotion_error(operation))?;
+        self.record_serving(operation, ServingChange::Rollback, current, previous, false)
+            .await
     }
 
     fn record_link(&self, id: &ExecutionId) -> RecordLink {

@@ -33,11 +33,13 @@ pub mod executions;
 pub mod guard;
 pub mod logs;
 pub mod metrics;
+pub mod promotion;
 pub mod resources;
 pub mod review;
 pub mod reviewed_training;
 pub mod stage;
 pub mod training;
+pub mod versions;
 
 pub use backend::{AwsBackend, AwsBackendError, AwsOptions};
 pub use calls::{CallCounter, CallCounts};

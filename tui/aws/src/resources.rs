@@ -57,6 +57,58 @@ pub struct Resources {
     /// The drift monitor (`None`: the stack has none).
     #[serde(default)]
     pub drift: Option<DriftResources>,
+    /// Model versions and endpoint updates (`None`: a stack applied before they existed).
+    #[serde(default)]
+    pub models: Option<ModelResources>,
+}
+
+/// Where model versions come from and how the endpoint is updated to one
+/// (terraform/outputs.tf, `scones.models`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResources {
+    /// Every training job of the stack is named with this prefix (`<name>-ic-`).
+    pub job_prefix: String,
+    /// The endpoint's deployment guardrails and what it serves.
+    pub deployment: Deployment,
+}
+
+/// How an endpoint update rolls out, and what serves (terraform/modules/endpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `CANARY` or `ALL_AT_ONCE`.
+    pub traffic: String,
+    /// The canary's share of capacity, with a canary.
+    #[serde(default)]
+    pub canary_percent: Option<u32>,
+    /// Seconds of baking after each traffic shift.
+    pub baking_seconds: u32,
+    /// Alarms that roll an update back.
+    #[serde(default)]
+    pub rollback_alarms: Vec<String>,
+    /// What the endpoint serves as applied (null: no endpoint).
+    #[serde(default)]
+    pub serving_model_data_url: Option<String>,
+    /// What training made (or `model_data_url`).
+    #[serde(default)]
+    pub trained_model_data_url: Option<String>,
+    /// A promoted version serves (`serving_model_data_url` is set).
+    #[serde(default)]
+    pub promoted: bool,
+}
+
+impl Deployment {
+    /// The guardrails in words (`canary 25% then all, baking 600 s, rolls back on 4 alarms`).
+    pub fn describe(&self) -> String {
+        let shift = match self.canary_percent {
+            Some(p) if self.traffic == "CANARY" => format!("canary {p}% then all"),
+            _ => "all at once".to_owned(),
+        };
+        format!(
+            "blue/green, {shift}, baking {} s, rolls back on {} alarm(s)",
+            self.baking_seconds,
+            self.rollback_alarms.len()
+        )
+    }
 }
 
 /// The drift monitor's places (terraform/modules/drift).
@@ -215,6 +267,7 @@ impl ResourceOverrides {
             threshold: None,
             data_capture_prefix: default_capture_prefix(),
             drift: None,
+            models: None,
         };
         self.apply(&mut r);
         Some(r)
