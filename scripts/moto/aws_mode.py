@@ -24,7 +24,13 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
    decisions; labels given with `scones review --aws label` are one object each under
    review/labels/, from the caller's identity, and leave the queue; images of train/ labelled
    with `review import` join `scones train --aws`'s training channel, those of the held-out
-   share do not, and the job's name covers them.
+   share do not, and the job's name covers them;
+8. versions and promotion: `scones models --aws` lists the training jobs and which serves;
+   `scones promote --aws` refuses a version whose artefact is missing, then with `--force`
+   writes the version into Terraform's inputs and applies it: the endpoint serves it, the
+   UpdateEndpoint carried the stack's deployment configuration (blue/green, baking, the
+   rollback alarms), and a plan afterwards changes nothing (an apply keeps the promotion);
+   `scones rollback --aws` serves the version before again.
 
 Exits non-zero naming the first check that failed.
 Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
@@ -285,6 +291,62 @@ def review_and_retrain(s: Session) -> None:
           "train --aws added the 2 labelled images of the training side, not the held-out one")
 
 
+def endpoint_model_url(s: Session) -> str:
+    """The artefact the endpoint's current configuration serves."""
+    sm = boto3.client("sagemaker", endpoint_url=s.args.endpoint_url, region_name="us-east-1")
+    endpoint = sm.describe_endpoint(EndpointName=s.output("endpoint_name"))
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    return model["PrimaryContainer"]["ModelDataUrl"]
+
+
+def promote_and_rollback(s: Session) -> None:
+    """Step 8: versions, a promotion through Terraform's deployment guardrails, a rollback."""
+    bucket = s.output("bucket_name")
+    trained_job = s.output("training_job_name")
+    view = json.loads(s.scones("models", then=("--json",)))
+    versions = [v["version"] for v in view["versions"]]
+    candidates = [v for v in versions if v.startswith(trained_job + "-r")]
+    check(view["serving"] == trained_job and candidates,
+          f"the versions are the stack's training jobs, Terraform's serving: {view['serving']} of {versions}")
+    candidate = candidates[0]
+    url = f"s3://{bucket}/models/{candidate}/output/model.tar.gz"
+
+    command = [s.args.scones, "promote", "--aws", "--tf-dir", s.args.tf_dir, candidate, "--force"]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    check(refused.returncode == 1 and "is missing" in refused.stderr,
+          f"a version whose artefact is missing is refused (the emulator's jobs write none):\n{refused.stderr}")
+    s.s3.put_object(Bucket=bucket, Key=f"models/{candidate}/output/model.tar.gz", Body=b"a model")
+    started = time.time()
+    out = s.scones("promote", then=(candidate, "--force"), timeout=900)
+    check(f"promote: {candidate} serves" in out, f"promote --force said:\n{out}")
+    check(endpoint_model_url(s) == url, f"the endpoint serves {endpoint_model_url(s)}, not {url}")
+    served = json.loads(open(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")).read())
+    check(served == {"serving_model_data_url": url}, f"the promotion is Terraform's input: {served}")
+    sm = boto3.client("sagemaker", endpoint_url=s.args.endpoint_url, region_name="us-east-1")
+    deployment = sm.describe_endpoint(EndpointName=s.output("endpoint_name")).get("LastDeploymentConfig", {})
+    routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
+    alarms = sorted(a["AlarmName"] for a in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
+    wanted = sorted(s.output("scones")["models"]["deployment"]["rollback_alarms"])
+    check(routing.get("Type") == "ALL_AT_ONCE" and routing.get("WaitIntervalInSeconds") == 600 and alarms == wanted and alarms,
+          f"UpdateEndpoint carries the guardrails (one instance: all at once, baking 600 s, rollback alarms {wanted}): {deployment}")
+    plan = subprocess.run(["terraform", "plan", "-refresh=false", "-detailed-exitcode", "-input=false", "-no-color"],
+                          cwd=s.args.tf_dir, capture_output=True, text=True)
+    check(plan.returncode == 0, f"after a promotion Terraform's config is the promoted version: a plan changes nothing:\n{plan.stdout[-2000:]}")
+    print(f"promotion: {candidate} serves through terraform apply ({time.time() - started:.0f} s), "
+          f"UpdateEndpoint carried {routing.get('Type')} + {routing.get('WaitIntervalInSeconds')} s baking + alarms {alarms}; a plan after it is empty")
+
+    view = json.loads(s.scones("models", then=("--json",)))
+    check(view["serving"] == candidate and view["history"][-1]["to"] == candidate and view["history"][-1]["forced"],
+          f"models shows the promoted version serving and the forced promotion: {view['serving']}, {view['history']}")
+    out = s.scones("rollback", timeout=900)
+    check(f"rollback: {trained_job} serves" in out, f"rollback said:\n{out}")
+    check(endpoint_model_url(s).endswith(f"/{trained_job}/output/model.tar.gz"), f"rolled back, the endpoint serves {endpoint_model_url(s)}")
+    check(not os.path.exists(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")),
+          "rolled back to Terraform's own artefact, the serving file is gone")
+    print(f"rollback: {trained_job} serves again")
+
+
 def dashboard_tabs(s: Session) -> None:
     """Step 5: the dashboard in tmux, tabs 1-8 in turn."""
     if shutil.which("tmux") is None:
@@ -329,6 +391,7 @@ def main(argv: list[str]) -> int:
         dashboard_tabs(session)
         guard_holds_decisions(session)
         review_and_retrain(session)
+        promote_and_rollback(session)
     except Failed as failed:
         print(f"AWS mode end to end: {failed}")
         return 1

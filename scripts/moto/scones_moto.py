@@ -23,6 +23,13 @@ Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/loca
    writing SageMaker data capture to the bucket and the endpoint's metrics (endpoint.py);
    EventBridge scheduled rules fire their Lambda targets on demand or every N seconds
    (schedule.py).
+8. SageMaker endpoint updates: moto has no UpdateEndpoint and drops CreateEndpoint's
+   DeploymentConfig, which the provider reads back from DescribeEndpoint's
+   LastDeploymentConfig (so every plan would want to change it). UpdateEndpoint switches
+   the endpoint to the new configuration at once (no fleets to shift traffic between: the
+   canary and the baking are SageMaker's, not played here), and the deployment
+   configuration of the last CreateEndpoint or UpdateEndpoint is what DescribeEndpoint
+   returns, so a test reads back what the update carried.
 
 Requests pass through wire.py's middleware first: CloudWatch's rpcv2Cbor protocol (what the
 Rust aws-sdk-cloudwatch speaks) translated to the query protocol moto serves, fault injection
@@ -107,6 +114,52 @@ def patch_moto() -> None:
 
     SageMakerResponse.create_model = create_model
     Model.response_object = property(response_object)
+
+    # (8) UpdateEndpoint, and the deployment configuration kept and described.
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint
+    from moto.core.utils import utcnow
+
+    original_create_endpoint = SageMakerResponse.create_endpoint
+
+    def create_endpoint(self):  # noqa: ANN001, ANN202
+        result = original_create_endpoint(self)
+        endpoint = self.sagemaker_backend.endpoints.get(self._get_param("EndpointName"))
+        if endpoint is not None:
+            endpoint.last_deployment_config = self._get_param("DeploymentConfig")
+        return result
+
+    def update_endpoint(self):  # noqa: ANN001, ANN202
+        backend = self.sagemaker_backend
+        name = self._get_param("EndpointName")
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(message=f"Could not find endpoint '{FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)}'.")
+        config_name = self._get_param("EndpointConfigName")
+        try:
+            config = backend.describe_endpoint_config(config_name)
+        except (KeyError, ValidationError):
+            raise ValidationError(message=f"Could not find endpoint configuration '{config_name}'.")
+        endpoint.endpoint_config_name = config_name
+        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+        endpoint.data_capture_config = config.get("DataCaptureConfig")
+        endpoint.last_modified_time = utcnow()
+        if self._get_param("DeploymentConfig") is not None:
+            endpoint.last_deployment_config = self._get_param("DeploymentConfig")
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+    original_endpoint_response = FakeEndpoint.response_object
+
+    def endpoint_response(self):  # noqa: ANN001, ANN202
+        response = original_endpoint_response.fget(self)
+        deployment = getattr(self, "last_deployment_config", None)
+        if deployment:
+            response["LastDeploymentConfig"] = deployment
+        return response
+
+    SageMakerResponse.create_endpoint = create_endpoint
+    SageMakerResponse.update_endpoint = update_endpoint
+    FakeEndpoint.response_object = property(endpoint_response)
 
     # (5) Requests count as arriving over TLS.
     def get_permission(self, action, resource):  # noqa: ANN001, ANN202

@@ -326,6 +326,25 @@ impl AwsBackend {
             })
     }
 
+    /// Before changing what serves: writable, the stack's versions known, and the endpoint
+    /// not in the middle of another update (its state).
+    async fn idle_endpoint(
+        &self,
+        operation: Operation,
+    ) -> BackendResult<(
+        &crate::resources::ModelResources,
+        crate::versions::EndpointState,
+    )> {
+        self.refuse_if_readonly(operation)?;
+        let models = self.model_resources(operation)?;
+        let endpoint = self.live_endpoint(operation)?;
+        let state = crate::versions::endpoint_state(&self.clients.sagemaker, endpoint)
+            .await
+            .map_err(backend_error(operation))?;
+        crate::promotion::check_idle(&state).map_err(promotion_error(operation))?;
+        Ok((models, state))
+    }
+
     /// The Terraform directory the stack was found in: promotion goes through it.
     fn tf_dir(&self, operation: Operation) -> BackendResult<&std::path::Path> {
         match &self.source {
@@ -1305,18 +1324,12 @@ impl Backend for AwsBackend {
 
     async fn promote(&self, version: String, force: bool) -> BackendResult<Promotion> {
         let operation = Operation::PromoteModel;
-        self.refuse_if_readonly(operation)?;
-        let models = self.model_resources(operation)?;
-        let endpoint = self.live_endpoint(operation)?;
+        let (models, state) = self.idle_endpoint(operation).await?;
         let error = backend_error(operation);
         let refused = |reason: String| BackendError::NotReady { operation, reason };
         let sagemaker = &self.clients.sagemaker;
         let s3 = &self.clients.s3;
         let bucket = &self.resources.bucket;
-        let state = crate::versions::endpoint_state(sagemaker, endpoint)
-            .await
-            .map_err(&error)?;
-        crate::promotion::check_idle(&state).map_err(promotion_error(operation))?;
         let versions = crate::versions::list(sagemaker, s3, bucket, &models.job_prefix)
             .await
             .map_err(&error)?;
@@ -1377,17 +1390,11 @@ impl Backend for AwsBackend {
 
     async fn rollback(&self) -> BackendResult<Promotion> {
         let operation = Operation::RollbackModel;
-        self.refuse_if_readonly(operation)?;
-        let models = self.model_resources(operation)?;
-        let endpoint = self.live_endpoint(operation)?;
+        let (models, state) = self.idle_endpoint(operation).await?;
         let error = backend_error(operation);
         let sagemaker = &self.clients.sagemaker;
         let s3 = &self.clients.s3;
         let bucket = &self.resources.bucket;
-        let state = crate::versions::endpoint_state(sagemaker, endpoint)
-            .await
-            .map_err(&error)?;
-        crate::promotion::check_idle(&state).map_err(promotion_error(operation))?;
         let current = state
             .serving_model_data_url
             .as_deref()

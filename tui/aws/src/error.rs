@@ -614,7 +614,7 @@ mod tests {
     fn other_refusals_keep_code_status_and_message() {
         let e = classify_service(
             "StartExecution",
-            "AccessDeniedException".into(),
+            "InvalidArn".into(),
             "not allowed".into(),
             400,
         );
@@ -622,12 +622,12 @@ mod tests {
             e,
             AwsError::Service {
                 operation: "StartExecution",
-                code: "AccessDeniedException".into(),
+                code: "InvalidArn".into(),
                 message: "not allowed".into(),
                 status: 400
             }
         );
-        assert_eq!(e.code(), Some("AccessDeniedException"));
+        assert_eq!(e.code(), Some("InvalidArn"));
         assert!(e.to_string().contains("StartExecution was refused"));
     }
 }

@@ -280,27 +280,7 @@ pub async fn record(
 
 /// Every promotion record, oldest first (an unreadable one is skipped with a warning).
 pub async fn history(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<Promotion>, AwsError> {
-    let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        let out = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(PROMOTIONS_PREFIX)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
-        keys.extend(
-            out.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        match out.next_continuation_token() {
-            Some(t) if out.is_truncated().unwrap_or(false) => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
+    let keys = crate::bucket::list_keys(s3, bucket, PROMOTIONS_PREFIX).await?;
     let mut records = Vec::new();
     for key in keys {
         match crate::capture::get_object_at_most(s3, bucket, &key, 1 << 20).await {

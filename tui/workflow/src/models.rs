@@ -146,7 +146,11 @@ impl Promotion {
             .flat_map(|g| g.reasons.iter().map(|r| format!("gate: {r}")))
             .collect();
         if self.forced {
-            lines.push("the gate refused it: promoted anyway (--force, recorded)".to_owned());
+            lines.push(match self.gate {
+                Some(_) => "the gate refused it: promoted anyway (--force, recorded)".to_owned(),
+                // On AWS the gate's measures are not taken yet.
+                None => "promoted without the gate's measures (--force, recorded)".to_owned(),
+            });
         }
         lines.push(format!(
             "{}: {} serves (was {})",
@@ -364,6 +368,42 @@ pub fn gate(test: &[Paired], production: &[Paired]) -> GateReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forced_promotion_says_whether_a_gate_refused_it_or_none_ran() {
+        let p = Promotion {
+            at: Utc::now(),
+            who: "ann".into(),
+            action: ServingChange::Promote,
+            from: Some("a".into()),
+            to: "b".into(),
+            gate: None,
+            forced: true,
+        };
+        assert_eq!(
+            p.describe(),
+            [
+                "promoted without the gate's measures (--force, recorded)",
+                "promote: b serves (was a)"
+            ]
+        );
+        let refused = Promotion {
+            gate: Some(GateReport {
+                passed: false,
+                test: None,
+                production: None,
+                reasons: vec!["too few images".into()],
+            }),
+            ..p
+        };
+        assert_eq!(
+            refused.describe()[..2],
+            [
+                "gate: too few images".to_owned(),
+                "the gate refused it: promoted anyway (--force, recorded)".to_owned()
+            ]
+        );
+    }
 
     fn pairs(
         both: usize,

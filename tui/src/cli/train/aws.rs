@@ -120,12 +120,12 @@ pub fn run(
     outln!("model: {}", job.model_data_url)?;
     if job.model_data_url != terraform_spec.expected_model_data_url() {
         if reviewed.is_some() {
-            // Promotion with deployment guardrails is not built on AWS yet.
             outln!(
-                "a candidate: the endpoint serves {} until you serve this one with \
-                 `terraform apply -var run_training_job=false -var model_data_url={}`",
+                "a candidate: the endpoint serves {} until you promote this one with \
+                 `scones promote --aws --tf-dir terraform {} --force` (through the deployment \
+                 guardrails)",
                 terraform_spec.expected_model_data_url(),
-                job.model_data_url
+                job.job_name
             )?;
         } else {
             errln!(
