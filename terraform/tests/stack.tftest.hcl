@@ -78,9 +78,9 @@ run "stack" {
   assert {
     condition = toset(keys(output.scones)) == toset([
       "region", "bucket", "state_machine_arn", "endpoint_name", "endpoint_created", "function_names",
-      "log_groups", "metric_namespace", "alarm_names", "threshold", "drift", "data_capture_prefix",
+      "log_groups", "metric_namespace", "alarm_names", "threshold", "drift", "data_capture_prefix", "models",
     ])
-    error_message = "The scones output object must carry what the dashboard reads."
+    error_message = "The scones output object must carry what the dashboard and the CLI read."
   }
 
   assert {
