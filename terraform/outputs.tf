@@ -120,6 +120,14 @@ output "scones" {
     # Model versions (the stack's training jobs) and how the endpoint is updated to one.
     models = {
       job_prefix = "${var.name}-ic-"
+      # What the promotion gate's candidate endpoint is made of (the serving model's role,
+      # the algorithm image, one instance of the endpoint's type).
+      candidate = {
+        name_prefix   = "${var.name}-candidate"
+        role_arn      = module.endpoint.role_arn
+        image_uri     = module.training.image_uri
+        instance_type = var.endpoint_instance_type
+      }
       deployment = merge(module.endpoint.deployment, {
         serving_model_data_url = local.model_data_url
         trained_model_data_url = local.trained_model_data_url

@@ -16,7 +16,7 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
 3. `scones eval --aws`, `scones threshold --aws`, `scones baseline --aws` with a held-out list;
 4. the drift schedule fired (POST /scones-api/schedule): monitor-drift runs and reports, and
    `scones drift --aws` prints its verdict;
-5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-8: each tab
+5. the dashboard (`scones dashboard --aws`, in a private tmux server) on tabs 1-9: each tab
    draws, no error toast;
 6. the guard: `scones guard --aws engage` makes the real filter fail confident decisions with
    DriftHold, and `release` lets them pass;
@@ -26,7 +26,8 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
    with `review import` join `scones train --aws`'s training channel, those of the held-out
    share do not, and the job's name covers them;
 8. versions and promotion: `scones models --aws` lists the training jobs and which serves;
-   `scones promote --aws` refuses a version whose artefact is missing, then with `--force`
+   `scones promote --aws` refuses a version whose artefact is missing, then runs the gate
+   through a candidate endpoint (deleted after; both versions' measures kept), then with `--force`
    writes the version into Terraform's inputs and applies it: the endpoint serves it, the
    UpdateEndpoint carried the stack's deployment configuration (blue/green, baking, the
    rollback alarms), and a plan afterwards changes nothing (an apply keeps the promotion);
@@ -317,13 +318,30 @@ def promote_and_rollback(s: Session) -> None:
     check(refused.returncode == 1 and "is missing" in refused.stderr,
           f"a version whose artefact is missing is refused (the emulator's jobs write none):\n{refused.stderr}")
     s.s3.put_object(Bucket=bucket, Key=f"models/{candidate}/output/model.tar.gz", Body=b"a model")
+
+    # The gate: a candidate endpoint answers test/ and the production validation set beside
+    # the served one (the emulator answers both with the same model: not worse on test/),
+    # and one held-out reviewed image is too few to show it better.
+    gated = subprocess.run(command[:-1], capture_output=True, text=True, timeout=900)
+    check(gated.returncode == 1 and "the gate refused" in gated.stderr and "not worse on test/" in gated.stderr
+          and "only 1 reviewed images" in gated.stderr,
+          f"the gate measured through a candidate endpoint and refused (too few production images):\n{gated.stderr}")
+    sm = boto3.client("sagemaker", endpoint_url=s.args.endpoint_url, region_name="us-east-1")
+    left = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    check(left == [s.output("endpoint_name")], f"the candidate endpoint is deleted after measuring: {left}")
+    view = json.loads(s.scones("models", then=("--json",)))
+    measured = {v["version"]: v["test"] for v in view["versions"] if v["test"]}
+    check(set(measured) == {candidate, trained_job} and all(t["images"] == 200 for t in measured.values()),
+          f"both versions' measures on the 200 test/ images are kept: {measured}")
+    print(f"gate: measured {candidate} and {trained_job} on test/ through a candidate endpoint "
+          f"(accuracy {measured[candidate]['accuracy']:.3f} / {measured[trained_job]['accuracy']:.3f}); "
+          "refused: " + gated.stderr.strip().splitlines()[-1][:200])
     started = time.time()
     out = s.scones("promote", then=(candidate, "--force"), timeout=900)
     check(f"promote: {candidate} serves" in out, f"promote --force said:\n{out}")
     check(endpoint_model_url(s) == url, f"the endpoint serves {endpoint_model_url(s)}, not {url}")
     served = json.loads(open(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")).read())
     check(served == {"serving_model_data_url": url}, f"the promotion is Terraform's input: {served}")
-    sm = boto3.client("sagemaker", endpoint_url=s.args.endpoint_url, region_name="us-east-1")
     deployment = sm.describe_endpoint(EndpointName=s.output("endpoint_name")).get("LastDeploymentConfig", {})
     routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
     alarms = sorted(a["AlarmName"] for a in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
@@ -348,7 +366,7 @@ def promote_and_rollback(s: Session) -> None:
 
 
 def dashboard_tabs(s: Session) -> None:
-    """Step 5: the dashboard in tmux, tabs 1-8 in turn."""
+    """Step 5: the dashboard in tmux, tabs 1-9 in turn."""
     if shutil.which("tmux") is None:
         raise Failed("tmux is not installed (scripts/test.sh installs it)")
     server = f"scones-e2e-{os.getpid()}"
@@ -359,7 +377,7 @@ def dashboard_tabs(s: Session) -> None:
     try:
         screens = {}
         time.sleep(4)
-        for tab in "12345678":
+        for tab in "123456789":
             subprocess.run([*tmux, "send-keys", tab], check=True)
             time.sleep(2.5)
             screens[tab] = subprocess.run([*tmux, "capture-pane", "-p"], check=True, capture_output=True, text=True).stdout
@@ -368,8 +386,8 @@ def dashboard_tabs(s: Session) -> None:
             # A toast reads "<Operation> failed: <cause>"; a panel shows its own error in place.
             bad = [line for line in screen.splitlines() if ERROR_ON_SCREEN.search(line)]
             check(not bad, f"tab {tab} shows an error:\n" + "\n".join(bad) + "\n--- screen ---\n" + screen)
-        print("dashboard tabs 1-8 drawn without an error; tabs 3, 7 and 8:")
-        for tab in "378":
+        print("dashboard tabs 1-9 drawn without an error; tabs 3, 7, 8 and 9:")
+        for tab in "3789":
             print("\n".join("    " + line for line in screens[tab].splitlines()[:14]))
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)

@@ -360,4 +360,13 @@ run "root_rollback_alarms_and_a_promoted_version" {
     )
     error_message = "The promoted version serves; the training job's artefact stays what training made."
   }
+
+  assert {
+    condition = (
+      output.scones.models.candidate.name_prefix == "scones-candidate" &&
+      output.scones.models.candidate.image_uri == module.training.image_uri &&
+      output.scones.models.candidate.instance_type == "ml.m5.large"
+    )
+    error_message = "The gate's candidate endpoint runs the training image on the endpoint's instance type (its role, the serving model's, is known only after apply)."
+  }
 }

@@ -29,6 +29,12 @@ CLI_ACTIONS = [
     "iam:PassRole", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
     "sagemaker:InvokeEndpoint", "states:StartExecution", "states:GetExecutionHistory",
     "logs:FilterLogEvents", "cloudwatch:GetMetricData", "s3:*",
+    # `scones models|promote|rollback --aws`: the versions, what the endpoint serves, and
+    # the candidate endpoint the promotion gate measures on.
+    "sagemaker:ListTrainingJobs", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeModel", "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig",
+    "sagemaker:CreateEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
+    "sagemaker:DeleteModel", "sts:GetCallerIdentity",
 ]
 
 # What AWS checks on the caller beyond a resource's own API, when the configuration has the

@@ -365,6 +365,7 @@ impl AwsBackend {
         action: ServingChange,
         from: Option<String>,
         to: String,
+        gate: Option<scones_workflow::models::GateReport>,
         forced: bool,
     ) -> BackendResult<Promotion> {
         let who = self.who(operation).await?.to_owned();
@@ -374,7 +375,7 @@ impl AwsBackend {
             action,
             from,
             to,
-            gate: None,
+            gate,
             forced,
         };
         crate::versions::record(&self.clients.s3, &self.resources.bucket, &promotion)
@@ -1311,8 +1312,20 @@ impl Backend for AwsBackend {
             .into_iter()
             .map(|v| v.version)
             .collect();
-        for v in &mut versions {
+        let names: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
+        let (s3, bucket) = (&self.clients.s3, self.resources.bucket.as_str());
+        let measures: Vec<Option<crate::candidate::Measures>> = futures::stream::iter(names)
+            .map(|version| async move { crate::candidate::load(s3, bucket, &version).await })
+            .buffered(4)
+            .collect()
+            .await;
+        for (v, m) in versions.iter_mut().zip(measures) {
             v.serving = Some(&v.version) == serving.as_ref();
+            if let Some(m) = m {
+                v.test = m.test;
+                v.production = m.production;
+                v.threshold = m.threshold;
+            }
         }
         Ok(ModelsView {
             versions,
@@ -1368,15 +1381,41 @@ impl Backend for AwsBackend {
         if from.as_deref() == Some(to.as_str()) {
             return Err(refused(format!("{to} serves already")));
         }
-        if !force {
-            return Err(refused(format!(
-                "the gate compares {to} with the served model on the same test/ images and \
-                 production validation set, and those measures are not taken on AWS yet; \
-                 `--force` promotes it without them (recorded), through the deployment \
-                 guardrails ({})",
-                models.deployment.describe()
-            )));
-        }
+        // The gate, unless overridden (then not measured: the candidate endpoint costs
+        // minutes and money, and its answer would not be heeded).
+        let gate = if force {
+            None
+        } else {
+            let Some(spec) = models.candidate.as_ref() else {
+                return Err(refused(
+                    "this stack was applied before the promotion gate could measure on AWS: \
+                     terraform apply (or --force, recorded)"
+                        .to_owned(),
+                ));
+            };
+            let measured = crate::candidate::measure(
+                &self.clients,
+                bucket,
+                spec,
+                &to,
+                &url,
+                (
+                    from.as_deref().unwrap_or("the served model"),
+                    self.live_endpoint(operation)?,
+                ),
+                self.info().threshold,
+                &|step| tracing::info!("promote {to}: {step}"),
+            )
+            .await
+            .map_err(&error)?;
+            if !measured.gate.passed {
+                return Err(refused(format!(
+                    "the gate refused {to}: {}; `--force` promotes it anyway (recorded)",
+                    measured.gate.reasons.join("; ")
+                )));
+            }
+            Some(measured.gate)
+        };
         let tf_dir = self.tf_dir(operation)?;
         // Terraform's own artefact needs no override: serving it is the default.
         let serving = (Some(url.as_str()) != models.deployment.trained_model_data_url.as_deref())
@@ -1384,7 +1423,7 @@ impl Backend for AwsBackend {
         crate::promotion::serve(&self.terraform, tf_dir, serving)
             .await
             .map_err(promotion_error(operation))?;
-        self.record_serving(operation, ServingChange::Promote, from, to, force)
+        self.record_serving(operation, ServingChange::Promote, from, to, gate, force)
             .await
     }
 
@@ -1439,8 +1478,15 @@ impl Backend for AwsBackend {
         crate::promotion::serve(&self.terraform, tf_dir, serving.as_deref())
             .await
             .map_err(promotion_error(operation))?;
-        self.record_serving(operation, ServingChange::Rollback, current, previous, false)
-            .await
+        self.record_serving(
+            operation,
+            ServingChange::Rollback,
+            current,
+            previous,
+            None,
+            false,
+        )
+        .await
     }
 
     fn record_link(&self, id: &ExecutionId) -> RecordLink {
@@ -1452,6 +1498,44 @@ impl Backend for AwsBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_models_view_says_what_a_deployment_is_doing_and_why_one_failed() {
+        let deployment = crate::resources::Deployment {
+            traffic: "CANARY".into(),
+            canary_percent: Some(25),
+            baking_seconds: 600,
+            rollback_alarms: vec!["a".into(), "b".into()],
+            serving_model_data_url: None,
+            trained_model_data_url: None,
+            promoted: false,
+        };
+        let state = |status: &str, reason: Option<&str>| crate::versions::EndpointState {
+            status: status.into(),
+            serving_model_data_url: None,
+            failure_reason: reason.map(str::to_owned),
+            updating_since: chrono::DateTime::from_timestamp(1_790_000_000, 0),
+        };
+        assert_eq!(
+            deployment_line(&state("InService", None), &deployment),
+            None
+        );
+        assert_eq!(
+            deployment_line(&state("Updating", None), &deployment).as_deref(),
+            Some(
+                "Updating since 14:13:20Z (blue/green, canary 25% then all, baking 600 s, \
+                 rolls back on 2 alarm(s))"
+            )
+        );
+        let rolled_back = deployment_line(
+            &state("InService", Some("rolled back: alarm a in ALARM")),
+            &deployment,
+        );
+        assert_eq!(
+            rolled_back.as_deref(),
+            Some("InService since 14:13:20Z: rolled back: alarm a in ALARM")
+        );
+    }
 
     #[test]
     fn log_messages_are_shortened() {

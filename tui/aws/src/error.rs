@@ -330,7 +330,15 @@ fn iam_action(operation: &str) -> Option<String> {
         | "InvokeEndpoint"
         | "CreateTrainingJob"
         | "DescribeTrainingJob"
-        | "ListTrainingJobs" => "sagemaker",
+        | "ListTrainingJobs"
+        | "DescribeEndpointConfig"
+        | "DescribeModel"
+        | "CreateModel"
+        | "CreateEndpointConfig"
+        | "CreateEndpoint"
+        | "DeleteEndpoint"
+        | "DeleteEndpointConfig"
+        | "DeleteModel" => "sagemaker",
         "GetCallerIdentity" => "sts",
         _ => return None,
     };

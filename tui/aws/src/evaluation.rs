@@ -71,12 +71,27 @@ pub async fn labelled_predictions(
             ),
         ));
     }
-    let total = entries.len();
+    let images = entries
+        .into_iter()
+        .map(|e| (format!("{image_prefix}{}", e.path), e.label))
+        .collect();
+    keyed_predictions(clients, bucket, endpoint, images, progress).await
+}
+
+/// Sends each image `(key, label)` of the bucket to `endpoint`; fails on the first image
+/// that cannot be read or answered (a partial evaluation would mislead). Sorted by key.
+pub async fn keyed_predictions(
+    clients: &AwsClients,
+    bucket: &str,
+    endpoint: &str,
+    images: Vec<(String, scones_workflow::class::Class)>,
+    progress: impl Fn(usize, usize),
+) -> Result<Vec<EndpointPrediction>, AwsError> {
+    let total = images.len();
     let mut done = 0usize;
     let mut out = Vec::with_capacity(total);
-    let mut answers = futures::stream::iter(entries)
-        .map(|entry| async move {
-            let key = format!("{image_prefix}{}", entry.path);
+    let mut answers = futures::stream::iter(images)
+        .map(|(key, label)| async move {
             let png = get_object(&clients.s3, bucket, &key).await?;
             let answer = clients
                 .sagemaker_runtime
@@ -100,10 +115,7 @@ pub async fn labelled_predictions(
             })?;
             Ok::<_, AwsError>(EndpointPrediction {
                 key,
-                labelled: Labelled {
-                    scores,
-                    label: entry.label,
-                },
+                labelled: Labelled { scores, label },
             })
         })
         .buffer_unordered(CONCURRENCY);

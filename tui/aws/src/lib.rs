@@ -21,6 +21,7 @@
 pub mod backend;
 pub mod bucket;
 pub mod calls;
+pub mod candidate;
 pub mod capture;
 pub mod clients;
 pub mod config;

@@ -70,6 +70,22 @@ pub struct ModelResources {
     pub job_prefix: String,
     /// The endpoint's deployment guardrails and what it serves.
     pub deployment: Deployment,
+    /// What the promotion gate's candidate endpoint is made of (`None`: applied before it).
+    #[serde(default)]
+    pub candidate: Option<CandidateResources>,
+}
+
+/// The candidate endpoint the promotion gate measures a version on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResources {
+    /// Its model, configuration and endpoint are named with this (`<name>-candidate`).
+    pub name_prefix: String,
+    /// The role its model runs as (the serving model's).
+    pub role_arn: String,
+    /// The algorithm image.
+    pub image_uri: String,
+    /// One instance of this type.
+    pub instance_type: String,
 }
 
 /// How an endpoint update rolls out, and what serves (terraform/modules/endpoint).
