@@ -9,6 +9,7 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
 1. one execution started with boto3 runs SerializeImageData -> ClassifyImage ->
    FilterLowConfidence and ends SUCCEEDED with the endpoint's `inferences`, or FAILED with
    the filter's `LowConfidence` (the stack's threshold sits inside the model's confidences);
+   ClassifyImage names the model version serving (the training job), not the variant;
 2. `scones run --aws --random N`: every execution ends SUCCEEDED or LowConfidence, both occur;
    the filter's log group holds its decision lines between the service's START and REPORT
    lines; the endpoint's capture files and its Invocations metric count the inferences;
@@ -31,7 +32,8 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
    writes the version into Terraform's inputs and applies it: the endpoint serves it, the
    UpdateEndpoint carried the stack's deployment configuration (blue/green, baking, the
    rollback alarms), and a plan afterwards changes nothing (an apply keeps the promotion);
-   `scones rollback --aws` serves the version before again.
+   executions after it name the promoted version as their model (classify-image reads which
+   version serves from the endpoint); `scones rollback --aws` serves the version before again.
 
 Exits non-zero naming the first check that failed.
 Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
@@ -57,6 +59,7 @@ EXPECTED_STATES = ["SerializeImageData", "ClassifyImage", "FilterLowConfidence"]
 RUNS = 16
 DRIFT_RUNS = 80
 GUARD_FRESH_SECONDS = 30  # lambdas/filter-low-confidence/src/guard_state.rs FRESH_FOR
+SERVING_REFRESH_SECONDS = 60  # lambdas/classify-image/src/serving_version.rs REFRESH
 ERROR_ON_SCREEN = re.compile(r"failed:|AccessDenied|could not|not implemented|InternalFailure|HTTP 5\d\d|Unsupported", re.I)
 
 
@@ -125,6 +128,9 @@ def one_execution(s: Session) -> None:
         entered == EXPECTED_STATES,
         f"states entered {entered}, expected {EXPECTED_STATES}: {execution['status']} {execution.get('error')} {execution.get('cause')}",
     )
+    trained_job = s.output("training_job_name")
+    check(classified_by(events) == trained_job,
+          f"ClassifyImage names the version serving (the training job {trained_job}), not the variant: {classified_by(events)}")
     if execution["status"] == "SUCCEEDED":
         output = json.loads(execution["output"])
         check(output.get("s3_key") == key and output.get("s3_bucket") == bucket, f"record not carried through: {output}")
@@ -135,6 +141,27 @@ def one_execution(s: Session) -> None:
         check(execution["status"] == "FAILED" and execution.get("error") == "LowConfidence", f"execution {execution['status']}: {execution.get('error')} {execution.get('cause')}")
         outcome = f"FAILED LowConfidence: {execution.get('cause', '')[:120]}"
     print(f"execution through {' -> '.join(entered)}: {outcome}")
+
+
+def classified_by(events: list[dict]) -> str | None:
+    """The model version ClassifyImage's output names, from an execution's history."""
+    for e in events:
+        exited = e.get("stateExitedEventDetails") or {}
+        if exited.get("name") == "ClassifyImage":
+            return json.loads(exited["output"]).get("model")
+    return None
+
+
+def classify_one(s: Session) -> str | None:
+    """Runs one execution to its end; the model version that classified it."""
+    key = "test/" + open(os.path.join(s.args.home, "bucket", "test.lst")).readline().split("\t")[2].strip()
+    started = s.sfn.start_execution(stateMachineArn=s.output("state_machine_arn"), name=f"emulator-version-{int(time.time() * 1000)}",
+                                    input=json.dumps({"s3_bucket": s.output("bucket_name"), "s3_key": key}))
+    deadline = time.monotonic() + 120
+    while s.sfn.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING":
+        check(time.monotonic() < deadline, "the execution still runs after 120 s")
+        time.sleep(0.2)
+    return classified_by(s.sfn.get_execution_history(executionArn=started["executionArn"], maxResults=1000)["events"])
 
 
 def run_and_what_the_services_recorded(s: Session) -> int:
@@ -339,6 +366,7 @@ def promote_and_rollback(s: Session) -> None:
     started = time.time()
     out = s.scones("promote", then=(candidate, "--force"), timeout=900)
     check(f"promote: {candidate} serves" in out, f"promote --force said:\n{out}")
+    promoted = time.time()
     check(endpoint_model_url(s) == url, f"the endpoint serves {endpoint_model_url(s)}, not {url}")
     served = json.loads(open(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")).read())
     check(served == {"serving_model_data_url": url}, f"the promotion is Terraform's input: {served}")
@@ -353,6 +381,11 @@ def promote_and_rollback(s: Session) -> None:
     check(plan.returncode == 0, f"after a promotion Terraform's config is the promoted version: a plan changes nothing:\n{plan.stdout[-2000:]}")
     print(f"promotion: {candidate} serves through terraform apply ({time.time() - started:.0f} s), "
           f"UpdateEndpoint carried {routing.get('Type')} + {routing.get('WaitIntervalInSeconds')} s baking + alarms {alarms}; a plan after it is empty")
+    # classify-image reads which version serves at most once a minute per environment
+    # (serving_version.rs REFRESH): after that, decisions name the promoted version.
+    time.sleep(max(0.0, promoted + SERVING_REFRESH_SECONDS + 1 - time.time()))
+    check(classify_one(s) == candidate, f"after the promotion, ClassifyImage names {candidate}")
+    print(f"an execution after the promotion names {candidate} as its model")
 
     view = json.loads(s.scones("models", then=("--json",)))
     check(view["serving"] == candidate and view["history"][-1]["to"] == candidate and view["history"][-1]["forced"],

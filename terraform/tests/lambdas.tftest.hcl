@@ -102,6 +102,19 @@ run "functions" {
   }
 
   assert {
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.this["classify-image"].policy).Statement : s
+      if s.Sid == "DescribeServingModel"
+      ] == [{
+        Sid      = "DescribeServingModel"
+        Effect   = "Allow"
+        Action   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"]
+        Resource = [var.endpoint_arn, "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/scones-*", "arn:aws:sagemaker:us-east-1:123456789012:model/scones-*"]
+    }]
+    error_message = "classify-image may describe its endpoint and the stack's endpoint configurations and models only (to name the version serving)."
+  }
+
+  assert {
     condition = alltrue([
       for key, p in aws_iam_role_policy.this : key == "serialize-image-data" || !strcontains(p.policy, "s3:")
       ]) && alltrue([

@@ -4,14 +4,25 @@ use aws_sdk_sagemakerruntime::error::DisplayErrorContext;
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use scones_handlers::{Endpoint, Invocation, InvokeError};
 
+use crate::serving_version::ServingVersion;
+
 pub struct SageMakerEndpoint {
     client: aws_sdk_sagemakerruntime::Client,
     name: String,
+    serving: ServingVersion,
 }
 
 impl SageMakerEndpoint {
-    pub fn new(client: aws_sdk_sagemakerruntime::Client, name: String) -> Self {
-        SageMakerEndpoint { client, name }
+    pub fn new(
+        client: aws_sdk_sagemakerruntime::Client,
+        name: String,
+        serving: ServingVersion,
+    ) -> Self {
+        SageMakerEndpoint {
+            client,
+            name,
+            serving,
+        }
     }
 }
 
@@ -33,8 +44,12 @@ impl Endpoint for SageMakerEndpoint {
             // The context chain carries SageMaker's own message (ModelError with the
             // container's status and log stream), which is what an operator needs.
             .map_err(|err| InvokeError(DisplayErrorContext(&err).to_string()))?;
-        // The production variant that answered names the model version serving it.
-        let model = response.invoked_production_variant().map(str::to_owned);
+        // The version the endpoint serves (read from the endpoint: a blue/green deployment
+        // keeps the variant's name); the variant that answered when that cannot be read.
+        let model = match self.serving.current().await {
+            Some(version) => Some(version),
+            None => response.invoked_production_variant().map(str::to_owned),
+        };
         Ok(Invocation {
             body: response.body.map(Blob::into_inner).unwrap_or_default(),
             model,

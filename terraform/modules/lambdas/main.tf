@@ -14,7 +14,7 @@ locals {
       environment = {}
     }
     "classify-image" = {
-      description = "Send the image to the SageMaker endpoint; inferences = [p_bicycle, p_motorcycle]"
+      description = "Send the image to the SageMaker endpoint; inferences = [p_bicycle, p_motorcycle], model = the version serving"
       timeout     = 50
       environment = { ENDPOINT_NAME = var.endpoint_name }
     }
@@ -84,6 +84,19 @@ locals {
         Effect   = "Allow"
         Action   = ["sagemaker:InvokeEndpoint"]
         Resource = [var.endpoint_arn]
+      },
+      {
+        # Which model version serves, so each decision names it (a blue/green deployment
+        # keeps the variant's name): the endpoint names its configuration, the configuration
+        # its model (classify-image's serving_version.rs). Both are named after the stack.
+        Sid    = "DescribeServingModel"
+        Effect = "Allow"
+        Action = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"]
+        Resource = [
+          var.endpoint_arn,
+          "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}:endpoint-config/${var.name}-*",
+          "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}:model/${var.name}-*",
+        ]
       },
     ]
     "filter-low-confidence" = [for statement in [

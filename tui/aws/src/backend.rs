@@ -1306,7 +1306,7 @@ impl Backend for AwsBackend {
         let serving = state
             .serving_model_data_url
             .as_deref()
-            .map(crate::versions::version_of);
+            .map(scones_workflow::models::version_of);
         let mut versions: Vec<_> = versions
             .map_err(&error)?
             .into_iter()
@@ -1377,7 +1377,7 @@ impl Backend for AwsBackend {
         let from = state
             .serving_model_data_url
             .as_deref()
-            .map(crate::versions::version_of);
+            .map(scones_workflow::models::version_of);
         if from.as_deref() == Some(to.as_str()) {
             return Err(refused(format!("{to} serves already")));
         }
@@ -1437,7 +1437,7 @@ impl Backend for AwsBackend {
         let current = state
             .serving_model_data_url
             .as_deref()
-            .map(crate::versions::version_of);
+            .map(scones_workflow::models::version_of);
         let history = crate::versions::history(s3, bucket).await.map_err(&error)?;
         // The version served before the current one came to serve.
         let Some(previous) = history
@@ -1456,7 +1456,7 @@ impl Backend for AwsBackend {
             .deployment
             .trained_model_data_url
             .as_deref()
-            .map(crate::versions::version_of);
+            .map(scones_workflow::models::version_of);
         let serving = if trained.as_deref() == Some(previous.as_str()) {
             None
         } else {

@@ -42,16 +42,6 @@ pub struct JobVersion {
     pub model_data_url: String,
 }
 
-/// The version an artefact URL names (`.../<job>/output/model.tar.gz` → `<job>`), or the
-/// URL itself for an artefact no job of this stack made.
-pub fn version_of(model_data_url: &str) -> String {
-    model_data_url
-        .strip_suffix("/output/model.tar.gz")
-        .and_then(|rest| rest.rsplit('/').next())
-        .filter(|job| !job.is_empty())
-        .map_or_else(|| model_data_url.to_owned(), str::to_owned)
-}
-
 fn chrono_time(t: Option<&aws_smithy_types::DateTime>) -> DateTime<Utc> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
         .unwrap_or_default()
@@ -294,23 +284,4 @@ pub async fn history(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<Promot
     }
     records.sort_by_key(|p| p.at);
     Ok(records)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_is_the_job_that_made_the_artefact() {
-        assert_eq!(
-            version_of(
-                "s3://b/models/scones-ic-0123456789abcdef-r0a1b2c3d4e5f/output/model.tar.gz"
-            ),
-            "scones-ic-0123456789abcdef-r0a1b2c3d4e5f"
-        );
-        assert_eq!(
-            version_of("s3://b/pretrained/model.tar.gz"),
-            "s3://b/pretrained/model.tar.gz"
-        );
-    }
 }

@@ -26,6 +26,18 @@ pub const SIGNIFICANCE: f64 = 0.05;
 /// no evidence the candidate is better).
 pub const MIN_PRODUCTION_IMAGES: usize = 20;
 
+/// The version a SageMaker artefact URL names: the training job that wrote it
+/// (`<output>/<job>/output/model.tar.gz` → `<job>`), or the URL itself for an artefact no
+/// training job made. On AWS a version is its training job; the CLI and the classify-image
+/// function both name what serves with this.
+pub fn version_of(model_data_url: &str) -> String {
+    model_data_url
+        .strip_suffix("/output/model.tar.gz")
+        .and_then(|rest| rest.rsplit('/').next())
+        .filter(|job| !job.is_empty())
+        .map_or_else(|| model_data_url.to_owned(), str::to_owned)
+}
+
 /// A model's measures on one labelled set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMeasures {
@@ -368,6 +380,21 @@ pub fn gate(test: &[Paired], production: &[Paired]) -> GateReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_is_the_job_that_made_the_artefact() {
+        assert_eq!(
+            version_of(
+                "s3://b/models/scones-ic-0123456789abcdef-r0a1b2c3d4e5f/output/model.tar.gz"
+            ),
+            "scones-ic-0123456789abcdef-r0a1b2c3d4e5f"
+        );
+        assert_eq!(
+            version_of("s3://b/pretrained/model.tar.gz"),
+            "s3://b/pretrained/model.tar.gz"
+        );
+        assert_eq!(version_of("/output/model.tar.gz"), "/output/model.tar.gz");
+    }
 
     #[test]
     fn a_forced_promotion_says_whether_a_gate_refused_it_or_none_ran() {
