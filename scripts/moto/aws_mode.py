@@ -29,11 +29,14 @@ the real function binaries (functions.py) and whose endpoint answers with a loca
 8. versions and promotion: `scones models --aws` lists the training jobs and which serves;
    `scones promote --aws` refuses a version whose artefact is missing, then runs the gate
    through a candidate endpoint (deleted after; both versions' measures kept), then with `--force`
-   writes the version into Terraform's inputs and applies it: the endpoint serves it, the
+   writes the version into Terraform's inputs and applies it; an update SageMaker rolls back
+   (played by the emulator) fails naming the alarm and puts the inputs back, and
+   `terraform apply` brings the stack in line; then the endpoint serves it, the
    UpdateEndpoint carried the stack's deployment configuration (blue/green, baking, the
    rollback alarms), and a plan afterwards changes nothing (an apply keeps the promotion);
    executions after it name the promoted version as their model (classify-image reads which
-   version serves from the endpoint); `scones rollback --aws` serves the version before again.
+   version serves from the endpoint), and the drift baseline's outputs are measured again for
+   it; `scones rollback --aws` serves the version before again (and measures them again).
 
 Exits non-zero naming the first check that failed.
 Usage: aws_mode.py --endpoint-url URL --scones BIN --tf-dir DIR --home HOME
@@ -106,7 +109,10 @@ class Session:
         return done.stdout
 
     def control(self, path: str) -> dict:
-        request = urllib.request.Request(f"{self.args.endpoint_url}/scones-api/{path}", data=b"{}", method="POST")
+        return self.control_json(path, {})
+
+    def control_json(self, path: str, body: dict) -> dict:
+        request = urllib.request.Request(f"{self.args.endpoint_url}/scones-api/{path}", data=json.dumps(body).encode(), method="POST")
         with urllib.request.urlopen(request, timeout=300) as answer:
             return json.loads(answer.read())
 
@@ -328,6 +334,23 @@ def endpoint_model_url(s: Session) -> str:
     return model["PrimaryContainer"]["ModelDataUrl"]
 
 
+def check_baseline_follows(s: Session, version: str, said: str, since: float) -> None:
+    """The drift baseline's outputs belong to the version that serves: a promotion or a
+    rollback measures them again through the endpoint on the baseline's held-out set (step 3),
+    keeps the inputs, and says so."""
+    key = s.output("scones")["drift"]["baseline_key"]
+    baseline = json.loads(s.s3.get_object(Bucket=s.output("bucket_name"), Key=key)["Body"].read())
+    # chrono writes nanoseconds; fromisoformat takes at most microseconds.
+    created = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", baseline["created"]).replace("Z", "+00:00")).timestamp()
+    check(baseline["model"].endswith(f"serving {version}") and created >= since
+          and baseline.get("held_out", {}).get("lst_key") == "holdout.lst"
+          and f"serving {version}" in (baseline.get("outputs_from") or "")
+          and "drift baseline: outputs measured again" in said,
+          f"the drift baseline's outputs are measured again for {version}: {baseline['model']}, "
+          f"{baseline.get('outputs_from')}, created {baseline['created']}; said:\n{said}")
+    print(f"drift baseline: outputs measured again for {version} ({baseline['outputs_from']})")
+
+
 def promote_and_rollback(s: Session) -> None:
     """Step 8: versions, a promotion through Terraform's deployment guardrails, a rollback."""
     bucket = s.output("bucket_name")
@@ -363,10 +386,32 @@ def promote_and_rollback(s: Session) -> None:
     print(f"gate: measured {candidate} and {trained_job} on test/ through a candidate endpoint "
           f"(accuracy {measured[candidate]['accuracy']:.3f} / {measured[trained_job]['accuracy']:.3f}); "
           "refused: " + gated.stderr.strip().splitlines()[-1][:200])
+    # SageMaker rolls the update back (an alarm fired while the new fleet baked): the apply
+    # succeeds, the endpoint is InService on the old version, and the promotion must say so
+    # and put Terraform's inputs back; `terraform apply` then brings the stack in line.
+    rollback_alarm = s.output("scones")["models"]["deployment"]["rollback_alarms"][0]
+    s.control_json("endpoint-rollback", {"alarm": rollback_alarm})
+    history_before = json.loads(s.scones("models", then=("--json",)))["history"]
+    rolled = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    check(rolled.returncode == 1 and "rolled it back" in rolled.stderr and rollback_alarm in rolled.stderr
+          and f"not {candidate}" in rolled.stderr,
+          f"a promotion SageMaker rolled back fails naming the alarm:\n{rolled.stderr}")
+    check(not os.path.exists(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")),
+          "after a rolled-back promotion Terraform's inputs name what serves again (no serving file)")
+    check(json.loads(s.scones("models", then=("--json",)))["history"] == history_before,
+          "a rolled-back promotion is not recorded as serving")
+    applied = subprocess.run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color"],
+                             cwd=s.args.tf_dir, capture_output=True, text=True, timeout=900)
+    check(applied.returncode == 0 and endpoint_model_url(s).endswith(f"/{trained_job}/output/model.tar.gz"),
+          f"terraform apply after the rollback serves {trained_job} from configurations it owns:\n{applied.stdout[-1500:]}{applied.stderr[-1500:]}")
+    print(f"rolled back by SageMaker ({rollback_alarm}): promote said so and put the inputs back; "
+          f"terraform apply re-created {trained_job}'s configuration: " + rolled.stderr.strip().splitlines()[-1][:160])
+
     started = time.time()
     out = s.scones("promote", then=(candidate, "--force"), timeout=900)
     check(f"promote: {candidate} serves" in out, f"promote --force said:\n{out}")
     promoted = time.time()
+    check_baseline_follows(s, candidate, out, since=started)
     check(endpoint_model_url(s) == url, f"the endpoint serves {endpoint_model_url(s)}, not {url}")
     served = json.loads(open(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")).read())
     check(served == {"serving_model_data_url": url}, f"the promotion is Terraform's input: {served}")
@@ -390,8 +435,10 @@ def promote_and_rollback(s: Session) -> None:
     view = json.loads(s.scones("models", then=("--json",)))
     check(view["serving"] == candidate and view["history"][-1]["to"] == candidate and view["history"][-1]["forced"],
           f"models shows the promoted version serving and the forced promotion: {view['serving']}, {view['history']}")
+    rolled_back = time.time()
     out = s.scones("rollback", timeout=900)
     check(f"rollback: {trained_job} serves" in out, f"rollback said:\n{out}")
+    check_baseline_follows(s, trained_job, out, since=rolled_back)
     check(endpoint_model_url(s).endswith(f"/{trained_job}/output/model.tar.gz"), f"rolled back, the endpoint serves {endpoint_model_url(s)}")
     check(not os.path.exists(os.path.join(s.args.tf_dir, "scones-serving.auto.tfvars.json")),
           "rolled back to Terraform's own artefact, the serving file is gone")

@@ -47,6 +47,22 @@ _MODELS: dict[str, "Model"] = {}
 _CAPTURE: dict[tuple[str, str, str], list[bytes]] = {}  # (account, bucket, prefix) -> lines
 
 
+_ROLLBACKS: list[str] = []  # alarms that fire during the next endpoint updates, in order
+
+
+def roll_back_next_update(alarm: str) -> None:
+    """The next UpdateEndpoint is rolled back as if `alarm` fired while the new fleet baked
+    (scones_moto.py, patch 8): the endpoint keeps its configuration and says why."""
+    with _LOCK:
+        _ROLLBACKS.append(alarm)
+
+
+def take_rollback() -> str | None:
+    """The alarm that rolls back this update, if one was programmed."""
+    with _LOCK:
+        return _ROLLBACKS.pop(0) if _ROLLBACKS else None
+
+
 def configure(scones: str | None, home: str | None) -> dict[str, str]:
     """Which `scones` binary and home answer; restarts the models already started."""
     with _LOCK:

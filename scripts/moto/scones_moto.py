@@ -29,7 +29,10 @@ Measured against moto 5.2.x with hashicorp/aws 5.100 (../../../shared/notes/loca
    the endpoint to the new configuration at once (no fleets to shift traffic between: the
    canary and the baking are SageMaker's, not played here), and the deployment
    configuration of the last CreateEndpoint or UpdateEndpoint is what DescribeEndpoint
-   returns, so a test reads back what the update carried.
+   returns, so a test reads back what the update carried. An automatic rollback can be
+   played (POST /scones-api/endpoint-rollback, wire.py): that update leaves the endpoint on
+   its configuration, InService, with a FailureReason naming the alarm (the wording is
+   ours: what SageMaker writes there after a rollback is not verified).
 
 Requests pass through wire.py's middleware first: CloudWatch's rpcv2Cbor protocol (what the
 Rust aws-sdk-cloudwatch speaks) translated to the query protocol moto serves, fault injection
@@ -140,12 +143,22 @@ def patch_moto() -> None:
             config = backend.describe_endpoint_config(config_name)
         except (KeyError, ValidationError):
             raise ValidationError(message=f"Could not find endpoint configuration '{config_name}'.")
-        endpoint.endpoint_config_name = config_name
-        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
-        endpoint.data_capture_config = config.get("DataCaptureConfig")
+        import endpoint as local_endpoint
+
         endpoint.last_modified_time = utcnow()
         if self._get_param("DeploymentConfig") is not None:
             endpoint.last_deployment_config = self._get_param("DeploymentConfig")
+        alarm = local_endpoint.take_rollback()
+        if alarm is not None:
+            # Rolled back: all traffic stays on the old fleet, which keeps serving its
+            # configuration; the endpoint is InService again and says why.
+            endpoint.failure_reason = (f"Deployment was rolled back: CloudWatch alarm {alarm} went into ALARM "
+                                       "during the baking period")
+            return ActionResult({"EndpointArn": endpoint.arn})
+        endpoint.endpoint_config_name = config_name
+        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+        endpoint.data_capture_config = config.get("DataCaptureConfig")
+        endpoint.failure_reason = None
         return ActionResult({"EndpointArn": endpoint.arn})
 
     original_endpoint_response = FakeEndpoint.response_object

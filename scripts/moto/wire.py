@@ -18,7 +18,9 @@
 4. **InvokeEndpoint** is answered by the local model (endpoint.py) before moto sees it.
 5. **The emulator's clock and model.** `POST /scones-api/schedule` fires every EventBridge
    scheduled rule now (schedule.py); `POST /scones-api/endpoint {"scones": BIN, "home": DIR}`
-   sets which local model answers InvokeEndpoint (endpoint.py).
+   sets which local model answers InvokeEndpoint (endpoint.py);
+   `POST /scones-api/endpoint-rollback {"alarm": NAME}` rolls the next UpdateEndpoint back
+   as if that alarm fired while the new fleet baked (scones_moto.py, patch 8).
 6. **Call log.** Every AWS request is counted per `<signing service>.<Operation>`;
    `GET /scones-api/calls` returns the counts (`?reset=1` also zeroes them), so tests can
    cross-check the client-side counter against what reached the server.
@@ -293,6 +295,15 @@ class SconesMiddleware:
                 answer = {"serving": endpoint.configure(spec.get("scones"), spec.get("home"))}
             except (ValueError, AttributeError) as err:
                 status, answer = 400, {"error": f"bad endpoint spec: {err}"}
+        elif path == CONTROL_PREFIX + "endpoint-rollback" and method == "POST":
+            import endpoint
+
+            try:
+                alarm = str(json.loads(body or b"{}")["alarm"])
+                endpoint.roll_back_next_update(alarm)
+                answer = {"rolls_back_next_update": alarm}
+            except (ValueError, KeyError, TypeError) as err:
+                status, answer = 400, {"error": f"bad rollback spec (want {{\"alarm\": NAME}}): {err}"}
         elif path == CONTROL_PREFIX + "calls":
             with self.lock:
                 answer = {"calls": dict(self.calls)}

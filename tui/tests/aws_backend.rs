@@ -1175,6 +1175,7 @@ async fn the_drift_monitor_judges_sagemaker_capture_publishes_metrics_and_the_da
         model: "scones-model-fixture".into(),
         inputs_from: "300 held-out images".into(),
         outputs_from: Some("300 held-out predictions".into()),
+        held_out: None,
         profile,
     };
     support::aws::put_object(

@@ -362,26 +362,66 @@ impl AwsBackend {
     async fn record_serving(
         &self,
         operation: Operation,
-        action: ServingChange,
-        from: Option<String>,
-        to: String,
-        gate: Option<scones_workflow::models::GateReport>,
-        forced: bool,
+        promotion: Promotion,
     ) -> BackendResult<Promotion> {
-        let who = self.who(operation).await?.to_owned();
-        let promotion = Promotion {
-            at: Utc::now(),
-            who,
-            action,
-            from,
-            to,
-            gate,
-            forced,
-        };
         crate::versions::record(&self.clients.s3, &self.resources.bucket, &promotion)
             .await
             .map_err(backend_error(operation))?;
         Ok(promotion)
+    }
+
+    /// The closure `promotion::serve` runs after its apply: the endpoint must serve `url`.
+    async fn check_serves(
+        &self,
+        url: &str,
+        version: &str,
+    ) -> Result<(), crate::promotion::PromotionError> {
+        let endpoint = self.resources.live_endpoint().unwrap_or_default();
+        let state = crate::versions::endpoint_state(&self.clients.sagemaker, endpoint).await?;
+        crate::promotion::check_serves(&state, url, version)
+    }
+
+    /// The drift baseline's outputs measured again through `endpoint`, now serving
+    /// `version`; what happened, in words (`None`: no drift monitor, no baseline yet, or one
+    /// without output statistics, which are model-free and still true). A failure here does
+    /// not undo the promotion: it is said, with the command that fixes it.
+    async fn remeasure_drift_baseline(&self, endpoint: &str, version: &str) -> Option<String> {
+        let drift = self.resources.drift.as_ref()?;
+        let bucket = &self.resources.bucket;
+        let key = &drift.baseline_key;
+        let redo = format!(
+            "its outputs are still the previous version's: run `scones baseline --aws \
+             --held-out-lst ...` for {version}"
+        );
+        let baseline = match crate::drift_baseline::get_baseline(&self.clients, bucket, key).await {
+            Ok(Some(b)) if b.outputs_from.is_some() => b,
+            Ok(_) => return None,
+            Err(e) => return Some(format!("s3://{bucket}/{key} unreadable ({e}); {redo}")),
+        };
+        let remeasured = crate::drift_baseline::remeasure_outputs(
+            &self.clients,
+            bucket,
+            endpoint,
+            version,
+            baseline,
+        )
+        .await;
+        Some(match remeasured {
+            Ok(Some(baseline)) => {
+                match crate::drift_baseline::put_baseline(&self.clients, bucket, key, &baseline)
+                    .await
+                {
+                    Ok(()) => format!(
+                        "outputs measured again for {version} ({}); the monitor judges the traffic \
+                     from now on",
+                        baseline.outputs_from.as_deref().unwrap_or_default()
+                    ),
+                    Err(e) => format!("s3://{bucket}/{key} not written ({e}); {redo}"),
+                }
+            }
+            Ok(None) => format!("s3://{bucket}/{key} names no held-out set to measure on; {redo}"),
+            Err(e) => format!("outputs not measured again ({e}); {redo}"),
+        })
     }
 
     /// Every review label so far (new objects read), and the records that could not be read.
@@ -1420,11 +1460,25 @@ impl Backend for AwsBackend {
         // Terraform's own artefact needs no override: serving it is the default.
         let serving = (Some(url.as_str()) != models.deployment.trained_model_data_url.as_deref())
             .then_some(url.as_str());
-        crate::promotion::serve(&self.terraform, tf_dir, serving)
-            .await
-            .map_err(promotion_error(operation))?;
-        self.record_serving(operation, ServingChange::Promote, from, to, gate, force)
-            .await
+        crate::promotion::serve(&self.terraform, tf_dir, serving, async || {
+            self.check_serves(&url, &to).await
+        })
+        .await
+        .map_err(promotion_error(operation))?;
+        let drift_baseline = self
+            .remeasure_drift_baseline(self.live_endpoint(operation)?, &to)
+            .await;
+        let promotion = Promotion {
+            at: Utc::now(),
+            who: self.who(operation).await?.to_owned(),
+            action: ServingChange::Promote,
+            from,
+            to,
+            gate,
+            forced: force,
+            drift_baseline,
+        };
+        self.record_serving(operation, promotion).await
     }
 
     async fn rollback(&self) -> BackendResult<Promotion> {
@@ -1475,18 +1529,30 @@ impl Backend for AwsBackend {
             Some(v.model_data_url)
         };
         let tf_dir = self.tf_dir(operation)?;
-        crate::promotion::serve(&self.terraform, tf_dir, serving.as_deref())
-            .await
-            .map_err(promotion_error(operation))?;
-        self.record_serving(
-            operation,
-            ServingChange::Rollback,
-            current,
-            previous,
-            None,
-            false,
-        )
+        // Serving nothing of our own means Terraform's: the training job's artefact.
+        let url = serving
+            .clone()
+            .or_else(|| models.deployment.trained_model_data_url.clone())
+            .unwrap_or_default();
+        crate::promotion::serve(&self.terraform, tf_dir, serving.as_deref(), async || {
+            self.check_serves(&url, &previous).await
+        })
         .await
+        .map_err(promotion_error(operation))?;
+        let drift_baseline = self
+            .remeasure_drift_baseline(self.live_endpoint(operation)?, &previous)
+            .await;
+        let promotion = Promotion {
+            at: Utc::now(),
+            who: self.who(operation).await?.to_owned(),
+            action: ServingChange::Rollback,
+            from: current,
+            to: previous,
+            gate: None,
+            forced: false,
+            drift_baseline,
+        };
+        self.record_serving(operation, promotion).await
     }
 
     fn record_link(&self, id: &ExecutionId) -> RecordLink {

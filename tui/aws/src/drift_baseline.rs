@@ -105,8 +105,40 @@ pub async fn endpoint_baseline(
             }
         ),
         outputs_from,
+        held_out: held_out.cloned(),
         profile,
     })
+}
+
+/// `baseline` with its output statistics measured again through `endpoint`, now serving
+/// `version`, on the held-out set they came from; the input statistics (model-free) are kept.
+/// Its `created` is now: the monitor judges the traffic from then on, the new version's.
+/// `None` when the baseline records no held-out set to measure on.
+pub async fn remeasure_outputs(
+    clients: &AwsClients,
+    bucket: &str,
+    endpoint: &str,
+    version: &str,
+    mut baseline: Baseline,
+) -> Result<Option<Baseline>, AwsError> {
+    let Some(set) = baseline.held_out.clone() else {
+        return Ok(None);
+    };
+    let predictions = labelled_predictions(clients, bucket, endpoint, &set, |_, _| {}).await?;
+    let fresh = Profile::default();
+    baseline.profile.confidence = fresh.confidence;
+    baseline.profile.predicted = fresh.predicted;
+    for p in &predictions {
+        baseline.profile.add_scores(p.labelled.scores);
+    }
+    baseline.created = chrono::Utc::now();
+    baseline.model = format!("endpoint {endpoint} serving {version}");
+    baseline.outputs_from = Some(format!(
+        "{} held-out images of s3://{bucket}/{} through {endpoint} serving {version}",
+        predictions.len(),
+        set.lst_key
+    ));
+    Ok(Some(baseline))
 }
 
 /// The baseline at `key`, `None` when there is none yet. Larger than

@@ -39,14 +39,7 @@ pub async fn endpoint_predictions(
     labelled_predictions(clients, bucket, endpoint, &set, progress).await
 }
 
-/// A labelled set in the bucket: a .lst file and the prefix its paths are relative to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelledSet {
-    /// The .lst file (`index \t label \t path`).
-    pub lst_key: String,
-    /// The prefix of its images (`test/`).
-    pub image_prefix: String,
-}
+pub use scones_workflow::dataset::LabelledSet;
 
 /// Sends every image of `set` to `endpoint`, as [`endpoint_predictions`] does for the test
 /// split.

@@ -74,12 +74,39 @@ pub fn check_idle(state: &EndpointState) -> Result<(), PromotionError> {
     )))
 }
 
+/// The endpoint serves `url` (`version`) after an apply, or why not: the deployment failed
+/// or SageMaker rolled it back on an alarm. Terraform's endpoint resource waits for
+/// `InService`, which the endpoint also reaches after a rollback, so an apply that succeeded
+/// does not mean the version serves.
+pub fn check_serves(state: &EndpointState, url: &str, version: &str) -> Result<(), PromotionError> {
+    if state.serving_model_data_url.as_deref() == Some(url) {
+        return Ok(());
+    }
+    let serving = state.serving_model_data_url.as_deref().map_or_else(
+        || "a configuration whose model is gone".to_owned(),
+        scones_workflow::models::version_of,
+    );
+    let reason = state
+        .failure_reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    Err(PromotionError::Refused(format!(
+        "terraform apply finished, but the endpoint serves {serving} ({}{reason}), not \
+         {version}: the deployment failed or SageMaker rolled it back. Terraform's inputs are \
+         put back to what serves; run `terraform apply` (it re-creates that version's model \
+         and configuration if the update removed them) before promoting again",
+        state.status
+    )))
+}
+
 /// Makes the endpoint serve `model_data_url` (`None`: what Terraform's training made)
-/// through Terraform in `tf_dir`.
+/// through Terraform in `tf_dir`; `served` then checks that it does ([`check_serves`]).
 pub async fn serve(
     terraform: &Path,
     tf_dir: &Path,
     model_data_url: Option<&str>,
+    served: impl AsyncFnOnce() -> Result<(), PromotionError>,
 ) -> Result<(), PromotionError> {
     let file = tf_dir.join(SERVING_VARS_FILE);
     let before = match std::fs::read(&file) {
@@ -102,8 +129,11 @@ pub async fn serve(
             Err(e) => return Err(io(&file)(e)),
         },
     }
-    let result = plan_and_apply(terraform, tf_dir).await;
+    let mut result = plan_and_apply(terraform, tf_dir).await;
     let _ = std::fs::remove_file(tf_dir.join(PLAN_FILE));
+    if result.is_ok() {
+        result = served().await;
+    }
     if result.is_err() {
         // Terraform's inputs must say what serves: put the file back as it was.
         let restored = match &before {
@@ -264,6 +294,41 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    #[test]
+    fn an_apply_after_which_another_version_serves_is_a_rollback_said_with_its_reason() {
+        let url = "s3://b/models/scones-ic-a-r1/output/model.tar.gz";
+        let state = EndpointState {
+            status: "InService".into(),
+            serving_model_data_url: Some("s3://b/models/scones-ic-a/output/model.tar.gz".into()),
+            failure_reason: Some("alarm scones-low-confidence-rate in ALARM".into()),
+            updating_since: None,
+        };
+        let err = check_serves(&state, url, "scones-ic-a-r1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("serves scones-ic-a (InService: alarm scones-low-confidence-rate"),
+            "{err}"
+        );
+        assert!(err.contains("rolled it back"), "{err}");
+        let gone = EndpointState {
+            serving_model_data_url: None,
+            failure_reason: None,
+            ..state.clone()
+        };
+        assert!(
+            check_serves(&gone, url, "scones-ic-a-r1")
+                .unwrap_err()
+                .to_string()
+                .contains("a configuration whose model is gone (InService)")
+        );
+        let served = EndpointState {
+            serving_model_data_url: Some(url.into()),
+            ..state
+        };
+        assert!(check_serves(&served, url, "scones-ic-a-r1").is_ok());
     }
 
     use chrono::DateTime;

@@ -13,6 +13,7 @@
 //! [`PROMOTIONS_PREFIX`] (who, when, from, to, forced).
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{SortBy, SortOrder, TrainingJobStatus};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -209,30 +210,37 @@ pub async fn endpoint_state(
         .pending_deployment_summary()
         .and_then(|p| p.start_time())
         .map(|t| chrono_time(Some(t)));
+    // A configuration or model deleted while the endpoint still runs it (Terraform deletes
+    // the configuration it replaced even when SageMaker rolled the update back to it) serves
+    // nothing this stack can name.
+    let gone = |message: Option<&str>| message.is_some_and(|m| m.contains("Could not find"));
     let mut serving = None;
     if let Some(config) = out.endpoint_config_name() {
-        let config = sagemaker
+        let config = match sagemaker
             .describe_endpoint_config()
             .endpoint_config_name(config)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeEndpointConfig", e))?;
-        if let Some(model) = config
-            .production_variants()
-            .first()
-            .and_then(|v| v.model_name())
         {
-            let model = sagemaker
-                .describe_model()
-                .model_name(model)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeModel", e))?;
-            serving = model
-                .primary_container()
-                .and_then(|c| c.model_data_url())
-                .or_else(|| model.containers().first().and_then(|c| c.model_data_url()))
-                .map(str::to_owned);
+            Ok(config) => Some(config),
+            Err(e) if gone(e.message()) => None,
+            Err(e) => return Err(AwsError::from_sdk("DescribeEndpointConfig", e)),
+        };
+        if let Some(model) = config
+            .as_ref()
+            .and_then(|c| c.production_variants().first().and_then(|v| v.model_name()))
+        {
+            match sagemaker.describe_model().model_name(model).send().await {
+                Ok(model) => {
+                    serving = model
+                        .primary_container()
+                        .and_then(|c| c.model_data_url())
+                        .or_else(|| model.containers().first().and_then(|c| c.model_data_url()))
+                        .map(str::to_owned);
+                }
+                Err(e) if gone(e.message()) => {}
+                Err(e) => return Err(AwsError::from_sdk("DescribeModel", e)),
+            }
         }
     }
     Ok(EndpointState {

@@ -89,6 +89,7 @@ pub fn baseline_of(
         model: model.to_owned(),
         inputs_from: format!("the {} images of train/", train_images.len()),
         outputs_from,
+        held_out: None,
         profile,
     }
 }
@@ -113,6 +114,7 @@ pub fn baseline_from_reviewed(model: &str, reviewed: &[LabeledImage]) -> Baselin
             reviewed.len()
         ),
         outputs_from: None,
+        held_out: None,
         profile,
     }
 }

@@ -203,6 +203,7 @@ pub fn promote(
         to: version,
         gate: report,
         forced,
+        drift_baseline: None,
     };
     models::append_history(bucket, &promotion)?;
     Ok(promotion)
@@ -229,6 +230,7 @@ pub fn rollback(bucket: &LocalBucket, who: &str) -> Result<Promotion, PromoteErr
         to: previous,
         gate: None,
         forced: false,
+        drift_baseline: None,
     };
     models::append_history(bucket, &promotion)?;
     Ok(promotion)

@@ -297,6 +297,7 @@ pub fn train_staged(
                 to: name.clone(),
                 gate: None,
                 forced: false,
+                drift_baseline: None,
             },
         )?;
     }

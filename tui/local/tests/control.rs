@@ -58,6 +58,7 @@ fn brightness_home(root: &std::path::Path) -> (Home, Served) {
         model: "brightness".into(),
         inputs_from: "train/".into(),
         outputs_from: Some("train/".into()),
+        held_out: None,
         profile,
     };
     let served = Served {

@@ -54,6 +54,7 @@ async fn unperturbed_traffic_is_ok_and_every_perturbation_is_an_alert() {
         model: "brightness".into(),
         inputs_from: "train/".into(),
         outputs_from: Some("train/".into()),
+        held_out: None,
         profile,
     };
     let since = Utc::now() - chrono::Duration::seconds(1);

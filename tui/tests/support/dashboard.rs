@@ -207,6 +207,7 @@ fn fixture_models() -> ModelsView {
             to: FIXTURE_MODEL.to_owned(),
             gate: None,
             forced: false,
+            drift_baseline: None,
         }],
         deployment: None,
     }
@@ -785,6 +786,7 @@ impl Backend for FixtureBackend {
             to: version.clone(),
             gate: None,
             forced: force,
+            drift_baseline: None,
         };
         for v in &mut c.models.versions {
             v.serving = v.version == version;

@@ -8,6 +8,16 @@ use std::path::{Path, PathBuf};
 
 use crate::class::Class;
 
+/// A labelled set in the bucket: a .lst file and the prefix its paths are relative to (the
+/// test split, or the held-out set a drift baseline's outputs come from).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LabelledSet {
+    /// The .lst file (`index \t label \t path`).
+    pub lst_key: String,
+    /// The prefix of its images (`test/`).
+    pub image_prefix: String,
+}
+
 /// A row of a labels CSV as written (`split,filename,label,...`; extra columns ignored).
 #[derive(Debug, serde::Deserialize)]
 struct CsvRow {

@@ -146,6 +146,11 @@ pub struct Promotion {
     pub gate: Option<GateReport>,
     /// The gate was overridden (`--force`).
     pub forced: bool,
+    /// On AWS, what became of the endpoint's drift baseline (its output statistics belong to
+    /// the version that served): measured again for this one, or why not. Locally each
+    /// version keeps its own baseline (`None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_baseline: Option<String>,
 }
 
 impl Promotion {
@@ -170,6 +175,11 @@ impl Promotion {
             self.to,
             self.from.as_deref().unwrap_or("nothing")
         ));
+        lines.extend(
+            self.drift_baseline
+                .iter()
+                .map(|b| format!("drift baseline: {b}")),
+        );
         lines
     }
 }
@@ -406,6 +416,7 @@ mod tests {
             to: "b".into(),
             gate: None,
             forced: true,
+            drift_baseline: None,
         };
         assert_eq!(
             p.describe(),
@@ -430,6 +441,32 @@ mod tests {
                 "the gate refused it: promoted anyway (--force, recorded)".to_owned()
             ]
         );
+    }
+
+    #[test]
+    fn a_promotion_on_aws_says_what_became_of_the_drift_baseline_and_old_records_still_read() {
+        let p = Promotion {
+            at: Utc::now(),
+            who: "ann".into(),
+            action: ServingChange::Rollback,
+            from: Some("b".into()),
+            to: "a".into(),
+            gate: None,
+            forced: false,
+            drift_baseline: Some("outputs measured again for a".into()),
+        };
+        assert_eq!(
+            p.describe(),
+            [
+                "rollback: a serves (was b)",
+                "drift baseline: outputs measured again for a"
+            ]
+        );
+        // A record written before the field existed.
+        let mut old = serde_json::to_value(&p).unwrap();
+        old.as_object_mut().unwrap().remove("drift_baseline");
+        let read: Promotion = serde_json::from_value(old).unwrap();
+        assert_eq!(read.drift_baseline, None);
     }
 
     fn pairs(

@@ -210,6 +210,11 @@ pub struct Baseline {
     /// What the output statistics were computed on; `None` when no held-out predictions of
     /// this model's recipe exist (the output statistics are then not judged).
     pub outputs_from: Option<String>,
+    /// On AWS, the held-out set in the bucket the outputs came from, so that a promotion can
+    /// measure the new version's outputs on the same images (absent locally, where each
+    /// version keeps its own baseline, and in baselines written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<crate::dataset::LabelledSet>,
     /// The distributions.
     pub profile: Profile,
 }
