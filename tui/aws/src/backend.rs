@@ -370,6 +370,27 @@ impl AwsBackend {
         Ok(promotion)
     }
 
+    /// Serves `version` (its artefact `url`; `serving` is Terraform's input for it, `None`
+    /// for the training job's own) through Terraform, checks that the endpoint serves it,
+    /// then measures the drift baseline's outputs again; what became of the baseline.
+    async fn serve(
+        &self,
+        operation: Operation,
+        serving: Option<&str>,
+        url: &str,
+        version: &str,
+    ) -> BackendResult<Option<String>> {
+        let tf_dir = self.tf_dir(operation)?;
+        crate::promotion::serve(&self.terraform, tf_dir, serving, async || {
+            self.check_serves(url, version).await
+        })
+        .await
+        .map_err(promotion_error(operation))?;
+        Ok(self
+            .remeasure_drift_baseline(self.live_endpoint(operation)?, version)
+            .await)
+    }
+
     /// The closure `promotion::serve` runs after its apply: the endpoint must serve `url`.
     async fn check_serves(
         &self,
@@ -1456,18 +1477,10 @@ impl Backend for AwsBackend {
             }
             Some(measured.gate)
         };
-        let tf_dir = self.tf_dir(operation)?;
         // Terraform's own artefact needs no override: serving it is the default.
         let serving = (Some(url.as_str()) != models.deployment.trained_model_data_url.as_deref())
             .then_some(url.as_str());
-        crate::promotion::serve(&self.terraform, tf_dir, serving, async || {
-            self.check_serves(&url, &to).await
-        })
-        .await
-        .map_err(promotion_error(operation))?;
-        let drift_baseline = self
-            .remeasure_drift_baseline(self.live_endpoint(operation)?, &to)
-            .await;
+        let drift_baseline = self.serve(operation, serving, &url, &to).await?;
         let promotion = Promotion {
             at: Utc::now(),
             who: self.who(operation).await?.to_owned(),
@@ -1528,20 +1541,14 @@ impl Backend for AwsBackend {
             };
             Some(v.model_data_url)
         };
-        let tf_dir = self.tf_dir(operation)?;
         // Serving nothing of our own means Terraform's: the training job's artefact.
         let url = serving
             .clone()
             .or_else(|| models.deployment.trained_model_data_url.clone())
             .unwrap_or_default();
-        crate::promotion::serve(&self.terraform, tf_dir, serving.as_deref(), async || {
-            self.check_serves(&url, &previous).await
-        })
-        .await
-        .map_err(promotion_error(operation))?;
         let drift_baseline = self
-            .remeasure_drift_baseline(self.live_endpoint(operation)?, &previous)
-            .await;
+            .serve(operation, serving.as_deref(), &url, &previous)
+            .await?;
         let promotion = Promotion {
             at: Utc::now(),
             who: self.who(operation).await?.to_owned(),
