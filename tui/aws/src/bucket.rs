@@ -1,4 +1,5 @@
-//! The bucket's test images: the keys test executions pick from, and their labels.
+//! The bucket's test images: the keys test executions pick from, and their labels; and the
+//! two ways the CLI and the dashboard write and bound their own JSON records there.
 //!
 //! The `test/` listing is the truth for which images exist; when it is empty (or not
 //! listable) `test.lst` (the SageMaker .lst file `scones stage --aws` uploads:
@@ -18,6 +19,46 @@ pub const TEST_PREFIX: &str = "test/";
 
 /// The .lst file of the test split.
 pub const TEST_LST: &str = "test.lst";
+
+/// The largest record of ours read back (a promotion, a version's measures: a few KB each).
+pub const RECORD_MAX_BYTES: u64 = 1 << 20;
+
+/// Whether a write may replace an object already at the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The newest write wins (a baseline, a version's measures).
+    Replace,
+    /// Only if nothing is there (`If-None-Match: *`): a record is never overwritten.
+    CreateOnly,
+}
+
+/// Writes `value` as JSON to `key`; `what` names it in an error.
+pub async fn put_json<T: serde::Serialize>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    value: &T,
+    what: &str,
+    put: Put,
+) -> Result<(), AwsError> {
+    let body = serde_json::to_vec_pretty(value)
+        .map_err(|e| AwsError::protocol("PutObject", format!("serialising {what}: {e}")))?;
+    let request = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into());
+    let request = match put {
+        Put::Replace => request,
+        Put::CreateOnly => request.if_none_match("*"),
+    };
+    request
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+    Ok(())
+}
 
 /// Every key under `prefix` (all pages), directory markers left out.
 pub async fn list_keys(

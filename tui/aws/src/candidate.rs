@@ -138,7 +138,7 @@ async fn create(
         .endpoint_config_name(name)
         .production_variants(
             ProductionVariant::builder()
-                .variant_name("AllTraffic")
+                .variant_name(crate::metrics::DEFAULT_VARIANT)
                 .model_name(name)
                 .instance_type(ProductionVariantInstanceType::from(
                     spec.instance_type.as_str(),
@@ -286,19 +286,15 @@ async fn compare(
 
 /// Keeps a version's measures.
 async fn save(clients: &AwsClients, bucket: &str, m: &Measures) -> Result<(), AwsError> {
-    let body = serde_json::to_vec(m)
-        .map_err(|e| AwsError::protocol("PutObject", format!("measures: {e}")))?;
-    clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(measures_key(&m.version))
-        .content_type("application/json")
-        .body(body.into())
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("PutObject", e))?;
-    Ok(())
+    crate::bucket::put_json(
+        &clients.s3,
+        bucket,
+        &measures_key(&m.version),
+        m,
+        "the measures",
+        crate::bucket::Put::Replace,
+    )
+    .await
 }
 
 fn measures_key(version: &str) -> String {
@@ -308,7 +304,9 @@ fn measures_key(version: &str) -> String {
 /// A version's kept measures (`None`: never measured, or unreadable).
 pub async fn load(s3: &aws_sdk_s3::Client, bucket: &str, version: &str) -> Option<Measures> {
     let key = measures_key(version);
-    match crate::capture::get_object_at_most(s3, bucket, &key, 1 << 20).await {
+    match crate::capture::get_object_at_most(s3, bucket, &key, crate::bucket::RECORD_MAX_BYTES)
+        .await
+    {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| tracing::warn!(%key, error = %e, "measures unreadable"))
             .ok(),

@@ -171,17 +171,13 @@ pub async fn put_baseline(
     key: &str,
     baseline: &Baseline,
 ) -> Result<(), AwsError> {
-    let body = serde_json::to_vec_pretty(baseline)
-        .map_err(|e| AwsError::protocol("PutObject", format!("serialising the baseline: {e}")))?;
-    clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/json")
-        .body(body.into())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("PutObject", e))
+    crate::bucket::put_json(
+        &clients.s3,
+        bucket,
+        key,
+        baseline,
+        "the baseline",
+        crate::bucket::Put::Replace,
+    )
+    .await
 }

@@ -12,7 +12,6 @@
 //! endpoint says which serves. Promotions and rollbacks are recorded one object each under
 //! [`PROMOTIONS_PREFIX`] (who, when, from, to, forced).
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{SortBy, SortOrder, TrainingJobStatus};
 use chrono::{DateTime, Utc};
@@ -262,18 +261,15 @@ pub async fn record(
         promotion.at.format("%Y%m%dT%H%M%S%6fZ"),
         rand::random::<u32>()
     );
-    let body = serde_json::to_vec(promotion)
-        .map_err(|e| AwsError::protocol("PutObject", format!("the promotion record: {e}")))?;
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/json")
-        .if_none_match("*")
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("PutObject", e))?;
-    Ok(())
+    crate::bucket::put_json(
+        s3,
+        bucket,
+        &key,
+        promotion,
+        "the promotion record",
+        crate::bucket::Put::CreateOnly,
+    )
+    .await
 }
 
 /// Every promotion record, oldest first (an unreadable one is skipped with a warning).
@@ -281,7 +277,9 @@ pub async fn history(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<Promot
     let keys = crate::bucket::list_keys(s3, bucket, PROMOTIONS_PREFIX).await?;
     let mut records = Vec::new();
     for key in keys {
-        match crate::capture::get_object_at_most(s3, bucket, &key, 1 << 20).await {
+        match crate::capture::get_object_at_most(s3, bucket, &key, crate::bucket::RECORD_MAX_BYTES)
+            .await
+        {
             Ok(bytes) => match serde_json::from_slice::<Promotion>(&bytes) {
                 Ok(p) => records.push(p),
                 Err(e) => tracing::warn!(%key, error = %e, "promotion record skipped"),
