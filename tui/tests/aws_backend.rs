@@ -1952,6 +1952,16 @@ async fn model_versions_come_from_training_jobs_and_unsafe_promotions_are_refuse
     );
     assert_eq!(view.deployment, None, "nothing being deployed");
 
+    // The Models tab asks every few seconds: a Completed job never changes and measures are
+    // reused for a minute, so asking again describes no job and reads no object.
+    let before = backend.calls();
+    let again = backend.models().await.unwrap();
+    assert_eq!(again.versions, view.versions);
+    let spent = backend.calls().since(&before);
+    assert_eq!(spent.of("SageMaker.ListTrainingJobs"), 1, "{spent:?}");
+    assert_eq!(spent.of("SageMaker.DescribeTrainingJob"), 0, "{spent:?}");
+    assert_eq!(spent.of("S3.GetObject"), 0, "{spent:?}");
+
     let refusal = |e: BackendError| {
         assert_eq!(e.name(), "NotReady", "{e}");
         e.to_string()

@@ -73,6 +73,10 @@ pub const TEST_KEYS_TTL: Duration = Duration::from_secs(600);
 /// refresh of the header's drift marker.
 pub const DRIFT_REPORT_TTL: Duration = Duration::from_secs(60);
 
+/// How long a version's kept measures are reused: the Models tab asks every few seconds, a
+/// gate run anywhere replaces them (one here at once).
+pub const MEASURES_TTL: Duration = Duration::from_secs(60);
+
 /// How long the guard's state is reused: the dashboard's header asks every refresh, the
 /// monitor changes it once per `drift_schedule_minutes` at most, and an operator's own
 /// command replaces it at once.
@@ -184,6 +188,10 @@ pub struct AwsBackend {
     decisions: tokio::sync::Mutex<crate::review::DecisionReader>,
     /// The caller's identity (STS), asked once: who a label is from.
     who: tokio::sync::OnceCell<String>,
+    /// Completed training jobs described so far, by name (such a job never changes).
+    jobs: tokio::sync::Mutex<HashMap<String, crate::versions::JobVersion>>,
+    /// Each version's kept measures as last read ([`MEASURES_TTL`]).
+    measures: tokio::sync::Mutex<HashMap<String, (Instant, Option<crate::candidate::Measures>)>>,
     /// The Terraform binary a promotion runs.
     terraform: std::path::PathBuf,
 }
@@ -249,6 +257,8 @@ impl AwsBackend {
             review_labels: tokio::sync::Mutex::default(),
             decisions: tokio::sync::Mutex::default(),
             who: tokio::sync::OnceCell::new(),
+            jobs: tokio::sync::Mutex::default(),
+            measures: tokio::sync::Mutex::default(),
             terraform: std::path::PathBuf::from("terraform"),
         }
     }
@@ -368,6 +378,55 @@ impl AwsBackend {
             .await
             .map_err(backend_error(operation))?;
         Ok(promotion)
+    }
+
+    /// The stack's versions (`versions::list`), each job described once per backend.
+    async fn versions(
+        &self,
+        job_prefix: &str,
+    ) -> Result<Vec<crate::versions::JobVersion>, AwsError> {
+        let mut known = self.jobs.lock().await;
+        crate::versions::list(
+            &self.clients.sagemaker,
+            &self.clients.s3,
+            &self.resources.bucket,
+            job_prefix,
+            &mut known,
+        )
+        .await
+    }
+
+    /// Each version's kept measures (`candidate::load`), read again after [`MEASURES_TTL`].
+    async fn kept_measures(
+        &self,
+        versions: Vec<String>,
+    ) -> Vec<Option<crate::candidate::Measures>> {
+        let mut kept = self.measures.lock().await;
+        let stale: Vec<String> = versions
+            .iter()
+            .filter(|v| {
+                kept.get(*v)
+                    .is_none_or(|(at, _)| at.elapsed() >= MEASURES_TTL)
+            })
+            .cloned()
+            .collect();
+        let (s3, bucket) = (&self.clients.s3, self.resources.bucket.as_str());
+        let read: Vec<(String, Option<crate::candidate::Measures>)> = futures::stream::iter(stale)
+            .map(|version| async move {
+                let m = crate::candidate::load(s3, bucket, &version).await;
+                (version, m)
+            })
+            .buffered(4)
+            .collect()
+            .await;
+        let now = Instant::now();
+        for (version, m) in read {
+            kept.insert(version, (now, m));
+        }
+        versions
+            .iter()
+            .map(|v| kept.get(v).and_then(|(_, m)| m.clone()))
+            .collect()
     }
 
     /// Serves `version` (its artefact `url`; `serving` is Terraform's input for it, `None`
@@ -1353,12 +1412,7 @@ impl Backend for AwsBackend {
         let endpoint = self.live_endpoint(operation)?;
         let sagemaker = &self.clients.sagemaker;
         let (versions, state, history) = tokio::join!(
-            crate::versions::list(
-                sagemaker,
-                &self.clients.s3,
-                &self.resources.bucket,
-                &models.job_prefix
-            ),
+            self.versions(&models.job_prefix),
             crate::versions::endpoint_state(sagemaker, endpoint),
             crate::versions::history(&self.clients.s3, &self.resources.bucket),
         );
@@ -1374,12 +1428,7 @@ impl Backend for AwsBackend {
             .map(|v| v.version)
             .collect();
         let names: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
-        let (s3, bucket) = (&self.clients.s3, self.resources.bucket.as_str());
-        let measures: Vec<Option<crate::candidate::Measures>> = futures::stream::iter(names)
-            .map(|version| async move { crate::candidate::load(s3, bucket, &version).await })
-            .buffered(4)
-            .collect()
-            .await;
+        let measures = self.kept_measures(names).await;
         for (v, m) in versions.iter_mut().zip(measures) {
             v.serving = Some(&v.version) == serving.as_ref();
             if let Some(m) = m {
@@ -1401,12 +1450,9 @@ impl Backend for AwsBackend {
         let (models, state) = self.idle_endpoint(operation).await?;
         let error = backend_error(operation);
         let refused = |reason: String| BackendError::NotReady { operation, reason };
-        let sagemaker = &self.clients.sagemaker;
         let s3 = &self.clients.s3;
         let bucket = &self.resources.bucket;
-        let versions = crate::versions::list(sagemaker, s3, bucket, &models.job_prefix)
-            .await
-            .map_err(&error)?;
+        let versions = self.versions(&models.job_prefix).await.map_err(&error)?;
         let wanted = if version == "latest" {
             versions.first()
         } else {
@@ -1469,6 +1515,12 @@ impl Backend for AwsBackend {
             )
             .await
             .map_err(&error)?;
+            let at = Instant::now();
+            let mut kept = self.measures.lock().await;
+            for m in [&measured.candidate, &measured.serving] {
+                kept.insert(m.version.clone(), (at, Some(m.clone())));
+            }
+            drop(kept);
             if !measured.gate.passed {
                 return Err(refused(format!(
                     "the gate refused {to}: {}; `--force` promotes it anyway (recorded)",
@@ -1498,7 +1550,6 @@ impl Backend for AwsBackend {
         let operation = Operation::RollbackModel;
         let (models, state) = self.idle_endpoint(operation).await?;
         let error = backend_error(operation);
-        let sagemaker = &self.clients.sagemaker;
         let s3 = &self.clients.s3;
         let bucket = &self.resources.bucket;
         let current = state
@@ -1527,9 +1578,7 @@ impl Backend for AwsBackend {
         let serving = if trained.as_deref() == Some(previous.as_str()) {
             None
         } else {
-            let versions = crate::versions::list(sagemaker, s3, bucket, &models.job_prefix)
-                .await
-                .map_err(&error)?;
+            let versions = self.versions(&models.job_prefix).await.map_err(&error)?;
             let Some(v) = versions.into_iter().find(|v| v.version.version == previous) else {
                 return Err(BackendError::NotReady {
                     operation,

@@ -12,6 +12,8 @@
 //! endpoint says which serves. Promotions and rollbacks are recorded one object each under
 //! [`PROMOTIONS_PREFIX`] (who, when, from, to, forced).
 
+use std::collections::HashMap;
+
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{SortBy, SortOrder, TrainingJobStatus};
 use chrono::{DateTime, Utc};
@@ -54,6 +56,7 @@ pub async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     job_prefix: &str,
+    known: &mut HashMap<String, JobVersion>,
 ) -> Result<Vec<JobVersion>, AwsError> {
     // Every page: the filter and the order are the service's, but an emulator may page
     // before filtering; the newest are kept here either way.
@@ -85,15 +88,25 @@ pub async fn list(
     found.sort_by(|a, b| b.cmp(a));
     found.truncate(MAX_VERSIONS as usize);
     let names: Vec<String> = found.into_iter().map(|(_, name)| name).collect();
-    let described: Vec<Result<Option<JobVersion>, AwsError>> = futures::stream::iter(names)
+    // A Completed job never changes: only the ones not seen before are described.
+    let new: Vec<String> = names
+        .iter()
+        .filter(|n| !known.contains_key(*n))
+        .cloned()
+        .collect();
+    let described: Vec<Result<Option<JobVersion>, AwsError>> = futures::stream::iter(new)
         .map(|name| describe(sagemaker, s3, bucket, name))
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    described
-        .into_iter()
-        .filter_map(Result::transpose)
-        .collect()
+    for job in described.into_iter().filter_map(Result::transpose) {
+        let job = job?;
+        known.insert(job.version.version.clone(), job);
+    }
+    Ok(names
+        .iter()
+        .filter_map(|name| known.get(name).cloned())
+        .collect())
 }
 
 /// One job as a version (`None`: not Completed, or no artefact).
