@@ -269,16 +269,11 @@ mod tests {
     }
 
     fn csv(text: &str) -> Result<Vec<LabelRow>, LabelsError> {
-        let dir = std::env::temp_dir().join(format!("scones-labels-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!(
-            "{:x}.csv",
-            text.len() * 7919 + text.bytes().map(usize::from).sum::<usize>()
-        ));
+        // A directory of its own, removed on drop (a shared one was left behind by every run).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.csv");
         std::fs::write(&path, text).unwrap();
-        let rows = read_labels(&path);
-        let _ = std::fs::remove_file(&path);
-        rows
+        read_labels(&path)
     }
 
     #[test]
