@@ -157,11 +157,7 @@ impl LocalStack {
         options: &StackOptions,
         predictor: Arc<dyn Predictor>,
     ) -> Result<LocalStack, StackError> {
-        let served = Served {
-            version: crate::endpoint::FIXED_VERSION.to_owned(),
-            predictor,
-            baseline: None,
-        };
+        let served = Served::new(crate::endpoint::FIXED_VERSION, predictor, None);
         LocalStack::build(home, options, served, false)
     }
 
