@@ -152,6 +152,8 @@ pub struct StoreWriter {
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
     last_error: Arc<Mutex<Option<String>>>,
+    /// The runs of running executions already hashed.
+    digests: payloads::Digests,
 }
 
 impl std::fmt::Debug for StoreWriter {
@@ -216,6 +218,7 @@ impl StoreWriter {
             thread: Some(thread),
             counters,
             last_error,
+            digests: payloads::Digests::default(),
         })
     }
 
@@ -241,7 +244,7 @@ impl StoreWriter {
     /// thread free for SQLite).
     pub fn event(&self, arn: &Arc<str>, event: &HistoryEvent) {
         let mut json = event.to_aws_json();
-        let payloads = payloads::extract(&mut json);
+        let payloads = payloads::extract(&mut json, |run| self.digests.of(arn, run));
         self.send(Op::Event {
             arn: arn.clone(),
             event: StoredEvent {
@@ -272,7 +275,11 @@ impl StoreWriter {
     ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         let (ack, done) = oneshot::channel();
         // Split here, on the caller's thread, as events are (see `event`).
-        let output_split = stop.output.as_deref().and_then(payloads::extract_text);
+        let output_split = stop
+            .output
+            .as_deref()
+            .and_then(|output| payloads::extract_text(output, |run| self.digests.of(arn, run)));
+        self.digests.forget(arn);
         self.send(Op::Finish {
             arn: arn.clone(),
             stop,
