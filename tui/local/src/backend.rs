@@ -34,6 +34,7 @@ use scones_workflow::review::{DEFAULT_AUDIT_RATE, LabelRecord, NewLabel, ReviewQ
 use scones_workflow::run::ExecutionResult;
 use tokio::task::JoinHandle;
 
+use crate::first_model::{FirstModel, FirstModelStatus};
 use crate::guard::GuardFile;
 use crate::promotion::PromoteError;
 use crate::review::LabelStore;
@@ -109,6 +110,8 @@ pub struct LocalBackend {
     reviews: Arc<LabelStore>,
     /// The guard's state file (read directly when no stack is open here).
     guard: GuardFile,
+    /// The home's first model, when it is training in this process.
+    first_model: Option<Arc<FirstModel>>,
 }
 
 /// The ground truth of the staged test split, with the `test.lst` modification time it was
@@ -139,8 +142,24 @@ impl LocalBackend {
             labels: Mutex::new(Labels::default()),
             reviews: Arc::new(LabelStore::new(&home.bucket())),
             guard: GuardFile::new(&home.bucket(), options.guard),
+            first_model: None,
             options,
         })
+    }
+
+    /// Serves the model `first` trains once it is saved; until then the endpoint is
+    /// `Creating` and executions are refused with the time left ([`crate::first_model`]).
+    pub fn with_first_model(mut self, first: Arc<FirstModel>) -> LocalBackend {
+        self.first_model = Some(first);
+        self
+    }
+
+    /// The first model's status while it is not serving yet.
+    fn first_model_pending(&self) -> Option<FirstModelStatus> {
+        self.first_model
+            .as_ref()
+            .map(|f| f.status())
+            .filter(|s| *s != FirstModelStatus::Done)
     }
 
     /// The test split's labels by key (`test/<file>`), re-read when `test.lst` changed;
@@ -213,6 +232,12 @@ impl LocalBackend {
         match &*slot {
             StackSlot::Open(s) | StackSlot::Fixed(s) => return Ok(s.clone()),
             StackSlot::Closed => {}
+        }
+        if let Some(status) = self.first_model_pending() {
+            return Err(BackendError::NotReady {
+                operation,
+                reason: status.describe(),
+            });
         }
         let options = StackOptions {
             threshold: self.options.threshold,
@@ -569,6 +594,15 @@ impl Backend for LocalBackend {
                 name,
                 status: "InService".to_owned(),
                 detail: None,
+            });
+        }
+        // SageMaker's word for an endpoint whose model is not up yet.
+        if let Some(status) = self.first_model_pending() {
+            let failed = matches!(status, FirstModelStatus::Failed(_));
+            return Ok(EndpointInfo {
+                name,
+                status: if failed { "Failed" } else { "Creating" }.to_owned(),
+                detail: Some(status.describe()),
             });
         }
         let bucket = self.bucket.clone();

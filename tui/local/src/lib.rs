@@ -20,6 +20,7 @@ pub mod bucket;
 pub mod drift;
 pub mod endpoint;
 pub mod files;
+pub mod first_model;
 pub mod guard;
 pub mod home;
 pub mod models;

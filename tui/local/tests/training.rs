@@ -132,3 +132,72 @@ fn trains_a_tiny_model_as_a_version_that_serves_first_and_then_as_a_candidate() 
         "Io"
     );
 }
+
+/// The dashboard's first run: while the first model trains in the background the endpoint is
+/// `Creating` and a test execution is refused with how far training is; once it is saved the
+/// endpoint serves and an execution runs on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_model_trains_in_the_background_and_serves_when_saved() {
+    use scones_local::first_model::{FirstModel, FirstModelStatus};
+    use scones_local::{Home, LocalBackend, LocalOptions};
+    use scones_workflow::port::{Backend, BackendError};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::at(tmp.path()).unwrap();
+    let source = Source::Synthetic {
+        spec: SyntheticSpec {
+            train_per_class: 20,
+            test_per_class: 5,
+            seed: 5,
+        },
+        reason: "first model test".into(),
+    };
+    stage::stage(&home.bucket(), &source, &NoProgress).unwrap();
+    let config = TrainConfig {
+        epochs: 3,
+        width: 4,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let first = FirstModel::start(home.bucket(), config, TrainOptions::default()).unwrap();
+    let backend = LocalBackend::open(&home, LocalOptions::default())
+        .unwrap()
+        .with_first_model(first.clone());
+
+    // At once: nothing serves yet (a tiny model still takes far longer than these calls).
+    let endpoint = backend.endpoint().await.unwrap();
+    assert_eq!(endpoint.status, "Creating", "{endpoint:?}");
+    assert!(
+        endpoint
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("the model is training (epoch 0/3)"),
+        "{endpoint:?}"
+    );
+    match backend.can_start() {
+        Err(BackendError::NotReady { reason, .. }) => {
+            assert!(reason.starts_with("the model is training"), "{reason}")
+        }
+        other => panic!("an execution before the model serves: {other:?}"),
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while first.status() != FirstModelStatus::Done {
+        assert!(
+            !matches!(first.status(), FirstModelStatus::Failed(_)),
+            "{:?}",
+            first.status()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {:?}",
+            first.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(backend.endpoint().await.unwrap().status, "InService");
+    let key = backend.test_keys().await.unwrap()[0].clone();
+    let id = backend.start_execution(key).await.unwrap();
+    backend.wait_execution(id).await.unwrap();
+}
