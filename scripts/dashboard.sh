@@ -5,8 +5,9 @@
 # the local stack only: no AWS SDK unless --aws is given, see lib.sh's build_scones), stages the
 # data — the labelled PNGs in $SCONES_SHARED_DATA (default <repo>/../shared/data/cifar100-bikes)
 # when they are there, else what `scones stage` does by default (download CIFAR-100, or,
-# offline, a loudly labelled synthetic set) — then the dashboard trains the model with a
-# progress bar and opens. Press `t` for a test execution, `?` for every key, `q` to quit.
+# offline, a loudly labelled synthetic set) — then the dashboard opens and trains the first
+# model in the background (the header says how long it has left; `t` works once it serves).
+# Press `t` for a test execution, `?` for every key, `q` to quit.
 #
 #   scripts/dashboard.sh                    # the dashboard on the local stack
 #   scripts/dashboard.sh --readonly         # any `scones dashboard` option is passed on

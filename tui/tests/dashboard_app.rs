@@ -435,3 +435,33 @@ async fn texts_that_name_a_key_follow_the_users_bindings() {
         "read-only (--readonly): x, X, s, r, H, b, m, u, z, P and R are turned off"
     );
 }
+
+/// An endpoint that does not serve says why in the header (the first model training while
+/// the dashboard is already open: "the model is training …, about N s left").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_says_why_the_endpoint_does_not_serve() {
+    let backend = support::dashboard::FixtureBackend::new(Vec::new());
+    *backend.endpoint.lock().unwrap() = Some(scones_workflow::port::EndpointInfo {
+        name: "scones-local-endpoint".to_owned(),
+        status: "Creating".to_owned(),
+        detail: Some("the model is training (epoch 3/40), about 52 s left".to_owned()),
+    });
+    let mut d = Headless::new(
+        backend,
+        options(false, false),
+        support::dashboard::t0(),
+        160,
+        30,
+    );
+    assert!(
+        d.run_until(WAIT, STEP, |a| a.shared.endpoint.is_some())
+            .await,
+        "{}",
+        d.screen()
+    );
+    let screen = d.screen();
+    assert!(
+        screen.contains("● Creating the model is training (epoch 3/40), about 52 s left"),
+        "{screen}"
+    );
+}

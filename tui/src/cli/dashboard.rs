@@ -11,14 +11,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser};
 use scones::dashboard::{self, RunOptions, config};
-use scones_local::Home;
-use scones_local::{LocalBackend, LocalOptions};
+use scones_local::first_model::FirstModel;
+use scones_local::training::TrainOptions;
+use scones_local::{Home, LocalBackend, LocalOptions};
+use scones_model::TrainConfig;
 use scones_workflow::Threshold;
 
 use super::aws_stack::AwsStackArgs;
 use super::output::errln;
 use super::stage::StageArgs;
-use super::train::TrainArgs;
 use super::{BackendArgs, GlobalArgs};
 
 #[derive(Debug, Args)]
@@ -83,10 +84,12 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
     } else {
         Home::resolve(global.home.as_deref())?
     };
-    if !args.no_setup && !args.readonly {
-        first_run_setup(global, &home)?;
-    }
-    let backend = LocalBackend::open(
+    let first_model = if !args.no_setup && !args.readonly {
+        first_run_setup(global, &home)?
+    } else {
+        None
+    };
+    let mut backend = LocalBackend::open(
         &home,
         LocalOptions {
             readonly: args.readonly,
@@ -94,6 +97,9 @@ pub fn run(global: &GlobalArgs, args: DashboardArgs) -> anyhow::Result<ExitCode>
         },
     )
     .with_context(|| format!("opening the execution store in {}", home.root().display()))?;
+    if let Some(first) = first_model {
+        backend = backend.with_first_model(first);
+    }
     let runtime = super::async_runtime()?;
     let options = RunOptions {
         config,
@@ -121,9 +127,10 @@ pub fn exit_code(signalled: Option<u8>) -> ExitCode {
     signalled.map_or(ExitCode::SUCCESS, ExitCode::from)
 }
 
-/// Stages data and trains a model when the home has none (`--if-missing` of `scones stage`
-/// and `scones train`, with their progress bars).
-fn first_run_setup(global: &GlobalArgs, home: &Home) -> anyhow::Result<()> {
+/// Stages data when the home has none (`scones stage --if-missing`, with its progress bar),
+/// and starts training the first model in the background when none serves: the dashboard
+/// opens at once and says how long the model has left (see `scones_local::first_model`).
+fn first_run_setup(global: &GlobalArgs, home: &Home) -> anyhow::Result<Option<Arc<FirstModel>>> {
     let local = || BackendArgs {
         local: true,
         aws: false,
@@ -146,18 +153,15 @@ fn first_run_setup(global: &GlobalArgs, home: &Home) -> anyhow::Result<()> {
         let code = super::stage::run(global, stage).context("first run: staging data")?;
         anyhow::ensure!(code == ExitCode::SUCCESS, "first run: staging data failed");
     }
-    let train = TrainArgs {
-        backend: local(),
-        epochs: None,
-        seed: None,
-        width: None,
-        holdout: None,
-        if_missing: true,
-        no_reviewed: false,
-        job_spec: None,
-        poll_seconds: 30,
+    let bucket = home.bucket();
+    if scones_local::training::serving_model_dir(&bucket)?.is_some() {
+        return Ok(None);
+    }
+    let options = TrainOptions {
+        reviewed: true,
+        threshold: home.settings()?.threshold(None).value(),
     };
-    let code = super::train::run(global, train).context("first run: training the model")?;
-    anyhow::ensure!(code == ExitCode::SUCCESS, "first run: training failed");
-    Ok(())
+    let first = FirstModel::start(bucket, TrainConfig::default(), options)
+        .context("first run: starting the training thread")?;
+    Ok(Some(first))
 }

@@ -434,6 +434,8 @@ pub struct FixtureBackend {
     pub metrics_quiet_now: AtomicBool,
     /// The guard, the labels and the models.
     pub control: std::sync::Mutex<FixtureControl>,
+    /// The endpoint's description instead of an `InService` one.
+    pub endpoint: std::sync::Mutex<Option<EndpointInfo>>,
 }
 
 impl FixtureBackend {
@@ -458,6 +460,7 @@ impl FixtureBackend {
                 labels: Vec::new(),
                 models: fixture_models(),
             }),
+            endpoint: std::sync::Mutex::new(None),
         })
     }
 
@@ -570,11 +573,16 @@ impl Backend for FixtureBackend {
 
     async fn endpoint(&self) -> BackendResult<EndpointInfo> {
         self.check(Operation::DescribeEndpoint)?;
-        Ok(EndpointInfo {
-            name: "scones-local-endpoint".to_owned(),
-            status: "InService".to_owned(),
-            detail: None,
-        })
+        Ok(self
+            .endpoint
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(EndpointInfo {
+                name: "scones-local-endpoint".to_owned(),
+                status: "InService".to_owned(),
+                detail: None,
+            }))
     }
 
     async fn metrics(&self, range: TimeRange, period: Duration) -> BackendResult<EndpointMetrics> {
