@@ -157,7 +157,11 @@ impl LocalStack {
         options: &StackOptions,
         predictor: Arc<dyn Predictor>,
     ) -> Result<LocalStack, StackError> {
-        let served = Served::new(crate::endpoint::FIXED_VERSION, predictor, None);
+        let served = Served {
+            version: crate::endpoint::FIXED_VERSION.to_owned(),
+            predictor,
+            baseline: None,
+        };
         LocalStack::build(home, options, served, false)
     }
 

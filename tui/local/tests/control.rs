@@ -61,7 +61,11 @@ fn brightness_home(root: &std::path::Path) -> (Home, Served) {
         held_out: None,
         profile,
     };
-    let served = Served::new("brightness", model, Some(baseline));
+    let served = Served {
+        version: "brightness".into(),
+        predictor: model,
+        baseline: Some(baseline),
+    };
     (home, served)
 }
 
@@ -322,12 +326,10 @@ async fn a_switch_under_a_burst_fails_nothing() {
         reason: "control test".into(),
     };
     stage::stage(&home.bucket(), &source, &NoProgress).unwrap();
-    let served = |version: &str, p: f32| {
-        Served::new(
-            version,
-            Arc::new(support::FixedPredictor([p, 1.0 - p])),
-            None,
-        )
+    let served = |version: &str, p: f32| Served {
+        version: version.to_owned(),
+        predictor: Arc::new(support::FixedPredictor([p, 1.0 - p])),
+        baseline: None,
     };
     let stack =
         LocalStack::with_served(&home, &StackOptions::default(), served("v1", 0.99)).unwrap();

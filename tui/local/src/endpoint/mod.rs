@@ -6,7 +6,6 @@
 //! `Invocation4XXErrors`, `Invocation5XXErrors`) and, when enabled, a data-capture line in
 //! SageMaker's JSONL format ([`capture`]).
 
-mod batcher;
 pub mod capture;
 mod predictor;
 
@@ -21,7 +20,6 @@ use scones_workflow::drift::Baseline;
 pub use capture::{DataCapture, read_captures};
 pub use predictor::{PredictError, Predictor};
 
-use self::batcher::Batcher;
 use crate::bucket::LocalBucket;
 use crate::guard::GuardMonitor;
 use crate::store::StoreWriter;
@@ -92,24 +90,6 @@ pub struct Served {
     pub predictor: Arc<dyn Predictor>,
     /// Its drift baseline (`None`: its traffic is not judged).
     pub baseline: Option<Baseline>,
-    /// The model's queue and workers (executions' requests are batched per version).
-    batcher: Batcher,
-}
-
-impl Served {
-    /// `predictor` serving as `version`, its traffic judged against `baseline`.
-    pub fn new(
-        version: impl Into<String>,
-        predictor: Arc<dyn Predictor>,
-        baseline: Option<Baseline>,
-    ) -> Served {
-        Served {
-            version: version.into(),
-            batcher: Batcher::new(Arc::clone(&predictor)),
-            predictor,
-            baseline,
-        }
-    }
 }
 
 impl std::fmt::Debug for Served {
@@ -160,7 +140,14 @@ impl LocalEndpoint {
     /// An endpoint named `name` answering with `predictor` (version `fixed`); no metrics,
     /// no capture, no guard.
     pub fn new(name: &str, predictor: Arc<dyn Predictor>) -> LocalEndpoint {
-        LocalEndpoint::serving_version(name, Served::new(FIXED_VERSION, predictor, None))
+        LocalEndpoint::serving_version(
+            name,
+            Served {
+                version: FIXED_VERSION.to_owned(),
+                predictor,
+                baseline: None,
+            },
+        )
     }
 
     /// An endpoint named `name` serving `served`.
@@ -287,58 +274,37 @@ impl LocalEndpoint {
     }
 
     /// One invocation: the JSON body `[p_bicycle, p_motorcycle]`, or the error SageMaker
-    /// would answer. Runs the model on the calling thread, alone (tests, benchmarks of one
-    /// request); executions go through [`LocalEndpoint::invoke_as`], which batches.
+    /// would answer. Runs the model on the calling thread (well under a millisecond).
     pub fn invoke_now(&self, body: &[u8], content_type: &str) -> Result<Vec<u8>, EndpointError> {
-        let served = self.serving();
-        let call = Call::start(content_type);
-        let prediction = call
-            .accepted
-            .clone()
-            .map(|()| timed(|| served.predictor.predict_png(body)));
-        self.answer(&served, call, body, content_type, prediction)
+        self.invoke_as(None, body, content_type)
             .map(|(body, _)| body)
     }
 
-    /// One invocation for the execution `arn` (its pinned version), with the version that
-    /// answered; the model runs in the next batched pass ([`batcher`]).
-    pub async fn invoke_as(
+    /// [`LocalEndpoint::invoke_now`] for the execution `arn` (its pinned version), with the
+    /// version that answered.
+    pub fn invoke_as(
         &self,
         arn: Option<&str>,
         body: &[u8],
         content_type: &str,
     ) -> Result<(Vec<u8>, String), EndpointError> {
         let served = self.served_for(arn);
-        let call = Call::start(content_type);
-        let prediction = match call.accepted.clone() {
-            Ok(()) => {
-                let model_started = Instant::now();
-                let answer = served.batcher.predict(body).await;
-                Ok((answer, model_started.elapsed()))
-            }
-            Err(e) => Err(e),
-        };
-        self.answer(&served, call, body, content_type, prediction)
-    }
-
-    /// The rest of an invocation once the model answered (or the request was refused): the
-    /// answer's body, data capture, the guard's observation, the metrics.
-    fn answer(
-        &self,
-        served: &Served,
-        call: Call,
-        body: &[u8],
-        content_type: &str,
-        prediction: Result<(Result<[f32; 2], PredictError>, Duration), EndpointError>,
-    ) -> Result<(Vec<u8>, String), EndpointError> {
-        let Call { started, at, .. } = call;
-        let model_micros = prediction
-            .as_ref()
-            .ok()
-            .map(|(_, took)| took.as_micros() as f64);
+        let started = Instant::now();
+        let at = Utc::now();
+        let mut model_micros = None;
         let mut scores = None;
-        let result = prediction.and_then(|(answer, _)| {
-            answer
+        let result = if !ACCEPTED_CONTENT_TYPES
+            .iter()
+            .any(|t| content_type.eq_ignore_ascii_case(t))
+        {
+            Err(EndpointError::UnsupportedContentType {
+                content_type: content_type.to_owned(),
+            })
+        } else {
+            let model_started = Instant::now();
+            let prediction = served.predictor.predict_png(body);
+            model_micros = Some(model_started.elapsed().as_micros() as f64);
+            prediction
                 .map_err(|e| match e {
                     PredictError::BadInput(reason) => EndpointError::BadInput { reason },
                     PredictError::Model(reason) => EndpointError::Model { reason },
@@ -348,7 +314,7 @@ impl LocalEndpoint {
                     // The algorithm's JSON: a plain array of class probabilities.
                     serde_json::to_vec(&[f64::from(p0), f64::from(p1)]).unwrap_or_default()
                 })
-        });
+        };
         if let (Some(capture), Ok(output)) = (&self.capture, &result)
             && let Err(e) = capture.record(body, content_type, output, RESPONSE_CONTENT_TYPE, at)
         {
@@ -393,39 +359,6 @@ impl LocalEndpoint {
     }
 }
 
-/// An invocation as it starts: when, and whether its content type is one the model takes.
-struct Call {
-    started: Instant,
-    at: chrono::DateTime<Utc>,
-    accepted: Result<(), EndpointError>,
-}
-
-impl Call {
-    fn start(content_type: &str) -> Call {
-        let accepted = if ACCEPTED_CONTENT_TYPES
-            .iter()
-            .any(|t| content_type.eq_ignore_ascii_case(t))
-        {
-            Ok(())
-        } else {
-            Err(EndpointError::UnsupportedContentType {
-                content_type: content_type.to_owned(),
-            })
-        };
-        Call {
-            started: Instant::now(),
-            at: Utc::now(),
-            accepted,
-        }
-    }
-}
-
-/// `f`'s answer and how long it took.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    (f(), started.elapsed())
-}
-
 /// The version name of a model given directly (tests, benchmarks), not trained in the home.
 pub const FIXED_VERSION: &str = "fixed";
 
@@ -443,11 +376,11 @@ pub fn load_served(
             None
         }
     };
-    Ok(Served::new(
-        version,
-        Arc::new(model.into_classifier()),
+    Ok(Served {
+        version: version.to_owned(),
+        predictor: Arc::new(model.into_classifier()),
         baseline,
-    ))
+    })
 }
 
 /// The endpoint as one execution sees it: its pinned version answers.
@@ -466,7 +399,6 @@ impl Endpoint for PinnedEndpoint<'_> {
     async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Invocation, InvokeError> {
         self.endpoint
             .invoke_as(Some(self.arn), &body, content_type)
-            .await
             .map(|(body, version)| Invocation {
                 body,
                 model: Some(version),
@@ -482,7 +414,6 @@ impl Endpoint for LocalEndpoint {
 
     async fn invoke(&self, body: Vec<u8>, content_type: &str) -> Result<Invocation, InvokeError> {
         self.invoke_as(None, &body, content_type)
-            .await
             .map(|(body, version)| Invocation {
                 body,
                 model: Some(version),
