@@ -89,69 +89,35 @@ impl Classifier {
         Ok(softmax(self.logits(image)?.map(|l| l / t)))
     }
 
-    /// `[p_bicycle, p_motorcycle]` for each image, in order, in forward passes of up to
-    /// [`PASS_IMAGES`] images: the same answers as one image at a time, in less time.
+    /// `[p_bicycle, p_motorcycle]` for each image, in order.
     pub fn predict_batch(&self, images: &[RgbImage]) -> Result<Vec<[f32; 2]>, ModelError> {
-        let refs: Vec<&RgbImage> = images.iter().collect();
-        self.predict_images(&refs)
-    }
-
-    /// [`Classifier::predict_batch`] for borrowed images (the local endpoint's waiting
-    /// requests).
-    pub fn predict_images(&self, images: &[&RgbImage]) -> Result<Vec<[f32; 2]>, ModelError> {
-        let t = self.temperature;
-        let mut out = Vec::with_capacity(images.len());
-        for pass in images.chunks(PASS_IMAGES) {
-            out.extend(
-                self.logits_of(pass)?
-                    .into_iter()
-                    .map(|l| softmax(l.map(|l| l / t))),
-            );
-        }
-        Ok(out)
+        images
+            .iter()
+            .map(|image| self.predict_image(image))
+            .collect()
     }
 
     /// Raw logits of one image (before the calibration temperature); with test-time flip, the
     /// mean of the logits of the image and its mirror image (averaging before the softmax
     /// keeps the output a proper distribution). What a calibration is fitted on.
     pub fn logits(&self, image: &RgbImage) -> Result<[f32; NUM_CLASSES], ModelError> {
-        let logits = self.logits_of(&[image])?;
-        logits.first().copied().ok_or_else(|| ModelError::Backend {
-            reason: "the forward pass answered no logits".to_owned(),
-        })
-    }
-
-    /// [`Classifier::logits`] of each image, in one forward pass (with test-time flip, the
-    /// mirror images ride in the same pass).
-    fn logits_of(&self, images: &[&RgbImage]) -> Result<Vec<[f32; NUM_CLASSES]>, ModelError> {
         let serving = self
             .serving
             .as_ref()
             .map_err(|reason| ModelError::Backend {
                 reason: reason.clone(),
             })?;
-        let passes = if self.test_time_flip { 2 } else { 1 };
-        let mut planar = Vec::with_capacity(passes * images.len() * IMAGE_BYTES);
-        for image in images {
-            push_normalized(image.as_bytes(), &mut planar);
-        }
-        if self.test_time_flip {
-            planar.extend_from_within(..);
-            let mirrors = images.len() * IMAGE_BYTES;
-            for row in planar[mirrors..].chunks_exact_mut(IMAGE_SIDE) {
-                row.reverse();
-            }
-        }
-        let logits = serving.logits(&planar);
+        let mut planar = Vec::with_capacity(IMAGE_BYTES);
+        push_normalized(image.as_bytes(), &mut planar);
+        let plain = serving.logits(&planar);
         if !self.test_time_flip {
-            return Ok(logits);
+            return Ok(plain);
         }
-        let (plain, mirrored) = logits.split_at(images.len());
-        Ok(plain
-            .iter()
-            .zip(mirrored)
-            .map(|(p, m)| [0, 1].map(|c| (p[c] + m[c]) * 0.5))
-            .collect())
+        for row in planar.chunks_exact_mut(IMAGE_SIDE) {
+            row.reverse();
+        }
+        let mirrored = serving.logits(&planar);
+        Ok([0, 1].map(|c| (plain[c] + mirrored[c]) * 0.5))
     }
 
     /// Mean cross-entropy and accuracy over `images[indices]` (used for validation).
@@ -180,11 +146,6 @@ impl Classifier {
         })
     }
 }
-
-/// The most images one forward pass takes (twice as many planes with test-time flip): wider
-/// passes stop paying once the deepest layer's product is a few hundred columns wide, and
-/// the activations of a pass stay within the caches.
-pub const PASS_IMAGES: usize = 16;
 
 /// Softmax of two logits (shifted by the larger one, so it never overflows).
 fn softmax(logits: [f32; NUM_CLASSES]) -> [f32; NUM_CLASSES] {

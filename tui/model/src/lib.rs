@@ -46,7 +46,7 @@ mod train;
 
 pub use augment::Augmentation;
 pub use calibration::{Calibration, fit_temperature};
-pub use classifier::{Classifier, PASS_IMAGES, TrainedModel};
+pub use classifier::{Classifier, TrainedModel};
 pub use config::{OutOfFoldOutputs, TrainConfig};
 pub use cross_validation::{CrossValidation, FoldReport, cross_validate, cross_validate_fold};
 pub use data::{

@@ -1,13 +1,7 @@
 //! The network compiled for serving: batch norms folded into the convs, weights copied into
-//! plain matrices, and a forward pass of a few images as im2col + one matrix product per conv
+//! plain matrices, and a forward pass of one image as im2col + one matrix product per conv
 //! (the `gemm` crate, which burn's CPU backend also uses: ~20% faster than
 //! matrixmultiply on these small products, measured with `cargo bench --bench inference`).
-//!
-//! Images of one pass sit side by side in every activation (`[channels, batch, side, side]`),
-//! so each conv is still one product whose columns are all the images' positions: the deep
-//! layers (4x4 and 8x8 maps, 16 or 64 columns per image) get wide enough products for gemm's
-//! kernels to run at speed. An image and its mirror (test-time flip) are one pass of two, and
-//! the local endpoint batches the requests that wait while the model is busy.
 //!
 //! Why not burn's forward: at one 32x32 image, burn's CPU backend spends most of a forward
 //! pass on per-op fixed costs (allocating every intermediate tensor, tiling im2col, rayon
@@ -27,7 +21,7 @@ use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
 
 use crate::ModelError;
-use crate::data::{CHANNELS, IMAGE_BYTES, IMAGE_SIDE};
+use crate::data::{CHANNELS, IMAGE_SIDE};
 use crate::network::{ConvBlock, NUM_CLASSES, Network, Residual};
 use crate::tensors::values;
 
@@ -37,12 +31,10 @@ fn shape_error(what: &str) -> ModelError {
     }
 }
 
-/// The activation maps of a batch: for each of `channels`, `batch` planes of `side x side`
-/// (row-major), so `data` is `[channels, batch, side, side]`.
+/// An activation map: `channels` planes of `side x side`, row-major.
 #[derive(Debug, Clone)]
 struct Planes {
     channels: usize,
-    batch: usize,
     side: usize,
     data: Vec<f32>,
 }
@@ -109,7 +101,6 @@ impl FoldedConv {
         bias_relu(&mut data, &self.bias);
         Planes {
             channels: self.outputs(),
-            batch: x.batch,
             side: x.side,
             data,
         }
@@ -123,17 +114,16 @@ impl FoldedConv {
         bias_relu(&mut data, &self.bias);
         Planes {
             channels: self.outputs(),
-            batch: x.batch,
             side: x.side / 2,
             data,
         }
     }
 
-    /// The conv's raw products `[outputs, batch, side, side]`, before bias and ReLU.
+    /// The conv's raw products `[outputs, side * side]`, before bias and ReLU.
     fn products(&self, x: &Planes, cols: &mut Vec<f32>) -> Vec<f32> {
         // A channel count that does not match the weights fails matmul's shape check.
         let k = x.channels * 9;
-        let positions = x.batch * x.plane_len();
+        let positions = x.plane_len();
         // The buffer only grows: im2col writes every element it hands to the product.
         if cols.len() < k * positions {
             cols.resize(k * positions, 0.0);
@@ -204,9 +194,9 @@ fn matmul(lhs: &[f32], rhs: &[f32], out: &mut [f32], k: usize) {
 }
 
 /// The im2col matrix of a 3x3, padding-1 conv into `cols` (`channels * 9` rows of
-/// `batch * side * side`): row `(c, ky, kx)` holds, for every image and output position, the
-/// input pixel under that kernel tap (0 outside the image). Every element is written, so
-/// `cols` may hold anything before.
+/// `side * side`): row `(c, ky, kx)` holds, for every output position, the input pixel under
+/// that kernel tap (0 outside the image). Every element is written, so `cols` may hold
+/// anything before.
 fn im2col_3x3(x: &Planes, cols: &mut [f32]) {
     // The network's sides as constants: the row copies become a few vector moves instead
     // of thousands of memcpy calls on 4- and 8-float rows (measured: a tenth of a pass).
@@ -222,17 +212,11 @@ fn im2col_3x3(x: &Planes, cols: &mut [f32]) {
 #[inline(always)]
 fn im2col_rows(x: &Planes, cols: &mut [f32], side: usize) {
     let positions = side * side;
-    let batch = x.batch;
-    // One `positions`-long segment of `cols` per (channel, tap, image), in that order; the
-    // planes of `x` come as (channel, image).
     let taps = cols.chunks_exact_mut(positions);
-    let sources = x.data.chunks_exact(positions * batch).flat_map(|planes| {
-        (0..9).flat_map(move |tap| {
-            planes
-                .chunks_exact(positions)
-                .map(move |plane| (plane, tap / 3, tap % 3))
-        })
-    });
+    let sources = x
+        .data
+        .chunks_exact(positions)
+        .flat_map(|plane| (0..9).map(move |tap| (plane, tap / 3, tap % 3)));
     for (row, (plane, ky, kx)) in taps.zip(sources) {
         for (y, dst) in row.chunks_exact_mut(side).enumerate() {
             // Source row y + ky - 1; rows outside the image are zero.
@@ -348,28 +332,14 @@ impl ServingNetwork {
         })
     }
 
-    /// Logits of each normalised planar image in `images` (`3 x 32 x 32` floats each, one
-    /// after the other, as [`crate::tensors::push_normalized`] lays them out), in order, in
-    /// one pass. A trailing partial image is ignored.
-    pub(crate) fn logits(&self, images: &[f32]) -> Vec<[f32; NUM_CLASSES]> {
-        let batch = images.len() / IMAGE_BYTES;
-        if batch == 0 {
-            return Vec::new();
-        }
-        // [image, channel, plane] to [channel, image, plane].
-        let plane = IMAGE_SIDE * IMAGE_SIDE;
-        let mut data = Vec::with_capacity(batch * IMAGE_BYTES);
-        for c in 0..CHANNELS {
-            for image in images.chunks_exact(IMAGE_BYTES) {
-                data.extend_from_slice(&image[c * plane..(c + 1) * plane]);
-            }
-        }
+    /// Logits of one normalised planar image (`3 x 32 x 32` floats, as
+    /// [`crate::tensors::push_normalized`] lays it out).
+    pub(crate) fn logits(&self, image: &[f32]) -> [f32; NUM_CLASSES] {
         IM2COL.with_borrow_mut(|cols| {
             let x = Planes {
                 channels: CHANNELS,
-                batch,
                 side: IMAGE_SIDE,
-                data,
+                data: image.to_vec(),
             };
             let x = self.prep.forward(&x, cols);
             let x = self.layer1.forward_pooled(&x, cols);
@@ -381,30 +351,18 @@ impl ServingNetwork {
         })
     }
 
-    /// Global max pool, then the linear head, for each image of the batch.
-    fn head(&self, x: &Planes) -> Vec<[f32; NUM_CLASSES]> {
-        let plane = x.plane_len();
-        let mut features = vec![0.0f32; x.channels * x.batch];
-        for (feature, planes) in x.data.chunks_exact(plane * x.batch).enumerate() {
-            for (image, values) in planes.chunks_exact(plane).enumerate() {
-                features[image * x.channels + feature] =
-                    values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    /// Global max pool, then the linear head.
+    fn head(&self, x: &Planes) -> [f32; NUM_CLASSES] {
+        let mut logits = [0.0f32; NUM_CLASSES];
+        for (class, logit) in logits.iter_mut().enumerate() {
+            let mut sum = self.head_bias[class];
+            for (feature, plane) in x.data.chunks_exact(x.plane_len()).enumerate() {
+                let max = plane.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                sum += max * self.head_weight[feature * NUM_CLASSES + class];
             }
+            *logit = sum * self.logit_scale;
         }
-        features
-            .chunks_exact(x.channels)
-            .map(|pooled| {
-                let mut logits = [0.0f32; NUM_CLASSES];
-                for (class, logit) in logits.iter_mut().enumerate() {
-                    let mut sum = self.head_bias[class];
-                    for (feature, max) in pooled.iter().enumerate() {
-                        sum += max * self.head_weight[feature * NUM_CLASSES + class];
-                    }
-                    *logit = sum * self.logit_scale;
-                }
-                logits
-            })
-            .collect()
+        logits
     }
 }
 
@@ -426,39 +384,17 @@ mod tests {
         let expected = crate::tensors::values(network.forward(images.clone())).expect("logits");
         let pixels = crate::tensors::values(images).expect("images");
         let serving = ServingNetwork::compile(&network).expect("compiles");
-        let got: Vec<f32> = serving.logits(&pixels).into_iter().flatten().collect();
+        let got: Vec<f32> = pixels
+            .chunks_exact(IMAGE_BYTES)
+            .flat_map(|image| serving.logits(image))
+            .collect();
         let largest = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(largest > 1e-3, "logits are all ~0: {expected:?}");
-        assert_eq!(got.len(), expected.len());
         for (e, g) in expected.iter().zip(&got) {
             assert!(
                 (e - g).abs() <= 1e-4 * largest.max(1.0),
                 "{expected:?} vs {got:?}"
             );
         }
-    }
-
-    /// An image's logits do not depend on the images it shares a pass with (a mix-up of
-    /// the batch layout would mix their features).
-    #[test]
-    fn a_batch_answers_each_image_as_alone() {
-        let device = Device::flex();
-        let network = Network::new(4, &device).with_random_norm_statistics(3);
-        let images = Tensor::<4>::random([5, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
-        let pixels = crate::tensors::values(images).expect("images");
-        let serving = ServingNetwork::compile(&network).expect("compiles");
-        let together = serving.logits(&pixels);
-        assert_eq!(together.len(), 5);
-        for (i, image) in pixels.chunks_exact(IMAGE_BYTES).enumerate() {
-            let alone = serving.logits(image);
-            for (a, t) in alone[0].iter().zip(&together[i]) {
-                assert!(
-                    (a - t).abs() <= 1e-5 * a.abs().max(1.0),
-                    "image {i}: {alone:?} vs {:?}",
-                    together[i]
-                );
-            }
-        }
-        assert!(serving.logits(&pixels[..IMAGE_BYTES - 1]).is_empty());
     }
 }
