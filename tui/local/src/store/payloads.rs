@@ -13,9 +13,6 @@
 //! is plain concatenation, so a history reads back byte for byte as it was recorded. AWS
 //! field names never start with `$`, so the marker cannot collide with a real field.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -30,42 +27,6 @@ const REF_PREFIX: &str = "$ref:";
 pub(crate) struct Payload {
     pub digest: String,
     pub body: String,
-}
-
-/// The hex SHA-256 of a run: its name in the `payloads` table.
-pub(crate) fn sha256_hex(body: &str) -> String {
-    hex::encode(Sha256::digest(body.as_bytes()))
-}
-
-/// The digests of the runs each running execution has recorded, so that its image is hashed
-/// once: it comes back in five or six events and in the output, and comparing a 4 KB run
-/// with the one remembered costs a fraction of hashing it again (SHA-256 was 1.5% of
-/// `scones run --local` CPU).
-#[derive(Debug, Default)]
-pub(crate) struct Digests {
-    by_execution: Mutex<HashMap<Arc<str>, Vec<(String, String)>>>,
-}
-
-impl Digests {
-    /// The digest of `body`, a run of the execution `arn`.
-    pub(crate) fn of(&self, arn: &Arc<str>, body: &str) -> String {
-        let mut known = self.by_execution.lock().unwrap_or_else(|p| p.into_inner());
-        let runs = known.entry(Arc::clone(arn)).or_default();
-        if let Some((_, digest)) = runs.iter().find(|(run, _)| run == body) {
-            return digest.clone();
-        }
-        let digest = sha256_hex(body);
-        runs.push((body.to_owned(), digest.clone()));
-        digest
-    }
-
-    /// Forgets a finished execution's runs.
-    pub(crate) fn forget(&self, arn: &str) {
-        self.by_execution
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(arn);
-    }
 }
 
 /// The `...EventDetails` objects of an AWS-shaped history event.
@@ -130,11 +91,8 @@ fn long_runs(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Splits `text` around its long runs: the template (literal, digest, literal, ...) and the
-/// runs themselves, each named by `digest_of`. `None` when there is no long run.
-fn split(
-    text: &str,
-    digest_of: &mut impl FnMut(&str) -> String,
-) -> Option<(Vec<Value>, Vec<Payload>)> {
+/// runs themselves. `None` when there is no long run.
+fn split(text: &str) -> Option<(Vec<Value>, Vec<Payload>)> {
     let runs = long_runs(text);
     if runs.is_empty() {
         return None;
@@ -144,7 +102,7 @@ fn split(
     let mut last = 0;
     for run in runs {
         let body = &text[run.clone()];
-        let digest = digest_of(body);
+        let digest = hex::encode(Sha256::digest(body.as_bytes()));
         template.push(Value::String(text[last..run.start].to_owned()));
         template.push(Value::String(digest.clone()));
         payloads.push(Payload {
@@ -157,12 +115,8 @@ fn split(
     Some((template, payloads))
 }
 
-/// Moves the long base64 runs of `event`'s details strings out, leaving `$ref:` templates;
-/// `digest_of` names each run ([`sha256_hex`], or a [`Digests`] that remembers them).
-pub(crate) fn extract(
-    event: &mut Value,
-    mut digest_of: impl FnMut(&str) -> String,
-) -> Vec<Payload> {
+/// Moves the long base64 runs of `event`'s details strings out, leaving `$ref:` templates.
+pub(crate) fn extract(event: &mut Value) -> Vec<Payload> {
     let mut payloads = Vec::new();
     for details in details_mut(event) {
         let mut replaced = Vec::new();
@@ -170,7 +124,7 @@ pub(crate) fn extract(
             if let Some((template, runs)) = value
                 .as_str()
                 .filter(|s| s.len() >= MIN_RUN)
-                .and_then(|text| split(text, &mut digest_of))
+                .and_then(split)
             {
                 replaced.push((field.clone(), template));
                 payloads.extend(runs);
@@ -274,11 +228,8 @@ fn template_digests(parts: &[Value]) -> Vec<String> {
 
 /// An execution's output (the final record, with the image in it) split like an event's
 /// details: the template as JSON text, and the runs. `None` when it has no long run.
-pub(crate) fn extract_text(
-    text: &str,
-    mut digest_of: impl FnMut(&str) -> String,
-) -> Option<(String, Vec<Payload>)> {
-    let (template, payloads) = split(text, &mut digest_of)?;
+pub(crate) fn extract_text(text: &str) -> Option<(String, Vec<Payload>)> {
+    let (template, payloads) = split(text)?;
     Some((Value::Array(template).to_string(), payloads))
 }
 
@@ -299,26 +250,11 @@ mod tests {
 
     use serde_json::json;
 
-    use super::{MIN_RUN, RestoreError, extract, restore, sha256_hex};
-
-    /// A remembered digest is only reused for the very same run: two runs of one execution
-    /// with the same length get their own digests, and a finished execution's are dropped.
-    #[test]
-    fn digests_are_remembered_per_run_and_forgotten_with_the_execution() {
-        let digests = super::Digests::default();
-        let arn: std::sync::Arc<str> = "arn:one".into();
-        let (a, b) = ("A".repeat(MIN_RUN), "B".repeat(MIN_RUN));
-        assert_eq!(digests.of(&arn, &a), sha256_hex(&a));
-        assert_eq!(digests.of(&arn, &b), sha256_hex(&b));
-        assert_eq!(digests.of(&arn, &a), sha256_hex(&a));
-        assert_eq!(digests.by_execution.lock().unwrap()[&arn].len(), 2);
-        digests.forget(&arn);
-        assert!(digests.by_execution.lock().unwrap().is_empty());
-    }
+    use super::{MIN_RUN, RestoreError, extract, restore};
 
     fn round_trip(original: &serde_json::Value) -> (serde_json::Value, usize) {
         let mut stored = original.clone();
-        let payloads = extract(&mut stored, sha256_hex);
+        let payloads = extract(&mut stored);
         let count = payloads.len();
         let table: HashMap<String, String> =
             payloads.into_iter().map(|p| (p.digest, p.body)).collect();
@@ -341,7 +277,7 @@ mod tests {
             },
         });
         let mut stored = original.clone();
-        let payloads = extract(&mut stored, sha256_hex);
+        let payloads = extract(&mut stored);
         assert_eq!(payloads.len(), 1);
         assert_eq!(payloads[0].body, image);
         let details = &stored["stateEnteredEventDetails"];
@@ -359,14 +295,14 @@ mod tests {
         let image = "Zm9vYmFy".repeat(MIN_RUN / 4);
         let output =
             format!(r#"{{"s3_key":"test/a.png","image_data":"{image}","inferences":[0.9,0.1]}}"#);
-        let (template, payloads) = super::extract_text(&output, super::sha256_hex).unwrap();
+        let (template, payloads) = super::extract_text(&output).unwrap();
         assert!(template.len() < 200, "{template}");
         assert_eq!(payloads.len(), 1);
         let table: HashMap<String, String> =
             payloads.into_iter().map(|p| (p.digest, p.body)).collect();
         let back = super::restore_text(&template, |d| Ok::<_, ()>(table.get(d).cloned())).unwrap();
         assert_eq!(back, Ok(output));
-        assert!(super::extract_text(r#"{"s3_key":"x"}"#, super::sha256_hex).is_none());
+        assert!(super::extract_text(r#"{"s3_key":"x"}"#).is_none());
         assert_eq!(
             super::restore_text("not json", |_| Ok::<_, ()>(None)).unwrap(),
             Err(RestoreError::Malformed("output".to_owned()))
@@ -379,7 +315,7 @@ mod tests {
         let event = json!({"id": 1, "type": "ExecutionStarted",
             "executionStartedEventDetails": {"input": format!("{short}-{short}")}});
         let mut stored = event.clone();
-        assert!(extract(&mut stored, sha256_hex).is_empty());
+        assert!(extract(&mut stored).is_empty());
         assert_eq!(stored, event);
     }
 

@@ -152,8 +152,6 @@ pub struct StoreWriter {
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
     last_error: Arc<Mutex<Option<String>>>,
-    /// The runs of running executions already hashed.
-    digests: payloads::Digests,
 }
 
 impl std::fmt::Debug for StoreWriter {
@@ -218,7 +216,6 @@ impl StoreWriter {
             thread: Some(thread),
             counters,
             last_error,
-            digests: payloads::Digests::default(),
         })
     }
 
@@ -244,7 +241,7 @@ impl StoreWriter {
     /// thread free for SQLite).
     pub fn event(&self, arn: &Arc<str>, event: &HistoryEvent) {
         let mut json = event.to_aws_json();
-        let payloads = payloads::extract(&mut json, |run| self.digests.of(arn, run));
+        let payloads = payloads::extract(&mut json);
         self.send(Op::Event {
             arn: arn.clone(),
             event: StoredEvent {
@@ -275,11 +272,7 @@ impl StoreWriter {
     ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         let (ack, done) = oneshot::channel();
         // Split here, on the caller's thread, as events are (see `event`).
-        let output_split = stop
-            .output
-            .as_deref()
-            .and_then(|output| payloads::extract_text(output, |run| self.digests.of(arn, run)));
-        self.digests.forget(arn);
+        let output_split = stop.output.as_deref().and_then(payloads::extract_text);
         self.send(Op::Finish {
             arn: arn.clone(),
             stop,
