@@ -42,7 +42,7 @@ use crate::review::LabelStore;
 use crate::drift::{DriftError, DriftOptions};
 use crate::endpoint::{DEFAULT_ENDPOINT_NAME, metric, read_captures};
 use crate::store::{self, ChangeCursor, Store, StoreError};
-use crate::training::serving_model_dir;
+use crate::training::{TrainingError, serving_model_dir};
 use crate::workflow::STATE_MACHINE_NAME;
 use crate::{Home, LocalBucket, LocalStack, StackError, StackOptions};
 
@@ -233,12 +233,6 @@ impl LocalBackend {
             StackSlot::Open(s) | StackSlot::Fixed(s) => return Ok(s.clone()),
             StackSlot::Closed => {}
         }
-        if let Some(status) = self.first_model_pending() {
-            return Err(BackendError::NotReady {
-                operation,
-                reason: status.describe(),
-            });
-        }
         let options = StackOptions {
             threshold: self.options.threshold,
             data_capture: self.options.data_capture,
@@ -250,6 +244,16 @@ impl LocalBackend {
             Ok(stack) => {
                 *slot = StackSlot::Open(stack.clone());
                 Ok(stack)
+            }
+            // No model yet: the first one training here says how long it has left (a model
+            // trained meanwhile by `scones train` serves all the same).
+            Err(StackError::Training(TrainingError::NoModel { .. }))
+                if let Some(status) = self.first_model_pending() =>
+            {
+                Err(BackendError::NotReady {
+                    operation,
+                    reason: status.describe(),
+                })
             }
             // Its message says which command fixes it.
             Err(e @ StackError::Training(_)) => Err(BackendError::NotReady {
@@ -596,15 +600,6 @@ impl Backend for LocalBackend {
                 detail: None,
             });
         }
-        // SageMaker's word for an endpoint whose model is not up yet.
-        if let Some(status) = self.first_model_pending() {
-            let failed = matches!(status, FirstModelStatus::Failed(_));
-            return Ok(EndpointInfo {
-                name,
-                status: if failed { "Failed" } else { "Creating" }.to_owned(),
-                detail: Some(status.describe()),
-            });
-        }
         let bucket = self.bucket.clone();
         let model = tokio::task::spawn_blocking(move || serving_model_dir(&bucket))
             .await
@@ -617,6 +612,16 @@ impl Backend for LocalBackend {
                 name,
                 status: "InService".to_owned(),
                 detail: dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+            },
+            // SageMaker's word for an endpoint whose model is not up yet.
+            Ok(None) if let Some(status) = self.first_model_pending() => EndpointInfo {
+                name,
+                status: match status {
+                    FirstModelStatus::Failed(_) => "Failed",
+                    _ => "Creating",
+                }
+                .to_owned(),
+                detail: Some(status.describe()),
             },
             Ok(None) => EndpointInfo {
                 name,

@@ -201,3 +201,64 @@ async fn the_first_model_trains_in_the_background_and_serves_when_saved() {
     let id = backend.start_execution(key).await.unwrap();
     backend.wait_execution(id).await.unwrap();
 }
+
+/// A first model whose training failed says so, and does not stand in the way of a model
+/// trained meanwhile (the failure message tells the operator to run `scones train --local`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_model_says_why_and_a_model_trained_meanwhile_serves() {
+    use scones_local::first_model::{FirstModel, FirstModelStatus};
+    use scones_local::{Home, LocalBackend, LocalOptions};
+    use scones_workflow::port::{Backend, BackendError};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::at(tmp.path()).unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        width: 4,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    // Nothing is staged: the training fails at once.
+    let first = FirstModel::start(home.bucket(), config.clone(), TrainOptions::default()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !matches!(first.status(), FirstModelStatus::Failed(_)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {:?}",
+            first.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let backend = LocalBackend::open(&home, LocalOptions::default())
+        .unwrap()
+        .with_first_model(first);
+    let endpoint = backend.endpoint().await.unwrap();
+    assert_eq!(endpoint.status, "Failed", "{endpoint:?}");
+    assert!(
+        endpoint
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("training the first model failed"),
+        "{endpoint:?}"
+    );
+    match backend.can_start() {
+        Err(BackendError::NotReady { reason, .. }) => {
+            assert!(reason.contains("run `scones train --local`"), "{reason}")
+        }
+        other => panic!("an execution without a model: {other:?}"),
+    }
+
+    let source = Source::Synthetic {
+        spec: SyntheticSpec {
+            train_per_class: 10,
+            test_per_class: 3,
+            seed: 7,
+        },
+        reason: "first model test".into(),
+    };
+    stage::stage(&home.bucket(), &source, &NoProgress).unwrap();
+    training::train_staged(&home.bucket(), &config, &TrainOptions::default(), |_| {}).unwrap();
+    assert_eq!(backend.endpoint().await.unwrap().status, "InService");
+    backend.can_start().unwrap();
+}
