@@ -314,6 +314,12 @@ pub fn serving_model_dir(bucket: &LocalBucket) -> Result<Option<PathBuf>, Traini
     crate::models::serving_dir(bucket)
 }
 
+/// The served version's directory when it is there: what `--if-missing` skips training for
+/// (a `SERVING` pointer naming a directory that is gone does not count).
+pub fn existing_serving_model(bucket: &LocalBucket) -> Result<Option<PathBuf>, TrainingError> {
+    Ok(serving_model_dir(bucket)?.filter(|dir| dir.is_dir()))
+}
+
 /// Loads the served model version.
 pub fn load_serving(bucket: &LocalBucket) -> Result<TrainedModel, TrainingError> {
     let dir = serving_model_dir(bucket)?.ok_or_else(|| TrainingError::NoModel {

@@ -154,7 +154,7 @@ fn first_run_setup(global: &GlobalArgs, home: &Home) -> anyhow::Result<Option<Ar
         anyhow::ensure!(code == ExitCode::SUCCESS, "first run: staging data failed");
     }
     let bucket = home.bucket();
-    if scones_local::training::serving_model_dir(&bucket)?.is_some() {
+    if scones_local::training::existing_serving_model(&bucket)?.is_some() {
         return Ok(None);
     }
     let options = TrainOptions {

@@ -19,8 +19,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let home = Home::locate(global.home.as_deref())?;
     let bucket = home.bucket();
     if args.if_missing
-        && let Some(dir) = training::serving_model_dir(&bucket)?
-        && dir.is_dir()
+        && let Some(dir) = training::existing_serving_model(&bucket)?
     {
         outln!("a model exists already ({}); skipping", dir.display())?;
         return Ok(ExitCode::SUCCESS);
