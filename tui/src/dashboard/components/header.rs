@@ -1,7 +1,7 @@
 //! The header: which backend (LOCAL and its home, flagged when its data is the synthetic
-//! stand-in, or AWS with profile and region), the state
-//! machine, the endpoint's status (and why when it does not serve), the threshold, a spinner while calls are in flight, and
-//! how old the executions list is, marked STALE when refreshes stopped succeeding.
+//! stand-in, or AWS with profile and region), the state machine, the endpoint's status (and
+//! why when it does not serve), the threshold, a spinner while calls are in flight, and how
+//! old the executions list is, marked STALE when refreshes stopped succeeding.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -92,21 +92,20 @@ pub fn draw(frame: &mut Frame, area: Rect, shared: &Shared) {
                 second.push(Span::styled(truncate(&e.name, 24), theme.text));
                 second.push(Span::raw(" "));
             }
-            if e.in_service() {
-                second.push(Span::styled(format!("● {}", e.status), theme.ok));
-            } else {
-                second.push(Span::styled(format!("● {}", e.status), theme.bad));
-                // Why it does not serve, and for how long yet (a first model training: "the
-                // model is training (epoch 3/40), about 50 s left").
-                if let Some(detail) = &e.detail {
-                    let room = (area.width as usize)
-                        .saturating_sub(60 + usize::from(markers))
-                        .max(16);
-                    second.push(Span::styled(
-                        format!(" {}", truncate(detail, room)),
-                        theme.dim,
-                    ));
-                }
+            let style = if e.in_service() { theme.ok } else { theme.bad };
+            second.push(Span::styled(format!("● {}", e.status), style));
+            // Why it does not serve, and for how long yet (a first model training: "the model
+            // is training (epoch 3/40), about 50 s left").
+            if !e.in_service()
+                && let Some(detail) = &e.detail
+            {
+                let room = (area.width as usize)
+                    .saturating_sub(60 + usize::from(markers))
+                    .max(16);
+                second.push(Span::styled(
+                    format!(" {}", truncate(detail, room)),
+                    theme.dim,
+                ));
             }
         }
         None => second.push(Span::styled("…", theme.dim)),
