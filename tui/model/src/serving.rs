@@ -10,14 +10,9 @@
 //! many requests side by side, so serving wants a lean single-threaded pass; training (large
 //! batches, autodiff) stays on burn. A test checks this pass against burn's forward.
 //!
-//! The convs over wide enough maps run as Winograd's F(2x2, 3x3) instead (`winograd.rs`):
-//! the products already run at the core's peak, so fewer multiplies is what is left.
-//!
 //! Folding: in inference a batch norm is a fixed per-channel affine map,
 //! `y = (x - mean) / sqrt(var + eps) * gamma + beta`, so with `s = gamma / sqrt(var + eps)`
 //! the conv before it becomes `w' = w * s`, `b' = beta - mean * s` (per output channel).
-
-mod winograd;
 
 use std::cell::RefCell;
 
@@ -29,8 +24,6 @@ use crate::ModelError;
 use crate::data::{CHANNELS, IMAGE_SIDE};
 use crate::network::{ConvBlock, NUM_CLASSES, Network, Residual};
 use crate::tensors::values;
-
-use self::winograd::{WinogradKernels, WinogradScratch};
 
 fn shape_error(what: &str) -> ModelError {
     ModelError::Backend {
@@ -59,14 +52,10 @@ struct FoldedConv {
     /// im2col's rows.
     weight: Vec<f32>,
     bias: Vec<f32>,
-    /// The same kernels for F(2x2, 3x3), on the maps of the side it pays on (see
-    /// [`winograd::pays`]); im2col elsewhere.
-    winograd: Option<(usize, WinogradKernels)>,
 }
 
 impl FoldedConv {
-    /// The conv and its batch norm, for input maps of `side x side`.
-    fn new(conv: &Conv2d, norm: &BatchNorm, side: usize) -> Result<FoldedConv, ModelError> {
+    fn new(conv: &Conv2d, norm: &BatchNorm) -> Result<FoldedConv, ModelError> {
         let [outputs, inputs, kh, kw] = conv.weight.dims();
         if [kh, kw] != [3, 3] || conv.stride != [1, 1] || conv.groups != 1 {
             return Err(shape_error("conv"));
@@ -92,17 +81,14 @@ impl FoldedConv {
             }
             bias.push(beta[o] - mean[o] * scale);
         }
-        let winograd = winograd::pays(inputs, side)
-            .then(|| (side, WinogradKernels::new(&folded, outputs, inputs)));
         Ok(FoldedConv {
             weight: folded,
             bias,
-            winograd,
         })
     }
 
-    fn of(block: &ConvBlock, side: usize) -> Result<FoldedConv, ModelError> {
-        FoldedConv::new(block.conv(), block.norm(), side)
+    fn of(block: &ConvBlock) -> Result<FoldedConv, ModelError> {
+        FoldedConv::new(block.conv(), block.norm())
     }
 
     fn outputs(&self) -> usize {
@@ -110,8 +96,8 @@ impl FoldedConv {
     }
 
     /// conv + bias + ReLU of `x` (which must have the conv's input channel count).
-    fn forward(&self, x: &Planes, scratch: &mut Scratch) -> Planes {
-        let mut data = self.products(x, scratch);
+    fn forward(&self, x: &Planes, cols: &mut Vec<f32>) -> Planes {
+        let mut data = self.products(x, cols);
         bias_relu(&mut data, &self.bias);
         Planes {
             channels: self.outputs(),
@@ -122,15 +108,9 @@ impl FoldedConv {
 
     /// conv + bias + ReLU + 2x2 max pool of `x`, pooling before the bias and ReLU: both are
     /// monotonic, so `pool(relu(v + b)) == relu(pool(v) + b)`, on a quarter of the values.
-    fn forward_pooled(&self, x: &Planes, scratch: &mut Scratch) -> Planes {
-        let mut data = match &self.winograd {
-            Some((side, kernels)) if *side == x.side => {
-                let mut pooled = vec![0.0f32; self.outputs() * x.plane_len() / 4];
-                kernels.pooled_products(x, &mut scratch.winograd, &mut pooled);
-                pooled
-            }
-            _ => max_pool_2x2(&self.products(x, scratch), x.side),
-        };
+    fn forward_pooled(&self, x: &Planes, cols: &mut Vec<f32>) -> Planes {
+        let products = self.products(x, cols);
+        let mut data = max_pool_2x2(&products, x.side);
         bias_relu(&mut data, &self.bias);
         Planes {
             channels: self.outputs(),
@@ -140,25 +120,18 @@ impl FoldedConv {
     }
 
     /// The conv's raw products `[outputs, side * side]`, before bias and ReLU.
-    fn products(&self, x: &Planes, scratch: &mut Scratch) -> Vec<f32> {
+    fn products(&self, x: &Planes, cols: &mut Vec<f32>) -> Vec<f32> {
+        // A channel count that does not match the weights fails matmul's shape check.
+        let k = x.channels * 9;
         let positions = x.plane_len();
-        let mut data = vec![0.0f32; self.outputs() * positions];
-        match &self.winograd {
-            Some((side, kernels)) if *side == x.side => {
-                kernels.products(x, &mut scratch.winograd, &mut data);
-            }
-            _ => {
-                // A channel count that does not match the weights fails matmul's shape check.
-                let k = x.channels * 9;
-                // The buffer only grows: im2col writes every element it hands to the product.
-                if scratch.cols.len() < k * positions {
-                    scratch.cols.resize(k * positions, 0.0);
-                }
-                let cols = &mut scratch.cols[..k * positions];
-                im2col_3x3(x, cols);
-                matmul(&self.weight, cols, &mut data, k);
-            }
+        // The buffer only grows: im2col writes every element it hands to the product.
+        if cols.len() < k * positions {
+            cols.resize(k * positions, 0.0);
         }
+        let cols = &mut cols[..k * positions];
+        im2col_3x3(x, cols);
+        let mut data = vec![0.0f32; self.outputs() * positions];
+        matmul(&self.weight, cols, &mut data, k);
         data
     }
 }
@@ -290,18 +263,17 @@ fn max_pool_2x2(data: &[f32], side: usize) -> Vec<f32> {
 struct FoldedResidual([FoldedConv; 2]);
 
 impl FoldedResidual {
-    /// The residual over maps of `side x side`.
-    fn of(residual: &Residual, side: usize) -> Result<FoldedResidual, ModelError> {
+    fn of(residual: &Residual) -> Result<FoldedResidual, ModelError> {
         let (first, second) = residual.blocks();
         Ok(FoldedResidual([
-            FoldedConv::of(first, side)?,
-            FoldedConv::of(second, side)?,
+            FoldedConv::of(first)?,
+            FoldedConv::of(second)?,
         ]))
     }
 
-    fn forward(&self, x: Planes, scratch: &mut Scratch) -> Planes {
+    fn forward(&self, x: Planes, cols: &mut Vec<f32>) -> Planes {
         let [first, second] = &self.0;
-        let mut y = second.forward(&first.forward(&x, scratch), scratch);
+        let mut y = second.forward(&first.forward(&x, cols), cols);
         for (v, skip) in y.data.iter_mut().zip(&x.data) {
             *v += skip;
         }
@@ -309,17 +281,10 @@ impl FoldedResidual {
     }
 }
 
-/// A thread's buffers for the convs, kept between images: allocating them per image would
-/// cost large, page-faulting allocations every time.
-#[derive(Debug, Default)]
-struct Scratch {
-    /// im2col's matrix (up to ~300 KB).
-    cols: Vec<f32>,
-    winograd: WinogradScratch,
-}
-
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// The im2col buffer (up to ~300 KB), kept per thread between images: allocating it per
+    /// image would cost a large, page-faulting allocation every time.
+    static IM2COL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// [`Network`] compiled for serving (see the module docs); same logits as
@@ -355,13 +320,12 @@ impl ServingNetwork {
             None => vec![0.0; classes],
         };
         Ok(ServingNetwork {
-            // Each layer's input side: the three pooled layers halve it.
-            prep: FoldedConv::of(parts.prep, IMAGE_SIDE)?,
-            layer1: FoldedConv::of(parts.layer1, IMAGE_SIDE)?,
-            res1: FoldedResidual::of(parts.res1, IMAGE_SIDE / 2)?,
-            layer2: FoldedConv::of(parts.layer2, IMAGE_SIDE / 2)?,
-            layer3: FoldedConv::of(parts.layer3, IMAGE_SIDE / 4)?,
-            res3: FoldedResidual::of(parts.res3, IMAGE_SIDE / 8)?,
+            prep: FoldedConv::of(parts.prep)?,
+            layer1: FoldedConv::of(parts.layer1)?,
+            res1: FoldedResidual::of(parts.res1)?,
+            layer2: FoldedConv::of(parts.layer2)?,
+            layer3: FoldedConv::of(parts.layer3)?,
+            res3: FoldedResidual::of(parts.res3)?,
             head_weight,
             head_bias,
             logit_scale: parts.logit_scale,
@@ -371,18 +335,18 @@ impl ServingNetwork {
     /// Logits of one normalised planar image (`3 x 32 x 32` floats, as
     /// [`crate::tensors::push_normalized`] lays it out).
     pub(crate) fn logits(&self, image: &[f32]) -> [f32; NUM_CLASSES] {
-        SCRATCH.with_borrow_mut(|scratch| {
+        IM2COL.with_borrow_mut(|cols| {
             let x = Planes {
                 channels: CHANNELS,
                 side: IMAGE_SIDE,
                 data: image.to_vec(),
             };
-            let x = self.prep.forward(&x, scratch);
-            let x = self.layer1.forward_pooled(&x, scratch);
-            let x = self.res1.forward(x, scratch);
-            let x = self.layer2.forward_pooled(&x, scratch);
-            let x = self.layer3.forward_pooled(&x, scratch);
-            let x = self.res3.forward(x, scratch);
+            let x = self.prep.forward(&x, cols);
+            let x = self.layer1.forward_pooled(&x, cols);
+            let x = self.res1.forward(x, cols);
+            let x = self.layer2.forward_pooled(&x, cols);
+            let x = self.layer3.forward_pooled(&x, cols);
+            let x = self.res3.forward(x, cols);
             self.head(&x)
         })
     }
