@@ -47,16 +47,25 @@ cargo_tool_ensure() {
 # build has a target directory of its own, because the SDK crates switch on features of
 # shared dependencies (serde, syn, tokio, ...) and one directory for both would rebuild most
 # of the tree (~5 min measured) at every switch.
+#
+# A first build takes minutes (7-8 measured on 2 cores, 11-13 with --aws): it says so, and on
+# a terminal shows cargo's progress bar rather than minutes of silence; later builds, which
+# take seconds, stay quiet.
 build_scones() {
-    local target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+    local target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}" bin features quiet=(--quiet)
     if [ "${SCONES_AWS:-0}" = 1 ]; then
-        CARGO_TARGET_DIR="$target/with-aws" \
-            cargo build --quiet --locked --profile app -p scones --bin scones --features aws >&2
-        echo "$target/with-aws/app/scones"
+        target="$target/with-aws" features=(--features aws)
     else
-        cargo build --quiet --locked --profile app -p scones --bin scones --no-default-features >&2
-        echo "$target/app/scones"
+        features=(--no-default-features)
     fi
+    bin="$target/app/scones"
+    if [ ! -x "$bin" ]; then
+        log "first build of scones (several minutes on 2 cores; later runs start in seconds)"
+        if [ -t 2 ]; then quiet=(); fi
+    fi
+    CARGO_TARGET_DIR="$target" \
+        cargo build "${quiet[@]}" --locked --profile app -p scones --bin scones "${features[@]}" >&2
+    echo "$bin"
 }
 
 # fresh_home_from HOME: a new temporary home with HOME's staged data and trained models but
