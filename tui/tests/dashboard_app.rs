@@ -465,3 +465,40 @@ async fn the_header_says_why_the_endpoint_does_not_serve() {
         "{screen}"
     );
 }
+
+/// While the endpoint does not serve (the first model training), the header asks for its
+/// status every couple of seconds, not every ten: the countdown moves and "InService" shows as
+/// soon as `t` works.
+#[tokio::test]
+async fn the_header_follows_an_endpoint_that_does_not_serve_yet() {
+    let backend = support::dashboard::FixtureBackend::new(Vec::new());
+    let endpoint = |status: &str| scones_workflow::port::EndpointInfo {
+        name: "scones-local-endpoint".to_owned(),
+        status: status.to_owned(),
+        detail: None,
+    };
+    *backend.endpoint.lock().unwrap() = Some(endpoint("Creating"));
+    let fixture = Arc::clone(&backend);
+    let mut d = Headless::new(
+        backend,
+        options(false, false),
+        support::dashboard::t0(),
+        160,
+        30,
+    );
+    let creating = |a: &scones::dashboard::app::App| {
+        a.shared.endpoint.as_ref().is_some_and(|e| !e.in_service())
+    };
+    assert!(d.run_until(WAIT, STEP, creating).await, "{}", d.screen());
+    *fixture.endpoint.lock().unwrap() = Some(endpoint("InService"));
+    // Well under the ten seconds between asks once it serves.
+    let serving = |a: &scones::dashboard::app::App| {
+        a.shared.endpoint.as_ref().is_some_and(|e| e.in_service())
+    };
+    assert!(
+        d.run_until(Duration::from_secs(5), STEP, serving).await,
+        "{}",
+        d.screen()
+    );
+    assert!(d.screen().contains("● InService"), "{}", d.screen());
+}

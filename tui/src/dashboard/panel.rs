@@ -55,8 +55,9 @@ pub enum OnError<O> {
 pub struct Feed<O> {
     /// Its name, unique among all feeds (the worker's slot, the health record).
     pub name: &'static str,
-    /// How often it refreshes while wanted, given the configured refresh interval.
-    pub interval: fn(Duration) -> Duration,
+    /// How often it refreshes while wanted, given what is on screen and the configured
+    /// refresh interval (asked after each answer, before the answer is stored).
+    pub interval: fn(&Shared, Duration) -> Duration,
     /// What else makes it due.
     pub scope: Scope,
     /// True when its data is needed; the flag says whether the owner's tab is on screen.
@@ -75,7 +76,7 @@ pub struct FeedMeta {
     /// Its name.
     pub name: &'static str,
     /// Its interval rule.
-    pub interval: fn(Duration) -> Duration,
+    pub interval: fn(&Shared, Duration) -> Duration,
     /// Its scope.
     pub scope: Scope,
 }
@@ -92,7 +93,7 @@ impl<O> Feed<O> {
 }
 
 /// The twice-the-base refresh of the panels' feeds, at least 2 s.
-pub fn panel_interval(base: Duration) -> Duration {
+pub fn panel_interval(_: &Shared, base: Duration) -> Duration {
     (base * 2).max(Duration::from_secs(2))
 }
 

@@ -175,7 +175,7 @@ impl Schedule {
         shared: &mut Shared,
     ) {
         let interval = self.metas.get(name).map_or(shared.config.refresh, |m| {
-            (m.interval)(shared.config.refresh)
+            (m.interval)(shared, shared.config.refresh)
         });
         let now = shared.now;
         let health = shared.health.entry(name).or_default();

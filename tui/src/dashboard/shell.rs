@@ -229,11 +229,21 @@ fn show_image_failure(_: &mut Shell, request: &Request, error: &BackendError, sh
     }
 }
 
+/// The endpoint's status changes rarely once it serves; while it does not (the first model
+/// training locally, an update or a rollback on AWS), the header's countdown and the moment
+/// it serves are what the user waits for, so it is asked every couple of seconds.
+fn endpoint_interval(shared: &Shared, base: Duration) -> Duration {
+    match &shared.endpoint {
+        Some(endpoint) if endpoint.in_service() => (base * 15).max(Duration::from_secs(10)),
+        _ => (base * 2).max(Duration::from_secs(2)),
+    }
+}
+
 impl FeedOwner for Shell {
     const FEEDS: &'static [Feed<Shell>] = &[
         Feed {
             name: EXECUTIONS,
-            interval: |base| base,
+            interval: |_, base| base,
             scope: Scope::Global,
             wanted: |_, _, _| true,
             request: |shell, _| {
@@ -247,7 +257,7 @@ impl FeedOwner for Shell {
         },
         Feed {
             name: "endpoint",
-            interval: |base| (base * 15).max(Duration::from_secs(10)),
+            interval: endpoint_interval,
             scope: Scope::Global,
             wanted: |_, _, _| true,
             request: |_, _| Some(Request::Endpoint),
@@ -260,7 +270,7 @@ impl FeedOwner for Shell {
         },
         Feed {
             name: "guard",
-            interval: |base| (base * 2).max(Duration::from_secs(2)),
+            interval: |_, base| (base * 2).max(Duration::from_secs(2)),
             scope: Scope::Global,
             wanted: |_, _, _| true,
             request: |_, _| Some(Request::Guard),
@@ -275,7 +285,7 @@ impl FeedOwner for Shell {
         },
         Feed {
             name: IMAGE,
-            interval: |base| base,
+            interval: |_, base| base,
             // The image on screen first, then the ones fetched ahead (a failed fetch is shown
             // in its place and asked again after `image::RETRY_AFTER`). A request in flight
             // for an image no longer wanted is replaced.

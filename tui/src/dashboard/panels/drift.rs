@@ -121,7 +121,7 @@ impl FeedOwner for DriftPanel {
         name: "drift",
         // Wanted on every tab: the header shows a WARN or ALERT wherever the user is. Each
         // refresh reads the current windows' capture files (~0.1 s for 10,000 inferences).
-        interval: |base| (base * 5).max(std::time::Duration::from_secs(5)),
+        interval: |_, base| (base * 5).max(std::time::Duration::from_secs(5)),
         scope: Scope::Global,
         wanted: |_, _, _| true,
         request: |_, _| {

@@ -130,7 +130,7 @@ impl Panel for ModelsPanel {
 impl FeedOwner for ModelsPanel {
     const FEEDS: &'static [Feed<ModelsPanel>] = &[Feed {
         name: FEED,
-        interval: |base| (base * 3).max(std::time::Duration::from_secs(3)),
+        interval: |_, base| (base * 3).max(std::time::Duration::from_secs(3)),
         scope: Scope::Global,
         wanted: |_, _, visible| visible,
         request: |_, _| Some(Request::Models),

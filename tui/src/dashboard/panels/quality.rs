@@ -88,7 +88,7 @@ impl Panel for QualityPanel {
 impl FeedOwner for QualityPanel {
     const FEEDS: &'static [Feed<QualityPanel>] = &[Feed {
         name: "labels",
-        interval: |base| (base * 5).max(std::time::Duration::from_secs(5)),
+        interval: |_, base| (base * 5).max(std::time::Duration::from_secs(5)),
         scope: Scope::Global,
         wanted: |_, _, visible| visible,
         request: |_, _| Some(Request::Labels),

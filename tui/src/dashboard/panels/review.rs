@@ -258,7 +258,7 @@ impl Panel for ReviewPanel {
 impl FeedOwner for ReviewPanel {
     const FEEDS: &'static [Feed<ReviewPanel>] = &[Feed {
         name: FEED,
-        interval: |base| base.max(std::time::Duration::from_secs(1)),
+        interval: |_, base| base.max(std::time::Duration::from_secs(1)),
         scope: Scope::Global,
         wanted: |_, _, visible| visible,
         request: |_, _| Some(Request::ReviewQueue { limit: QUEUE_PAGE }),

@@ -384,7 +384,7 @@ impl FeedOwner for ExecutionsPanel {
     const FEEDS: &'static [Feed<ExecutionsPanel>] = &[
         Feed {
             name: HISTORY,
-            interval: |base| base,
+            interval: |_, base| base,
             // The selected execution's history while the detail (or the overview's preview)
             // shows it; a finished execution's history is fetched once and cached.
             scope: Scope::Selection,
