@@ -325,6 +325,7 @@ impl App {
                         self.tabs[i].failed(name, &request, &e, &mut self.shared);
                     }
                 }
+                self.schedule.answer_stored(name, &self.shared);
                 owner
             }
             Routed::Mutation {

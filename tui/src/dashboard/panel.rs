@@ -56,7 +56,7 @@ pub struct Feed<O> {
     /// Its name, unique among all feeds (the worker's slot, the health record).
     pub name: &'static str,
     /// How often it refreshes while wanted, given what is on screen and the configured
-    /// refresh interval (asked after each answer, before the answer is stored).
+    /// refresh interval (asked again once each answer is stored).
     pub interval: fn(&Shared, Duration) -> Duration,
     /// What else makes it due.
     pub scope: Scope,

@@ -58,6 +58,8 @@ struct FeedState {
     next_due: Option<DateTime<Utc>>,
     /// Consecutive throttled answers.
     throttled: u32,
+    /// The jittered back-off added to the interval after a throttled answer (zero otherwise).
+    backoff: Duration,
 }
 
 /// The schedule.
@@ -198,18 +200,40 @@ impl Schedule {
             }
         };
         health.throttled = feed.throttled;
-        let delay = match throttled {
+        let backoff = match throttled {
             Some(n) => {
                 let cap = interval
                     .saturating_mul(1u32 << n.min(16))
                     .min(MAX_BACKOFF)
                     .as_millis() as u64;
-                interval + Duration::from_millis(self.rng.random_range(0..=cap))
+                Duration::from_millis(self.rng.random_range(0..=cap))
             }
-            None => interval,
+            None => Duration::ZERO,
         };
-        let due = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
-        self.feeds.entry(name).or_default().next_due = Some(due);
+        self.feeds.entry(name).or_default().backoff = backoff;
+        self.set_due(name, shared);
+    }
+
+    /// The feed's next time: its interval rule (which may look at `shared`) plus any back-off.
+    fn set_due(&mut self, name: &'static str, shared: &Shared) {
+        let interval = self.metas.get(name).map_or(shared.config.refresh, |m| {
+            (m.interval)(shared, shared.config.refresh)
+        });
+        let feed = self.feeds.entry(name).or_default();
+        let delay = interval + feed.backoff;
+        let due =
+            shared.now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+        feed.next_due = Some(due);
+    }
+
+    /// Called once the owner has stored a feed's answer: its next time is decided again, so
+    /// an interval rule that looks at what is on screen sees this answer (the endpoint's
+    /// status, say, asked often only while it does not serve). A refresh asked meanwhile (a
+    /// full page, more images) stays.
+    pub fn answer_stored(&mut self, name: &'static str, shared: &Shared) {
+        if self.feeds.get(name).is_some_and(|f| f.next_due.is_some()) {
+            self.set_due(name, shared);
+        }
     }
 
     fn fresh_id(&mut self) -> RequestId {

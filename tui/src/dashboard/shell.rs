@@ -234,8 +234,8 @@ fn show_image_failure(_: &mut Shell, request: &Request, error: &BackendError, sh
 /// it serves are what the user waits for, so it is asked every couple of seconds.
 fn endpoint_interval(shared: &Shared, base: Duration) -> Duration {
     match &shared.endpoint {
-        Some(endpoint) if endpoint.in_service() => (base * 15).max(Duration::from_secs(10)),
-        _ => (base * 2).max(Duration::from_secs(2)),
+        Some(endpoint) if !endpoint.in_service() => (base * 2).max(Duration::from_secs(2)),
+        _ => (base * 15).max(Duration::from_secs(10)),
     }
 }
 
