@@ -176,9 +176,7 @@ impl Schedule {
         result: Result<(), &BackendError>,
         shared: &mut Shared,
     ) {
-        let interval = self.metas.get(name).map_or(shared.config.refresh, |m| {
-            (m.interval)(shared, shared.config.refresh)
-        });
+        let interval = self.interval(name, shared);
         let now = shared.now;
         let health = shared.health.entry(name).or_default();
         let feed = self.feeds.entry(name).or_default();
@@ -214,11 +212,16 @@ impl Schedule {
         self.set_due(name, shared);
     }
 
+    /// The feed's interval rule applied now (the configured refresh for a feed never sent).
+    fn interval(&self, name: &str, shared: &Shared) -> Duration {
+        self.metas.get(name).map_or(shared.config.refresh, |m| {
+            (m.interval)(shared, shared.config.refresh)
+        })
+    }
+
     /// The feed's next time: its interval rule (which may look at `shared`) plus any back-off.
     fn set_due(&mut self, name: &'static str, shared: &Shared) {
-        let interval = self.metas.get(name).map_or(shared.config.refresh, |m| {
-            (m.interval)(shared, shared.config.refresh)
-        });
+        let interval = self.interval(name, shared);
         let feed = self.feeds.entry(name).or_default();
         let delay = interval + feed.backoff;
         let due =
