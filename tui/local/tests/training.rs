@@ -182,20 +182,8 @@ async fn the_first_model_trains_in_the_background_and_serves_when_saved() {
         other => panic!("an execution before the model serves: {other:?}"),
     }
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while first.status() != FirstModelStatus::Done {
-        assert!(
-            !matches!(first.status(), FirstModelStatus::Failed(_)),
-            "{:?}",
-            first.status()
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {:?}",
-            first.status()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let ended = ended(&first, std::time::Duration::from_secs(120)).await;
+    assert_eq!(ended, FirstModelStatus::Done);
     assert_eq!(backend.endpoint().await.unwrap().status, "InService");
     let key = backend.test_keys().await.unwrap()[0].clone();
     let id = backend.start_execution(key).await.unwrap();
@@ -220,15 +208,8 @@ async fn a_failed_first_model_says_why_and_a_model_trained_meanwhile_serves() {
     };
     // Nothing is staged: the training fails at once.
     let first = FirstModel::start(home.bucket(), config.clone(), TrainOptions::default()).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !matches!(first.status(), FirstModelStatus::Failed(_)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {:?}",
-            first.status()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let ended = ended(&first, std::time::Duration::from_secs(60)).await;
+    assert!(matches!(ended, FirstModelStatus::Failed(_)), "{ended:?}");
     let backend = LocalBackend::open(&home, LocalOptions::default())
         .unwrap()
         .with_first_model(first);
@@ -261,4 +242,22 @@ async fn a_failed_first_model_says_why_and_a_model_trained_meanwhile_serves() {
     training::train_staged(&home.bucket(), &config, &TrainOptions::default(), |_| {}).unwrap();
     assert_eq!(backend.endpoint().await.unwrap().status, "InService");
     backend.can_start().unwrap();
+}
+
+/// The first model's status once its training has ended (done or failed), polled for up to
+/// `within`.
+async fn ended(
+    first: &scones_local::first_model::FirstModel,
+    within: std::time::Duration,
+) -> scones_local::first_model::FirstModelStatus {
+    use scones_local::first_model::FirstModelStatus;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let status = first.status();
+        if matches!(status, FirstModelStatus::Done | FirstModelStatus::Failed(_)) {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
